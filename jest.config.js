@@ -1,0 +1,24 @@
+import { createDefaultEsmPreset } from 'ts-jest';
+
+const esm = createDefaultEsmPreset({ tsconfig: '<rootDir>/tsconfig.json' });
+const common = {
+  testEnvironment: 'node',
+  ...esm,
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+};
+
+/** Unit tests run without servers; integration tests share one real test cluster and FerretDB. */
+export default {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/harness/global-setup.ts',
+      globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
+      slowTestThreshold: 60,
+    },
+  ],
+  testTimeout: 180_000,
+};

@@ -1,0 +1,147 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every Prometheus metric the operator exports, created on one registry so that tests can
+ * create a fresh set per operator instance. Components take the narrow part they use.
+ */
+export class OperatorMetrics {
+  readonly registry: Registry;
+  readonly collectionDuration: Histogram<'policy'>;
+  readonly collectionsSkipped: Counter<'policy'>;
+  readonly samplesCollected: Counter<'policy' | 'source'>;
+  readonly samplesWritten: Counter;
+  readonly samplesBuffered: Gauge;
+  readonly samplesDropped: Counter;
+  readonly storeLatency: Histogram<'operation'>;
+  readonly storeErrors: Counter<'operation'>;
+  readonly alertsByState: Gauge<'state'>;
+  readonly alertTransitions: Counter<'transition'>;
+  readonly notificationsSent: Counter<'notifier'>;
+  readonly notificationFailures: Counter<'notifier'>;
+  readonly workQueueDepth: Gauge<'queue'>;
+  readonly workQueueRetries: Counter<'queue'>;
+  readonly reconcileDuration: Histogram<'controller'>;
+  readonly reconcileErrors: Counter<'controller'>;
+  readonly isLeader: Gauge;
+  readonly containerCpu: Gauge<'namespace' | 'pod' | 'container'>;
+  readonly containerMemory: Gauge<'namespace' | 'pod' | 'container'>;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [(this.registry = new Registry())];
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'kube_usage_operator_' });
+    const p = 'kube_usage_';
+    this.collectionDuration = new Histogram({
+      name: `${p}collection_duration_seconds`,
+      help: 'Duration of one collection cycle of a UsagePolicy.',
+      labelNames: ['policy'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.collectionsSkipped = new Counter({
+      name: `${p}collections_skipped_total`,
+      help: 'Collection cycles skipped because the previous cycle of the same policy was still running.',
+      labelNames: ['policy'],
+      registers,
+    });
+    this.samplesCollected = new Counter({
+      name: `${p}samples_collected_total`,
+      help: 'Container samples produced by collection cycles, by metrics source.',
+      labelNames: ['policy', 'source'],
+      registers,
+    });
+    this.samplesWritten = new Counter({
+      name: `${p}samples_written_total`,
+      help: 'Container samples written to the store.',
+      registers,
+    });
+    this.samplesBuffered = new Gauge({
+      name: `${p}samples_buffered`,
+      help: 'Samples waiting in memory for the store to come back.',
+      registers,
+    });
+    this.samplesDropped = new Counter({
+      name: `${p}samples_dropped_total`,
+      help: 'Samples dropped because the outage buffer was full (oldest first).',
+      registers,
+    });
+    this.storeLatency = new Histogram({
+      name: `${p}store_operation_duration_seconds`,
+      help: 'Latency of store operations.',
+      labelNames: ['operation'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.storeErrors = new Counter({
+      name: `${p}store_errors_total`,
+      help: 'Failed store operations.',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.alertsByState = new Gauge({
+      name: `${p}alert_targets`,
+      help: 'Alert targets by state (Normal, Pending, Firing, NoBasis).',
+      labelNames: ['state'],
+      registers,
+    });
+    this.alertTransitions = new Counter({
+      name: `${p}alert_transitions_total`,
+      help: 'Alert transitions (fired, resolved).',
+      labelNames: ['transition'],
+      registers,
+    });
+    this.notificationsSent = new Counter({
+      name: `${p}notifications_sent_total`,
+      help: 'Notifications delivered, by notifier.',
+      labelNames: ['notifier'],
+      registers,
+    });
+    this.notificationFailures = new Counter({
+      name: `${p}notification_failures_total`,
+      help: 'Failed notification attempts, by notifier.',
+      labelNames: ['notifier'],
+      registers,
+    });
+    this.workQueueDepth = new Gauge({
+      name: `${p}workqueue_depth`,
+      help: 'Keys waiting in a controller work queue.',
+      labelNames: ['queue'],
+      registers,
+    });
+    this.workQueueRetries = new Counter({
+      name: `${p}workqueue_retries_total`,
+      help: 'Keys requeued with backoff after a failed reconcile.',
+      labelNames: ['queue'],
+      registers,
+    });
+    this.reconcileDuration = new Histogram({
+      name: `${p}reconcile_duration_seconds`,
+      help: 'Duration of one reconcile.',
+      labelNames: ['controller'],
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    this.reconcileErrors = new Counter({
+      name: `${p}reconcile_errors_total`,
+      help: 'Reconciles that failed.',
+      labelNames: ['controller'],
+      registers,
+    });
+    this.isLeader = new Gauge({
+      name: `${p}leader`,
+      help: '1 while this replica holds the leader lease.',
+      registers,
+    });
+    this.containerCpu = new Gauge({
+      name: `${p}container_cpu_millicores`,
+      help: 'Latest CPU usage per container (only with --per-target-metrics).',
+      labelNames: ['namespace', 'pod', 'container'],
+      registers,
+    });
+    this.containerMemory = new Gauge({
+      name: `${p}container_memory_bytes`,
+      help: 'Latest memory working set per container (only with --per-target-metrics).',
+      labelNames: ['namespace', 'pod', 'container'],
+      registers,
+    });
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The store's boundary: what the collector writes and what the HTTP API reads.
+ * Implemented by the MongoDB store; other modules depend on these interfaces only.
+ */
+import type { ContainerSample, ObjectKey, Retention } from '../model.js';
+
+/** Resolutions kept by the store. `raw` is the samples themselves. */
+export const GRANULARITIES = ['raw', '1m', '5m', '1h', '1d'] as const;
+export type Granularity = (typeof GRANULARITIES)[number];
+
+/** min / avg / max of one metric over a bucket; null when the bucket has no value. */
+export interface Aggregate {
+  min: number;
+  avg: number;
+  max: number;
+}
+
+/** One point of a container's history. */
+export interface HistoryPoint {
+  /** Start of the bucket (or the sample time for raw), ms since epoch. */
+  time: number;
+  /** Samples that went into the point. */
+  count: number;
+  cpuMillicores: Aggregate | null;
+  memoryBytes: Aggregate | null;
+}
+
+export interface ContainerHistory {
+  container: string;
+  points: HistoryPoint[];
+}
+
+export interface HistoryQuery {
+  namespace: string;
+  pod: string;
+  from: number;
+  to: number;
+  /** `auto` picks the coarsest resolution that still gives `maxPoints` (or fewer, if not kept). */
+  granularity: Granularity | 'auto';
+  /** Upper bound on points per container; `auto` aims for at most this many. */
+  maxPoints: number;
+}
+
+export interface HistoryResult {
+  granularity: Granularity;
+  containers: ContainerHistory[];
+}
+
+export type UsageMetric = 'cpu' | 'memory';
+
+export interface TopQuery {
+  metric: UsageMetric;
+  from: number;
+  to: number;
+  limit: number;
+  /** Restrict to these namespaces; undefined means cluster-wide. */
+  namespaces?: string[];
+}
+
+export interface TopEntry {
+  namespace: string;
+  pod: string;
+  container: string;
+  /** Average over the window (millicores or bytes). */
+  avg: number;
+  /** Peak over the window. */
+  max: number;
+  samples: number;
+}
+
+export type SummaryGroupBy = { kind: 'namespace' } | { kind: 'pod' } | { kind: 'label'; key: string };
+
+export interface SummaryQuery {
+  from: number;
+  to: number;
+  groupBy: SummaryGroupBy;
+  namespaces?: string[];
+}
+
+/** Chargeback of one group over a window. */
+export interface SummaryEntry {
+  /** Namespace name, `namespace/pod`, or the label value ('' where the label is missing). */
+  group: string;
+  cpuCoreHours: number;
+  /** Core-hours by max(request, usage) per sample interval. */
+  cpuCoreHoursBilled: number;
+  memoryGiBHours: number;
+  memoryGiBHoursBilled: number;
+  containers: number;
+}
+
+/** Read side, served by the HTTP API. */
+export interface UsageQueries {
+  /** Latest sample of each container of a pod (empty when none). */
+  latest(namespace: string, pod: string): Promise<ContainerSample[]>;
+  history(query: HistoryQuery): Promise<HistoryResult>;
+  top(query: TopQuery): Promise<TopEntry[]>;
+  summary(query: SummaryQuery): Promise<SummaryEntry[]>;
+}
+
+/** Write side, used by the collector. Resolves once the samples are durable (or buffered). */
+export interface SampleWriter {
+  write(samples: ContainerSample[]): Promise<WriteOutcome>;
+}
+
+export interface WriteOutcome {
+  written: number;
+  /** Held in memory because the store is unreachable. */
+  buffered: number;
+  /** Dropped (oldest first) because the outage buffer is full, in this call. */
+  dropped: number;
+}
+
+/** Retention, run periodically per policy in bounded batches. */
+export interface RetentionRunner {
+  applyRetention(policy: ObjectKey, retention: Retention, now: number): Promise<{ deleted: number }>;
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Builds the test environment's binaries (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, kwok, kwokctl, metrics-server, ferretdb) from Go modules into a
+# versioned cache outside the repository. Pieces already in the cache are skipped.
+# Prints the cache folder on stdout when done.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+command -v go >/dev/null || die "Go is required (>= 1.26): https://go.dev/doc/install"
+mkdir -p "$BIN_DIR"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kuo-build.XXXXXX")
+trap 'chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
+
+have() { [ -x "$BIN_DIR/$1" ]; }
+step() { log "[$(date +%H:%M:%S)] $*"; }
+
+build_kubernetes() {
+  if have kube-apiserver && have kube-controller-manager && have kube-scheduler; then
+    step "kubernetes $KUBERNETES_VERSION: cached"; return
+  fi
+  step "kubernetes $KUBERNETES_VERSION: resolving modules (first time: ~1 GB download)"
+  local dir="$WORK/k8s" minor patch staging gomod godebug
+  mkdir -p "$dir" && cd "$dir"
+  go mod init local.invalid/k8sbin >/dev/null 2>&1
+  staging="v0.${KUBERNETES_VERSION#v1.}"
+  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  [ -f "$gomod" ] || die "could not download k8s.io/kubernetes@$KUBERNETES_VERSION"
+  awk '$1 ~ /^k8s\.io\// && $2 == "v0.0.0" {print $1}' "$gomod" | sort -u | while read -r m; do
+    go mod edit -replace="$m=$m@$staging"
+  done
+  godebug=$(awk '$1 == "godebug" && $2 ~ /^default=/ {print $2}' "$gomod" | head -n1)
+  [ -n "$godebug" ] && go mod edit -godebug="$godebug"
+  go get "k8s.io/kubernetes@$KUBERNETES_VERSION" >/dev/null 2>&1 || go get "k8s.io/kubernetes@$KUBERNETES_VERSION"
+  minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  local pkg=k8s.io/component-base/version cpkg=k8s.io/client-go/pkg/version flags=""
+  for p in $pkg $cpkg; do
+    flags="$flags -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+  done
+  step "kubernetes $KUBERNETES_VERSION: compiling (first time: 10-25 min on 2 cores)"
+  go build -trimpath -ldflags "-s -w $flags" -o "$BIN_DIR/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+build_etcd() {
+  if have etcd; then step "etcd $ETCD_VERSION: cached"; return; fi
+  step "etcd $ETCD_VERSION: building"
+  local dir="$WORK/etcd"
+  mkdir -p "$dir" && cd "$dir"
+  go mod init local.invalid/etcdbin >/dev/null 2>&1
+  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  go build -trimpath -ldflags "-s -w" -o "$BIN_DIR/etcd" go.etcd.io/etcd/server/v3
+}
+
+build_installable() { # name module/cmd version
+  local name=$1 pkg=$2 version=$3
+  if have "$name"; then step "$name $version: cached"; return; fi
+  step "$name $version: building"
+  GOBIN="$BIN_DIR" go install -trimpath -ldflags "-s -w" "$pkg@$version"
+}
+
+build_ferretdb() {
+  if have ferretdb; then step "ferretdb $FERRETDB_VERSION: cached"; return; fi
+  step "ferretdb $FERRETDB_VERSION: building"
+  local src moddir="$WORK/ferretdb"
+  src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$src" ] || die "could not download FerretDB $FERRETDB_VERSION"
+  cp -r "$src" "$moddir" && chmod -R u+w "$moddir"
+  # The module zip lacks build/version/version.txt, without which the binary panics.
+  mkdir -p "$moddir/build/version"
+  echo "$FERRETDB_VERSION" >"$moddir/build/version/version.txt"
+  for f in commit.txt branch.txt package.txt; do [ -f "$moddir/build/version/$f" ] || : >"$moddir/build/version/$f"; done
+  (cd "$moddir" && go build -trimpath -ldflags "-s -w" -o "$BIN_DIR/ferretdb" ./cmd/ferretdb)
+}
+
+step "building into $BIN_DIR"
+build_installable kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
+build_installable kwokctl sigs.k8s.io/kwok/cmd/kwokctl "$KWOK_VERSION"
+build_installable metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server "$METRICS_SERVER_VERSION"
+build_ferretdb
+build_etcd
+build_kubernetes
+step "all binaries ready"
+echo "$BIN_DIR"
