@@ -1,0 +1,51 @@
+# kube-usage-operator: the developer's entry points. `make help` lists them.
+SHELL := /usr/bin/env bash
+.DEFAULT_GOAL := help
+NPM ?= npm
+
+node_modules/.installed: package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: deps
+deps: node_modules/.installed ## Install npm packages (Node 24 comes as the `node` package)
+
+.PHONY: test-env
+test-env: ## Build the test cluster's and FerretDB's binaries into the cache (once per machine)
+	bash scripts/testenv/build.sh >/dev/null
+
+.PHONY: build
+build: deps ## Compile TypeScript into dist/
+	$(NPM) run build
+
+.PHONY: generate
+generate: deps ## Regenerate crds/ from the schemas in api/
+	$(NPM) run generate
+
+.PHONY: lint
+lint: deps ## ESLint and Prettier
+	$(NPM) run lint
+
+.PHONY: test
+test: deps test-env ## Type-check, lint, unit and integration tests (starts and stops its own cluster and FerretDB)
+	$(NPM) test
+
+.PHONY: test-unit
+test-unit: deps ## Unit tests only (no servers)
+	$(NPM) run test:unit
+
+.PHONY: bench
+bench: deps test-env ## Benchmarks; print figures
+	$(NPM) run bench
+
+.PHONY: dev
+dev: deps test-env ## Run it locally: simulated cluster, FerretDB, the operator and samples (Ctrl-C stops)
+	$(NPM) run dev
+
+.PHONY: dev-down
+dev-down: ## Stop everything `make dev` started
+	bash scripts/dev-down.sh

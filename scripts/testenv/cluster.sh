@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Starts or stops a simulated Kubernetes cluster (kwokctl, binary runtime): a real etcd,
+# kube-apiserver, controller-manager, scheduler, kwok and metrics-server, all on 127.0.0.1,
+# from the binaries build.sh put in the cache. Nothing is downloaded.
+#
+#   cluster.sh up NAME KUBECONFIG_OUT     build (if needed), create, wait until ready
+#   cluster.sh down NAME                  delete the cluster, leave no process behind
+#   cluster.sh prune                      delete test clusters (kuo-test-PID) of runs that died
+#   cluster.sh stop NAME / start NAME     stop every component and start them again (tests of
+#                                         an apiserver outage; the data in etcd is kept)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+export KWOK_WORKDIR="$CACHE_ROOT/kwok"
+KWOKCTL="$BIN_DIR/kwokctl"
+
+config_file() { # writes the KwokctlConfiguration for this machine
+  local out=$1 kubectl_bin
+  kubectl_bin=$(command -v kubectl) || die "kubectl is required on the PATH"
+  cat >"$out" <<YAML
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  runtime: binary
+  bindAddress: 127.0.0.1
+  cacheDir: $CACHE_ROOT/kwok-cache
+  enableMetricsServer: true
+  metricsServerManifests:
+    - $TESTENV_DIR/metrics-server
+  kubeApiserverBinary: $BIN_DIR/kube-apiserver
+  kubeControllerManagerBinary: $BIN_DIR/kube-controller-manager
+  kubeSchedulerBinary: $BIN_DIR/kube-scheduler
+  etcdBinary: $BIN_DIR/etcd
+  kwokControllerBinary: $BIN_DIR/kwok
+  metricsServerBinary: $BIN_DIR/metrics-server
+  kubectlBinary: $kubectl_bin
+componentsPatches:
+  - name: metrics-server
+    extraArgs:
+      - key: metric-resolution
+        value: 10s
+      - key: kubelet-request-timeout
+        value: 5s
+---
+# Usage of simulated containers, read from pod annotations: per container
+# (kwok.x-k8s.io/usage-cpu.<container>) or per pod for every container (kwok.x-k8s.io/usage-cpu).
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterResourceUsage
+metadata:
+  name: usage-from-annotation
+spec:
+  usages:
+    - usage:
+        cpu:
+          expression: |
+            ("kwok.x-k8s.io/usage-cpu." + container.name) in pod.metadata.annotations
+            ? Quantity(pod.metadata.annotations["kwok.x-k8s.io/usage-cpu." + container.name])
+            : ("kwok.x-k8s.io/usage-cpu" in pod.metadata.annotations
+              ? Quantity(pod.metadata.annotations["kwok.x-k8s.io/usage-cpu"]) : Quantity("1m"))
+        memory:
+          expression: |
+            ("kwok.x-k8s.io/usage-memory." + container.name) in pod.metadata.annotations
+            ? Quantity(pod.metadata.annotations["kwok.x-k8s.io/usage-memory." + container.name])
+            : ("kwok.x-k8s.io/usage-memory" in pod.metadata.annotations
+              ? Quantity(pod.metadata.annotations["kwok.x-k8s.io/usage-memory"]) : Quantity("1Mi"))
+YAML
+}
+
+up() {
+  local name=$1 kubeconfig=$2 conf dry
+  "$TESTENV_DIR/build.sh" >/dev/null
+  mkdir -p "$KWOK_WORKDIR" "$(dirname "$kubeconfig")"
+  conf="$KWOK_WORKDIR/$name.kwok.yaml"
+  config_file "$conf"
+  "$KWOKCTL" delete cluster --name "$name" >/dev/null 2>&1 || true
+  # Refuse to start anything that would be downloaded.
+  dry=$("$KWOKCTL" --dry-run create cluster --name "$name" --config "$conf" 2>&1) ||
+    die "kwokctl dry run failed: $dry"
+  if grep -Eiq 'https?://|# Download|wget|curl ' <<<"$dry"; then
+    grep -Ei 'https?://|# Download|wget|curl ' <<<"$dry" >&2
+    die "kwokctl would download something (above); check the binaries in $BIN_DIR"
+  fi
+  log "starting cluster $name (kwokctl, binary runtime, 127.0.0.1)"
+  "$KWOKCTL" create cluster --name "$name" --config "$conf" --wait 5m >&2 ||
+    { "$KWOKCTL" delete cluster --name "$name" >/dev/null 2>&1 || true; die "cluster $name did not start"; }
+  "$KWOKCTL" get kubeconfig --name "$name" >"$kubeconfig"
+  log "cluster $name ready; kubeconfig: $kubeconfig"
+}
+
+down() {
+  local name=$1
+  [ -x "$KWOKCTL" ] || return 0
+  "$KWOKCTL" delete cluster --name "$name" >&2 || true
+}
+
+prune() {
+  [ -x "$KWOKCTL" ] || return 0
+  local name pid
+  for name in $("$KWOKCTL" get clusters 2>/dev/null); do
+    pid=${name#kuo-test-}
+    if [ "$pid" != "$name" ] && ! kill -0 "$pid" 2>/dev/null; then
+      log "deleting cluster $name left by a run that died"
+      down "$name"
+    fi
+  done
+}
+
+case "${1:-}" in
+  prune) prune ;;
+  up) [ $# -eq 3 ] || die "usage: cluster.sh up NAME KUBECONFIG_OUT"; up "$2" "$3" ;;
+  down) [ $# -eq 2 ] || die "usage: cluster.sh down NAME"; down "$2" ;;
+  stop | start) [ $# -eq 2 ] || die "usage: cluster.sh $1 NAME"; "$KWOKCTL" "$1" cluster --name "$2" >&2 ;;
+  *) die "usage: cluster.sh up NAME KUBECONFIG_OUT | down NAME | stop NAME | start NAME" ;;
+esac

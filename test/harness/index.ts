@@ -1,0 +1,206 @@
+/**
+ * Helpers for integration tests against the real test cluster and FerretDB started by
+ * global-setup.ts. Every test works in namespaces of its own (newNamespace).
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { AppsV1Api, CoreV1Api, KubeConfig, type V1Container, type V1Pod } from '@kubernetes/client-node';
+import { clusterHandle, type TestCluster } from '../../scripts/testenv/cluster.js';
+import { testEnvironment } from './environment.js';
+
+export { testEnvironment } from './environment.js';
+export { SIMULATED_NODES } from './nodes.js';
+
+export function kubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(testEnvironment().kubeconfig);
+  return kc;
+}
+
+export function coreApi(): CoreV1Api {
+  return kubeConfig().makeApiClient(CoreV1Api);
+}
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs kubectl against the test cluster; never throws for a non-zero exit (see `code`). */
+export async function kubectl(args: string[], options: { input?: string } = {}): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      'kubectl',
+      ['--kubeconfig', testEnvironment().kubeconfig, ...args],
+      { maxBuffer: 32 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        if (err && typeof err.code !== 'number') reject(err);
+        else resolve({ code, stdout, stderr });
+      },
+    );
+    child.stdin?.end(options.input ?? '');
+  });
+}
+
+/** Like kubectl(), but throws with kubectl's message on a non-zero exit. */
+export async function kubectlOk(args: string[], options: { input?: string } = {}): Promise<string> {
+  const result = await kubectl(args, options);
+  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${result.stderr || result.stdout}`);
+  return result.stdout;
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Creates a namespace with a unique name (labels optional); tests delete it in afterAll. */
+export async function newNamespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
+  const name = uniqueName(prefix);
+  await coreApi().createNamespace({ body: { metadata: { name, labels: { 'kuo-test': 'true', ...labels } } } });
+  return name;
+}
+
+/** Deletes a namespace without waiting for it to go away. */
+export async function deleteNamespace(name: string): Promise<void> {
+  await coreApi()
+    .deleteNamespace({ name })
+    .catch(() => undefined);
+}
+
+export interface Usage {
+  cpu?: string;
+  memory?: string;
+}
+
+export interface SimulatedContainer {
+  name: string;
+  requests?: Usage;
+  limits?: Usage;
+  /** This container's usage; overrides the pod's. */
+  usage?: Usage;
+}
+
+export interface SimulatedPodSpec {
+  name: string;
+  labels?: Record<string, string>;
+  containers?: SimulatedContainer[];
+  /** Usage of every container of the pod (kwok's pod-level annotations). */
+  usage?: Usage;
+  node?: string;
+}
+
+const USAGE_ANNOTATION = { cpu: 'kwok.x-k8s.io/usage-cpu', memory: 'kwok.x-k8s.io/usage-memory' } as const;
+
+/** The annotations through which kwok simulates usage (per pod, or per container). */
+export function usageAnnotations(usage: Usage | undefined, container?: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const suffix = container ? `.${container}` : '';
+  if (usage?.cpu) out[USAGE_ANNOTATION.cpu + suffix] = usage.cpu;
+  if (usage?.memory) out[USAGE_ANNOTATION.memory + suffix] = usage.memory;
+  return out;
+}
+
+function podTemplate(spec: Omit<SimulatedPodSpec, 'name'>): { metadata: V1Pod['metadata']; spec: V1Pod['spec'] } {
+  const containers = spec.containers ?? [{ name: 'app' }];
+  const annotations = { ...usageAnnotations(spec.usage) };
+  for (const c of containers) Object.assign(annotations, usageAnnotations(c.usage, c.name));
+  return {
+    metadata: { labels: spec.labels ?? {}, annotations },
+    spec: {
+      ...(spec.node ? { nodeName: spec.node } : {}),
+      containers: containers.map(
+        (c): V1Container => ({
+          name: c.name,
+          image: 'fake-image',
+          resources: {
+            ...(c.requests ? { requests: { ...c.requests } } : {}),
+            ...(c.limits ? { limits: { ...c.limits } } : {}),
+          },
+        }),
+      ),
+    },
+  };
+}
+
+/** Creates a simulated pod (kwok runs it on one of the simulated nodes). */
+export async function createPod(namespace: string, spec: SimulatedPodSpec): Promise<V1Pod> {
+  const template = podTemplate(spec);
+  return coreApi().createNamespacedPod({
+    namespace,
+    body: { metadata: { ...template.metadata, name: spec.name, namespace }, spec: template.spec },
+  });
+}
+
+/** Creates a Deployment of simulated pods; returns its name. */
+export async function createDeployment(
+  namespace: string,
+  spec: SimulatedPodSpec & { replicas: number },
+): Promise<string> {
+  const labels = { app: spec.name, ...(spec.labels ?? {}) };
+  const template = podTemplate({ ...spec, labels });
+  await kubeConfig()
+    .makeApiClient(AppsV1Api)
+    .createNamespacedDeployment({
+      namespace,
+      body: {
+        metadata: { name: spec.name, namespace, labels },
+        spec: { replicas: spec.replicas, selector: { matchLabels: { app: spec.name } }, template },
+      },
+    });
+  return spec.name;
+}
+
+/** Changes a running pod's simulated usage (all containers, or one). */
+export async function setPodUsage(namespace: string, pod: string, usage: Usage, container?: string): Promise<void> {
+  const pairs = Object.entries(usageAnnotations(usage, container)).map(([k, v]) => `${k}=${v}`);
+  await kubectlOk(['annotate', '--overwrite', '-n', namespace, `pod/${pod}`, ...pairs]);
+}
+
+/** Pods of a namespace, optionally by label selector. */
+export async function listPods(namespace: string, labelSelector?: string): Promise<V1Pod[]> {
+  const list = await coreApi().listNamespacedPod({ namespace, ...(labelSelector ? { labelSelector } : {}) });
+  return list.items;
+}
+
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+}
+
+/**
+ * Polls `probe` until it returns a value other than undefined/false, and returns it; fails at
+ * the deadline with the description and the last value or error seen.
+ */
+export async function waitFor<T>(
+  description: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  options: WaitOptions = {},
+): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const intervalMs = options.intervalMs ?? 500;
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+      last = value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() >= deadline) {
+      const detail = last instanceof Error ? last.message : JSON.stringify(last);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${description} (last: ${detail})`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** The cluster global setup started, for outage tests (stop and start its components). */
+export function testCluster(): TestCluster {
+  const env = testEnvironment();
+  if (!env.clusterName) throw new Error('this run uses a given KUBECONFIG; outage tests need a cluster of their own');
+  return clusterHandle(env.clusterName, env.kubeconfig);
+}
