@@ -6,6 +6,11 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+ALL="kwok kwokctl metrics-server ferretdb etcd kube-apiserver kube-controller-manager kube-scheduler"
+complete=1
+for b in $ALL; do [ -x "$BIN_DIR/$b" ] || complete=0; done
+if [ "$complete" = 1 ]; then echo "$BIN_DIR"; exit 0; fi
+
 command -v go >/dev/null || die "Go is required (>= 1.26): https://go.dev/doc/install"
 mkdir -p "$BIN_DIR"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kuo-build.XXXXXX")

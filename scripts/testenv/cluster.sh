@@ -76,13 +76,18 @@ up() {
   # Refuse to start anything that would be downloaded.
   dry=$("$KWOKCTL" --dry-run create cluster --name "$name" --config "$conf" 2>&1) ||
     die "kwokctl dry run failed: $dry"
-  if grep -Eiq 'https?://|# Download|wget|curl ' <<<"$dry"; then
-    grep -Ei 'https?://|# Download|wget|curl ' <<<"$dry" >&2
+  # Local binaries show as "# Download /path to ..." (a copy); a URL there is a real download.
+  remote='# Download [a-z]+://|(^|[ ;&|])(curl|wget) '
+  if grep -Eiq "$remote" <<<"$dry"; then
+    grep -Ei "$remote" <<<"$dry" >&2
     die "kwokctl would download something (above); check the binaries in $BIN_DIR"
   fi
   log "starting cluster $name (kwokctl, binary runtime, 127.0.0.1)"
-  "$KWOKCTL" create cluster --name "$name" --config "$conf" --wait 5m >&2 ||
-    { "$KWOKCTL" delete cluster --name "$name" >/dev/null 2>&1 || true; die "cluster $name did not start"; }
+  if ! "$KWOKCTL" create cluster --name "$name" --config "$conf" --wait 5m >"$KWOK_WORKDIR/$name.create.log" 2>&1; then
+    cat "$KWOK_WORKDIR/$name.create.log" >&2
+    "$KWOKCTL" delete cluster --name "$name" >/dev/null 2>&1 || true
+    die "cluster $name did not start (kwokctl's output above; component logs were in $KWOK_WORKDIR/clusters/$name/logs)"
+  fi
   "$KWOKCTL" get kubeconfig --name "$name" >"$kubeconfig"
   log "cluster $name ready; kubeconfig: $kubeconfig"
 }
@@ -90,7 +95,8 @@ up() {
 down() {
   local name=$1
   [ -x "$KWOKCTL" ] || return 0
-  "$KWOKCTL" delete cluster --name "$name" >&2 || true
+  "$KWOKCTL" delete cluster --name "$name" >/dev/null 2>&1 || true
+  rm -f "$KWOK_WORKDIR/$name.kwok.yaml" "$KWOK_WORKDIR/$name.create.log"
 }
 
 prune() {

@@ -8,7 +8,7 @@ import { ensureBinaries } from '../../scripts/testenv/paths.js';
 import { ENV_KEYS } from './environment.js';
 import { createSimulatedNodes } from './nodes.js';
 
-/** What global-teardown.ts must stop; global setup and teardown run in the same process. */
+/** What stopServers must stop; jest's global setup and teardown run in the same process. */
 export interface StartedServers {
   cluster?: TestCluster;
   ferretdb?: FerretDB;
@@ -27,7 +27,7 @@ function isLoopbackKubeconfig(path: string): boolean {
  * or uses the ones named by KUBECONFIG / MONGODB_URI. A KUBECONFIG pointing anywhere but
  * loopback is refused unless KUO_TEST_ALLOW_REMOTE=1: the tests create and delete objects.
  */
-export default async function globalSetup(): Promise<void> {
+export async function startServers(): Promise<void> {
   const started: StartedServers = {};
   globalThis.kuoStartedServers = started;
   try {
@@ -60,7 +60,13 @@ export default async function globalSetup(): Promise<void> {
   }
 }
 
-export async function stopStartedServers(started: StartedServers | undefined): Promise<void> {
+async function stopStartedServers(started: StartedServers | undefined): Promise<void> {
   await started?.ferretdb?.stop().catch(() => undefined);
   await started?.cluster?.delete().catch(() => undefined);
+}
+
+/** Stops what startServers started (nothing when the run used given servers). */
+export async function stopServers(): Promise<void> {
+  await stopStartedServers(globalThis.kuoStartedServers);
+  globalThis.kuoStartedServers = undefined;
 }
