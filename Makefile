@@ -49,3 +49,16 @@ dev: deps test-env ## Run it locally: simulated cluster, FerretDB, the operator 
 .PHONY: dev-down
 dev-down: ## Stop everything `make dev` started
 	bash scripts/dev-down.sh
+
+# kind: try it in a real (local) cluster. Needs docker, kind and kubectl; KIND_CLUSTER picks the name.
+.PHONY: kind-up
+kind-up: ## kind cluster + metrics-server + the image built and loaded + deployed, waits until ready
+	bash scripts/kind/up.sh
+
+.PHONY: kind-e2e
+kind-e2e: ## End-to-end scenario against the `make kind-up` cluster (alerts, API auth, failover)
+	bash scripts/kind/e2e.sh
+
+.PHONY: kind-down
+kind-down: ## Delete the `make kind-up` cluster
+	bash scripts/kind/down.sh

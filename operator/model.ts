@@ -25,6 +25,12 @@ export function objectKey(namespace: string, name: string): ObjectKey {
   return `${namespace}/${name}`;
 }
 
+/** The namespace and name of a key made by objectKey, e.g. for log fields. */
+export function objectRef(key: ObjectKey): { namespace: string; name: string } {
+  const slash = key.indexOf('/');
+  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
 /** Requests and limits of one container, exact: CPU in millicores, memory in bytes. */
 export interface ContainerResources {
   cpuRequestMillicores?: number;
@@ -56,6 +62,11 @@ export interface ContainerSample extends ContainerResources {
   memoryPercentOfLimit?: number;
   /** Seconds since the container started. */
   uptimeSeconds: number;
+  /**
+   * The collecting policy's interval in seconds: the span of time this sample stands for.
+   * Chargeback integrates usage over it (core-hours = sum of cores x interval).
+   */
+  intervalSeconds: number;
 }
 
 /** What one collection cycle of one policy produced. */

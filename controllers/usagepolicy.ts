@@ -1,0 +1,270 @@
+/**
+ * The UsagePolicy controller: validates the spec, resolves which pods the policy selects,
+ * keeps the policy's collection schedule in step with its spec, and reports what collection
+ * does in the policy's status. Level-triggered: every reconcile reads the cached policy and
+ * writes only what differs.
+ */
+import { ConditionType } from '../api/v1alpha1/conditions.js';
+import { labelSelectorMatches } from '../api/v1alpha1/labels.js';
+import { normalizeUsagePolicy, type UsagePolicyConfig } from '../api/v1alpha1/normalize.js';
+import type { UsagePolicy, UsagePolicyStatus } from '../api/v1alpha1/usagepolicy.js';
+import { formatFieldErrors } from '../api/v1alpha1/validation.js';
+import type { CollectionTarget, PolicyCollectionState } from '../operator/collector/collector.js';
+import { selectPods } from '../operator/collector/collector.js';
+import type { PodLister } from '../operator/collector/pod-cache.js';
+import type { ScheduleSpec } from '../operator/collector/schedule.js';
+import type { Logger } from '../operator/logging.js';
+import { objectKey, type Clock, type ObjectKey } from '../operator/model.js';
+import type { ReconcileResult } from '../operator/runtime/controller.js';
+import type { DesiredCondition, DesiredStatus, StatusObject } from '../operator/runtime/status-writer.js';
+
+/** A cached object with labels (namespaces). */
+export interface LabelledObject {
+  metadata?: { name?: string; labels?: Record<string, string> };
+}
+
+/** Read access to the informer caches the controller needs. */
+export interface UsagePolicyCaches {
+  policy(namespace: string, name: string): UsagePolicy | undefined;
+  policies(): readonly UsagePolicy[];
+  namespaces(): readonly LabelledObject[];
+  pods: PodLister;
+}
+
+/** The collection side the controller drives: a schedule per policy and its state. */
+export interface CollectionControl {
+  schedule(policy: ObjectKey, spec: ScheduleSpec, target: CollectionTarget): void;
+  unschedule(policy: ObjectKey): void;
+  state(policy: ObjectKey): PolicyCollectionState | undefined;
+}
+
+/** What the store reports about its outage buffer, shown in every policy's Degraded condition. */
+export interface StoreHealth {
+  /** Samples dropped (oldest first) since the operator started because the buffer was full. */
+  droppedSamples(): number;
+  /** A message while samples wait in memory for the store, else undefined. */
+  outage(): string | undefined;
+}
+
+export interface StatusSink {
+  write(object: StatusObject, desired: DesiredStatus, signal?: AbortSignal): Promise<boolean>;
+}
+
+export interface UsagePolicyControllerDeps {
+  caches: UsagePolicyCaches;
+  collection: CollectionControl;
+  store: StoreHealth;
+  status: StatusSink;
+  /** The operator's namespace: only policies there may select other namespaces. */
+  operatorNamespace: string;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** Valid, active policies and their configs, for the retention loop and the alert controller. */
+export type ActivePolicies = ReadonlyMap<ObjectKey, UsagePolicyConfig>;
+
+/** The status this controller writes: the CRD's, with conditions as the writer takes them. */
+type PolicyStatus = Omit<UsagePolicyStatus, 'conditions'> & DesiredStatus;
+
+export const REASONS = {
+  collecting: 'Collecting',
+  suspended: 'Suspended',
+  invalidSpec: 'InvalidSpec',
+  crossNamespaceDenied: 'CrossNamespaceDenied',
+  asExpected: 'AsExpected',
+  storeUnavailable: 'StoreUnavailable',
+  samplesDropped: 'SamplesDropped',
+} as const;
+
+function splitKey(key: string): { namespace: string; name: string } {
+  const slash = key.indexOf('/');
+  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+export class UsagePolicyController {
+  private readonly active = new Map<ObjectKey, UsagePolicyConfig>();
+
+  constructor(private readonly deps: UsagePolicyControllerDeps) {}
+
+  /** Policies that collect now (valid, allowed, not suspended). */
+  get activePolicies(): ActivePolicies {
+    return this.active;
+  }
+
+  /** Keys of the policies whose scope may include `namespace` (to requeue on pod changes). */
+  policiesWatching(namespace: string): ObjectKey[] {
+    return this.deps.caches
+      .policies()
+      .filter(
+        (p) =>
+          p.metadata.namespace === namespace ||
+          (p.metadata.namespace === this.deps.operatorNamespace && p.spec?.namespaceSelector !== undefined),
+      )
+      .map((p) => objectKey(p.metadata.namespace, p.metadata.name));
+  }
+
+  /** Keys of every cross-namespace policy (to requeue on namespace changes). */
+  crossNamespacePolicies(): ObjectKey[] {
+    return this.deps.caches
+      .policies()
+      .filter((p) => p.spec?.namespaceSelector !== undefined)
+      .map((p) => objectKey(p.metadata.namespace, p.metadata.name));
+  }
+
+  reconcile = async (key: string, signal: AbortSignal): Promise<ReconcileResult | void> => {
+    const { namespace, name } = splitKey(key);
+    const policy = this.deps.caches.policy(namespace, name);
+    if (!policy) {
+      this.stop(key);
+      return;
+    }
+    const logger = this.deps.logger.child({ namespace, name });
+    const normalized = normalizeUsagePolicy(policy.spec);
+    if (!normalized.ok) {
+      this.stop(key);
+      const message = `invalid spec: ${formatFieldErrors(normalized.errors)}`;
+      await this.writeStatus(policy, this.notReady(policy, REASONS.invalidSpec, message), signal, logger);
+      return;
+    }
+    const config = normalized.config;
+    if (config.namespaceSelector && namespace !== this.deps.operatorNamespace) {
+      this.stop(key);
+      const message =
+        `spec.namespaceSelector is honoured only for policies in the operator's namespace ` +
+        `"${this.deps.operatorNamespace}"; remove it to collect from "${namespace}" only, ` +
+        `or ask a cluster admin to create the policy there`;
+      await this.writeStatus(policy, this.notReady(policy, REASONS.crossNamespaceDenied, message), signal, logger);
+      return;
+    }
+
+    const target: CollectionTarget = {
+      policy: key,
+      intervalSeconds: config.intervalMs / 1000,
+      namespaces: this.namespacesInScope(namespace, config),
+      selector: config.selector,
+    };
+    this.deps.collection.schedule(key, { intervalMs: config.intervalMs, suspended: config.suspend }, target);
+    if (config.suspend) this.active.delete(key);
+    else this.active.set(key, config);
+
+    const pods = selectPods(this.deps.caches.pods, target);
+    const status: PolicyStatus = {
+      ...(policy.metadata.generation !== undefined && { observedGeneration: policy.metadata.generation }),
+      matchedPods: pods.length,
+      matchedContainers: pods.reduce((n, pod) => n + pod.containers.length, 0),
+      conditions: [],
+    };
+    const collected = this.deps.collection.state(key);
+    if (collected?.lastCollectionTime !== undefined) status.lastCollectionTime = isoSeconds(collected.lastCollectionTime);
+    if (collected) status.metricsSource = collected.metricsSource;
+    const dropped = this.deps.store.droppedSamples();
+    if (dropped > 0) status.droppedSamples = dropped;
+    status.conditions = [
+      config.suspend
+        ? this.condition(policy, ConditionType.Ready, 'True', REASONS.suspended, 'collection is suspended (spec.suspend)')
+        : this.condition(
+            policy,
+            ConditionType.Ready,
+            'True',
+            REASONS.collecting,
+            `collecting every ${config.intervalMs / 1000}s from ${describeScope(target)}`,
+          ),
+      this.degraded(policy, config.suspend ? undefined : collected),
+    ];
+    await this.writeStatus(policy, status, signal, logger);
+  };
+
+  private stop(key: ObjectKey): void {
+    this.deps.collection.unschedule(key);
+    this.active.delete(key);
+  }
+
+  private namespacesInScope(own: string, config: UsagePolicyConfig): string[] {
+    const selector = config.namespaceSelector;
+    if (!selector) return [own];
+    return this.deps.caches
+      .namespaces()
+      .filter((ns) => {
+        const name = ns.metadata?.name ?? '';
+        if (selector.matchNames && !selector.matchNames.includes(name)) return false;
+        return labelSelectorMatches(
+          { matchLabels: selector.matchLabels, matchExpressions: selector.matchExpressions },
+          ns.metadata?.labels,
+        );
+      })
+      .map((ns) => ns.metadata?.name ?? '')
+      .sort();
+  }
+
+  private degraded(policy: UsagePolicy, state: PolicyCollectionState | undefined): DesiredCondition {
+    const outage = this.deps.store.outage();
+    const dropped = this.deps.store.droppedSamples();
+    if (state?.degraded) {
+      return this.condition(policy, ConditionType.Degraded, 'True', state.degraded.reason, state.degraded.message);
+    }
+    if (outage) return this.condition(policy, ConditionType.Degraded, 'True', REASONS.storeUnavailable, outage);
+    if (state?.sinkError) {
+      return this.condition(policy, ConditionType.Degraded, 'True', REASONS.storeUnavailable, state.sinkError);
+    }
+    if (dropped > 0) {
+      return this.condition(
+        policy,
+        ConditionType.Degraded,
+        'True',
+        REASONS.samplesDropped,
+        `${dropped} samples were dropped (oldest first) while the store was unavailable`,
+      );
+    }
+    return this.condition(policy, ConditionType.Degraded, 'False', REASONS.asExpected, 'collecting as expected');
+  }
+
+  private notReady(policy: UsagePolicy, reason: string, message: string): PolicyStatus {
+    return {
+      ...(policy.metadata.generation !== undefined && { observedGeneration: policy.metadata.generation }),
+      matchedPods: 0,
+      matchedContainers: 0,
+      conditions: [
+        this.condition(policy, ConditionType.Ready, 'False', reason, message),
+        this.condition(policy, ConditionType.Degraded, 'False', REASONS.asExpected, 'not collecting'),
+      ],
+    };
+  }
+
+  private condition(
+    policy: UsagePolicy,
+    type: string,
+    status: 'True' | 'False' | 'Unknown',
+    reason: string,
+    message: string,
+  ): DesiredCondition {
+    return {
+      type,
+      status,
+      reason,
+      message,
+      ...(policy.metadata.generation !== undefined && { observedGeneration: policy.metadata.generation }),
+    };
+  }
+
+  private async writeStatus(
+    policy: UsagePolicy,
+    status: DesiredStatus,
+    signal: AbortSignal,
+    logger: Logger,
+  ): Promise<void> {
+    const written = await this.deps.status.write(policy as unknown as StatusObject, status, signal);
+    if (written) logger.debug('status written', { conditions: status.conditions?.map((c) => `${c.type}=${c.status}`) });
+  }
+}
+
+function describeScope(target: CollectionTarget): string {
+  const namespaces = target.namespaces ?? [];
+  if (namespaces.length === 0) return 'no namespace (none matches spec.namespaceSelector)';
+  if (namespaces.length <= 3) return `namespace ${namespaces.join(', ')}`;
+  return `${namespaces.length} namespaces`;
+}

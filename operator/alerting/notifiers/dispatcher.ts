@@ -1,0 +1,382 @@
+/**
+ * Delivers notifications in the background so that evaluation never waits for a receiver.
+ *
+ * - Each (alert, notifier) pair is a stream delivered in order, one at a time: a `resolved`
+ *   never overtakes its `fired`, and a slow receiver holds back only its own stream.
+ * - A failed delivery is retried with exponential backoff and jitter, up to `maxAttempts`
+ *   (by default 5 attempts over about a minute), unless the receiver's answer says a retry
+ *   cannot succeed. Every failed attempt counts in notificationFailures{notifier}; a
+ *   notification given up (or dropped because `maxPending` are waiting) marks the notifier
+ *   as failing for that alert in failures(), until a later delivery through it succeeds.
+ * - Firing alerts are re-sent every `resendIntervalMs` to repeating notifiers (Alertmanager).
+ * - close() stops accepting work, retries what waits at once, and gives up at its deadline.
+ */
+import { errorMessage, type Logger } from '../../logging.js';
+import type { OperatorMetrics } from '../../metrics.js';
+import { systemClock, type Clock, type ObjectKey } from '../../model.js';
+import { targetKey } from '../state.js';
+import {
+  DEFAULT_RESEND_INTERVAL_MS,
+  DeliveryError,
+  isRepeating,
+  type Notification,
+  type Notifier,
+  type RepeatingNotifier,
+} from './notification.js';
+
+export interface DispatcherOptions {
+  /** Attempts per notification, the first included. */
+  maxAttempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  /** Spread of each backoff delay: 0.2 = +/-20%. */
+  jitter: number;
+  /** Notifications waiting (not counting those being sent) before new ones are dropped. */
+  maxPending: number;
+  /** Deliveries in flight at once, over all streams. */
+  concurrency: number;
+  resendIntervalMs: number;
+}
+
+export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
+  maxAttempts: 5,
+  initialBackoffMs: 4_000,
+  maxBackoffMs: 30_000,
+  jitter: 0.2,
+  maxPending: 1_000,
+  concurrency: 4,
+  resendIntervalMs: DEFAULT_RESEND_INTERVAL_MS,
+};
+
+export interface DispatcherDeps {
+  metrics: Pick<OperatorMetrics, 'notificationsSent' | 'notificationFailures'>;
+  logger: Logger;
+  clock?: Clock;
+  /** Uniform in [0, 1), for jitter. */
+  random?: () => number;
+  /** Called when failures(alert) changes, so that the controller can update the alert's condition. */
+  onFailureChange?: (alert: ObjectKey) => void;
+}
+
+/** Delivery trouble of one notifier of one alert. */
+export interface NotifierFailure {
+  notifier: string;
+  /** The last notification through it was given up or dropped, and none has succeeded since. */
+  failing: boolean;
+  /** Notifications given up or dropped since the operator started. */
+  failedNotifications: number;
+  lastError: string;
+  lastFailureTime: number;
+}
+
+interface Job {
+  notifier: Notifier;
+  /** A transition, or a re-send of all firing alerts (a single attempt: the next re-send retries). */
+  work: { notification: Notification } | { resend: readonly Notification[] };
+  attempts: number;
+}
+
+interface Stream {
+  key: string;
+  alert: ObjectKey;
+  notifier: string;
+  jobs: Job[];
+  status: 'idle' | 'queued' | 'running' | 'backoff';
+  timer?: NodeJS.Timeout;
+}
+
+export class NotificationDispatcher {
+  private readonly options: DispatcherOptions;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly notifiers = new Map<ObjectKey, readonly Notifier[]>();
+  private readonly firing = new Map<ObjectKey, Map<string, Notification>>();
+  private readonly failureState = new Map<ObjectKey, Map<string, NotifierFailure>>();
+  private readonly streams = new Map<string, Stream>();
+  private readonly runnable: Stream[] = [];
+  private readonly abort = new AbortController();
+  private readonly idleWaiters: (() => void)[] = [];
+  private readonly resendTimer: NodeJS.Timeout;
+  private waiting = 0;
+  private inFlight = 0;
+  private closed = false;
+
+  constructor(
+    private readonly deps: DispatcherDeps,
+    options: Partial<DispatcherOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_DISPATCHER_OPTIONS, ...options };
+    for (const [name, value] of Object.entries(this.options)) {
+      if (!(Number.isFinite(value) && value >= 0))
+        throw new RangeError(`dispatcher option ${name} must be >= 0, got ${value}`);
+    }
+    const { maxAttempts, concurrency, resendIntervalMs, jitter } = this.options;
+    if (maxAttempts < 1 || concurrency < 1 || resendIntervalMs < 1 || jitter > 1) {
+      throw new RangeError(
+        'dispatcher options: maxAttempts, concurrency and resendIntervalMs must be >= 1, jitter <= 1',
+      );
+    }
+    this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? Math.random;
+    this.resendTimer = setInterval(() => this.resendFiring(), this.options.resendIntervalMs);
+    this.resendTimer.unref();
+  }
+
+  /** Sets the notifiers of an alert (from its spec); later notifications go to these. */
+  configure(alert: ObjectKey, notifiers: readonly Notifier[]): void {
+    this.notifiers.set(alert, notifiers);
+  }
+
+  /** Forgets an alert (deleted). Deliveries already queued still happen. */
+  remove(alert: ObjectKey): void {
+    this.notifiers.delete(alert);
+    this.firing.delete(alert);
+    this.failureState.delete(alert);
+  }
+
+  /** Queues a notification for every notifier of its alert; returns at once. */
+  enqueue(notification: Notification): void {
+    const alert = notification.alert;
+    const notifiers = this.notifiers.get(alert);
+    if (!notifiers) {
+      this.deps.logger.warn('notification for an alert that is not configured, not sent', {
+        alert,
+        transition: notification.transition,
+      });
+      return;
+    }
+    const firing = this.firing.get(alert) ?? new Map<string, Notification>();
+    this.firing.set(alert, firing);
+    const key = firingKey(notification);
+    if (notification.transition === 'fired') firing.set(key, notification);
+    else firing.delete(key);
+    for (const notifier of notifiers) this.push(alert, notifier, { notification });
+  }
+
+  /**
+   * The alert's announced firings, re-sent periodically to repeating notifiers. Call it after
+   * each evaluation (and after resuming from status) with firingNotifications(rule, state).
+   */
+  setFiring(alert: ObjectKey, firing: readonly Notification[]): void {
+    this.firing.set(alert, new Map(firing.map((n) => [firingKey(n), n])));
+  }
+
+  /** Notifiers of the alert that have failed since the operator started (failing or recovered). */
+  failures(alert: ObjectKey): NotifierFailure[] {
+    return [...(this.failureState.get(alert)?.values() ?? [])].map((f) => ({ ...f }));
+  }
+
+  /** Notifications waiting or being sent. */
+  pending(): number {
+    return this.waiting + this.inFlight;
+  }
+
+  /**
+   * Stops accepting notifications and re-sends, retries waiting deliveries at once, and waits
+   * until all are done or `deadlineMs` has passed; then aborts what is left, which counts as
+   * failed. Returns how many deliveries were not made.
+   */
+  async close(deadlineMs = 10_000): Promise<{ undelivered: number }> {
+    this.closed = true;
+    clearInterval(this.resendTimer);
+    for (const stream of this.streams.values()) {
+      if (stream.status !== 'backoff') continue;
+      clearTimeout(stream.timer);
+      this.makeRunnable(stream);
+    }
+    this.pump();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)));
+    await Promise.race([this.whenIdle(), deadline]);
+    clearTimeout(timer);
+    const reason = 'the operator stopped before it could be delivered';
+    let undelivered = 0;
+    for (const stream of this.streams.values()) {
+      const running = stream.status === 'running';
+      const dropped = stream.jobs.splice(running ? 1 : 0);
+      this.waiting -= dropped.length;
+      for (const job of dropped) this.giveUp(stream, job, reason, true);
+      undelivered += dropped.length + (running ? 1 : 0);
+      if (!running) this.streams.delete(stream.key);
+    }
+    this.runnable.length = 0;
+    this.abort.abort(new Error(reason));
+    await this.whenIdle();
+    return { undelivered };
+  }
+
+  private push(alert: ObjectKey, notifier: Notifier, work: Job['work']): void {
+    if (this.closed || this.waiting >= this.options.maxPending) {
+      const reason = this.closed
+        ? 'dropped: the dispatcher is closed'
+        : `dropped: ${this.waiting} notifications already waiting (maxPending)`;
+      this.recordFailure(alert, notifier.name, reason, true);
+      return;
+    }
+    const key = `${alert}\u0000${notifier.name}`;
+    let stream = this.streams.get(key);
+    if (!stream) {
+      stream = { key, alert, notifier: notifier.name, jobs: [], status: 'idle' };
+      this.streams.set(key, stream);
+    }
+    stream.jobs.push({ notifier, work, attempts: 0 });
+    this.waiting += 1;
+    if (stream.status === 'idle') this.makeRunnable(stream);
+    this.pump();
+  }
+
+  private resendFiring(): void {
+    for (const [alert, firing] of this.firing) {
+      if (firing.size === 0) continue;
+      const resend = [...firing.values()];
+      for (const notifier of this.notifiers.get(alert) ?? []) {
+        if (!isRepeating(notifier)) continue;
+        const stream = this.streams.get(`${alert}\u0000${notifier.name}`);
+        const waiting = stream?.jobs.filter((job, i) => i > 0 || stream.status !== 'running');
+        if (!waiting?.some((job) => 'resend' in job.work)) this.push(alert, notifier, { resend });
+      }
+    }
+  }
+
+  private makeRunnable(stream: Stream): void {
+    stream.status = 'queued';
+    this.runnable.push(stream);
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.options.concurrency) {
+      const stream = this.runnable.shift();
+      if (!stream) break;
+      void this.run(stream);
+    }
+    if (this.inFlight === 0 && this.waiting === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
+  }
+
+  private async run(stream: Stream): Promise<void> {
+    const job = stream.jobs[0];
+    if (!job) return;
+    stream.status = 'running';
+    this.waiting -= 1;
+    this.inFlight += 1;
+    job.attempts += 1;
+    try {
+      await this.deliver(job);
+      this.deps.metrics.notificationsSent.inc({ notifier: job.notifier.name });
+      this.recordSuccess(stream.alert, job.notifier.name);
+      stream.jobs.shift();
+    } catch (err) {
+      this.deps.metrics.notificationFailures.inc({ notifier: job.notifier.name });
+      const retryable = !(err instanceof DeliveryError && !err.retryable) && !this.abort.signal.aborted;
+      const attemptsLeft = 'resend' in job.work ? 0 : this.options.maxAttempts - job.attempts;
+      if (retryable && attemptsLeft > 0) {
+        this.deps.logger.debug('notification attempt failed, retrying', {
+          alert: stream.alert,
+          notifier: job.notifier.name,
+          attempt: job.attempts,
+          error: errorMessage(err),
+        });
+        this.inFlight -= 1;
+        this.waiting += 1;
+        this.backoff(stream, job.attempts);
+        this.pump();
+        return;
+      }
+      stream.jobs.shift();
+      this.giveUp(stream, job, errorMessage(err), false);
+    }
+    this.inFlight -= 1;
+    if (stream.jobs.length > 0) this.makeRunnable(stream);
+    else {
+      stream.status = 'idle';
+      this.streams.delete(stream.key);
+    }
+    this.pump();
+  }
+
+  private deliver(job: Job): Promise<void> {
+    const signal = this.abort.signal;
+    const { notifier, work } = job;
+    // A notifier that throws synchronously still becomes a failed delivery.
+    return Promise.resolve().then(() =>
+      'resend' in work
+        ? (notifier as RepeatingNotifier).resend(work.resend, signal)
+        : notifier.send(work.notification, signal),
+    );
+  }
+
+  private backoff(stream: Stream, attempts: number): void {
+    const { initialBackoffMs, maxBackoffMs, jitter } = this.options;
+    const base = Math.min(maxBackoffMs, initialBackoffMs * 2 ** (attempts - 1));
+    const delay = base * (1 - jitter + 2 * jitter * this.random());
+    if (this.closed) {
+      this.makeRunnable(stream);
+      return;
+    }
+    stream.status = 'backoff';
+    stream.timer = setTimeout(() => {
+      this.makeRunnable(stream);
+      this.pump();
+    }, delay);
+    stream.timer.unref();
+  }
+
+  private giveUp(stream: Stream, job: Job, error: string, neverAttempted: boolean): void {
+    const what =
+      'resend' in job.work ? 're-send of firing alerts' : `${job.work.notification.transition} notification`;
+    this.deps.logger.warn('notification not delivered', {
+      alert: stream.alert,
+      notifier: stream.notifier,
+      attempts: job.attempts,
+      error,
+      what,
+    });
+    this.recordFailure(
+      stream.alert,
+      stream.notifier,
+      `${what} not delivered after ${job.attempts} attempt(s): ${error}`,
+      neverAttempted,
+    );
+  }
+
+  /** `uncounted`: no failed attempt has been counted for it yet (dropped, or never attempted). */
+  private recordFailure(alert: ObjectKey, notifier: string, error: string, uncounted: boolean): void {
+    if (uncounted) this.deps.metrics.notificationFailures.inc({ notifier });
+    if (!this.notifiers.has(alert)) return; // removed meanwhile: no condition to show it on
+    let perNotifier = this.failureState.get(alert);
+    if (!perNotifier) this.failureState.set(alert, (perNotifier = new Map()));
+    const previous = perNotifier.get(notifier);
+    perNotifier.set(notifier, {
+      notifier,
+      failing: true,
+      failedNotifications: (previous?.failedNotifications ?? 0) + 1,
+      lastError: error,
+      lastFailureTime: this.clock.now(),
+    });
+    this.failureChanged(alert);
+  }
+
+  private recordSuccess(alert: ObjectKey, notifier: string): void {
+    const failure = this.failureState.get(alert)?.get(notifier);
+    if (!failure?.failing) return;
+    failure.failing = false;
+    this.deps.logger.info('notifications delivered again', { alert, notifier });
+    this.failureChanged(alert);
+  }
+
+  private failureChanged(alert: ObjectKey): void {
+    try {
+      this.deps.onFailureChange?.(alert);
+    } catch (err) {
+      this.deps.logger.error('onFailureChange failed', { alert, error: errorMessage(err) });
+    }
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.inFlight === 0 && this.waiting === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}
+
+function firingKey(n: Notification): string {
+  return `${targetKey(n.target)}|${n.metric}`;
+}

@@ -1,0 +1,72 @@
+/**
+ * The evaluator's memory: per target and metric, the current state and the consecutive
+ * breach / healthy counters. The full set lives in memory; status carries the part needed
+ * to resume (see status.ts).
+ */
+import type { Metric } from './rule.js';
+
+/**
+ * - `Normal`: within the threshold.
+ * - `Pending`: breaching, fewer than `for` consecutive samples so far.
+ * - `Firing`: `for` or more consecutive breaches; stays until `recoverAfter` healthy samples.
+ * - `NoBasis`: a percent threshold, and the target has no limit (or request) to take it of.
+ */
+export type TargetState = 'Normal' | 'Pending' | 'Firing' | 'NoBasis';
+
+/** A container (`container` set) or a whole pod. */
+export interface TargetRef {
+  namespace: string;
+  pod: string;
+  container?: string;
+}
+
+/** `ns/pod/container` for a container, `ns/pod` for a pod. */
+export function targetKey(ref: TargetRef): string {
+  return ref.container === undefined
+    ? `${ref.namespace}/${ref.pod}`
+    : `${ref.namespace}/${ref.pod}/${ref.container}`;
+}
+
+/** What a percent threshold was taken of, for messages: "80% of limit 1". */
+export interface ThresholdBasis {
+  percent: number;
+  of: 'limit' | 'request';
+  /** The limit or request itself, millicores or bytes. */
+  amount: number;
+}
+
+export interface MetricState {
+  state: TargetState;
+  /** Consecutive breaching samples, 0 after a healthy one. */
+  breaches: number;
+  /** Consecutive healthy samples, 0 after a breaching one. */
+  healthy: number;
+  /** When the current state was entered, ms since epoch. For `Firing`, when it fired. */
+  since: number;
+  /** Last value (millicores or bytes); null when the last sample had none, or after a resume. */
+  value: number | null;
+  /** Last effective threshold in the metric's unit; null when unknown. */
+  threshold: number | null;
+  basis?: ThresholdBasis;
+  /** The firing has been handed to the notifiers (so it is not announced again). */
+  firingNotified: boolean;
+}
+
+export interface TargetEntry {
+  ref: TargetRef;
+  metrics: Partial<Record<Metric, MetricState>>;
+  /** Consecutive cycles in which the target had no sample at all (pod gone or unselected). */
+  absentCycles: number;
+}
+
+export interface AlertState {
+  /** Keyed by targetKey(ref). Never mutated: evaluate returns a new state. */
+  targets: ReadonlyMap<string, TargetEntry>;
+  lastEvaluationTime?: number;
+  /** Last time a firing was announced. */
+  lastAlertedAt?: number;
+}
+
+export function emptyAlertState(): AlertState {
+  return { targets: new Map() };
+}

@@ -1,0 +1,113 @@
+/**
+ * What the collector needs to know about a pod, taken from the pod cache: where it runs, its
+ * labels, its containers' requests, limits and start times. Converted once per pod change.
+ */
+import type { V1Container, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import type { ContainerResources } from '../model.js';
+import { parseCpuMillicores, parseMemoryBytes } from '../../api/quantity.js';
+
+export interface ContainerInfo extends ContainerResources {
+  name: string;
+  /** When the running container started (else when the pod started), ms since epoch. */
+  startedAt?: number;
+}
+
+export interface PodInfo {
+  namespace: string;
+  name: string;
+  uid: string;
+  /** Node name; empty while unscheduled. */
+  node: string;
+  labels: Record<string, string>;
+  /** `Pending`, `Running`, `Succeeded`, `Failed` or `Unknown`. */
+  phase: string;
+  startTime?: number;
+  containers: ContainerInfo[];
+}
+
+/** The pod cache, read-only. Implemented over the pod informer. */
+export interface PodLister {
+  /** Pods of one namespace, or of all namespaces when absent. */
+  list(namespace?: string): readonly PodInfo[];
+}
+
+/** Timestamps come as Date from list calls and as RFC 3339 strings from watch events. */
+function millis(value: Date | string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+function quantity(
+  values: Record<string, string> | undefined,
+  key: string,
+  parse: (quantity: string) => number,
+  field: string,
+): number | undefined {
+  const value = values?.[key];
+  if (value === undefined) return undefined;
+  try {
+    return parse(value);
+  } catch (err) {
+    throw new Error(`${field}.${key}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function containerInfo(
+  container: V1Container,
+  status: V1ContainerStatus | undefined,
+  podStart: number | undefined,
+  field: string,
+): ContainerInfo {
+  const { requests, limits } = container.resources ?? {};
+  const info: ContainerInfo = { name: container.name };
+  const cpuRequest = quantity(requests, 'cpu', parseCpuMillicores, `${field}.resources.requests`);
+  const cpuLimit = quantity(limits, 'cpu', parseCpuMillicores, `${field}.resources.limits`);
+  const memoryRequest = quantity(requests, 'memory', parseMemoryBytes, `${field}.resources.requests`);
+  const memoryLimit = quantity(limits, 'memory', parseMemoryBytes, `${field}.resources.limits`);
+  if (cpuRequest !== undefined) info.cpuRequestMillicores = cpuRequest;
+  if (cpuLimit !== undefined) info.cpuLimitMillicores = cpuLimit;
+  if (memoryRequest !== undefined) info.memoryRequestBytes = memoryRequest;
+  if (memoryLimit !== undefined) info.memoryLimitBytes = memoryLimit;
+  const startedAt = millis(status?.state?.running?.startedAt) ?? podStart;
+  if (startedAt !== undefined) info.startedAt = startedAt;
+  return info;
+}
+
+/**
+ * Converts a pod from the API. Covers regular containers and sidecars (init containers with
+ * `restartPolicy: Always`), the ones the metrics API reports while the pod runs.
+ * Throws an error naming the field when a request or limit is not a valid quantity.
+ */
+export function podInfoFromV1Pod(pod: V1Pod): PodInfo {
+  const namespace = pod.metadata?.namespace ?? '';
+  const name = pod.metadata?.name ?? '';
+  const field = `pod ${namespace}/${name}: spec`;
+  const startTime = millis(pod.status?.startTime);
+  const statuses = new Map<string, V1ContainerStatus>();
+  for (const status of [
+    ...(pod.status?.initContainerStatuses ?? []),
+    ...(pod.status?.containerStatuses ?? []),
+  ]) {
+    statuses.set(status.name, status);
+  }
+  const sidecars = (pod.spec?.initContainers ?? []).flatMap((c, i) =>
+    c.restartPolicy === 'Always'
+      ? [containerInfo(c, statuses.get(c.name), startTime, `${field}.initContainers[${i}]`)]
+      : [],
+  );
+  const containers = (pod.spec?.containers ?? []).map((c, i) =>
+    containerInfo(c, statuses.get(c.name), startTime, `${field}.containers[${i}]`),
+  );
+  const info: PodInfo = {
+    namespace,
+    name,
+    uid: pod.metadata?.uid ?? '',
+    node: pod.spec?.nodeName ?? '',
+    labels: pod.metadata?.labels ?? {},
+    phase: pod.status?.phase ?? 'Unknown',
+    containers: [...sidecars, ...containers],
+  };
+  if (startTime !== undefined) info.startTime = startTime;
+  return info;
+}

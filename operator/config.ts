@@ -1,0 +1,303 @@
+import { hostname } from 'node:os';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { parseDuration } from '../api/duration.js';
+import { LOG_LEVELS, type LogLevel } from './logging.js';
+import { leaderElectionTimingProblem } from './runtime/leader-election.js';
+
+/** Everything the operator is configured with, validated. Durations in ms. */
+export interface OperatorConfig {
+  /** kubeconfig path(s); absent means the in-cluster service account. */
+  kubeconfig?: string;
+  /** The operator's own namespace: its Lease, and the admin's policies that may select across namespaces. */
+  namespace: string;
+  /** This replica's name in leader election and Events. */
+  identity: string;
+  leaderElection: {
+    enabled: boolean;
+    leaseName: string;
+    leaseDurationMs: number;
+    renewDeadlineMs: number;
+    retryPeriodMs: number;
+  };
+  http: { address: string; port: number };
+  mongodb: { uri: string; database: string };
+  logLevel: LogLevel;
+  /** Reconcile workers per controller. */
+  workers: number;
+  /** How often informers re-deliver every object to the controllers; 0 turns it off. */
+  resyncPeriodMs: number;
+  /** Export per-container usage gauges on /metrics (high cardinality). */
+  perTargetMetrics: boolean;
+  /** Samples kept in memory while MongoDB is unreachable (oldest dropped first). */
+  outageBufferSize: number;
+  shutdownTimeoutMs: number;
+}
+
+export type CommandLine = { kind: 'run'; config: OperatorConfig } | { kind: 'help'; text: string };
+
+/** A setting is invalid; the message names the flag and its environment variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+interface Setting {
+  option: Option;
+  env: string;
+  parse: (text: string) => unknown;
+}
+
+/**
+ * Parses the command line (without the node and script arguments) and the environment.
+ * A flag wins over its environment variable, which wins over the default.
+ */
+export function parseCommandLine(argv: readonly string[], env: Env = process.env): CommandLine {
+  const { program, settings } = describeCommandLine(env);
+  let help = '';
+  program.exitOverride().configureOutput({ writeOut: (text) => (help += text), writeErr: () => {} });
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError && err.code === 'commander.helpDisplayed')
+      return { kind: 'help', text: help };
+    if (err instanceof CommanderError) throw new ConfigError(err.message.replace(/^error: /, ''));
+    throw err;
+  }
+  const values = program.opts();
+  for (const { option, env: name, parse } of settings) {
+    const key = option.attributeName();
+    const text = env[name];
+    const source = program.getOptionValueSource(key);
+    if (text === undefined || text === '' || (source !== undefined && source !== 'default')) continue;
+    try {
+      values[key] = parse(text);
+    } catch (err) {
+      throw new ConfigError(`environment variable ${name} (${option.long}): ${(err as Error).message}`);
+    }
+  }
+  return { kind: 'run', config: validated(values) };
+}
+
+function describeCommandLine(env: Env): { program: Command; settings: Setting[] } {
+  const program = new Command('kube-usage-operator')
+    .description(
+      'Records what every container uses, keeps the history in MongoDB, and evaluates ResourceAlerts.',
+    )
+    .allowExcessArguments(false)
+    .helpOption('-h, --help', 'show this help');
+  const settings: Setting[] = [];
+  const add = (
+    flags: string,
+    envName: string,
+    description: string,
+    parse: (text: string) => unknown,
+    fallback?: [unknown, string],
+  ): void => {
+    const option = new Option(flags, `${description} [env ${envName}]`).argParser((text: string) => {
+      try {
+        return parse(text);
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+    });
+    if (fallback) option.default(fallback[0], fallback[1]);
+    program.addOption(option);
+    settings.push({ option, env: envName, parse });
+  };
+
+  add(
+    '--kubeconfig <paths>',
+    'KUBECONFIG',
+    'kubeconfig file(s); the in-cluster service account when unset',
+    nonEmpty,
+  );
+  add('--namespace <name>', 'POD_NAMESPACE', "the operator's own namespace", dnsLabel, [
+    'kube-usage-system',
+    'kube-usage-system',
+  ]);
+  add('--identity <name>', 'POD_NAME', 'this replica in leader election and Events', nonEmpty, [
+    defaultIdentity(env),
+    'hostname-pid',
+  ]);
+  add('--leader-elect [bool]', 'LEADER_ELECT', 'run two or more replicas of which one leads', bool, [
+    true,
+    'true',
+  ]);
+  add(
+    '--leader-elect-lease-name <name>',
+    'LEADER_ELECT_LEASE_NAME',
+    'the coordination.k8s.io Lease in the operator namespace',
+    dnsSubdomain,
+    ['kube-usage-operator', 'kube-usage-operator'],
+  );
+  add(
+    '--leader-elect-lease-duration <duration>',
+    'LEADER_ELECT_LEASE_DURATION',
+    'how long a standby waits before taking an unrenewed lease',
+    positiveDuration,
+    [15_000, '15s'],
+  );
+  add(
+    '--leader-elect-renew-deadline <duration>',
+    'LEADER_ELECT_RENEW_DEADLINE',
+    'how long the leader leads without a successful renewal',
+    positiveDuration,
+    [10_000, '10s'],
+  );
+  add(
+    '--leader-elect-retry-period <duration>',
+    'LEADER_ELECT_RETRY_PERIOD',
+    'interval between attempts to acquire or renew the lease',
+    positiveDuration,
+    [2_000, '2s'],
+  );
+  add(
+    '--http-address <address>',
+    'HTTP_ADDRESS',
+    'address the HTTP API, /metrics and health probes listen on',
+    nonEmpty,
+    ['0.0.0.0', '0.0.0.0'],
+  );
+  add('--http-port <port>', 'HTTP_PORT', 'port of the HTTP server; 0 picks a free one', port, [8080, '8080']);
+  // Checked in validated(): commander would echo an invalid value, and this one holds credentials.
+  add(
+    '--mongodb-uri <uri>',
+    'MONGODB_URI',
+    'MongoDB connection string (required; prefer the env var, it holds credentials)',
+    nonEmpty,
+  );
+  add('--mongodb-database <name>', 'MONGODB_DATABASE', 'MongoDB database', mongodbDatabase, [
+    'kube_usage',
+    'kube_usage',
+  ]);
+  add('--log-level <level>', 'LOG_LEVEL', `one of ${LOG_LEVELS.join(', ')}`, logLevel, ['info', 'info']);
+  add('--workers <n>', 'WORKERS', 'reconcile workers per controller', integerIn(1, 64), [2, '2']);
+  add(
+    '--resync-period <duration>',
+    'RESYNC_PERIOD',
+    'how often every object is reconciled again; 0s turns it off',
+    parseDuration,
+    [600_000, '10m'],
+  );
+  add(
+    '--per-target-metrics [bool]',
+    'PER_TARGET_METRICS',
+    'export per-container usage gauges on /metrics',
+    bool,
+    [false, 'false'],
+  );
+  add(
+    '--outage-buffer-size <samples>',
+    'OUTAGE_BUFFER_SIZE',
+    'samples kept in memory while MongoDB is unreachable',
+    integerIn(0, 10_000_000),
+    [100_000, '100000'],
+  );
+  add(
+    '--shutdown-timeout <duration>',
+    'SHUTDOWN_TIMEOUT',
+    'exit with an error if a graceful shutdown takes longer',
+    positiveDuration,
+    [25_000, '25s'],
+  );
+  return { program, settings };
+}
+
+function validated(values: Record<string, unknown>): OperatorConfig {
+  if (typeof values.mongodbUri !== 'string') {
+    throw new ConfigError('--mongodb-uri (env MONGODB_URI) is required');
+  }
+  if (!/^mongodb(\+srv)?:\/\/[^/?#\s]+/.test(values.mongodbUri)) {
+    throw new ConfigError('--mongodb-uri (env MONGODB_URI) must be a mongodb:// or mongodb+srv:// URI');
+  }
+  const config: OperatorConfig = {
+    kubeconfig: values.kubeconfig as string | undefined,
+    namespace: values.namespace as string,
+    identity: values.identity as string,
+    leaderElection: {
+      enabled: values.leaderElect as boolean,
+      leaseName: values.leaderElectLeaseName as string,
+      leaseDurationMs: values.leaderElectLeaseDuration as number,
+      renewDeadlineMs: values.leaderElectRenewDeadline as number,
+      retryPeriodMs: values.leaderElectRetryPeriod as number,
+    },
+    http: { address: values.httpAddress as string, port: values.httpPort as number },
+    mongodb: { uri: values.mongodbUri, database: values.mongodbDatabase as string },
+    logLevel: values.logLevel as LogLevel,
+    workers: values.workers as number,
+    resyncPeriodMs: values.resyncPeriod as number,
+    perTargetMetrics: values.perTargetMetrics as boolean,
+    outageBufferSize: values.outageBufferSize as number,
+    shutdownTimeoutMs: values.shutdownTimeout as number,
+  };
+  const problem = leaderElectionTimingProblem(config.leaderElection);
+  if (problem) {
+    throw new ConfigError(
+      `--leader-elect-lease-duration, --leader-elect-renew-deadline, --leader-elect-retry-period: ${problem}`,
+    );
+  }
+  return config;
+}
+
+function defaultIdentity(env: Env): string {
+  return env.POD_NAME || `${hostname()}-${process.pid}`;
+}
+
+function nonEmpty(text: string): string {
+  if (text.trim() === '') throw new Error('must not be empty');
+  return text;
+}
+
+function dnsLabel(text: string): string {
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(text)) {
+    throw new Error('must be a DNS label: lower-case letters, digits and "-", at most 63 characters');
+  }
+  return text;
+}
+
+function dnsSubdomain(text: string): string {
+  if (text.length > 253 || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(text)) {
+    throw new Error(
+      'must be a DNS subdomain: lower-case letters, digits, "-" and ".", at most 253 characters',
+    );
+  }
+  return text;
+}
+
+function bool(text: string | undefined): boolean {
+  // `--flag` alone passes no text (commander presets it): true.
+  if (text === undefined || text === 'true' || text === '1') return true;
+  if (text === 'false' || text === '0') return false;
+  throw new Error('must be true or false');
+}
+
+function positiveDuration(text: string): number {
+  const ms = parseDuration(text);
+  if (ms <= 0) throw new Error('must be longer than zero');
+  return ms;
+}
+
+function integerIn(min: number, max: number): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < min || n > max)
+      throw new Error(`must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+const port = integerIn(0, 65535);
+
+function logLevel(text: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(text))
+    throw new Error(`must be one of ${LOG_LEVELS.join(', ')}`);
+  return text as LogLevel;
+}
+
+function mongodbDatabase(text: string): string {
+  if (!/^[^/\\. "$*<>:|?]{1,63}$/.test(text)) {
+    throw new Error('must be 1 to 63 characters without / \\ . space " $ * < > : | ?');
+  }
+  return text;
+}

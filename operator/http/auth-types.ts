@@ -1,0 +1,36 @@
+/**
+ * The two Kubernetes reviews the HTTP API relies on, as small interfaces. The implementations
+ * (TokenReview and SubjectAccessReview through client-node) live in operator/runtime.
+ */
+
+/** The caller as the apiserver's TokenReview reports it. */
+export interface UserInfo {
+  username: string;
+  uid?: string;
+  groups: string[];
+  extra?: Record<string, string[]>;
+}
+
+export interface TokenReviewResult {
+  authenticated: boolean;
+  user?: UserInfo;
+}
+
+export interface TokenReviewer {
+  /** Rejects only when the review itself fails (apiserver unreachable), never for a bad token. */
+  review(token: string): Promise<TokenReviewResult>;
+}
+
+/** The resource attributes of a SubjectAccessReview. No namespace means cluster-wide. */
+export interface ResourceAttributes {
+  verb: string;
+  resource: string;
+  group?: string;
+  namespace?: string;
+  subresource?: string;
+}
+
+export interface AccessReviewer {
+  /** Rejects only when the review itself fails, never for a denial. */
+  canI(user: UserInfo, attrs: ResourceAttributes): Promise<boolean>;
+}

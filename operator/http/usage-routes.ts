@@ -1,0 +1,144 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Clock, ContainerSample } from '../model.js';
+import type { HistoryQuery, HistoryResult, SummaryQuery, TopQuery, UsageQueries } from '../store/types.js';
+import { listPermission, podPermission, type AccessControl } from './auth.js';
+import type { ResourceAttributes } from './auth-types.js';
+import { ApiError } from './errors.js';
+import {
+  parseCurrentQuery,
+  parseHistoryQuery,
+  parsePodRef,
+  parseSummaryQuery,
+  parseTopQuery,
+  type PodRef,
+  type Scoped,
+} from './validation.js';
+
+/*
+ * The read endpoints and the permission each one asks SubjectAccessReview about:
+ *
+ *   GET /api/v1/namespaces/{ns}/pods/{pod}/usage              get pods in ns
+ *   GET /api/v1/namespaces/{ns}/pods/{pod}/usage/history      get pods in ns
+ *   GET /api/v1/usage/top?namespace={ns}, /usage/summary?...  list pods in ns
+ *   GET /api/v1/usage/top, /api/v1/usage/summary              list pods cluster-wide
+ *
+ * A tenant with `view` in its namespaces therefore reads its own pods and its own top and
+ * chargeback (with namespace=), and nothing of other tenants; cluster-wide rankings and
+ * summaries need cluster-wide `list pods`, because they name pods of every namespace.
+ */
+
+/**
+ * One read endpoint: how its request is parsed, which permission it needs, and what it answers.
+ * Every endpoint runs the same steps: authenticate (401), parse (400), authorize (403), answer.
+ */
+interface UsageRoute<P> {
+  url: string;
+  parse(request: FastifyRequest, now: number): P;
+  permission(params: P): ResourceAttributes;
+  answer(params: P): Promise<unknown>;
+}
+
+export interface UsageRoutesDeps {
+  queries: UsageQueries;
+  access: AccessControl;
+  clock: Clock;
+}
+
+export function registerUsageRoutes(app: FastifyInstance, deps: UsageRoutesDeps): void {
+  const add = <P>(route: UsageRoute<P>) =>
+    app.get(route.url, async (request) => {
+      const user = await deps.access.authenticate(request.headers.authorization);
+      const params = route.parse(request, deps.clock.now());
+      await deps.access.authorize(user, route.permission(params));
+      return route.answer(params);
+    });
+  const { queries } = deps;
+
+  add<PodRef>({
+    url: '/api/v1/namespaces/:namespace/pods/:pod/usage',
+    parse: (request) => {
+      const pod = parsePodRef(request.params);
+      parseCurrentQuery(request.query);
+      return pod;
+    },
+    permission: (pod) => podPermission(pod.namespace),
+    answer: async (pod) => {
+      const samples = await queries.latest(pod.namespace, pod.pod);
+      if (samples.length === 0) {
+        throw new ApiError(404, `no usage recorded for the pod "${pod.namespace}/${pod.pod}"`);
+      }
+      return { namespace: pod.namespace, pod: pod.pod, containers: samples.map(presentSample) };
+    },
+  });
+  add<HistoryQuery>({
+    url: '/api/v1/namespaces/:namespace/pods/:pod/usage/history',
+    parse: (request, now) => parseHistoryQuery(parsePodRef(request.params), request.query, now),
+    permission: (query) => podPermission(query.namespace),
+    answer: async (query) => presentHistory(query, await queries.history(query)),
+  });
+  add<Scoped<TopQuery>>({
+    url: '/api/v1/usage/top',
+    parse: (request, now) => parseTopQuery(request.query, now),
+    permission: (scoped) => listPermission(scoped.namespace),
+    answer: async ({ namespace, query }) => ({
+      metric: query.metric,
+      unit: query.metric === 'cpu' ? 'millicores' : 'bytes',
+      ...(namespace === undefined ? {} : { namespace }),
+      from: iso(query.from),
+      to: iso(query.to),
+      items: await queries.top(query),
+    }),
+  });
+  add<Scoped<SummaryQuery>>({
+    url: '/api/v1/usage/summary',
+    parse: (request, now) => parseSummaryQuery(request.query, now),
+    permission: (scoped) => listPermission(scoped.namespace),
+    answer: async ({ namespace, query }) => ({
+      groupBy: query.groupBy.kind === 'label' ? `label:${query.groupBy.key}` : query.groupBy.kind,
+      ...(namespace === undefined ? {} : { namespace }),
+      from: iso(query.from),
+      to: iso(query.to),
+      items: await queries.summary(query),
+    }),
+  });
+}
+
+function presentSample(sample: ContainerSample) {
+  return {
+    container: sample.container,
+    node: sample.node,
+    policy: sample.policy,
+    time: iso(sample.time),
+    cpuMillicores: sample.cpuMillicores,
+    memoryBytes: sample.memoryBytes,
+    cpuRequestMillicores: sample.cpuRequestMillicores,
+    cpuLimitMillicores: sample.cpuLimitMillicores,
+    memoryRequestBytes: sample.memoryRequestBytes,
+    memoryLimitBytes: sample.memoryLimitBytes,
+    cpuPercentOfRequest: sample.cpuPercentOfRequest,
+    cpuPercentOfLimit: sample.cpuPercentOfLimit,
+    memoryPercentOfRequest: sample.memoryPercentOfRequest,
+    memoryPercentOfLimit: sample.memoryPercentOfLimit,
+    uptimeSeconds: sample.uptimeSeconds,
+    intervalSeconds: sample.intervalSeconds,
+    labels: Object.fromEntries(sample.labels.map((label) => [label.k, label.v])),
+  };
+}
+
+function presentHistory(query: HistoryQuery, result: HistoryResult) {
+  return {
+    namespace: query.namespace,
+    pod: query.pod,
+    from: iso(query.from),
+    to: iso(query.to),
+    granularity: result.granularity,
+    containers: result.containers.map((container) => ({
+      container: container.container,
+      points: container.points.map((point) => ({ ...point, time: iso(point.time) })),
+    })),
+  };
+}
+
+function iso(time: number): string {
+  return new Date(time).toISOString();
+}

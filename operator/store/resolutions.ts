@@ -1,0 +1,94 @@
+/**
+ * The store's time resolutions: bucket widths, how long each is kept for a policy, and how a
+ * query window is covered by aligned buckets. Pure arithmetic, no MongoDB.
+ */
+import type { Retention } from '../model.js';
+import type { Granularity } from './types.js';
+
+export const ROLLUP_RESOLUTIONS = ['1m', '5m', '1h', '1d'] as const;
+export type Resolution = (typeof ROLLUP_RESOLUTIONS)[number];
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+export const RESOLUTION_MS: Readonly<Record<Resolution, number>> = { '1m': MINUTE, '5m': 5 * MINUTE, '1h': HOUR, '1d': DAY };
+
+/** Start of the bucket holding `time` (buckets are aligned to the Unix epoch, so days are UTC days). */
+export function bucketStart(time: number, resolution: Resolution): number {
+  const width = RESOLUTION_MS[resolution];
+  return Math.floor(time / width) * width;
+}
+
+/** The next finer resolution, from which a bucket can be recomputed; raw samples for `1m`. */
+export function finerResolution(resolution: Resolution): Resolution | 'raw' {
+  const index = ROLLUP_RESOLUTIONS.indexOf(resolution);
+  return index === 0 ? 'raw' : (ROLLUP_RESOLUTIONS[index - 1] as Resolution);
+}
+
+/**
+ * How long a policy keeps each granularity. `raw`, `1m` and `5m` follow the raw retention,
+ * `1h` the hourly and `1d` the daily one. A level is kept at least as long as one bucket of the
+ * next coarser level, so that a coarser bucket can always be recomputed from the level below.
+ */
+export function keepMs(granularity: Granularity, retention: Retention): number {
+  switch (granularity) {
+    case 'raw':
+      return Math.max(retention.rawMs, MINUTE);
+    case '1m':
+      return Math.max(retention.rawMs, 5 * MINUTE);
+    case '5m':
+      return Math.max(retention.rawMs, HOUR);
+    case '1h':
+      return Math.max(retention.hourlyMs, DAY);
+    case '1d':
+      return retention.dailyMs;
+  }
+}
+
+/** Width of a granularity; for `raw`, the sample interval. */
+export function granularityMs(granularity: Granularity, sampleIntervalMs: number): number {
+  return granularity === 'raw' ? sampleIntervalMs : RESOLUTION_MS[granularity];
+}
+
+/** A part of a query window read from one resolution: buckets starting in [from, to). */
+export interface WindowSegment {
+  resolution: Resolution;
+  from: number;
+  to: number;
+}
+
+/** Buckets per window that fix the finest resolution used at the edges of a window (error <= 2/720). */
+const EDGE_BUCKETS_PER_WINDOW = 720;
+
+/**
+ * Covers [from, to) with aligned rollup buckets, coarsest first in the middle and finer at the
+ * edges. The edges are rounded outward to the finest resolution used, which is the coarsest one
+ * no wider than 1/720 of the window (1m for an hour or a day, 5m for a week, 1h for 30 days):
+ * a window then includes at most 0.3% more than asked, and reads few documents.
+ */
+export function coverWindow(from: number, to: number): WindowSegment[] {
+  if (!(to > from)) return [];
+  const span = to - from;
+  const finest =
+    [...ROLLUP_RESOLUTIONS].reverse().find((r) => RESOLUTION_MS[r] * EDGE_BUCKETS_PER_WINDOW <= span) ?? '1m';
+  const usable = ROLLUP_RESOLUTIONS.slice(ROLLUP_RESOLUTIONS.indexOf(finest));
+  const start = bucketStart(from, finest);
+  const end = Math.ceil(to / RESOLUTION_MS[finest]) * RESOLUTION_MS[finest];
+  return cover(start, end, usable);
+}
+
+/** Greedy aligned decomposition of [start, end) (both aligned to the finest of `usable`). */
+function cover(start: number, end: number, usable: readonly Resolution[]): WindowSegment[] {
+  const coarsest = usable[usable.length - 1];
+  if (coarsest === undefined || start >= end) return [];
+  const width = RESOLUTION_MS[coarsest];
+  const innerStart = Math.ceil(start / width) * width;
+  const innerEnd = Math.floor(end / width) * width;
+  if (innerStart >= innerEnd) return cover(start, end, usable.slice(0, -1));
+  return [
+    ...cover(start, innerStart, usable.slice(0, -1)),
+    { resolution: coarsest, from: innerStart, to: innerEnd },
+    ...cover(innerEnd, end, usable.slice(0, -1)),
+  ];
+}

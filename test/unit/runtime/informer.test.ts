@@ -1,0 +1,241 @@
+import { describe, expect, it } from '@jest/globals';
+import { silentLogger, type Logger } from '../../../operator/logging.js';
+import {
+  Informer,
+  type ListResult,
+  type ListWatcher,
+  type WatchEvent,
+} from '../../../operator/runtime/informer.js';
+import { captureLogger } from './capture-logger.js';
+import { FakeTimers, settle } from './fake-timers.js';
+
+interface Pod {
+  metadata: { namespace: string; name: string; resourceVersion: string };
+  spec?: { node: string };
+}
+
+function pod(name: string, resourceVersion: string, node = 'n1'): Pod {
+  return { metadata: { namespace: 'shop', name, resourceVersion }, spec: { node } };
+}
+
+interface WatchSession {
+  resourceVersion: string;
+  send(event: WatchEvent<Pod>): void;
+  end(): void;
+  fail(err: Error): void;
+  signal: AbortSignal;
+}
+
+/** A list/watch source driven by the test: lists answer from `lists`, watches are opened sessions. */
+class FakeSource implements ListWatcher<Pod> {
+  lists: Array<ListResult<Pod> | Error> = [];
+  listCalls = 0;
+  readonly watches: WatchSession[] = [];
+
+  async list(): Promise<ListResult<Pod>> {
+    this.listCalls++;
+    const next = this.lists.shift();
+    if (!next) return new Promise(() => {}); // hangs
+    if (next instanceof Error) throw next;
+    return next;
+  }
+
+  watch(
+    resourceVersion: string,
+    onEvent: (event: WatchEvent<Pod>) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.watches.push({ resourceVersion, send: onEvent, end: resolve, fail: reject, signal });
+    });
+  }
+
+  get current(): WatchSession {
+    return this.watches[this.watches.length - 1]!;
+  }
+}
+
+function gone(): Error {
+  return Object.assign(new Error('too old resource version'), { code: 410 });
+}
+
+function setup(options: { resyncPeriodMs?: number; watchdogMs?: number; logger?: Logger } = {}) {
+  const timers = new FakeTimers();
+  const source = new FakeSource();
+  const informer = new Informer<Pod>({
+    name: 'pods',
+    source,
+    logger: options.logger ?? silentLogger(),
+    timers,
+    random: () => 0,
+    resyncPeriodMs: options.resyncPeriodMs ?? 0,
+    watchdogMs: options.watchdogMs ?? 60_000,
+    backoff: { baseMs: 1000, maxMs: 8000 },
+  });
+  const seen: string[] = [];
+  informer.addHandlers({
+    onAdd: (p) => seen.push(`add ${p.metadata.name}@${p.metadata.resourceVersion}`),
+    onUpdate: (p, old) =>
+      seen.push(`update ${p.metadata.name}@${old.metadata.resourceVersion}->${p.metadata.resourceVersion}`),
+    onDelete: (p) => seen.push(`delete ${p.metadata.name}`),
+  });
+  return { timers, source, informer, seen };
+}
+
+describe('Informer', () => {
+  it('lists, delivers every object, then reports synced and watches from the list', async () => {
+    const { source, informer, seen } = setup();
+    source.lists.push({ items: [pod('a', '1'), pod('b', '2')], resourceVersion: '10' });
+    expect(informer.hasSynced).toBe(false);
+    informer.start();
+    await informer.waitForSync();
+    expect(informer.hasSynced).toBe(true);
+    expect(seen).toEqual(['add a@1', 'add b@2']);
+    expect(informer.get('shop', 'b')).toEqual(pod('b', '2'));
+    expect(informer.list('shop')).toHaveLength(2);
+    expect(informer.list('other')).toEqual([]);
+    await settle();
+    expect(source.current.resourceVersion).toBe('10');
+    await informer.stop();
+  });
+
+  it('applies watch events and resumes an ended watch from the last resourceVersion', async () => {
+    const { source, informer, seen, timers } = setup();
+    source.lists.push({ items: [pod('a', '1')], resourceVersion: '10' });
+    informer.start();
+    await settle();
+    source.current.send({ type: 'ADDED', object: pod('c', '11') });
+    source.current.send({ type: 'MODIFIED', object: pod('a', '12', 'n2') });
+    source.current.send({ type: 'DELETED', object: pod('c', '13') });
+    source.current.send({ type: 'BOOKMARK', resourceVersion: '20' });
+    await timers.advance(5_000);
+    source.current.end();
+    await settle();
+    expect(seen).toEqual(['add a@1', 'add c@11', 'update a@1->12', 'delete c']);
+    expect(informer.get('shop', 'a')?.spec?.node).toBe('n2');
+    expect(source.watches.map((w) => w.resourceVersion)).toEqual(['10', '20']);
+    expect(source.listCalls).toBe(1);
+    await informer.stop();
+  });
+
+  it('lists again at once when the resourceVersion expired, delivering only the differences', async () => {
+    const { source, informer, seen } = setup();
+    source.lists.push({ items: [pod('a', '1'), pod('b', '2')], resourceVersion: '10' });
+    source.lists.push({ items: [pod('a', '1'), pod('c', '30')], resourceVersion: '31' });
+    informer.start();
+    await settle();
+    seen.length = 0;
+    source.current.fail(gone());
+    await settle();
+    expect(seen).toEqual(['add c@30', 'delete b']);
+    expect(source.current.resourceVersion).toBe('31');
+    await informer.stop();
+  });
+
+  it('backs off when the list itself answers 410, instead of listing in a tight loop', async () => {
+    const { source, informer, timers } = setup();
+    source.lists.push(gone(), { items: [], resourceVersion: '5' });
+    informer.start();
+    await settle();
+    expect(source.listCalls).toBe(1);
+    await timers.advance(1000);
+    expect(source.listCalls).toBe(2);
+    expect(informer.hasSynced).toBe(true);
+    await informer.stop();
+  });
+
+  it('restarts after errors with a growing backoff, logging the failure once and the recovery once', async () => {
+    const { logger, lines } = captureLogger();
+    const { source, informer, timers } = setup({ logger });
+    source.lists.push(
+      new Error('connection refused'),
+      new Error('connection refused'),
+      new Error('connection refused'),
+    );
+    source.lists.push({ items: [], resourceVersion: '5' });
+    informer.start();
+    await settle();
+    expect(source.listCalls).toBe(1);
+    await timers.advance(999);
+    expect(source.listCalls).toBe(1);
+    await timers.advance(1);
+    expect(source.listCalls).toBe(2); // after 1 s
+    await timers.advance(2000);
+    expect(source.listCalls).toBe(3); // after 2 s more
+    await timers.advance(3999);
+    expect(informer.hasSynced).toBe(false);
+    await timers.advance(1);
+    expect(informer.hasSynced).toBe(true); // after 4 s more
+    await timers.advance(1000);
+    source.current.end(); // the first watch ran and ended normally: recovered
+    await settle();
+
+    const warnings = lines.filter((l) => l.level === 'warn');
+    expect(warnings.map((l) => l.message)).toEqual(['list/watch failed; retrying with backoff']);
+    expect(lines.filter((l) => l.message === 'list/watch recovered')).toHaveLength(1);
+    await informer.stop();
+  });
+
+  it('treats a watch that ends at once without events as a failure, not a tight loop', async () => {
+    const { source, informer, timers } = setup();
+    source.lists.push({ items: [], resourceVersion: '5' });
+    informer.start();
+    await settle();
+    source.current.end();
+    await settle();
+    expect(source.watches).toHaveLength(1);
+    await timers.advance(1000);
+    expect(source.watches).toHaveLength(2);
+    await informer.stop();
+  });
+
+  it('restarts a watch that stays silent past the watchdog bound', async () => {
+    const { source, informer, timers } = setup({ watchdogMs: 60_000 });
+    source.lists.push({ items: [], resourceVersion: '5' });
+    informer.start();
+    await settle();
+    const first = source.current;
+    await timers.advance(30_000);
+    first.send({ type: 'BOOKMARK', resourceVersion: '6' }); // activity: the watch is alive
+    await timers.advance(59_000);
+    expect(source.watches).toHaveLength(1);
+    await timers.advanceUntil(() => source.watches.length === 2, 30_000);
+    expect(first.signal.aborted).toBe(true);
+    expect(source.current.resourceVersion).toBe('6');
+    await informer.stop();
+  });
+
+  it('restarts a list that hangs', async () => {
+    const { source, informer, timers } = setup({ watchdogMs: 60_000 });
+    informer.start(); // no list answer queued: the first list hangs
+    await timers.advanceUntil(() => source.listCalls === 2, 120_000);
+    await informer.stop();
+  });
+
+  it('re-delivers every cached object as an update at each resync', async () => {
+    const { source, informer, seen, timers } = setup({ resyncPeriodMs: 60_000 });
+    source.lists.push({ items: [pod('a', '1'), pod('b', '2')], resourceVersion: '10' });
+    informer.start();
+    await settle();
+    seen.length = 0;
+    await timers.advance(60_000);
+    expect(seen).toEqual(['update a@1->1', 'update b@2->2']);
+    await informer.stop();
+  });
+
+  it('stops its watch and timers, and keeps running the other handlers when one throws', async () => {
+    const { source, informer, timers, seen } = setup({ resyncPeriodMs: 60_000 });
+    informer.addHandlers({
+      onAdd: () => {
+        throw new Error('bug');
+      },
+    });
+    source.lists.push({ items: [pod('a', '1')], resourceVersion: '10' });
+    informer.start();
+    await settle();
+    expect(seen).toEqual(['add a@1']);
+    await informer.stop();
+    expect(source.current.signal.aborted).toBe(true);
+    expect(timers.pendingCount).toBe(0);
+  });
+});
