@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # kube-usage-operator: compiled and packed with npm, installed with production dependencies only
-# (exact versions from package-lock.json), run on distroless Node 24 as a non-root user with a
+# (the versions in package-lock.json), run on distroless Node 24 as a non-root user with a
 # read-only root filesystem. test/integration/package.test.ts repeats the pack-and-install
-# steps without Docker and starts the result against a test cluster.
+# steps without Docker, checks the installed versions against the lockfile, and starts the
+# result against a test cluster.
 ARG BUILD_IMAGE=node:24-bookworm-slim
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 
@@ -10,7 +11,7 @@ FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # No install scripts: the only ones belong to dev tools (the `node` package would fetch a second Node).
-RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm npm install --ignore-scripts --no-audit --no-fund
 COPY . .
 RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json \
  && npm pack --ignore-scripts --pack-destination /tmp \
@@ -21,7 +22,7 @@ FROM ${BUILD_IMAGE} AS install
 WORKDIR /app
 COPY --from=build /package/ ./
 COPY package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm npm install --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM ${RUNTIME_IMAGE}
 LABEL org.opencontainers.image.title="kube-usage-operator" \

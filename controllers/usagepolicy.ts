@@ -14,7 +14,7 @@ import { selectPods } from '../operator/collector/collector.js';
 import type { PodLister } from '../operator/collector/pod-cache.js';
 import type { ScheduleSpec } from '../operator/collector/schedule.js';
 import type { Logger } from '../operator/logging.js';
-import { objectKey, type Clock, type ObjectKey } from '../operator/model.js';
+import { objectKey, objectRef, type Clock, type ObjectKey } from '../operator/model.js';
 import type { ReconcileResult } from '../operator/runtime/controller.js';
 import type { DesiredCondition, DesiredStatus, StatusObject } from '../operator/runtime/status-writer.js';
 
@@ -77,11 +77,6 @@ export const REASONS = {
   samplesDropped: 'SamplesDropped',
 } as const;
 
-function splitKey(key: string): { namespace: string; name: string } {
-  const slash = key.indexOf('/');
-  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
-}
-
 function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 }
@@ -117,7 +112,7 @@ export class UsagePolicyController {
   }
 
   reconcile = async (key: string, signal: AbortSignal): Promise<ReconcileResult | void> => {
-    const { namespace, name } = splitKey(key);
+    const { namespace, name } = objectRef(key);
     const policy = this.deps.caches.policy(namespace, name);
     if (!policy) {
       this.stop(key);
@@ -138,7 +133,12 @@ export class UsagePolicyController {
         `spec.namespaceSelector is honoured only for policies in the operator's namespace ` +
         `"${this.deps.operatorNamespace}"; remove it to collect from "${namespace}" only, ` +
         `or ask a cluster admin to create the policy there`;
-      await this.writeStatus(policy, this.notReady(policy, REASONS.crossNamespaceDenied, message), signal, logger);
+      await this.writeStatus(
+        policy,
+        this.notReady(policy, REASONS.crossNamespaceDenied, message),
+        signal,
+        logger,
+      );
       return;
     }
 
@@ -160,13 +160,20 @@ export class UsagePolicyController {
       conditions: [],
     };
     const collected = this.deps.collection.state(key);
-    if (collected?.lastCollectionTime !== undefined) status.lastCollectionTime = isoSeconds(collected.lastCollectionTime);
+    if (collected?.lastCollectionTime !== undefined)
+      status.lastCollectionTime = isoSeconds(collected.lastCollectionTime);
     if (collected) status.metricsSource = collected.metricsSource;
     const dropped = this.deps.store.droppedSamples();
     if (dropped > 0) status.droppedSamples = dropped;
     status.conditions = [
       config.suspend
-        ? this.condition(policy, ConditionType.Ready, 'True', REASONS.suspended, 'collection is suspended (spec.suspend)')
+        ? this.condition(
+            policy,
+            ConditionType.Ready,
+            'True',
+            REASONS.suspended,
+            'collection is suspended (spec.suspend)',
+          )
         : this.condition(
             policy,
             ConditionType.Ready,
@@ -205,11 +212,24 @@ export class UsagePolicyController {
     const outage = this.deps.store.outage();
     const dropped = this.deps.store.droppedSamples();
     if (state?.degraded) {
-      return this.condition(policy, ConditionType.Degraded, 'True', state.degraded.reason, state.degraded.message);
+      return this.condition(
+        policy,
+        ConditionType.Degraded,
+        'True',
+        state.degraded.reason,
+        state.degraded.message,
+      );
     }
-    if (outage) return this.condition(policy, ConditionType.Degraded, 'True', REASONS.storeUnavailable, outage);
+    if (outage)
+      return this.condition(policy, ConditionType.Degraded, 'True', REASONS.storeUnavailable, outage);
     if (state?.sinkError) {
-      return this.condition(policy, ConditionType.Degraded, 'True', REASONS.storeUnavailable, state.sinkError);
+      return this.condition(
+        policy,
+        ConditionType.Degraded,
+        'True',
+        REASONS.storeUnavailable,
+        state.sinkError,
+      );
     }
     if (dropped > 0) {
       return this.condition(
@@ -220,7 +240,13 @@ export class UsagePolicyController {
         `${dropped} samples were dropped (oldest first) while the store was unavailable`,
       );
     }
-    return this.condition(policy, ConditionType.Degraded, 'False', REASONS.asExpected, 'collecting as expected');
+    return this.condition(
+      policy,
+      ConditionType.Degraded,
+      'False',
+      REASONS.asExpected,
+      'collecting as expected',
+    );
   }
 
   private notReady(policy: UsagePolicy, reason: string, message: string): PolicyStatus {
@@ -258,7 +284,8 @@ export class UsagePolicyController {
     logger: Logger,
   ): Promise<void> {
     const written = await this.deps.status.write(policy as unknown as StatusObject, status, signal);
-    if (written) logger.debug('status written', { conditions: status.conditions?.map((c) => `${c.type}=${c.status}`) });
+    if (written)
+      logger.debug('status written', { conditions: status.conditions?.map((c) => `${c.type}=${c.status}`) });
   }
 }
 

@@ -22,8 +22,9 @@ export interface AlertEvent {
   /** `pod/container`, or `pod` for scope: pod. */
   target: string;
   metric: UsageMetric;
-  value: number;
-  threshold: number;
+  /** Millicores or bytes; null when the transition came from missing data. */
+  value: number | null;
+  threshold: number | null;
   time: number;
 }
 

@@ -14,6 +14,7 @@ import {
   type V1Lease,
   type V1LeaseSpec,
 } from '@kubernetes/client-node';
+import type { SecretReader } from '../alerting/notifiers/webhook.js';
 import type { AccessReviewer, TokenReviewer } from '../http/auth-types.js';
 import { jittered } from './clock.js';
 import { isNotFound } from './errors.js';
@@ -286,6 +287,27 @@ export class KubeClients {
           },
         });
         return review.status?.allowed === true;
+      },
+    };
+  }
+  /**
+   * Reads one key of a Secret (webhook tokens), keeping answers for `ttlMs` so that a
+   * notification burst does not read the same Secret many times.
+   */
+  secretReader(ttlMs = 30_000): SecretReader {
+    const api = this.config.makeApiClient(CoreV1Api);
+    const cache = new Map<string, { value: string; until: number }>();
+    return {
+      async read(namespace, name, key) {
+        const id = `${namespace}/${name}/${key}`;
+        const hit = cache.get(id);
+        if (hit && hit.until > Date.now()) return hit.value;
+        const secret = await api.readNamespacedSecret({ namespace, name });
+        const encoded = secret.data?.[key];
+        if (encoded === undefined) throw new Error(`Secret ${namespace}/${name} has no key "${key}"`);
+        const value = Buffer.from(encoded, 'base64').toString('utf8').trim();
+        cache.set(id, { value, until: Date.now() + ttlMs });
+        return value;
       },
     };
   }

@@ -21,7 +21,9 @@ export function testEnvironment(): TestEnvironment {
   const kubeconfig = process.env[ENV_KEYS.kubeconfig];
   const mongoUri = process.env[ENV_KEYS.mongoUri];
   if (!kubeconfig || !mongoUri) {
-    throw new Error('KUBECONFIG and MONGODB_URI are not set: run integration tests through jest (global setup)');
+    throw new Error(
+      'KUBECONFIG and MONGODB_URI are not set: run integration tests through jest (global setup)',
+    );
   }
   return {
     kubeconfig,

@@ -47,7 +47,8 @@ export async function kubectl(args: string[], options: { input?: string } = {}):
 /** Like kubectl(), but throws with kubectl's message on a non-zero exit. */
 export async function kubectlOk(args: string[], options: { input?: string } = {}): Promise<string> {
   const result = await kubectl(args, options);
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${result.stderr || result.stdout}`);
+  if (result.code !== 0)
+    throw new Error(`kubectl ${args.join(' ')} failed: ${result.stderr || result.stdout}`);
   return result.stdout;
 }
 
@@ -58,7 +59,9 @@ export function uniqueName(prefix: string): string {
 /** Creates a namespace with a unique name (labels optional); tests delete it in afterAll. */
 export async function newNamespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
   const name = uniqueName(prefix);
-  await coreApi().createNamespace({ body: { metadata: { name, labels: { 'kuo-test': 'true', ...labels } } } });
+  await coreApi().createNamespace({
+    body: { metadata: { name, labels: { 'kuo-test': 'true', ...labels } } },
+  });
   return name;
 }
 
@@ -102,7 +105,10 @@ export function usageAnnotations(usage: Usage | undefined, container?: string): 
   return out;
 }
 
-function podTemplate(spec: Omit<SimulatedPodSpec, 'name'>): { metadata: V1Pod['metadata']; spec: V1Pod['spec'] } {
+function podTemplate(spec: Omit<SimulatedPodSpec, 'name'>): {
+  metadata: V1Pod['metadata'];
+  spec: V1Pod['spec'];
+} {
   const containers = spec.containers ?? [{ name: 'app' }];
   const annotations = { ...usageAnnotations(spec.usage) };
   for (const c of containers) Object.assign(annotations, usageAnnotations(c.usage, c.name));
@@ -110,16 +116,14 @@ function podTemplate(spec: Omit<SimulatedPodSpec, 'name'>): { metadata: V1Pod['m
     metadata: { labels: spec.labels ?? {}, annotations },
     spec: {
       ...(spec.node ? { nodeName: spec.node } : {}),
-      containers: containers.map(
-        (c): V1Container => ({
-          name: c.name,
-          image: 'fake-image',
-          resources: {
-            ...(c.requests ? { requests: { ...c.requests } } : {}),
-            ...(c.limits ? { limits: { ...c.limits } } : {}),
-          },
-        }),
-      ),
+      containers: containers.map((c): V1Container => ({
+        name: c.name,
+        image: 'fake-image',
+        resources: {
+          ...(c.requests ? { requests: { ...c.requests } } : {}),
+          ...(c.limits ? { limits: { ...c.limits } } : {}),
+        },
+      })),
     },
   };
 }
@@ -153,7 +157,12 @@ export async function createDeployment(
 }
 
 /** Changes a running pod's simulated usage (all containers, or one). */
-export async function setPodUsage(namespace: string, pod: string, usage: Usage, container?: string): Promise<void> {
+export async function setPodUsage(
+  namespace: string,
+  pod: string,
+  usage: Usage,
+  container?: string,
+): Promise<void> {
   const pairs = Object.entries(usageAnnotations(usage, container)).map(([k, v]) => `${k}=${v}`);
   await kubectlOk(['annotate', '--overwrite', '-n', namespace, `pod/${pod}`, ...pairs]);
 }
@@ -201,6 +210,39 @@ export async function waitFor<T>(
 /** The cluster global setup started, for outage tests (stop and start its components). */
 export function testCluster(): TestCluster {
   const env = testEnvironment();
-  if (!env.clusterName) throw new Error('this run uses a given KUBECONFIG; outage tests need a cluster of their own');
+  if (!env.clusterName)
+    throw new Error('this run uses a given KUBECONFIG; outage tests need a cluster of their own');
   return clusterHandle(env.clusterName, env.kubeconfig);
+}
+
+/** Applies objects (YAML or JSON text) with kubectl. */
+export async function apply(manifest: string, namespace?: string): Promise<void> {
+  await kubectlOk([...(namespace ? ['-n', namespace] : []), 'apply', '-f', '-'], { input: manifest });
+}
+
+export interface ConditionView {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+
+/** An object as JSON (undefined when it does not exist). */
+export async function getObject<T = Record<string, unknown>>(
+  resource: string,
+  namespace: string,
+  name: string,
+): Promise<T | undefined> {
+  const result = await kubectl(['-n', namespace, 'get', resource, name, '-o', 'json']);
+  if (result.code !== 0) {
+    if (/NotFound|not found/.test(result.stderr)) return undefined;
+    throw new Error(`kubectl get ${resource} ${name}: ${result.stderr}`);
+  }
+  return JSON.parse(result.stdout) as T;
+}
+
+export function conditionOf(object: unknown, type: string): ConditionView | undefined {
+  const conditions = (object as { status?: { conditions?: ConditionView[] } } | undefined)?.status
+    ?.conditions;
+  return conditions?.find((c) => c.type === type);
 }

@@ -34,7 +34,9 @@ export async function startServers(): Promise<void> {
     const given = process.env[ENV_KEYS.kubeconfig];
     if (given) {
       if (!isLoopbackKubeconfig(given) && process.env.KUO_TEST_ALLOW_REMOTE !== '1') {
-        throw new Error(`KUBECONFIG=${given} is not a loopback test cluster; unset it or set KUO_TEST_ALLOW_REMOTE=1`);
+        throw new Error(
+          `KUBECONFIG=${given} is not a loopback test cluster; unset it or set KUO_TEST_ALLOW_REMOTE=1`,
+        );
       }
     } else {
       process.env[ENV_KEYS.binDir] = ensureBinaries();
@@ -49,7 +51,9 @@ export async function startServers(): Promise<void> {
     const kubeconfig = process.env[ENV_KEYS.kubeconfig] ?? '';
     await createSimulatedNodes(kubeconfig);
     const crds = join(import.meta.dirname, '..', '..', 'crds');
-    execFileSync('kubectl', ['--kubeconfig', kubeconfig, 'apply', '--server-side', '-f', crds], { stdio: 'ignore' });
+    execFileSync('kubectl', ['--kubeconfig', kubeconfig, 'apply', '--server-side', '-f', crds], {
+      stdio: 'ignore',
+    });
     if (!process.env[ENV_KEYS.mongoUri]) {
       started.ferretdb = await startFerretDB();
       process.env[ENV_KEYS.mongoUri] = started.ferretdb.uri;

@@ -1,0 +1,378 @@
+/**
+ * The ResourceAlert controller. After every collection cycle of a policy, the alerts that
+ * reference it are evaluated in memory (a pure state machine) and queued; the reconcile of an
+ * alert writes its status and only then hands its transitions to the notifiers, so a
+ * transition whose announcement is recorded in status is never announced twice. State
+ * resumes from status after a restart or failover.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { ConditionType } from '../api/v1alpha1/conditions.js';
+import { labelSelectorMatches } from '../api/v1alpha1/labels.js';
+import { normalizeResourceAlert, type ResourceAlertConfig } from '../api/v1alpha1/normalize.js';
+import type { ResourceAlert } from '../api/v1alpha1/resourcealert.js';
+import { API_VERSION } from '../api/v1alpha1/schema-helpers.js';
+import { formatFieldErrors } from '../api/v1alpha1/validation.js';
+import { evaluate, type Transition } from '../operator/alerting/evaluator.js';
+import { AlertmanagerNotifier } from '../operator/alerting/notifiers/alertmanager.js';
+import type { NotificationDispatcher } from '../operator/alerting/notifiers/dispatcher.js';
+import { EventsNotifier, type TransitionEventRecorder } from '../operator/alerting/notifiers/events.js';
+import {
+  firingNotifications,
+  toNotification,
+  type Notifier,
+} from '../operator/alerting/notifiers/notification.js';
+import { WebhookNotifier, type SecretReader } from '../operator/alerting/notifiers/webhook.js';
+import type { AlertRule } from '../operator/alerting/rule.js';
+import { emptyAlertState, type AlertState } from '../operator/alerting/state.js';
+import { fromStatus, notificationsCondition, toStatus } from '../operator/alerting/status.js';
+import type { CycleSink } from '../operator/collector/collector.js';
+import type { Logger } from '../operator/logging.js';
+import { errorMessage } from '../operator/logging.js';
+import type { OperatorMetrics } from '../operator/metrics.js';
+import { objectKey, objectRef, type Clock, type CollectionCycle, type ObjectKey } from '../operator/model.js';
+import type { ReconcileResult } from '../operator/runtime/controller.js';
+import type { DesiredCondition, DesiredStatus, StatusObject } from '../operator/runtime/status-writer.js';
+import type { StatusSink } from './usagepolicy.js';
+
+export interface ResourceAlertCaches {
+  alert(namespace: string, name: string): ResourceAlert | undefined;
+  alerts(namespace?: string): readonly ResourceAlert[];
+  /** Whether the named UsagePolicy exists and collects (valid, allowed, not suspended). */
+  policyCollects(policy: ObjectKey): boolean;
+  policyExists(policy: ObjectKey): boolean;
+}
+
+/** Published for the HTTP API's live stream. */
+export interface AlertTransitionListener {
+  (alert: ObjectKey, transition: Transition, rule: AlertRule): void;
+}
+
+export interface ResourceAlertControllerDeps {
+  caches: ResourceAlertCaches;
+  status: StatusSink;
+  dispatcher: NotificationDispatcher;
+  events: TransitionEventRecorder;
+  secrets: SecretReader;
+  /** Queues an alert's key for reconcile. */
+  enqueue: (key: ObjectKey) => void;
+  clock: Clock;
+  logger: Logger;
+  metrics: Pick<OperatorMetrics, 'alertTransitions' | 'alertsByState'>;
+  onTransition?: AlertTransitionListener;
+  maxStatusTargets?: number;
+}
+
+export const REASONS = {
+  evaluating: 'Evaluating',
+  suspended: 'Suspended',
+  invalidSpec: 'InvalidSpec',
+  policyNotFound: 'PolicyNotFound',
+  policyNotCollecting: 'PolicyNotCollecting',
+  webhookSecretUnavailable: 'WebhookSecretUnavailable',
+} as const;
+
+interface AlertMemory {
+  /** The spec generation the rule and notifiers were built from. */
+  generation: number | undefined;
+  config: ResourceAlertConfig;
+  rule: AlertRule;
+  state: AlertState;
+  /** Transitions evaluated but not yet handed to the notifiers (after the next status write). */
+  unannounced: Transition[];
+  /** Targets per state at the last status computation, for the alert gauges. */
+  counts?: { Firing: number; Pending: number; NoBasis: number };
+}
+
+function ruleOf(key: ObjectKey, namespace: string, config: ResourceAlertConfig): AlertRule {
+  const selector = config.selector;
+  return {
+    key,
+    policy: objectKey(namespace, config.policyRef.name),
+    scope: config.scope,
+    ...(selector && {
+      selector: (labels) => labelSelectorMatches(selector, Object.fromEntries(labels.map((l) => [l.k, l.v]))),
+    }),
+    ...(config.cpu && { cpu: config.cpu }),
+    ...(config.memory && { memory: config.memory }),
+    for: config.for,
+    recoverAfter: config.recoverAfter,
+    noData: config.noData,
+    ...(config.muteUntil !== undefined && { muteUntil: config.muteUntil }),
+    suspend: config.suspend,
+    severity: config.severity,
+  };
+}
+
+export class ResourceAlertController implements CycleSink {
+  private readonly memory = new Map<ObjectKey, AlertMemory>();
+
+  constructor(private readonly deps: ResourceAlertControllerDeps) {}
+
+  /** Evaluates every alert on the cycle's policy; reconciles write status, then notify. */
+  onCycle(cycle: CollectionCycle): void {
+    const { namespace, name } = objectRef(cycle.policy);
+    const now = this.deps.clock.now();
+    for (const alert of this.deps.caches.alerts(namespace)) {
+      if (alert.spec?.policyRef?.name !== name) continue;
+      const key = objectKey(alert.metadata.namespace, alert.metadata.name);
+      const memory = this.memoryOf(key, alert);
+      if (!memory) continue;
+      try {
+        const { state, transitions } = evaluate(memory.rule, memory.state, cycle, now);
+        memory.state = state;
+        for (const transition of transitions) {
+          this.deps.metrics.alertTransitions.inc({ transition: transition.kind });
+          this.deps.onTransition?.(key, transition, memory.rule);
+          if (transition.notify) memory.unannounced.push(transition);
+        }
+      } catch (err) {
+        this.deps.logger.error('alert evaluation failed', { ...objectRef(key), error: errorMessage(err) });
+      }
+      this.deps.enqueue(key);
+    }
+  }
+
+  /** Keys of the alerts that reference a policy (to requeue them when the policy changes). */
+  alertsOf(policy: ObjectKey): ObjectKey[] {
+    const { namespace, name } = objectRef(policy);
+    return this.deps.caches
+      .alerts(namespace)
+      .filter((a) => a.spec?.policyRef?.name === name)
+      .map((a) => objectKey(a.metadata.namespace, a.metadata.name));
+  }
+
+  reconcile = async (key: string, signal: AbortSignal): Promise<ReconcileResult | void> => {
+    const { namespace, name } = objectRef(key);
+    const alert = this.deps.caches.alert(namespace, name);
+    if (!alert) {
+      this.memory.delete(key);
+      this.deps.dispatcher.remove(key);
+      this.updateGauges();
+      return;
+    }
+    const normalized = normalizeResourceAlert(alert.spec);
+    if (!normalized.ok) {
+      this.memory.delete(key);
+      this.deps.dispatcher.remove(key);
+      await this.write(
+        alert,
+        this.notReady(alert, REASONS.invalidSpec, `invalid spec: ${formatFieldErrors(normalized.errors)}`),
+        signal,
+      );
+      return;
+    }
+    const memory = this.memoryOf(key, alert);
+    if (!memory) return;
+    const policy = memory.rule.policy;
+    const problem = await this.readinessProblem(alert, memory.config, policy);
+
+    const status = toStatus(memory.state, memory.rule, this.deps.clock.now(), {
+      maxTargets: this.deps.maxStatusTargets ?? 50,
+    });
+    const conditions: DesiredCondition[] = [
+      problem
+        ? this.condition(alert, ConditionType.Ready, 'False', problem.reason, problem.message)
+        : memory.config.suspend
+          ? this.condition(
+              alert,
+              ConditionType.Ready,
+              'True',
+              REASONS.suspended,
+              'evaluation is suspended (spec.suspend)',
+            )
+          : this.condition(
+              alert,
+              ConditionType.Ready,
+              'True',
+              REASONS.evaluating,
+              `evaluating every collection of UsagePolicy ${memory.config.policyRef.name}`,
+            ),
+      ...status.conditions.map((c) => ({ ...c, ...this.generation(alert) })),
+    ];
+    memory.counts = {
+      Firing: status.firingTargets,
+      Pending: status.pendingTargets,
+      NoBasis: status.noBasisTargets,
+    };
+    this.updateGauges();
+    const failures = this.deps.dispatcher.failures(key);
+    if (failures.length > 0)
+      conditions.push({ ...notificationsCondition(failures), ...this.generation(alert) });
+    const desired: DesiredStatus = {
+      ...status,
+      ...this.generation(alert),
+      ...(failures.length > 0 && {
+        notificationFailures: failures.reduce((n, f) => n + f.failedNotifications, 0),
+      }),
+      conditions,
+    };
+    // Evaluating alone is no change worth a write: keep the stored evaluation time unless
+    // something else changed.
+    const current = alert.status as Record<string, unknown> | undefined;
+    if (current?.lastEvaluationTime && sameExceptEvaluationTime(current, desired)) {
+      desired.lastEvaluationTime = current.lastEvaluationTime;
+    }
+    await this.write(alert, desired, signal);
+    if (signal.aborted) return;
+    this.announce(key, memory);
+  };
+
+  private updateGauges(): void {
+    const totals = { Firing: 0, Pending: 0, NoBasis: 0 };
+    for (const { counts } of this.memory.values()) {
+      if (!counts) continue;
+      totals.Firing += counts.Firing;
+      totals.Pending += counts.Pending;
+      totals.NoBasis += counts.NoBasis;
+    }
+    for (const [state, value] of Object.entries(totals))
+      this.deps.metrics.alertsByState.set({ state }, value);
+  }
+
+  /** Hands the evaluated transitions to the notifiers, after their status was written. */
+  private announce(key: ObjectKey, memory: AlertMemory): void {
+    for (const transition of memory.unannounced.splice(0)) {
+      this.deps.dispatcher.enqueue(toNotification(memory.rule, transition));
+    }
+    this.deps.dispatcher.setFiring(key, firingNotifications(memory.rule, memory.state));
+  }
+
+  /** The alert's memory, (re)built when its spec changed; resumes from status when first seen. */
+  private memoryOf(key: ObjectKey, alert: ResourceAlert): AlertMemory | undefined {
+    const existing = this.memory.get(key);
+    const generation = alert.metadata.generation;
+    if (existing && existing.generation === generation) return existing;
+    const normalized = normalizeResourceAlert(alert.spec);
+    if (!normalized.ok) return undefined;
+    const config = normalized.config;
+    let state = existing?.state;
+    if (!state) {
+      try {
+        state = alert.status?.targets
+          ? fromStatus(alert.status as Parameters<typeof fromStatus>[0])
+          : emptyAlertState();
+      } catch (err) {
+        this.deps.logger.warn('alert status not resumable; counting from zero', {
+          ...objectRef(key),
+          error: errorMessage(err),
+        });
+        state = emptyAlertState();
+      }
+    }
+    const memory: AlertMemory = {
+      generation,
+      config,
+      rule: ruleOf(key, alert.metadata.namespace, config),
+      state,
+      unannounced: existing?.unannounced ?? [],
+    };
+    this.memory.set(key, memory);
+    this.deps.dispatcher.configure(key, this.notifiers(alert, config));
+    return memory;
+  }
+
+  private notifiers(alert: ResourceAlert, config: ResourceAlertConfig): Notifier[] {
+    const notifiers: Notifier[] = [];
+    const { namespace, name, uid } = alert.metadata;
+    if (config.notify.events) {
+      notifiers.push(
+        new EventsNotifier(this.deps.events, {
+          apiVersion: API_VERSION,
+          kind: 'ResourceAlert',
+          namespace,
+          name,
+          ...(uid && { uid }),
+        }),
+      );
+    }
+    if (config.notify.alertmanager) {
+      notifiers.push(
+        new AlertmanagerNotifier({ url: config.notify.alertmanager.url, clock: this.deps.clock }),
+      );
+    }
+    const webhook = config.notify.webhook;
+    if (webhook) {
+      notifiers.push(
+        new WebhookNotifier({
+          url: webhook.url,
+          ...(webhook.secretRef && {
+            token: { secrets: this.deps.secrets, ref: { namespace, ...webhook.secretRef } },
+          }),
+        }),
+      );
+    }
+    return notifiers;
+  }
+
+  private async readinessProblem(
+    alert: ResourceAlert,
+    config: ResourceAlertConfig,
+    policy: ObjectKey,
+  ): Promise<{ reason: string; message: string } | undefined> {
+    const policyName = config.policyRef.name;
+    if (!this.deps.caches.policyExists(policy)) {
+      return {
+        reason: REASONS.policyNotFound,
+        message: `spec.policyRef: UsagePolicy "${policyName}" does not exist in namespace "${alert.metadata.namespace}"`,
+      };
+    }
+    if (!this.deps.caches.policyCollects(policy)) {
+      return {
+        reason: REASONS.policyNotCollecting,
+        message: `UsagePolicy "${policyName}" is not collecting (see its Ready condition); nothing to evaluate`,
+      };
+    }
+    const ref = config.notify.webhook?.secretRef;
+    if (ref) {
+      try {
+        await this.deps.secrets.read(alert.metadata.namespace, ref.name, ref.key);
+      } catch (err) {
+        return {
+          reason: REASONS.webhookSecretUnavailable,
+          message: `spec.notify.webhook.secretRef: cannot read key "${ref.key}" of Secret "${ref.name}": ${errorMessage(err)}`,
+        };
+      }
+    }
+    return undefined;
+  }
+
+  private notReady(alert: ResourceAlert, reason: string, message: string): DesiredStatus {
+    return {
+      ...this.generation(alert),
+      conditions: [this.condition(alert, ConditionType.Ready, 'False', reason, message)],
+    };
+  }
+
+  private generation(alert: ResourceAlert): { observedGeneration?: number } {
+    return alert.metadata.generation !== undefined ? { observedGeneration: alert.metadata.generation } : {};
+  }
+
+  private condition(
+    alert: ResourceAlert,
+    type: string,
+    status: 'True' | 'False' | 'Unknown',
+    reason: string,
+    message: string,
+  ): DesiredCondition {
+    return { type, status, reason, message, ...this.generation(alert) };
+  }
+
+  private async write(alert: ResourceAlert, desired: DesiredStatus, signal: AbortSignal): Promise<void> {
+    await this.deps.status.write(alert as unknown as StatusObject, desired, signal);
+  }
+}
+
+function sameExceptEvaluationTime(current: Record<string, unknown>, desired: DesiredStatus): boolean {
+  const strip = (s: Record<string, unknown>): unknown => {
+    const {
+      lastEvaluationTime: _t,
+      conditions,
+      ...rest
+    } = JSON.parse(JSON.stringify(s)) as Record<string, unknown>;
+    const conds = Array.isArray(conditions)
+      ? (conditions as Record<string, unknown>[]).map(({ lastTransitionTime: _l, ...c }) => c)
+      : conditions;
+    return { ...rest, conditions: conds };
+  };
+  return isDeepStrictEqual(strip(current), strip(desired));
+}

@@ -1,0 +1,114 @@
+/**
+ * Runs the operator against the test cluster and store: in this process (startTestOperator)
+ * or as a child process (spawnOperator), each with its own operator namespace and database.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { parseCommandLine, type OperatorConfig } from '../../operator/config.js';
+import { createLogger, silentLogger } from '../../operator/logging.js';
+import { startOperator, type OperatorHandle, type OperatorOverrides } from '../../operator/operator.js';
+import { testEnvironment } from './environment.js';
+import { uniqueName } from './index.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+export interface TestOperatorOptions {
+  /** The operator's namespace (its Lease, admin policies); must exist. */
+  namespace: string;
+  database: string;
+  identity?: string;
+  leaderElection?: boolean;
+  /** Extra flags, e.g. ['--leader-elect-lease-duration', '6s']. */
+  args?: string[];
+}
+
+/** The command line the operator is started with in tests. */
+export function operatorArgs(options: TestOperatorOptions): string[] {
+  const env = testEnvironment();
+  return [
+    '--kubeconfig',
+    env.kubeconfig,
+    '--namespace',
+    options.namespace,
+    '--identity',
+    options.identity ?? uniqueName('operator'),
+    '--leader-elect',
+    String(options.leaderElection ?? false),
+    '--http-address',
+    '127.0.0.1',
+    '--http-port',
+    '0',
+    '--mongodb-database',
+    options.database,
+    '--resync-period',
+    '30s',
+    ...(options.args ?? []),
+  ];
+}
+
+export function testOperatorConfig(options: TestOperatorOptions): OperatorConfig {
+  const parsed = parseCommandLine(operatorArgs(options), { MONGODB_URI: testEnvironment().mongoUri });
+  if (parsed.kind !== 'run') throw new Error('unexpected --help');
+  return parsed.config;
+}
+
+/** Starts the operator in this process (logs silenced unless KUO_TEST_LOGS=1). */
+export async function startTestOperator(
+  options: TestOperatorOptions,
+  overrides: OperatorOverrides = {},
+): Promise<OperatorHandle> {
+  const logger = process.env.KUO_TEST_LOGS === '1' ? createLogger('debug') : silentLogger();
+  return startOperator(testOperatorConfig(options), logger, overrides);
+}
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  /** JSON log lines so far. */
+  logs: Record<string, unknown>[];
+  /** SIGKILL: no clean shutdown, the lease is not released. */
+  kill(): Promise<void>;
+  /** SIGTERM and wait for the exit code. */
+  terminate(): Promise<number | null>;
+}
+
+/** Starts the operator as a separate process (from the TypeScript sources, through tsx). */
+export function spawnOperator(options: TestOperatorOptions): OperatorProcess {
+  const child = spawn(
+    join(ROOT, 'node_modules', '.bin', 'tsx'),
+    [join(ROOT, 'operator', 'main.ts'), ...operatorArgs(options), '--log-level', 'debug'],
+    {
+      env: { ...process.env, MONGODB_URI: testEnvironment().mongoUri, NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const logs: Record<string, unknown>[] = [];
+  let buffer = '';
+  const collect = (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let newline: number;
+    while ((newline = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logs.push({ message: line });
+      }
+    }
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    logs,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    terminate: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { MongoClient } from 'mongodb';
+import {
+  apply,
+  conditionOf,
+  createPod,
+  deleteNamespace,
+  getObject,
+  newNamespace,
+  testEnvironment,
+  uniqueName,
+  waitFor,
+} from '../harness/index.js';
+import { spawnOperator, type OperatorProcess } from '../harness/operator.js';
+
+interface LeaseView {
+  spec?: { holderIdentity?: string; leaseDurationSeconds?: number };
+}
+
+const LEASE_DURATION_S = 6;
+
+describe('two operator processes with leader election', () => {
+  let operatorNamespace: string;
+  let ns: string;
+  const database = uniqueName('leadertest');
+  const processes: OperatorProcess[] = [];
+  let mongo: MongoClient;
+
+  const lease = () => getObject<LeaseView>('lease', operatorNamespace, 'kube-usage-operator');
+  const start = (identity: string) => {
+    const p = spawnOperator({
+      namespace: operatorNamespace,
+      database,
+      identity,
+      leaderElection: true,
+      args: [
+        '--leader-elect-lease-duration',
+        `${LEASE_DURATION_S}s`,
+        '--leader-elect-renew-deadline',
+        '4s',
+        '--leader-elect-retry-period',
+        '1s',
+      ],
+    });
+    processes.push(p);
+    return p;
+  };
+
+  beforeAll(async () => {
+    mongo = await MongoClient.connect(testEnvironment().mongoUri);
+    operatorNamespace = await newNamespace('kuo-system');
+    ns = await newNamespace('leader');
+    await createPod(ns, { name: 'web', labels: { app: 'web' }, usage: { cpu: '100m' } });
+    await apply(
+      `apiVersion: usage.kubeusage.dev/v1alpha1
+kind: UsagePolicy
+metadata: {name: web}
+spec: {selector: {matchLabels: {app: web}}, interval: 10s}
+`,
+      ns,
+    );
+  });
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.kill()));
+    await mongo
+      .db(database)
+      .dropDatabase()
+      .catch(() => undefined);
+    await mongo.close();
+    await deleteNamespace(ns);
+    await deleteNamespace(operatorNamespace);
+  });
+
+  it('has exactly one leader; a standby takes over within the lease duration after the leader is killed', async () => {
+    const a = start('replica-a');
+    const first = await waitFor(
+      'replica-a holds the lease',
+      async () => (await lease())?.spec?.holderIdentity,
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    expect(first).toBe('replica-a');
+    const b = start('replica-b');
+
+    await waitFor(
+      'the policy is Ready and collected',
+      async () => {
+        const p = await getObject<{ status?: { lastCollectionTime?: string } }>('usagepolicy', ns, 'web');
+        return conditionOf(p, 'Ready')?.status === 'True' && p?.status?.lastCollectionTime;
+      },
+      { timeoutMs: 90_000 },
+    );
+    // The standby has started (its informers sync) but never leads while replica-a renews.
+    await waitFor('replica-b is up', () => b.logs.some((l) => l.message === 'operator started'), {
+      timeoutMs: 60_000,
+    });
+    expect(b.logs.some((l) => String(l.message).startsWith('leading'))).toBe(false);
+    expect((await lease())?.spec?.holderIdentity).toBe('replica-a');
+
+    await a.kill();
+    const killedAt = Date.now();
+    await waitFor('replica-b leads', async () => (await lease())?.spec?.holderIdentity === 'replica-b', {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    });
+    const takeoverMs = Date.now() - killedAt;
+    expect(takeoverMs).toBeLessThan((LEASE_DURATION_S + 3) * 1000);
+
+    // Collection goes on under the new leader, and no cycle was written twice.
+    const snapshots = mongo.db(database).collection('snapshots');
+    const before = await snapshots.countDocuments({});
+    await waitFor('new samples from replica-b', async () => (await snapshots.countDocuments({})) > before, {
+      timeoutMs: 60_000,
+    });
+    // One cycle is one sample per container: two writers of one cycle would leave two samples
+    // of a container closer together than the 10 s interval.
+    const docs = await snapshots.find({ pod: 'web' }, { projection: { time: 1 } }).toArray();
+    const times = docs.map((d) => new Date(d.time as Date).getTime()).sort((x, y) => x - y);
+    expect(times.length).toBeGreaterThan(1);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(5_000);
+  });
+});
