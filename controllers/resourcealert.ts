@@ -150,7 +150,7 @@ export class ResourceAlertController implements CycleSink {
       this.updateGauges();
       return;
     }
-    const normalized = normalizeResourceAlert(alert.spec);
+    const normalized = normalizeResourceAlert(alert);
     if (!normalized.ok) {
       this.memory.delete(key);
       this.deps.dispatcher.remove(key);
@@ -242,7 +242,7 @@ export class ResourceAlertController implements CycleSink {
     const existing = this.memory.get(key);
     const generation = alert.metadata.generation;
     if (existing && existing.generation === generation) return existing;
-    const normalized = normalizeResourceAlert(alert.spec);
+    const normalized = normalizeResourceAlert(alert);
     if (!normalized.ok) return undefined;
     const config = normalized.config;
     let state = existing?.state;

@@ -119,7 +119,7 @@ export class UsagePolicyController {
       return;
     }
     const logger = this.deps.logger.child({ namespace, name });
-    const normalized = normalizeUsagePolicy(policy.spec);
+    const normalized = normalizeUsagePolicy(policy);
     if (!normalized.ok) {
       this.stop(key);
       const message = `invalid spec: ${formatFieldErrors(normalized.errors)}`;

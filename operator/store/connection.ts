@@ -2,7 +2,7 @@
  * The store's database layout: feature detection (FerretDB or MongoDB), collections, indexes
  * and the schema version. Everything here is idempotent and runs at every start-up.
  */
-import { MongoServerError, type Collection, type Db, type IndexSpecification } from 'mongodb';
+import { MongoServerError, type Collection, type Db, type IndexDescription } from 'mongodb';
 import type { Retention } from '../model.js';
 import { keepMs, RESOLUTION_MS, ROLLUP_RESOLUTIONS, type Resolution } from './resolutions.js';
 import type { RollupDoc } from './rollups.js';
@@ -87,12 +87,12 @@ export function collectionsOf(db: Db, snapshotsTimeSeries: boolean): StoreCollec
 }
 
 /** Indexes every query and the retention deletes use; `time` alone is created with the TTL. */
-const SNAPSHOT_INDEXES: IndexSpecification[] = [
+const SNAPSHOT_INDEXES: IndexDescription["key"][] = [
   { namespace: 1, pod: 1, time: -1 },
   { series: 1, time: 1 },
   { policy: 1, time: 1 },
 ];
-const ROLLUP_INDEXES: IndexSpecification[] = [
+const ROLLUP_INDEXES: IndexDescription["key"][] = [
   { namespace: 1, pod: 1, time: 1 },
   { series: 1, time: 1 },
   { policy: 1, time: 1 },

@@ -1,21 +1,14 @@
 /**
- * Rollups: per container and bucket, the count, sum, min and max of CPU and memory, and the
- * usage integrated over time for chargeback. Built in memory by pure functions (from samples,
- * or from the rollups of the next finer resolution) and written as upserts.
- *
- * Two ways to write a bucket:
- * - `incrementOperation`: `$inc` of counts and sums, `$min`, `$max`, upserted on a deterministic
- *   `_id`. Used for samples whose raw insert has just happened, so they were never rolled up.
- * - `replaceOperation`: the whole bucket recomputed from the level below. Idempotent; used for
- *   buckets touched by a sample that was already stored (a retried batch), since nobody can know
- *   whether the earlier attempt's increments were applied.
+ * Rollups: per container and bucket, the count, sum, min and max of CPU and memory, and the usage
+ * integrated over time for chargeback. Pure functions: accumulate samples (or finer rollups) in
+ * memory, turn an accumulator into a document, and build the write operations.
  */
-import type { AnyBulkWriteOperation } from 'mongodb';
+import type { Filter, UpdateFilter } from 'mongodb';
 import type { ContainerSample, LabelPair, ObjectKey } from '../model.js';
 import { bucketStart, type Resolution } from './resolutions.js';
 import { seriesKey } from './snapshots.js';
 
-/** One metric (CPU millicores or memory bytes) over a bucket. */
+/** One metric (CPU millicores or memory bytes) over a bucket, as stored. */
 export interface MetricRollup {
   /** Samples with a value (uptime-only samples have none). */
   n: number;
@@ -42,7 +35,7 @@ export interface RollupDoc {
   namespace: string;
   pod: string;
   container: string;
-  /** Node and labels of the latest write to the bucket. */
+  /** Node and labels of the latest sample written to the bucket. */
   node: string;
   labels: LabelPair[];
   /** Samples in the bucket, including uptime-only ones. */
@@ -51,149 +44,179 @@ export interface RollupDoc {
   seconds: number;
   cpu: MetricRollup;
   memory: MetricRollup;
+  /** Ids of the parts merged into the bucket: a part is applied at most once. */
+  parts: string[];
 }
 
 export function rollupId(resolution: Resolution, start: number, series: string): string {
   return `${resolution}|${start}|${series}`;
 }
 
-function emptyMetric(): MetricRollup {
-  return { n: 0, sum: 0, integral: 0, billedIntegral: 0 };
-}
+/** Running aggregate of one metric; extremes are +-Infinity while unknown (never stored so). */
+export class MetricAccumulator {
+  n = 0;
+  sum = 0;
+  min = Infinity;
+  max = -Infinity;
+  integral = 0;
+  billedIntegral = 0;
+  requestMax = -Infinity;
+  limitMax = -Infinity;
 
-function addValue(
-  metric: MetricRollup,
-  value: number | null,
-  request: number | undefined,
-  limit: number | undefined,
-  seconds: number,
-): void {
-  if (value !== null) {
-    metric.n += 1;
-    metric.sum += value;
-    metric.integral += value * seconds;
-    if (metric.min === undefined || value < metric.min) metric.min = value;
-    if (metric.max === undefined || value > metric.max) metric.max = value;
+  add(value: number | null, request: number | undefined, limit: number | undefined, seconds: number): void {
+    if (value !== null) {
+      this.n += 1;
+      this.sum += value;
+      this.integral += value * seconds;
+      if (value < this.min) this.min = value;
+      if (value > this.max) this.max = value;
+    }
+    this.billedIntegral += Math.max(request ?? 0, value ?? 0) * seconds;
+    if (request !== undefined && request > this.requestMax) this.requestMax = request;
+    if (limit !== undefined && limit > this.limitMax) this.limitMax = limit;
   }
-  const billed = Math.max(request ?? 0, value ?? 0);
-  metric.billedIntegral += billed * seconds;
-  if (request !== undefined && (metric.requestMax === undefined || request > metric.requestMax)) {
-    metric.requestMax = request;
+
+  merge(stored: MetricRollup): void {
+    this.n += stored.n;
+    this.sum += stored.sum;
+    this.integral += stored.integral;
+    this.billedIntegral += stored.billedIntegral;
+    if (stored.min !== undefined && stored.min < this.min) this.min = stored.min;
+    if (stored.max !== undefined && stored.max > this.max) this.max = stored.max;
+    if (stored.requestMax !== undefined && stored.requestMax > this.requestMax) this.requestMax = stored.requestMax;
+    if (stored.limitMax !== undefined && stored.limitMax > this.limitMax) this.limitMax = stored.limitMax;
   }
-  if (limit !== undefined && (metric.limitMax === undefined || limit > metric.limitMax)) metric.limitMax = limit;
-}
 
-function mergeMetric(into: MetricRollup, from: MetricRollup): void {
-  into.n += from.n;
-  into.sum += from.sum;
-  into.integral += from.integral;
-  into.billedIntegral += from.billedIntegral;
-  for (const key of ['min', 'requestMax', 'limitMax', 'max'] as const) {
-    const value = from[key];
-    if (value === undefined) continue;
-    const current = into[key];
-    if (current === undefined || (key === 'min' ? value < current : value > current)) into[key] = value;
+  toRollup(): MetricRollup {
+    const rollup: MetricRollup = { n: this.n, sum: this.sum, integral: this.integral, billedIntegral: this.billedIntegral };
+    if (this.n > 0) {
+      rollup.min = this.min;
+      rollup.max = this.max;
+    }
+    if (this.requestMax > -Infinity) rollup.requestMax = this.requestMax;
+    if (this.limitMax > -Infinity) rollup.limitMax = this.limitMax;
+    return rollup;
   }
 }
 
-/** Rollup documents of `resolution` for the samples, keyed by `_id` (samples of a bucket merged). */
-export function rollupsOfSamples(samples: readonly ContainerSample[], resolution: Resolution): Map<string, RollupDoc> {
-  return rollupsOfSamplesAt(samples, [resolution]).get(resolution) ?? new Map();
+/** Identity of a series, shared by all its buckets (strings are not copied per bucket). */
+export interface SeriesIdentity {
+  series: string;
+  policy: ObjectKey;
+  namespace: string;
+  pod: string;
+  container: string;
+  node: string;
+  labels: LabelPair[];
 }
 
-/**
- * Rollup documents of several resolutions in one pass over the samples. Node and labels come from
- * the latest sample of each bucket.
- */
-export function rollupsOfSamplesAt(
+/** A bucket being accumulated in memory. */
+export class BucketAccumulator {
+  count = 0;
+  seconds = 0;
+  /** Time of the latest sample or part added; node and labels follow it. */
+  latest = -Infinity;
+  readonly cpu = new MetricAccumulator();
+  readonly memory = new MetricAccumulator();
+
+  constructor(
+    readonly resolution: Resolution,
+    readonly start: number,
+    public identity: SeriesIdentity,
+  ) {}
+
+  addSample(sample: ContainerSample, identity: SeriesIdentity): void {
+    const seconds = sample.intervalSeconds;
+    this.count += 1;
+    this.seconds += seconds;
+    this.cpu.add(sample.cpuMillicores, sample.cpuRequestMillicores, sample.cpuLimitMillicores, seconds);
+    this.memory.add(sample.memoryBytes, sample.memoryRequestBytes, sample.memoryLimitBytes, seconds);
+    if (sample.time >= this.latest) {
+      this.latest = sample.time;
+      this.identity = identity;
+    }
+  }
+
+  addRollup(doc: RollupDoc): void {
+    this.count += doc.count;
+    this.seconds += doc.seconds;
+    this.cpu.merge(doc.cpu);
+    this.memory.merge(doc.memory);
+    if (doc.time.getTime() >= this.latest) {
+      this.latest = doc.time.getTime();
+      this.identity = { ...this.identity, node: doc.node, labels: doc.labels };
+    }
+  }
+
+  toDoc(parts: string[]): RollupDoc {
+    const { series, policy, namespace, pod, container, node, labels } = this.identity;
+    return {
+      _id: rollupId(this.resolution, this.start, series),
+      series,
+      time: new Date(this.start),
+      policy,
+      namespace,
+      pod,
+      container,
+      node,
+      labels,
+      count: this.count,
+      seconds: this.seconds,
+      cpu: this.cpu.toRollup(),
+      memory: this.memory.toRollup(),
+      parts,
+    };
+  }
+}
+
+export function identityOf(sample: ContainerSample, series = seriesKey(sample)): SeriesIdentity {
+  const { policy, namespace, pod, container, node, labels } = sample;
+  return { series, policy, namespace, pod, container, node, labels };
+}
+
+/** Rollups of `resolution` computed from samples, keyed by `_id` (used to recompute buckets). */
+export function rollupsOfSamples(
   samples: readonly ContainerSample[],
-  resolutions: readonly Resolution[],
-): Map<Resolution, Map<string, RollupDoc>> {
-  const result = new Map<Resolution, Map<string, RollupDoc>>(resolutions.map((r) => [r, new Map()]));
-  const latest = new Map<RollupDoc, number>();
+  resolution: Resolution,
+  parts: string[],
+): Map<string, RollupDoc> {
+  const buckets = new Map<string, BucketAccumulator>();
   for (const sample of samples) {
-    const series = seriesKey(sample);
-    for (const resolution of resolutions) {
-      const docs = result.get(resolution) as Map<string, RollupDoc>;
-      const start = bucketStart(sample.time, resolution);
-      const id = rollupId(resolution, start, series);
-      let doc = docs.get(id);
-      if (doc === undefined) {
-        doc = {
-          _id: id,
-          series,
-          time: new Date(start),
-          policy: sample.policy,
-          namespace: sample.namespace,
-          pod: sample.pod,
-          container: sample.container,
-          node: sample.node,
-          labels: sample.labels,
-          count: 0,
-          seconds: 0,
-          cpu: emptyMetric(),
-          memory: emptyMetric(),
-        };
-        docs.set(id, doc);
-        latest.set(doc, sample.time);
-      } else if (sample.time > (latest.get(doc) as number)) {
-        doc.node = sample.node;
-        doc.labels = sample.labels;
-        latest.set(doc, sample.time);
-      }
-      const seconds = sample.intervalSeconds;
-      doc.count += 1;
-      doc.seconds += seconds;
-      addValue(doc.cpu, sample.cpuMillicores, sample.cpuRequestMillicores, sample.cpuLimitMillicores, seconds);
-      addValue(doc.memory, sample.memoryBytes, sample.memoryRequestBytes, sample.memoryLimitBytes, seconds);
-    }
+    const identity = identityOf(sample);
+    const start = bucketStart(sample.time, resolution);
+    const id = rollupId(resolution, start, identity.series);
+    let bucket = buckets.get(id);
+    if (bucket === undefined) buckets.set(id, (bucket = new BucketAccumulator(resolution, start, identity)));
+    bucket.addSample(sample, identity);
   }
-  return result;
+  return new Map([...buckets].map(([id, bucket]) => [id, bucket.toDoc(parts)]));
+}
+
+/** Rollups of `resolution` merged from finer rollups of the same series, keyed by `_id`. */
+export function rollupsOfRollups(finer: readonly RollupDoc[], resolution: Resolution, parts: string[]): Map<string, RollupDoc> {
+  const buckets = new Map<string, BucketAccumulator>();
+  for (const doc of finer) {
+    const start = bucketStart(doc.time.getTime(), resolution);
+    const id = rollupId(resolution, start, doc.series);
+    let bucket = buckets.get(id);
+    if (bucket === undefined) buckets.set(id, (bucket = new BucketAccumulator(resolution, start, doc)));
+    bucket.addRollup(doc);
+  }
+  return new Map([...buckets].map(([id, bucket]) => [id, bucket.toDoc(parts)]));
 }
 
 /**
- * Rollup documents of `resolution` merged from finer rollup documents (of any finer resolution)
- * of the same series. Node and labels come from the latest finer bucket.
+ * Adds a part to a stored bucket: `$inc` of counts and sums, `$min`/`$max` of extremes, on the
+ * bucket's deterministic `_id`, guarded by the part id so that a retry does not count it twice
+ * (the guarded filter then matches nothing and the upsert fails with a duplicate key).
  */
-export function rollupsOfRollups(finer: readonly RollupDoc[], resolution: Resolution): Map<string, RollupDoc> {
-  const docs = new Map<string, RollupDoc>();
-  const latest = new Map<RollupDoc, number>();
-  for (const part of finer) {
-    const start = bucketStart(part.time.getTime(), resolution);
-    const id = rollupId(resolution, start, part.series);
-    let doc = docs.get(id);
-    if (doc === undefined) {
-      doc = {
-        ...part,
-        _id: id,
-        time: new Date(start),
-        cpu: { ...emptyMetric() },
-        memory: { ...emptyMetric() },
-        count: 0,
-        seconds: 0,
-      };
-      docs.set(id, doc);
-      latest.set(doc, part.time.getTime());
-    } else if (part.time.getTime() > (latest.get(doc) as number)) {
-      doc.node = part.node;
-      doc.labels = part.labels;
-      latest.set(doc, part.time.getTime());
-    }
-    doc.count += part.count;
-    doc.seconds += part.seconds;
-    mergeMetric(doc.cpu, part.cpu);
-    mergeMetric(doc.memory, part.memory);
-  }
-  return docs;
-}
-
-/** `$inc` of counts and sums, `$min`/`$max` of extremes, upserted: adds the bucket's samples. */
-export function incrementOperation(doc: RollupDoc): AnyBulkWriteOperation<RollupDoc> {
-  const inc: Record<string, number> = { count: doc.count, seconds: doc.seconds };
+export function mergeUpdate(part: RollupDoc): { filter: Filter<RollupDoc>; update: UpdateFilter<RollupDoc> } {
+  const partId = part.parts[0] as string;
+  const inc: Record<string, number> = { count: part.count, seconds: part.seconds };
   const min: Record<string, number> = {};
   const max: Record<string, number> = {};
   for (const name of ['cpu', 'memory'] as const) {
-    const metric = doc[name];
+    const metric = part[name];
     inc[`${name}.n`] = metric.n;
     inc[`${name}.sum`] = metric.sum;
     inc[`${name}.integral`] = metric.integral;
@@ -203,24 +226,20 @@ export function incrementOperation(doc: RollupDoc): AnyBulkWriteOperation<Rollup
     if (metric.requestMax !== undefined) max[`${name}.requestMax`] = metric.requestMax;
     if (metric.limitMax !== undefined) max[`${name}.limitMax`] = metric.limitMax;
   }
-  const update: Record<string, unknown> = {
+  const update: UpdateFilter<RollupDoc> = {
     $inc: inc,
-    $set: { node: doc.node, labels: doc.labels },
+    $set: { node: part.node, labels: part.labels },
+    $push: { parts: partId },
     $setOnInsert: {
-      series: doc.series,
-      time: doc.time,
-      policy: doc.policy,
-      namespace: doc.namespace,
-      pod: doc.pod,
-      container: doc.container,
+      series: part.series,
+      time: part.time,
+      policy: part.policy,
+      namespace: part.namespace,
+      pod: part.pod,
+      container: part.container,
     },
   };
   if (Object.keys(min).length > 0) update.$min = min;
   if (Object.keys(max).length > 0) update.$max = max;
-  return { updateOne: { filter: { _id: doc._id }, update, upsert: true } };
-}
-
-/** The whole bucket, as recomputed: idempotent. */
-export function replaceOperation(doc: RollupDoc): AnyBulkWriteOperation<RollupDoc> {
-  return { replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } };
+  return { filter: { _id: part._id, parts: { $ne: partId } }, update };
 }

@@ -2,7 +2,7 @@
 # make kind-down: deletes the kind cluster that `make kind-up` created (and everything in it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . scripts/kind/lib.sh
 
 require_tools docker kind

@@ -9,10 +9,10 @@
 #   3. the leader's pod is deleted: the other replica takes over the Lease and carries on
 #      counting from the breach count in status instead of starting from zero;
 #   4. the threshold is raised: the alert resolves.
-# It works in a namespace of its own and deletes it at the end.
+# Its objects are in e2e-scenario.yaml; it works in a namespace of its own and deletes it at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . scripts/kind/lib.sh
 
 require_tools docker kind kubectl curl
@@ -53,44 +53,7 @@ lease_holder() { k -n "$OPERATOR_NAMESPACE" get lease kube-usage-operator -o 'js
 
 log "1. workload, UsagePolicy and ResourceAlert in namespace $ns"
 k create namespace "$ns" >/dev/null
-k apply -f - >/dev/null <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: burner, namespace: $ns}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: burner}}
-  template:
-    metadata: {labels: {app: burner}}
-    spec:
-      securityContext: {runAsNonRoot: true, runAsUser: 65534, seccompProfile: {type: RuntimeDefault}}
-      containers:
-        - name: burner
-          image: busybox:1.37
-          command: [sh, -c, "while :; do :; done"]
-          resources:
-            requests: {cpu: 100m, memory: 16Mi}
-            limits: {cpu: 200m, memory: 32Mi}
-          securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
----
-apiVersion: usage.kubeusage.dev/v1alpha1
-kind: UsagePolicy
-metadata: {name: burner, namespace: $ns}
-spec:
-  selector: {matchLabels: {app: burner}}
-  interval: 15s
----
-apiVersion: usage.kubeusage.dev/v1alpha1
-kind: ResourceAlert
-metadata: {name: burner-hot, namespace: $ns}
-spec:
-  policyRef: {name: burner}
-  scope: container
-  cpu: {above: "50%", of: limit}
-  for: 2
-  recoverAfter: 2
-  notify: {events: true}
-YAML
+k -n "$ns" apply -f scripts/kind/e2e-scenario.yaml >/dev/null
 k -n "$ns" rollout status deployment/burner --timeout=3m >/dev/null
 k -n "$ns" wait --for=condition=Ready usagepolicy/burner --timeout=2m >/dev/null
 pod_counted() { [[ $(jsonpath usagepolicy/burner .status.matchedPods) == 1 ]]; }

@@ -8,7 +8,7 @@
 # Running it again rebuilds and redeploys the operator into the same cluster.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . scripts/kind/lib.sh
 
 require_tools docker kind kubectl

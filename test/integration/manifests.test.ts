@@ -13,6 +13,7 @@ import {
   OPERATOR_SERVICE_ACCOUNT,
   OPERATOR_USER,
   OVERLAYS,
+  REPO_ROOT,
   applyOperatorIdentity,
   kustomize,
   writeOperatorKubeconfig,
@@ -102,6 +103,22 @@ describe('manifests: every overlay builds and is accepted by the apiserver', () 
     expect(result.stdout).toContain(
       'deployment.apps/kube-usage-operator serverside-applied (server dry run)',
     );
+  });
+
+  it("make kind-e2e's objects are accepted by the CRDs", async () => {
+    const namespace = await newNamespace('kind-e2e');
+    try {
+      const scenario = readFileSync(join(REPO_ROOT, 'scripts', 'kind', 'e2e-scenario.yaml'), 'utf8');
+      const result = await kubectl(['apply', '--dry-run=server', '-n', namespace, '-f', '-'], {
+        input: scenario,
+      });
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(result.stdout).toContain(
+        'resourcealert.usage.kubeusage.dev/burner-hot created (server dry run)',
+      );
+    } finally {
+      await deleteNamespace(namespace);
+    }
   });
 
   it('kube-usage-system enforces the restricted Pod Security Standard (so the dry-runs above prove compliance)', async () => {

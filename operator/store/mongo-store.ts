@@ -1,0 +1,216 @@
+/**
+ * The MongoDB store: the one class the operator wires in for writing samples, reading usage and
+ * applying retention. Connects lazily (and again after a failure), so an unreachable server at
+ * start-up is an outage like any other, handled by the OutageBuffer in front of it.
+ */
+import { MongoClient } from 'mongodb';
+import { errorMessage, type Logger } from '../logging.js';
+import type { OperatorMetrics } from '../metrics.js';
+import type { Clock, ContainerSample, ObjectKey, Retention } from '../model.js';
+import { detectFeatures, migrate, type ServerFeatures, type StoreCollections } from './connection.js';
+import { DEFAULT_OUTAGE_BUFFER_CAPACITY } from './outage-buffer.js';
+import { history, latestSamples, summary, top, type Unwritten } from './queries.js';
+import { deleteExpired, type RetentionLimits } from './retention.js';
+import { invalidSampleField } from './snapshots.js';
+import type {
+  HistoryQuery,
+  HistoryResult,
+  RetentionRunner,
+  SampleWriter,
+  SummaryEntry,
+  SummaryQuery,
+  TopEntry,
+  TopQuery,
+  UsageQueries,
+  WriteOutcome,
+} from './types.js';
+import { WritePath } from './write-path.js';
+
+export interface MongoUsageStoreOptions {
+  /** `mongodb://...`; a database named in the URI is used unless `database` is given. */
+  uri: string;
+  database?: string;
+  /** See LayoutOptions.ttlBackstop: the longest retention a policy may ask for. */
+  ttlBackstop?: Retention;
+  /** How long after its end a rollup bucket waits for late samples; default 2 minutes. */
+  graceMs?: number;
+  /** Retention deletes: ids per delete (default 1,000) and batches per collection and run (default 100). */
+  retentionLimits?: Partial<RetentionLimits>;
+  /** Ids of samples from failed inserts remembered to roll them up on retry; default the outage buffer's capacity. */
+  uncertainCapacity?: number;
+  /** How long an operation waits for a reachable server before failing; default 5 s. */
+  serverSelectionTimeoutMs?: number;
+}
+
+export interface MongoUsageStoreDeps {
+  logger: Logger;
+  metrics: OperatorMetrics;
+  clock: Clock;
+}
+
+interface Connected {
+  collections: StoreCollections;
+  writePath: WritePath;
+  features: ServerFeatures;
+}
+
+export const DEFAULT_DATABASE = 'kube_usage';
+
+export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRunner {
+  private readonly client: MongoClient;
+  private connecting: Promise<Connected> | undefined;
+  private connected: Connected | undefined;
+  /** Writes run one after another (the write path relies on it). */
+  private writes: Promise<unknown> = Promise.resolve();
+  private readonly retentionLimits: RetentionLimits;
+  private readonly unwritten: Unwritten = (resolution, filter) =>
+    this.connected?.writePath.unwritten(resolution, filter) ?? [];
+
+  constructor(
+    private readonly options: MongoUsageStoreOptions,
+    private readonly deps: MongoUsageStoreDeps,
+  ) {
+    this.client = new MongoClient(options.uri, {
+      serverSelectionTimeoutMS: options.serverSelectionTimeoutMs ?? 5_000,
+      ignoreUndefined: true,
+    });
+    this.retentionLimits = { batchSize: 1_000, maxBatches: 100, ...options.retentionLimits };
+  }
+
+  /** Connects, detects the server's features and migrates the schema; every operation does it when needed. */
+  async start(): Promise<ServerFeatures> {
+    return (await this.connection()).features;
+  }
+
+  /** True when the server answers, else why not (for the readiness probe). */
+  async ping(): Promise<true | string> {
+    try {
+      await (await this.connection()).collections.snapshots.db.command({ ping: 1 });
+      return true;
+    } catch (err) {
+      return errorMessage(err);
+    }
+  }
+
+  /** Containers whose rollup buckets are open in memory. */
+  get trackedContainers(): number {
+    return this.connected?.writePath.trackedSeries ?? 0;
+  }
+
+  async write(samples: ContainerSample[]): Promise<WriteOutcome> {
+    const valid = this.validSamples(samples);
+    await this.serialized('write', async (c) => c.writePath.write(valid));
+    this.deps.metrics.samplesWritten.inc(valid.length);
+    return { written: valid.length, buffered: 0, dropped: 0 };
+  }
+
+  latest(namespace: string, pod: string): Promise<ContainerSample[]> {
+    return this.timed('latest', (c) => latestSamples(c.collections, namespace, pod));
+  }
+
+  history(query: HistoryQuery): Promise<HistoryResult> {
+    return this.timed('history', (c) => history(c.collections, this.unwritten, query));
+  }
+
+  top(query: TopQuery): Promise<TopEntry[]> {
+    return this.timed('top', (c) => top(c.collections, this.unwritten, query));
+  }
+
+  summary(query: SummaryQuery): Promise<SummaryEntry[]> {
+    return this.timed('summary', (c) => summary(c.collections, this.unwritten, query));
+  }
+
+  async applyRetention(policy: ObjectKey, retention: Retention, now: number): Promise<{ deleted: number }> {
+    const deleted = await this.timed('retention', (c) =>
+      deleteExpired(c.collections, policy, retention, now, this.retentionLimits),
+    );
+    return { deleted };
+  }
+
+  /** Writes the open rollup buckets (when connected) and disconnects. */
+  async close(): Promise<void> {
+    if (this.connected) {
+      await this.serialized('flush', (c) => c.writePath.flush()).catch((err: unknown) =>
+        this.deps.logger.warn('could not write open rollup buckets at shutdown; the next start recomputes them', {
+          error: errorMessage(err),
+        }),
+      );
+    }
+    await this.client.close();
+  }
+
+  private validSamples(samples: ContainerSample[]): ContainerSample[] {
+    const valid: ContainerSample[] = [];
+    let firstProblem: { sample: ContainerSample; field: string } | undefined;
+    for (const sample of samples) {
+      const field = invalidSampleField(sample);
+      if (field === null) valid.push(sample);
+      else firstProblem ??= { sample, field };
+    }
+    if (firstProblem) {
+      const rejected = samples.length - valid.length;
+      this.deps.metrics.storeErrors.inc({ operation: 'invalid-sample' }, rejected);
+      const { sample, field } = firstProblem;
+      this.deps.logger.warn('samples rejected by the store', {
+        rejected,
+        first: `${sample.namespace}/${sample.pod}/${sample.container}`,
+        policy: sample.policy,
+        problem: field,
+      });
+    }
+    return valid;
+  }
+
+  private serialized<T>(operation: string, run: (c: Connected) => Promise<T>): Promise<T> {
+    const result = this.writes.then(() => this.timed(operation, run));
+    this.writes = result.catch(() => undefined);
+    return result;
+  }
+
+  private async timed<T>(operation: string, run: (c: Connected) => Promise<T>): Promise<T> {
+    const stop = this.deps.metrics.storeLatency.startTimer({ operation });
+    try {
+      return await run(await this.connection());
+    } catch (err) {
+      this.deps.metrics.storeErrors.inc({ operation });
+      throw err;
+    } finally {
+      stop();
+    }
+  }
+
+  private connection(): Promise<Connected> {
+    if (this.connected) return Promise.resolve(this.connected);
+    this.connecting ??= this.connect().then(
+      (connected) => (this.connected = connected),
+      (err: unknown) => {
+        this.connecting = undefined;
+        throw err;
+      },
+    );
+    return this.connecting;
+  }
+
+  private async connect(): Promise<Connected> {
+    await this.client.connect();
+    const db = this.client.db(this.options.database ?? (dbNameOf(this.options.uri) || DEFAULT_DATABASE));
+    const features = await detectFeatures(db);
+    const collections = await migrate(db, features, { ttlBackstop: this.options.ttlBackstop });
+    const writePath = new WritePath(collections, this.deps.clock, {
+      graceMs: this.options.graceMs ?? 120_000,
+      uncertainCapacity: this.options.uncertainCapacity ?? DEFAULT_OUTAGE_BUFFER_CAPACITY,
+    });
+    this.deps.logger.info('connected to the store', {
+      server: features.server,
+      database: db.databaseName,
+      snapshots: collections.snapshotsTimeSeries ? 'time-series' : 'collection',
+    });
+    return { collections, writePath, features };
+  }
+}
+
+/** The database named in a MongoDB URI's path, or ''. */
+function dbNameOf(uri: string): string {
+  const path = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]*)/.exec(uri)?.[1] ?? '';
+  return decodeURIComponent(path);
+}

@@ -1,0 +1,74 @@
+/**
+ * Wiring of the store for the operator: the MongoDB store behind an outage buffer, and what the
+ * rest of the operator reads from them.
+ */
+import type { Logger } from '../logging.js';
+import type { OperatorMetrics } from '../metrics.js';
+import { systemClock, type Clock, type Retention } from '../model.js';
+import { MongoUsageStore } from './mongo-store.js';
+import { OutageBuffer } from './outage-buffer.js';
+import type { RetentionRunner, SampleWriter, UsageQueries } from './types.js';
+
+/** What policies show about the store (their Degraded condition). */
+export interface StoreHealth {
+  /** Samples dropped (oldest first) since the operator started because the buffer was full. */
+  droppedSamples(): number;
+  /** A message while samples wait in memory for the store, else undefined. */
+  outage(): string | undefined;
+}
+
+export interface UsageStore {
+  /** Buffered writer: never rejects because the store is unreachable. */
+  writer: SampleWriter;
+  queries: UsageQueries;
+  retention: RetentionRunner;
+  health: StoreHealth;
+  /** True when the server answers, else why not. */
+  ping(): Promise<true | string>;
+  /** Writes what it can (buffer, open rollup buckets) and disconnects. */
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  uri: string;
+  database?: string;
+  /** Samples the outage buffer holds at most. */
+  outageBufferSize?: number;
+  /** The longest retention a policy may ask for (TTL indexes on a real MongoDB). */
+  ttlBackstop?: Retention;
+  metrics: OperatorMetrics;
+  logger: Logger;
+  clock?: Clock;
+}
+
+/**
+ * Creates the store and starts connecting in the background: an unreachable server is an outage
+ * (samples are buffered), not a reason to fail start-up.
+ */
+export async function openStore(options: OpenStoreOptions): Promise<UsageStore> {
+  const deps = { logger: options.logger, metrics: options.metrics, clock: options.clock ?? systemClock };
+  const store = new MongoUsageStore({ uri: options.uri, database: options.database, ttlBackstop: options.ttlBackstop }, deps);
+  const buffer = new OutageBuffer(store, deps, { capacity: options.outageBufferSize });
+  await store.start().catch((err: unknown) =>
+    options.logger.warn('store not reachable at start-up; will retry on use', { error: String(err) }),
+  );
+  return {
+    writer: buffer,
+    queries: store,
+    retention: store,
+    health: {
+      droppedSamples: () => buffer.droppedTotal,
+      outage: () => {
+        const status = buffer.status();
+        if (status.storeAvailable) return undefined;
+        const since = new Date(status.outageSince ?? 0).toISOString();
+        return `store unavailable since ${since} (${status.lastError}); ${status.buffered} samples wait in memory`;
+      },
+    },
+    ping: () => store.ping(),
+    close: async () => {
+      await buffer.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,256 @@
+/**
+ * The MongoDB store against the test FerretDB: rollups against raw samples, retention, history
+ * granularity, top-N and chargeback on a fixed dataset, and recovery of open buckets.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { MongoClient, type Db } from 'mongodb';
+import { silentLogger } from '../../operator/logging.js';
+import { OperatorMetrics } from '../../operator/metrics.js';
+import type { ContainerSample } from '../../operator/model.js';
+import { COLLECTION_NAMES } from '../../operator/store/connection.js';
+import { MongoUsageStore } from '../../operator/store/mongo-store.js';
+import { RESOLUTION_MS, ROLLUP_RESOLUTIONS } from '../../operator/store/resolutions.js';
+import type { RollupDoc } from '../../operator/store/rollups.js';
+import type { SnapshotDoc } from '../../operator/store/snapshots.js';
+import { testEnvironment, uniqueName } from '../harness/index.js';
+import { arbitrarySamples, expectBucket, sample, T0 } from '../unit/store/fixtures.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+let client: MongoClient;
+const databases: string[] = [];
+
+beforeAll(async () => {
+  client = await MongoClient.connect(testEnvironment().mongoUri, { serverSelectionTimeoutMS: 10_000 });
+});
+afterAll(async () => {
+  for (const name of databases) await client.db(name).dropDatabase();
+  await client.close();
+});
+
+/** A store on a database of its own, with a clock the test moves. */
+function openStore(now = T0 + 30 * DAY) {
+  const database = uniqueName('store').replace(/-/g, '_');
+  databases.push(database);
+  const clock = { now: () => now };
+  const store = new MongoUsageStore(
+    { uri: testEnvironment().mongoUri, database, retentionLimits: { batchSize: 7 } },
+    { logger: silentLogger(), metrics: new OperatorMetrics(), clock },
+  );
+  return { store, db: client.db(database), setNow: (t: number) => (now = t) };
+}
+
+async function rawDocs(db: Db): Promise<SnapshotDoc[]> {
+  return db.collection<SnapshotDoc>(COLLECTION_NAMES.snapshots).find().toArray();
+}
+
+async function rollupDocs(db: Db, resolution: (typeof ROLLUP_RESOLUTIONS)[number]): Promise<RollupDoc[]> {
+  return db.collection<RollupDoc>(COLLECTION_NAMES.rollups[resolution]).find().toArray();
+}
+
+/** Every rollup document holds exactly the raw samples of its bucket, and every raw sample is in one. */
+async function expectRollupsMatchRaw(db: Db): Promise<void> {
+  const raw = (await rawDocs(db)).map((d) => ({ ...d, time: d.time.getTime() }) as unknown as ContainerSample & { series: string });
+  for (const resolution of ROLLUP_RESOLUTIONS) {
+    const width = RESOLUTION_MS[resolution];
+    const docs = await rollupDocs(db, resolution);
+    for (const doc of docs) {
+      const start = doc.time.getTime();
+      expectBucket(doc, raw.filter((s) => s.series === doc.series && s.time >= start && s.time < start + width));
+    }
+    expect(docs.reduce((n, d) => n + d.count, 0)).toBe(raw.length);
+  }
+}
+
+describe('MongoUsageStore on FerretDB', () => {
+  it('keeps rollups equal to count/sum/min/max of the raw samples, with duplicates, disorder and retried batches', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        arbitrarySamples(40),
+        fc.integer({ min: 1, max: 15 }),
+        fc.array(fc.nat(), { maxLength: 3 }),
+        async (samples, batchSize, retried) => {
+          const { store, db } = openStore();
+          const batches: ContainerSample[][] = [];
+          for (let i = 0; i < samples.length; i += batchSize) batches.push(samples.slice(i, i + batchSize));
+          for (const index of retried) batches.push(batches[index % batches.length] as ContainerSample[]);
+          for (const batch of batches) await store.write(batch);
+          await store.close();
+          const distinct = new Set(samples.map((s) => `${s.pod}|${s.container}|${s.time}`));
+          expect(await rawDocs(db)).toHaveLength(distinct.size);
+          await expectRollupsMatchRaw(db);
+        },
+      ),
+      { numRuns: 6 },
+    );
+  });
+
+  it('recomputes the buckets a stopped process left open, without counting anything twice', async () => {
+    const { store: first, db } = openStore(T0 + HOUR);
+    const series = (from: number, to: number) =>
+      Array.from({ length: (to - from) / 30 }, (_, i) => sample({ time: T0 + (from + i * 30) * 1000, cpuMillicores: i }));
+    await first.write(series(0, 900));
+    // The first process dies here: its open buckets (the last minute, 5 minutes, the hour, the day) are lost.
+    const { store: second } = { store: new MongoUsageStore({ uri: testEnvironment().mongoUri, database: db.databaseName }, { logger: silentLogger(), metrics: new OperatorMetrics(), clock: { now: () => T0 + HOUR } }) };
+    await second.write(series(900, 1200));
+    await second.write(series(600, 630)); // a retried batch the first process had written
+    await second.close();
+    await first.close().catch(() => undefined);
+    await expectRollupsMatchRaw(db);
+    const [day] = await rollupDocs(db, '1d');
+    expect(day?.count).toBe(40);
+  });
+
+  it('answers the latest sample of each container of a pod', async () => {
+    const { store } = openStore();
+    await store.write([
+      sample({ time: T0, container: 'app', cpuMillicores: 1 }),
+      sample({ time: T0 + 30_000, container: 'app', cpuMillicores: 2 }),
+      sample({ time: T0 + 30_000, container: 'sidecar', cpuMillicores: 3 }),
+      sample({ time: T0 + 30_000, pod: 'web-2', container: 'app', cpuMillicores: 4 }),
+    ]);
+    const latest = await store.latest('shop', 'web-1');
+    expect(latest.map((s) => [s.container, s.cpuMillicores])).toEqual([
+      ['app', 2],
+      ['sidecar', 3],
+    ]);
+    expect(await store.latest('shop', 'nothing')).toEqual([]);
+    await store.close();
+  });
+
+  it('removes exactly what is older than the policy keeps, per level, and nothing of other policies', async () => {
+    const now = T0 + 20 * DAY;
+    const { store, db } = openStore(now);
+    const ages = [25 * HOUR, 24 * HOUR + 1, 24 * HOUR, 23 * HOUR, 5 * DAY, 12 * DAY, HOUR];
+    await store.write(ages.flatMap((age) => [sample({ time: now - age }), sample({ time: now - age, policy: 'shop/other' })]));
+    await store.close();
+    const retention = { rawMs: DAY, hourlyMs: 3 * DAY, dailyMs: 10 * DAY };
+    const { store: again } = { store: new MongoUsageStore({ uri: testEnvironment().mongoUri, database: db.databaseName, retentionLimits: { batchSize: 3 } }, { logger: silentLogger(), metrics: new OperatorMetrics(), clock: { now: () => now } }) };
+    const before = { raw: await rawDocs(db), ...Object.fromEntries(await Promise.all(ROLLUP_RESOLUTIONS.map(async (r) => [r, await rollupDocs(db, r)]))) } as Record<string, { policy: string; time: Date }[]>;
+    const { deleted } = await again.applyRetention('shop/web', retention, now);
+    const keep: Record<string, { ms: number; width: number }> = {
+      raw: { ms: DAY, width: 0 },
+      '1m': { ms: DAY, width: RESOLUTION_MS['1m'] },
+      '5m': { ms: DAY, width: RESOLUTION_MS['5m'] },
+      '1h': { ms: 3 * DAY, width: RESOLUTION_MS['1h'] },
+      '1d': { ms: 10 * DAY, width: RESOLUTION_MS['1d'] },
+    };
+    let expectedDeleted = 0;
+    for (const [level, { ms, width }] of Object.entries(keep)) {
+      const after = level === 'raw' ? await rawDocs(db) : await rollupDocs(db, level as never);
+      const expired = (d: { policy: string; time: Date }) =>
+        d.policy === 'shop/web' && (width === 0 ? d.time.getTime() < now - ms : d.time.getTime() + width <= now - ms);
+      const expected = (before[level] ?? []).filter((d) => !expired(d));
+      expectedDeleted += (before[level] ?? []).length - expected.length;
+      expect(after.map((d) => `${d.policy}@${d.time.toISOString()}`).sort()).toEqual(
+        expected.map((d) => `${d.policy}@${d.time.toISOString()}`).sort(),
+      );
+    }
+    expect(deleted).toBe(expectedDeleted);
+    expect(deleted).toBeGreaterThan(10);
+    expect((await rawDocs(db)).filter((d) => d.policy === 'shop/web').map((d) => now - d.time.getTime()).sort((a, b) => a - b)).toEqual([
+      HOUR,
+      23 * HOUR,
+      24 * HOUR,
+    ]);
+    await again.close();
+  });
+
+  it('picks the finest granularity that fits the points asked for and that retention still holds', async () => {
+    const now = T0 + 2 * DAY;
+    const { store, db } = openStore(now);
+    const samples = Array.from({ length: (2 * DAY) / 60_000 }, (_, i) => sample({ time: T0 + i * 60_000, intervalSeconds: 60 }));
+    for (let i = 0; i < samples.length; i += 1000) await store.write(samples.slice(i, i + 1000));
+    const ask = async (hours: number, maxPoints: number, endHoursAgo = 0) =>
+      (
+        await store.history({
+          namespace: 'shop',
+          pod: 'web-1',
+          from: now - (endHoursAgo + hours) * HOUR,
+          to: now - endHoursAgo * HOUR,
+          granularity: 'auto',
+          maxPoints,
+        })
+      ).granularity;
+    expect(await ask(1, 100)).toBe('raw');
+    expect(await ask(6, 400)).toBe('1m');
+    expect(await ask(6, 300)).toBe('5m');
+    expect(await ask(24, 300)).toBe('5m');
+    expect(await ask(24, 200)).toBe('1h');
+    expect(await ask(48, 10)).toBe('1d');
+    await store.applyRetention('shop/web', { rawMs: HOUR, hourlyMs: 90 * DAY, dailyMs: 400 * DAY }, now);
+    expect(await ask(1, 100, 6)).toBe('1h');
+    const history = await store.history({ namespace: 'shop', pod: 'web-1', from: now - 6 * HOUR, to: now, granularity: '1h', maxPoints: 100 });
+    expect(history.containers.map((c) => [c.container, c.points.length])).toEqual([['app', 6]]);
+    expect(history.containers[0]?.points[0]).toEqual({
+      time: now - 6 * HOUR,
+      count: 60,
+      cpuMillicores: { min: 100, avg: 100, max: 100 },
+      memoryBytes: { min: 256 * 2 ** 20, avg: 256 * 2 ** 20, max: 256 * 2 ** 20 },
+    });
+    await store.close();
+    void db;
+  });
+
+  it('ranks top consumers and charges back core-hours and GiB-hours as computed by hand', async () => {
+    const from = T0 + 10 * DAY;
+    const to = from + 2 * HOUR;
+    const { store } = openStore(to + HOUR);
+    // Two hours at 30 s: 240 samples per container.
+    const fleet = [
+      { namespace: 'shop', pod: 'web-1', team: 'a', cpu: 500, cpuRequest: 1000, memory: 2 ** 30, memoryRequest: 2 * 2 ** 30 },
+      { namespace: 'shop', pod: 'web-2', team: 'a', cpu: 1500, cpuRequest: 1000, memory: 2 * 2 ** 30, memoryRequest: undefined },
+      { namespace: 'bank', pod: 'db-0', team: 'b', cpu: 250, cpuRequest: undefined, memory: 4 * 2 ** 30, memoryRequest: 2 ** 30 },
+    ];
+    const samples = fleet.flatMap((c) =>
+      Array.from({ length: 240 }, (_, i) =>
+        sample({
+          time: from + i * 30_000,
+          policy: `${c.namespace}/all`,
+          namespace: c.namespace,
+          pod: c.pod,
+          labels: [{ k: 'team', v: c.team }],
+          cpuMillicores: i === 7 ? c.cpu * 2 : c.cpu,
+          cpuRequestMillicores: c.cpuRequest,
+          memoryBytes: c.memory,
+          memoryRequestBytes: c.memoryRequest,
+        }),
+      ),
+    );
+    await store.write(samples.filter((_, i) => i % 2 === 0));
+    await store.write(samples.filter((_, i) => i % 2 === 1));
+    await store.close();
+    const reader = new MongoUsageStore({ uri: testEnvironment().mongoUri, database: databases.at(-1) }, { logger: silentLogger(), metrics: new OperatorMetrics(), clock: { now: () => to } });
+
+    const top = await reader.top({ metric: 'cpu', from, to, limit: 2 });
+    expect(top.map((e) => [e.pod, e.samples, e.max])).toEqual([
+      ['web-2', 240, 3000],
+      ['web-1', 240, 1000],
+    ]);
+    expect(top[0]?.avg).toBeCloseTo(1500 * (241 / 240), 6);
+    expect((await reader.top({ metric: 'memory', from, to, limit: 5, namespaces: ['shop'] })).map((e) => e.pod)).toEqual(['web-2', 'web-1']);
+
+    // core-hours = sum(cores x 30 s) / 3600 s: the average over 2 h times 2 h.
+    const coreHours = (cpu: number) => ((cpu * 241) / 240 / 1000) * 2;
+    const byNamespace = await reader.summary({ from, to, groupBy: { kind: 'namespace' } });
+    const shop = byNamespace.find((e) => e.group === 'shop');
+    const bank = byNamespace.find((e) => e.group === 'bank');
+    const close = (actual: number | undefined, expected: number) => expect(Math.abs((actual ?? NaN) - expected) / expected).toBeLessThan(0.001);
+    close(shop?.cpuCoreHours, coreHours(500) + coreHours(1500));
+    // Billed: web-1 by its request (1 core) except nothing above it; web-2 by usage (above its request).
+    close(shop?.cpuCoreHoursBilled, 2 + coreHours(1500));
+    close(shop?.memoryGiBHours, 1 * 2 + 2 * 2);
+    close(shop?.memoryGiBHoursBilled, 2 * 2 + 2 * 2);
+    close(bank?.cpuCoreHours, coreHours(250));
+    close(bank?.cpuCoreHoursBilled, coreHours(250));
+    close(bank?.memoryGiBHoursBilled, 4 * 2);
+    expect(shop?.containers).toBe(2);
+    const byTeam = await reader.summary({ from, to, groupBy: { kind: 'label', key: 'team' } });
+    expect(byTeam.map((e) => e.group).sort()).toEqual(['a', 'b']);
+    const byPod = await reader.summary({ from, to, groupBy: { kind: 'pod' }, namespaces: ['bank'] });
+    expect(byPod.map((e) => e.group)).toEqual(['bank/db-0']);
+    await reader.close();
+  });
+});

@@ -1,0 +1,126 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import type { ContainerSample } from '../../../operator/model.js';
+import { bucketStart, ROLLUP_RESOLUTIONS } from '../../../operator/store/resolutions.js';
+import { mergeUpdate, rollupsOfRollups, rollupsOfSamples, type RollupDoc } from '../../../operator/store/rollups.js';
+import { arbitrarySamples, distinctSamples, expectBucket, sample, T0 } from './fixtures.js';
+
+describe('rollupsOfSamples', () => {
+  it('sums, counts, extremes and usage integrated over each interval', () => {
+    const docs = rollupsOfSamples(
+      [
+        sample({ time: T0 + 5_000, cpuMillicores: 50, cpuRequestMillicores: 100, memoryBytes: 300, memoryLimitBytes: 1000 }),
+        sample({ time: T0 + 35_000, cpuMillicores: 250, cpuRequestMillicores: 100, memoryBytes: 100 }),
+        sample({ time: T0 + 50_000, cpuMillicores: null, memoryBytes: null, cpuRequestMillicores: 200 }),
+      ],
+      '1m',
+      ['p1'],
+    );
+    expect([...docs.values()]).toEqual([
+      {
+        _id: `1m|${T0}|shop/web|shop|web-1|app`,
+        series: 'shop/web|shop|web-1|app',
+        time: new Date(T0),
+        policy: 'shop/web',
+        namespace: 'shop',
+        pod: 'web-1',
+        container: 'app',
+        node: 'node-a',
+        labels: [{ k: 'app.kubernetes.io/name', v: 'web' }],
+        count: 3,
+        seconds: 90,
+        cpu: {
+          n: 2,
+          sum: 300,
+          min: 50,
+          max: 250,
+          integral: 300 * 30,
+          // max(100, 50) + max(100, 250) + the request alone for the uptime-only sample
+          billedIntegral: (100 + 250 + 200) * 30,
+          requestMax: 200,
+        },
+        memory: { n: 2, sum: 400, min: 100, max: 300, integral: 400 * 30, billedIntegral: 400 * 30, limitMax: 1000 },
+        parts: ['p1'],
+      },
+    ]);
+  });
+
+  it('takes node and labels from the latest sample of the bucket, whatever the order', () => {
+    const docs = rollupsOfSamples(
+      [sample({ time: T0 + 20_000, node: 'node-b' }), sample({ time: T0 + 10_000, node: 'node-a' })],
+      '1h',
+      [],
+    );
+    expect([...docs.values()][0]?.node).toBe('node-b');
+  });
+
+  it('equals count/sum/min/max of the samples of each bucket', () => {
+    fc.assert(
+      fc.property(arbitrarySamples(), (generated) => {
+        const samples = distinctSamples(generated);
+        for (const resolution of ROLLUP_RESOLUTIONS) {
+          const docs = rollupsOfSamples(samples, resolution, []);
+          const groups = new Map<string, ContainerSample[]>();
+          for (const s of samples) {
+            const id = `${resolution}|${bucketStart(s.time, resolution)}|${s.policy}|${s.namespace}|${s.pod}|${s.container}`;
+            groups.set(id, [...(groups.get(id) ?? []), s]);
+          }
+          expect([...docs.keys()].sort()).toEqual([...groups.keys()].sort());
+          for (const [id, group] of groups) expectBucket(docs.get(id) as RollupDoc, group);
+        }
+      }),
+    );
+  });
+});
+
+describe('rollupsOfRollups', () => {
+  it('gives the same coarse buckets from finer buckets as from the samples', () => {
+    fc.assert(
+      fc.property(arbitrarySamples(), (generated) => {
+        const samples = distinctSamples(generated);
+        const minutes = [...rollupsOfSamples(samples, '1m', []).values()];
+        for (const resolution of ['5m', '1h', '1d'] as const) {
+          const direct = rollupsOfSamples(samples, resolution, ['x']);
+          const merged = rollupsOfRollups(minutes, resolution, ['x']);
+          expect([...merged.keys()].sort()).toEqual([...direct.keys()].sort());
+          for (const [id, doc] of direct) {
+            const other = merged.get(id) as RollupDoc;
+            expect(other.count).toBe(doc.count);
+            expect(other.seconds).toBe(doc.seconds);
+            for (const metric of ['cpu', 'memory'] as const) {
+              const { sum, integral, billedIntegral, ...exact } = other[metric];
+              const { sum: s, integral: i, billedIntegral: b, ...directExact } = doc[metric];
+              expect(exact).toEqual(directExact);
+              expect(sum).toBeCloseTo(s, 4);
+              expect(integral).toBeCloseTo(i, 2);
+              expect(billedIntegral).toBeCloseTo(b, 2);
+            }
+          }
+        }
+      }),
+    );
+  });
+});
+
+describe('mergeUpdate', () => {
+  it('increments counts and sums, keeps extremes, and is guarded by the part id', () => {
+    const part = [...rollupsOfSamples([sample({ cpuMillicores: 70, memoryBytes: null })], '5m', ['run1:7']).values()][0] as RollupDoc;
+    const { filter, update } = mergeUpdate(part);
+    expect(filter).toEqual({ _id: part._id, parts: { $ne: 'run1:7' } });
+    expect(update.$inc).toEqual({
+      count: 1,
+      seconds: 30,
+      'cpu.n': 1,
+      'cpu.sum': 70,
+      'cpu.integral': 2100,
+      'cpu.billedIntegral': 2100,
+      'memory.n': 0,
+      'memory.sum': 0,
+      'memory.integral': 0,
+      'memory.billedIntegral': 0,
+    });
+    expect(update.$min).toEqual({ 'cpu.min': 70 });
+    expect(update.$max).toEqual({ 'cpu.max': 70 });
+    expect(update.$push).toEqual({ parts: 'run1:7' });
+  });
+});
