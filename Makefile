@@ -3,13 +3,15 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 NPM ?= npm
 
+# `npm install` with the lockfile, not `npm ci`: npm 11 lists optional platform packages of
+# unrs-resolver as missing from any lockfile made here, and `npm ci` then refuses it.
 node_modules/.installed: package.json package-lock.json
-	$(NPM) ci --no-audit --no-fund
+	$(NPM) install --no-audit --no-fund
 	@touch $@
 
 .PHONY: help
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: deps
 deps: node_modules/.installed ## Install npm packages (Node 24 comes as the `node` package)

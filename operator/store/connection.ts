@@ -103,18 +103,22 @@ async function ensureSnapshots(db: Db, features: ServerFeatures, options: Layout
   const name = COLLECTION_NAMES.snapshots;
   const ttlSeconds = options.ttlBackstop && Math.ceil(keepMs('raw', options.ttlBackstop) / 1000);
   let existing = (await db.listCollections({ name }).toArray())[0];
-  if (existing === undefined && features.timeSeries) {
+  if (existing === undefined) {
     await ignoreAlreadyExists(
-      db.createCollection(name, {
-        timeseries: { timeField: 'time', metaField: 'series', granularity: 'seconds' },
-        ...(ttlSeconds !== undefined && { expireAfterSeconds: ttlSeconds }),
-      }),
+      db.createCollection(
+        name,
+        features.timeSeries
+          ? {
+              timeseries: { timeField: 'time', metaField: 'series', granularity: 'seconds' },
+              ...(ttlSeconds !== undefined && { expireAfterSeconds: ttlSeconds }),
+            }
+          : {},
+      ),
     );
     existing = (await db.listCollections({ name }).toArray())[0];
   }
   const timeSeries = existing?.type === 'timeseries';
-  const collection = db.collection(name);
-  await collection.createIndexes(SNAPSHOT_INDEXES.map((key) => ({ key })));
+  await ensureIndexes(db.collection(name), SNAPSHOT_INDEXES);
   if (timeSeries) {
     if (ttlSeconds !== undefined) await db.command({ collMod: name, expireAfterSeconds: ttlSeconds });
   } else {
@@ -130,24 +134,32 @@ async function ensureRollups(
   options: LayoutOptions,
 ): Promise<void> {
   const name = COLLECTION_NAMES.rollups[resolution];
-  await db.collection(name).createIndexes(ROLLUP_INDEXES.map((key) => ({ key })));
+  if ((await db.listCollections({ name }).toArray()).length === 0) await ignoreAlreadyExists(db.createCollection(name));
+  await ensureIndexes(db.collection(name), ROLLUP_INDEXES);
   const keep = options.ttlBackstop && keepMs(resolution, options.ttlBackstop) + RESOLUTION_MS[resolution];
   await ensureTimeIndex(db, name, features.ttlIndexes && keep !== undefined ? Math.ceil(keep / 1000) : undefined);
 }
 
-const INDEX_OPTIONS_CONFLICT = 85;
+/**
+ * Creates the indexes that do not exist yet. (Asking for existing ones again is allowed by MongoDB,
+ * but makes FerretDB v1 drop the connection.)
+ */
+async function ensureIndexes(collection: Collection, keys: readonly IndexDescription['key'][]): Promise<void> {
+  const existing = new Set((await collection.listIndexes().toArray()).map((index) => JSON.stringify(index.key)));
+  const missing = keys.filter((key) => !existing.has(JSON.stringify(key)));
+  if (missing.length > 0) await collection.createIndexes(missing.map((key) => ({ key })));
+}
 
 /**
- * `{time: 1}`, with a TTL when `ttlSeconds` is given; an existing TTL is changed in place (and
- * kept when no TTL is asked for any more: MongoDB cannot remove one from an index).
+ * `{time: 1}`, with a TTL when `ttlSeconds` is given; an existing index gets the TTL changed in
+ * place (and keeps one it has when none is asked for: MongoDB cannot remove it).
  */
 async function ensureTimeIndex(db: Db, name: string, ttlSeconds: number | undefined): Promise<void> {
   const collection = db.collection(name);
-  try {
+  const current = (await collection.listIndexes().toArray()).find((index) => JSON.stringify(index.key) === '{"time":1}');
+  if (current === undefined) {
     await collection.createIndex({ time: 1 }, ttlSeconds === undefined ? {} : { expireAfterSeconds: ttlSeconds });
-  } catch (err) {
-    if (!(err instanceof MongoServerError && err.code === INDEX_OPTIONS_CONFLICT)) throw err;
-    if (ttlSeconds === undefined) return;
+  } else if (ttlSeconds !== undefined && current.expireAfterSeconds !== ttlSeconds) {
     await db.command({ collMod: name, index: { keyPattern: { time: 1 }, expireAfterSeconds: ttlSeconds } });
   }
 }

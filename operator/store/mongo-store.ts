@@ -127,15 +127,23 @@ export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRun
     return { deleted };
   }
 
-  /** Writes the open rollup buckets (when connected) and disconnects. */
+  /**
+   * Writes the rollup buckets open in memory. Call it when this replica stops writing: at the end
+   * of a leadership term (before the lease is released) and at shutdown. A replica that writes
+   * next recomputes what was left open, so a bucket left unwritten is not lost, but one written
+   * after that would count twice.
+   */
+  async flush(): Promise<void> {
+    if (this.connected) await this.serialized('flush', (c) => c.writePath.flush());
+  }
+
+  /** Flushes (see flush) and disconnects. */
   async close(): Promise<void> {
-    if (this.connected) {
-      await this.serialized('flush', (c) => c.writePath.flush()).catch((err: unknown) =>
-        this.deps.logger.warn('could not write open rollup buckets at shutdown; the next start recomputes them', {
-          error: errorMessage(err),
-        }),
-      );
-    }
+    await this.flush().catch((err: unknown) =>
+      this.deps.logger.warn('could not write open rollup buckets at shutdown; the next writer recomputes them', {
+        error: errorMessage(err),
+      }),
+    );
     await this.client.close();
   }
 

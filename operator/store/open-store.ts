@@ -2,7 +2,7 @@
  * Wiring of the store for the operator: the MongoDB store behind an outage buffer, and what the
  * rest of the operator reads from them.
  */
-import type { Logger } from '../logging.js';
+import { errorMessage, type Logger } from '../logging.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { systemClock, type Clock, type Retention } from '../model.js';
 import { MongoUsageStore } from './mongo-store.js';
@@ -25,6 +25,11 @@ export interface UsageStore {
   health: StoreHealth;
   /** True when the server answers, else why not. */
   ping(): Promise<true | string>;
+  /**
+   * Writes what waits in memory (buffered samples, open rollup buckets). Call it when this
+   * replica stops writing, at the end of a leadership term, before the lease is released.
+   */
+  flush(): Promise<void>;
   /** Writes what it can (buffer, open rollup buckets) and disconnects. */
   close(): Promise<void>;
 }
@@ -50,7 +55,7 @@ export async function openStore(options: OpenStoreOptions): Promise<UsageStore> 
   const store = new MongoUsageStore({ uri: options.uri, database: options.database, ttlBackstop: options.ttlBackstop }, deps);
   const buffer = new OutageBuffer(store, deps, { capacity: options.outageBufferSize });
   await store.start().catch((err: unknown) =>
-    options.logger.warn('store not reachable at start-up; will retry on use', { error: String(err) }),
+    options.logger.warn('store not reachable at start-up; will retry on use', { error: errorMessage(err) }),
   );
   return {
     writer: buffer,
@@ -66,6 +71,10 @@ export async function openStore(options: OpenStoreOptions): Promise<UsageStore> 
       },
     },
     ping: () => store.ping(),
+    flush: async () => {
+      await buffer.flush();
+      await store.flush();
+    },
     close: async () => {
       await buffer.close();
       await store.close();

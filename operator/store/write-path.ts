@@ -109,10 +109,15 @@ export class WritePath {
     return { inserted: unique.length - stored.size, alreadyStored: unique.length - fresh.length };
   }
 
-  /** Closes and writes every open bucket (at shutdown; the next process merges its own parts). */
+  /**
+   * Closes and writes every open bucket, for when this process stops writing (shutdown, or the
+   * end of a leadership term: another replica may write next, so the next write here starts
+   * with recovery again).
+   */
   async flush(): Promise<void> {
     this.queue(this.tracker.closeAll());
     await this.writePending();
+    this.recovered = false;
   }
 
   /** Buckets not in the database yet (open, or closed and pending), for queries that read recent data. */

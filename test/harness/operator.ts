@@ -71,11 +71,12 @@ export interface OperatorProcess {
   terminate(): Promise<number | null>;
 }
 
-/** Starts the operator as a separate process (from the TypeScript sources, through tsx). */
+/** Starts the operator as a separate process (from the TypeScript sources, through tsx's loader). */
 export function spawnOperator(options: TestOperatorOptions): OperatorProcess {
+  // One process (node with tsx's loader), so that a kill reaches the operator itself.
   const child = spawn(
-    join(ROOT, 'node_modules', '.bin', 'tsx'),
-    [join(ROOT, 'operator', 'main.ts'), ...operatorArgs(options), '--log-level', 'debug'],
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'operator', 'main.ts'), ...operatorArgs(options), '--log-level', 'debug'],
     {
       env: { ...process.env, MONGODB_URI: testEnvironment().mongoUri, NODE_OPTIONS: '' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,11 +8,12 @@ import { MongoClient, type Db } from 'mongodb';
 import { silentLogger } from '../../operator/logging.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
 import type { ContainerSample } from '../../operator/model.js';
-import { COLLECTION_NAMES } from '../../operator/store/connection.js';
+import { COLLECTION_NAMES, detectFeatures, migrate } from '../../operator/store/connection.js';
 import { MongoUsageStore } from '../../operator/store/mongo-store.js';
 import { RESOLUTION_MS, ROLLUP_RESOLUTIONS } from '../../operator/store/resolutions.js';
 import type { RollupDoc } from '../../operator/store/rollups.js';
 import type { SnapshotDoc } from '../../operator/store/snapshots.js';
+import { WritePath } from '../../operator/store/write-path.js';
 import { testEnvironment, uniqueName } from '../harness/index.js';
 import { arbitrarySamples, expectBucket, sample, T0 } from '../unit/store/fixtures.js';
 
@@ -88,16 +89,18 @@ describe('MongoUsageStore on FerretDB', () => {
   });
 
   it('recomputes the buckets a stopped process left open, without counting anything twice', async () => {
-    const { store: first, db } = openStore(T0 + HOUR);
+    const { store, db } = openStore(T0 + HOUR);
     const series = (from: number, to: number) =>
       Array.from({ length: (to - from) / 30 }, (_, i) => sample({ time: T0 + (from + i * 30) * 1000, cpuMillicores: i }));
-    await first.write(series(0, 900));
-    // The first process dies here: its open buckets (the last minute, 5 minutes, the hour, the day) are lost.
-    const { store: second } = { store: new MongoUsageStore({ uri: testEnvironment().mongoUri, database: db.databaseName }, { logger: silentLogger(), metrics: new OperatorMetrics(), clock: { now: () => T0 + HOUR } }) };
-    await second.write(series(900, 1200));
-    await second.write(series(600, 630)); // a retried batch the first process had written
-    await second.close();
-    await first.close().catch(() => undefined);
+    // A first process writes 15 minutes, then dies: its open buckets (the last minute, the last
+    // 5 minutes, the hour, the day) are lost with it.
+    const features = await detectFeatures(db);
+    const crashed = new WritePath(await migrate(db, features), { now: () => T0 + HOUR }, { graceMs: 120_000, uncertainCapacity: 10 });
+    await crashed.write(series(0, 900));
+    expect(crashed.trackedSeries).toBe(1);
+    await store.write(series(900, 1200));
+    await store.write(series(600, 630)); // a batch the first process had written, retried
+    await store.close();
     await expectRollupsMatchRaw(db);
     const [day] = await rollupDocs(db, '1d');
     expect(day?.count).toBe(40);

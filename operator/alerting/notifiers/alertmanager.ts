@@ -4,6 +4,7 @@
  * re-sends it and resolves it by itself if the operator stops; a resolution sets `endsAt` to
  * the resolution time.
  */
+import { formatTime } from '../format.js';
 import { systemClock, type Clock } from '../../model.js';
 import { DEFAULT_HTTP_TIMEOUT_MS, postJson } from './http.js';
 import { DEFAULT_RESEND_INTERVAL_MS, type Notification, type RepeatingNotifier } from './notification.js';
@@ -63,7 +64,8 @@ export class AlertmanagerNotifier implements RepeatingNotifier {
         summary: `${n.metric} ${n.transition === 'fired' ? 'above threshold' : 'back to normal'} (ResourceAlert ${n.alert})`,
         description: n.message,
       },
-      startsAt: new Date(n.startsAt).toISOString(),
+      // Whole seconds, as in status: the same startsAt after the operator resumes from status.
+      startsAt: formatTime(n.startsAt),
       endsAt: new Date(
         n.transition === 'resolved' ? (n.endsAt ?? now) : now + this.activeForMs,
       ).toISOString(),

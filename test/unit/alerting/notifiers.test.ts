@@ -77,7 +77,7 @@ describe('AlertmanagerNotifier', () => {
               summary: 'cpu above threshold (ResourceAlert shop/web-hot)',
               description: fired.message,
             },
-            startsAt: '2026-11-21T10:00:00.000Z',
+            startsAt: '2026-11-21T10:00:00Z',
             endsAt: new Date(NOW + 240_000).toISOString(),
           },
         ],

@@ -1,0 +1,171 @@
+/**
+ * The store's write path, 10,000 containers per collection cycle at a 30 s interval.
+ *
+ * (a) CPU: samples -> snapshot documents -> open rollup buckets -> closed bucket documents, in
+ *     memory. Target >= 200,000 samples/s on one core.
+ * (b) Write path (raw insert + rollups, as MongoUsageStore.write does it) against a raw driver
+ *     insertMany of the same snapshot documents, on the same server in the same run, cycle by
+ *     cycle in turn. Target ratio >= 0.7. The server is MONGODB_URI, or a FerretDB started here.
+ * (c) Heap held per tracked container (its open buckets at four resolutions). Target <= 2 KB.
+ */
+import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { MongoClient } from 'mongodb';
+import { silentLogger } from '../operator/logging.js';
+import { OperatorMetrics } from '../operator/metrics.js';
+import type { ContainerSample } from '../operator/model.js';
+import { MongoUsageStore } from '../operator/store/mongo-store.js';
+import { toSnapshotDoc, type SnapshotDoc } from '../operator/store/snapshots.js';
+import { RollupTracker } from '../operator/store/tracker.js';
+import { startFerretDB } from '../scripts/testenv/ferretdb.js';
+
+const CONTAINERS = 10_000;
+const INTERVAL_MS = 30_000;
+/** Cycles written in (b): ten minutes, so that 1m and 5m buckets close as in steady state. */
+const WRITE_CYCLES = 20;
+const START = Date.UTC(2026, 10, 21, 10, 0, 0);
+
+function cycle(n: number): ContainerSample[] {
+  const samples: ContainerSample[] = new Array(CONTAINERS);
+  for (let i = 0; i < CONTAINERS; i++) {
+    const pod = `web-${i >> 1}`;
+    samples[i] = {
+      time: START + n * INTERVAL_MS + (i % 7) * 100,
+      policy: `shop-${i % 50}/usage`,
+      namespace: `shop-${i % 50}`,
+      pod,
+      container: i % 2 === 0 ? 'app' : 'sidecar',
+      node: `node-${i % 100}`,
+      labels: [
+        { k: 'app.kubernetes.io/name', v: 'web' },
+        { k: 'pod-template-hash', v: '7d9f8c6b5' },
+      ],
+      cpuMillicores: 100 + ((i * 7 + n * 13) % 900) + 0.25,
+      memoryBytes: 2 ** 27 + ((i * 4099 + n) % 2 ** 20) * 256,
+      cpuRequestMillicores: 250,
+      cpuLimitMillicores: 1000,
+      memoryRequestBytes: 2 ** 28,
+      memoryLimitBytes: 2 ** 30,
+      cpuPercentOfRequest: 40,
+      cpuPercentOfLimit: 10,
+      memoryPercentOfRequest: 50,
+      memoryPercentOfLimit: 12.5,
+      uptimeSeconds: 3600 + n * 30,
+      intervalSeconds: 30,
+    };
+  }
+  return samples;
+}
+
+const rate = (samples: number, ms: number) => `${Math.round((samples / ms) * 1000).toLocaleString('en-US')} samples/s`;
+
+function transformBench(): void {
+  const cycles = Array.from({ length: 40 }, (_, n) => cycle(n));
+  const tracker = new RollupTracker(120_000);
+  // Warm-up on the first ten cycles, measure on the rest.
+  let closedDocs = 0;
+  let ms = 0;
+  for (const [n, samples] of cycles.entries()) {
+    const started = performance.now();
+    const docs = samples.map(toSnapshotDoc);
+    const closed = tracker.add(samples).map((bucket) => bucket.toDoc(['bench']));
+    if (n >= 10) {
+      ms += performance.now() - started;
+      closedDocs += closed.length;
+    }
+    if (docs.length !== samples.length) throw new Error('lost samples');
+  }
+  const measured = 30 * CONTAINERS;
+  console.log(
+    `(a) transform + rollups in memory: ${rate(measured, ms)} on one core (target >= 200,000); ` +
+      `${(closedDocs / measured).toFixed(2)} bucket documents per sample`,
+  );
+}
+
+async function writeBench(uri: string, server: string): Promise<void> {
+  const client = await MongoClient.connect(uri);
+  const suffix = Date.now().toString(36);
+  const baselineDb = client.db(`bench_insert_${suffix}`);
+  const storeDb = `bench_store_${suffix}`;
+  const store = new MongoUsageStore(
+    { uri, database: storeDb },
+    { logger: silentLogger(), metrics: new OperatorMetrics(), clock: { now: () => START } },
+  );
+  try {
+    await store.start();
+    const baseline = baselineDb.collection<SnapshotDoc>('snapshots');
+    let baselineMs = 0;
+    let storeMs = 0;
+    for (let n = 0; n < WRITE_CYCLES; n++) {
+      const samples = cycle(n);
+      const docs = samples.map(toSnapshotDoc);
+      let started = performance.now();
+      await baseline.insertMany(docs, { ordered: false });
+      baselineMs += performance.now() - started;
+      started = performance.now();
+      await store.write(samples);
+      storeMs += performance.now() - started;
+    }
+    const total = WRITE_CYCLES * CONTAINERS;
+    const rollupDocs = (
+      await Promise.all(
+        ['rollups_1m', 'rollups_5m', 'rollups_1h', 'rollups_1d'].map((c) => client.db(storeDb).collection(c).countDocuments()),
+      )
+    ).reduce((a, b) => a + b, 0);
+    const closeStarted = performance.now();
+    await store.close();
+    const closeMs = performance.now() - closeStarted;
+    console.log(
+      `(b) ${server}, ${WRITE_CYCLES} cycles of ${CONTAINERS.toLocaleString('en-US')}: insertMany ${rate(total, baselineMs)}, ` +
+        `write path ${rate(total, storeMs)} (${rollupDocs.toLocaleString('en-US')} bucket documents written); ` +
+        `ratio ${(baselineMs / storeMs).toFixed(2)} (target >= 0.7); writing the open buckets at shutdown: ${Math.round(closeMs)} ms`,
+    );
+  } finally {
+    await store.close().catch(() => undefined);
+    await client.db(storeDb).dropDatabase();
+    await baselineDb.dropDatabase();
+    await client.close();
+  }
+}
+
+function collectGarbage(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+function heapBench(): void {
+  const gc = collectGarbage();
+  const tracker = new RollupTracker(120_000);
+  // Steady state: a few cycles in, with every resolution's bucket open.
+  for (let n = 0; n < 3; n++) tracker.add(cycle(n));
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const tracked = new RollupTracker(120_000);
+  for (let n = 0; n < 3; n++) tracked.add(cycle(n));
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  console.log(
+    `(c) heap per tracked container: ${((after - before) / tracked.trackedSeries / 1024).toFixed(2)} KB ` +
+      `(${tracked.trackedSeries.toLocaleString('en-US')} containers, four open buckets each; target <= 2 KB)`,
+  );
+  if (tracker.trackedSeries !== tracked.trackedSeries) throw new Error('unexpected tracker state');
+}
+
+export async function run(): Promise<void> {
+  transformBench();
+  heapBench();
+  const given = process.env.MONGODB_URI;
+  if (given) {
+    await writeBench(given, 'MONGODB_URI');
+    return;
+  }
+  const ferretdb = await startFerretDB();
+  try {
+    await writeBench(ferretdb.uri, 'FerretDB (SQLite)');
+  } finally {
+    await ferretdb.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();
