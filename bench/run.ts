@@ -1,6 +1,6 @@
 /**
- * Runs every benchmark in this folder (`*.bench.js` once built) and prints their figures.
- * `npm run bench` runs them all; `node dist/bench/run.js store` only those whose name contains "store".
+ * Runs every benchmark in this folder (`*.bench.ts`, through tsx) and prints their figures.
+ * `npm run bench` runs them all; `npm run bench -- store` only those whose name contains "store".
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,12 +12,12 @@ interface Bench {
 
 const only = process.argv.slice(2);
 const files = readdirSync(import.meta.dirname)
-  .filter((file) => file.endsWith('.bench.js'))
+  .filter((file) => /\.bench\.[jt]s$/.test(file))
   .filter((file) => only.length === 0 || only.some((name) => file.includes(name)))
   .sort();
 for (const file of files) {
   const bench = (await import(pathToFileURL(join(import.meta.dirname, file)).href)) as Partial<Bench>;
   if (typeof bench.run !== 'function') throw new Error(`${file} does not export run()`);
-  console.log(`\n== ${file.replace(/\.bench\.js$/, '')}`);
+  console.log(`\n== ${file.replace(/\.bench\.[jt]s$/, '')}`);
   await bench.run();
 }

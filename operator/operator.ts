@@ -147,17 +147,19 @@ export async function startOperator(
     const log = logger.child({ component: 'leader' });
     await Promise.all(informers.map((i) => i.waitForSync()));
     if (signal.aborted) return;
+    // Created below; the dispatcher, collector and alert controller reach them through this holder.
+    const queues: { policy?: Controller; alert?: Controller } = {};
     const dispatcher = new NotificationDispatcher({
       metrics,
       logger: logger.child({ component: 'notifications' }),
+      // A receiver starting or stopping to fail shows in the alert's status at once.
+      onFailureChange: (alert) => queues.alert?.enqueue(alert),
     });
     const scheduler = new CollectionScheduler({
       timers: systemTimers,
       metrics,
       logger: logger.child({ component: 'scheduler' }),
     });
-    // Created below; the collector and the alert controller reach them through this holder.
-    const queues: { policy?: Controller; alert?: Controller } = {};
     const alertController = new ResourceAlertController({
       caches: {
         alert: (ns, name) => alerts.get(ns, name),

@@ -33,17 +33,31 @@ describe('make dev / make dev-down (the README’s first command)', () => {
   });
 
   it('starts the simulated cluster, store and operator; the demo alert fires; dev-down leaves nothing running', async () => {
-    dev = spawn('make', ['-C', ROOT, '-o', 'node_modules/.installed', 'dev'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '', MONGODB_URI: '' } });
+    dev = spawn('make', ['-C', ROOT, '-o', 'node_modules/.installed', 'dev'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, KUBECONFIG: '', MONGODB_URI: '' },
+    });
     dev.stdout?.on('data', (c: Buffer) => (output += c.toString()));
     dev.stderr?.on('data', (c: Buffer) => (output += c.toString()));
 
-    await waitFor('make dev to be ready', () => output.includes('[dev] ready'), { timeoutMs: 180_000, intervalMs: 1000 });
-    for (const file of ['kubeconfig', 'mongodb-uri', 'api-url']) expect(existsSync(join(DEV, file))).toBe(true);
+    await waitFor('make dev to be ready', () => output.includes('[dev] ready'), {
+      timeoutMs: 180_000,
+      intervalMs: 1000,
+    });
+    for (const file of ['kubeconfig', 'mongodb-uri', 'api-url'])
+      expect(existsSync(join(DEV, file))).toBe(true);
     const apiUrl = readFileSync(join(DEV, 'api-url'), 'utf8').trim();
     expect(apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect((await fetch(`${apiUrl}/healthz`)).status).toBe(200);
 
-    await kubectlDev('-n', 'shop', 'wait', '--for=condition=Firing', 'resourcealert/web-cpu-hot', '--timeout=150s');
+    await kubectlDev(
+      '-n',
+      'shop',
+      'wait',
+      '--for=condition=Firing',
+      'resourcealert/web-cpu-hot',
+      '--timeout=150s',
+    );
     const listed = await kubectlDev('get', 'usagepolicies,resourcealerts', '-A');
     expect(listed).toMatch(/web-cpu-hot\s+Firing/);
 

@@ -291,4 +291,47 @@ ${extra}`;
     }
     expect(seen).toBe(6);
   });
+  it('retries a receiver that fails and then recovers; shows one that never recovers in a condition', async () => {
+    const flaky = await new Receiver().start();
+    const dead = await new Receiver().start();
+    try {
+      flaky.failNext(2);
+      dead.failAlways(true);
+      await createPod(ns, { name: 'retry', labels: { app: 'retry' }, usage: { cpu: '800m' } });
+      const alertYaml = (name: string, url: string) => `apiVersion: usage.kubeusage.dev/v1alpha1
+kind: ResourceAlert
+metadata: {name: ${name}}
+spec:
+  policyRef: {name: apps}
+  selector: {matchLabels: {app: retry}}
+  cpu: {above: 500m}
+  for: 1
+  notify: {events: false, webhook: {url: "${url}/hook"}}
+`;
+      await apply(alertYaml('retry-flaky', flaky.url), ns);
+      await apply(alertYaml('retry-dead', dead.url), ns);
+
+      const delivered = await waitFor(
+        'the flaky receiver gets the firing after its two failures',
+        () => flaky.to('/hook').find((r) => (r.body as WebhookBody).transition === 'fired'),
+        { timeoutMs: 120_000 },
+      );
+      expect((delivered.body as WebhookBody).target.pod).toBe('retry');
+      expect(flaky.to('/hook')).toHaveLength(1);
+
+      const failing = await waitFor(
+        'NotificationsFailing on the alert whose receiver never answers',
+        async () => {
+          const c = conditionOf(await alert('retry-dead'), 'NotificationsFailing');
+          return c?.status === 'True' ? c : undefined;
+        },
+        { timeoutMs: 120_000 },
+      );
+      expect(failing.message).toContain('webhook');
+      expect(conditionOf(await alert('retry-dead'), 'Firing')?.status).toBe('True');
+    } finally {
+      await flaky.stop();
+      await dead.stop();
+    }
+  });
 });

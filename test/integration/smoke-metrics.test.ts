@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Metrics, type PodMetric } from '@kubernetes/client-node';
-import { createDeployment, deleteNamespace, kubeConfig, listPods, newNamespace, setPodUsage, waitFor } from '../harness/index.js';
+import {
+  createDeployment,
+  deleteNamespace,
+  kubeConfig,
+  listPods,
+  newNamespace,
+  setPodUsage,
+  waitFor,
+} from '../harness/index.js';
 
 /** CPU quantity of metrics-server (e.g. "499873012n", "500m") in millicores. */
 function millicores(quantity: string): number {
@@ -13,7 +21,9 @@ function millicores(quantity: string): number {
 function memoryMi(quantity: string): number {
   const m = /^(\d+)(Ki|Mi|Gi)?$/.exec(quantity);
   if (!m) throw new Error(`unexpected memory quantity ${quantity}`);
-  const scale = { Ki: 1 / 1024, Mi: 1, Gi: 1024, '': 1 / (1024 * 1024) }[(m[2] ?? '') as 'Ki' | 'Mi' | 'Gi' | ''];
+  const scale = { Ki: 1 / 1024, Mi: 1, Gi: 1024, '': 1 / (1024 * 1024) }[
+    (m[2] ?? '') as 'Ki' | 'Mi' | 'Gi' | ''
+  ];
   return Number(m[1]) * scale;
 }
 

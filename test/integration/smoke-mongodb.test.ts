@@ -15,21 +15,29 @@ describe('smoke: the mongodb driver against the test store', () => {
   });
 
   it('creates indexes, inserts, upserts with $inc/$max and queries', async () => {
-    const rollups = client.db(dbName).collection<{ _id: string; ns: string; count: number; max: number }>('rollups');
+    const rollups = client
+      .db(dbName)
+      .collection<{ _id: string; ns: string; count: number; max: number }>('rollups');
     await rollups.createIndex({ ns: 1, _id: 1 }, { name: 'by_namespace' });
     const names = (await rollups.listIndexes().toArray()).map((i) => i.name);
     expect(names).toContain('by_namespace');
 
     await rollups.insertOne({ _id: 'a', ns: 'shop', count: 1, max: 10 });
     for (const value of [5, 30, 20]) {
-      await rollups.updateOne({ _id: 'b' }, { $inc: { count: 1 }, $max: { max: value }, $set: { ns: 'shop' } }, { upsert: true });
+      await rollups.updateOne(
+        { _id: 'b' },
+        { $inc: { count: 1 }, $max: { max: value }, $set: { ns: 'shop' } },
+        { upsert: true },
+      );
     }
     const b = await rollups.findOne({ _id: 'b' });
     expect(b).toEqual({ _id: 'b', ns: 'shop', count: 3, max: 30 });
 
     const shop = await rollups.find({ ns: 'shop' }).sort({ _id: 1 }).toArray();
     expect(shop.map((d) => d._id)).toEqual(['a', 'b']);
-    const counted = await rollups.aggregate([{ $match: { ns: 'shop' } }, { $group: { _id: '$ns', total: { $sum: '$count' } } }]).toArray();
+    const counted = await rollups
+      .aggregate([{ $match: { ns: 'shop' } }, { $group: { _id: '$ns', total: { $sum: '$count' } } }])
+      .toArray();
     expect(counted).toEqual([{ _id: 'shop', total: 4 }]);
   });
 });
