@@ -82,6 +82,16 @@ function rulesFor(policy: string, count: number): AlertRule[] {
   }));
 }
 
+/**
+ * The cycle of a round, as a new object: the collector produces a new cycle every time, and
+ * the evaluator keeps per-cycle work (shared by the alerts of a policy) only as long as the
+ * cycle object lives, so reusing the object across rounds would not measure that work.
+ */
+function freshCycle(variants: readonly CollectionCycle[], round: number): CollectionCycle {
+  const c = variants[round % VARIANTS]!;
+  return { ...c, samples: [...c.samples] };
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
@@ -118,7 +128,7 @@ function fleet(): void {
   const cycleOfRound = (round: number) => {
     const now = START + round * INTERVAL;
     policies.forEach((_, p) => {
-      const c = cycles[p]![round % VARIANTS]!;
+      const c = freshCycle(cycles[p]!, round);
       rules[p]!.forEach((rule, a) => {
         const result = evaluate(rule, states[p]![a]!, c, now);
         states[p]![a] = result.state;
@@ -145,8 +155,9 @@ function dense(): void {
   const rules = rulesFor(policy, 10);
   const states = rules.map((): AlertState => emptyAlertState());
   const result = measure((round) => {
+    const c = freshCycle(cycles, round);
     rules.forEach((rule, a) => {
-      states[a] = evaluate(rule, states[a]!, cycles[round % VARIANTS]!, START + round * INTERVAL).state;
+      states[a] = evaluate(rule, states[a]!, c, START + round * INTERVAL).state;
     });
   });
   const perAlert = { wall: result.wall / rules.length, cpu: result.cpu / rules.length };

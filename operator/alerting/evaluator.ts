@@ -92,7 +92,7 @@ export function evaluate(
   }
   checkRule(rule);
   const run = new Run(rule, now, previous.lastAlertedAt);
-  const observed = observeTargets(rule, cycle.samples);
+  const observed = observeTargets(rule, cycle);
   const targets = new Map<string, TargetEntry>();
 
   let seenBefore = 0;

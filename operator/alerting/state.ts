@@ -22,9 +22,16 @@ export interface TargetRef {
 
 /** `ns/pod/container` for a container, `ns/pod` for a pod. */
 export function targetKey(ref: TargetRef): string {
-  return ref.container === undefined
-    ? `${ref.namespace}/${ref.pod}`
-    : `${ref.namespace}/${ref.pod}/${ref.container}`;
+  return targetKeyOf(ref.namespace, ref.pod, ref.container);
+}
+
+/**
+ * targetKey from the names. Joined rather than built with a template literal: V8 builds a
+ * template literal as a rope, and a Map compares rope keys several times slower than flat
+ * ones; evaluation looks every target of every alert up by its key.
+ */
+export function targetKeyOf(namespace: string, pod: string, container?: string): string {
+  return (container === undefined ? [namespace, pod] : [namespace, pod, container]).join('/');
 }
 
 /** What a percent threshold was taken of, for messages: "80% of limit 1". */

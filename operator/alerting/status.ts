@@ -83,26 +83,30 @@ interface Row {
 const RANK: Record<TargetState, number> = { Firing: 0, Pending: 1, NoBasis: 2, Normal: 3 };
 
 export function toStatus(state: AlertState, rule: AlertRule, now: number, limits: StatusLimits): AlertStatus {
-  const rows: Row[] = [];
-  const worstPerTarget = new Map<TargetEntry, TargetState>();
+  // The worst rows in order: the listed targets, and at least the worst for the condition.
+  const worst = new WorstRows(Math.max(limits.maxTargets, 1));
+  let worstNoBasis: Row | undefined;
+  const counts: Record<TargetState, number> = { Firing: 0, Pending: 0, NoBasis: 0, Normal: 0 };
   const firingMetrics = new Set<Metric>();
   const streak: Record<Metric, number> = { cpu: 0, memory: 0 };
   for (const entry of state.targets.values()) {
+    let targetState: TargetState = 'Normal';
     for (const metric of METRICS) {
       const s = entry.metrics[metric];
       if (!s) continue;
       streak[metric] = Math.max(streak[metric], s.breaches);
       if (s.state === 'Firing') firingMetrics.add(metric);
       if (s.state === 'Normal') continue;
-      rows.push({ ref: entry.ref, metric, s });
-      const worst = worstPerTarget.get(entry);
-      if (worst === undefined || RANK[s.state] < RANK[worst]) worstPerTarget.set(entry, s.state);
+      const row = { ref: entry.ref, metric, s };
+      worst.offer(row);
+      if (s.state === 'NoBasis' && (!worstNoBasis || compareRows(row, worstNoBasis) < 0)) worstNoBasis = row;
+      if (RANK[s.state] < RANK[targetState]) targetState = s.state;
     }
+    // A target counts once, under its worst metric; Normal targets are not counted.
+    if (targetState !== 'Normal') counts[targetState] += 1;
   }
-  rows.sort(compareRows);
-  const counts: Record<TargetState, number> = { Firing: 0, Pending: 0, NoBasis: 0, Normal: 0 };
-  for (const worst of worstPerTarget.values()) counts[worst] += 1;
 
+  const format = new StatusFormatter();
   const status: AlertStatus = {
     state: counts.Firing > 0 ? 'Firing' : counts.Pending > 0 ? 'Pending' : 'Normal',
     alertState: alertStateName(firingMetrics),
@@ -111,13 +115,83 @@ export function toStatus(state: AlertState, rule: AlertRule, now: number, limits
     firingTargets: counts.Firing,
     pendingTargets: counts.Pending,
     noBasisTargets: counts.NoBasis,
-    targets: rows.slice(0, limits.maxTargets).map(toStatusTarget),
-    conditions: [firingCondition(state, rule, rows, firingMetrics, counts, now)],
+    targets: worst.rows.slice(0, limits.maxTargets).map((row) => format.target(row)),
+    conditions: [firingCondition(state, rule, worst.rows[0], worstNoBasis, firingMetrics, counts, now)],
   };
   if (state.lastEvaluationTime !== undefined)
     status.lastEvaluationTime = formatTime(state.lastEvaluationTime);
   if (state.lastAlertedAt !== undefined) status.lastAlertedAt = formatTime(state.lastAlertedAt);
   return status;
+}
+
+/**
+ * The first `limit` rows in status order (as a stable sort by compareRows would list them),
+ * kept while the rows are offered, without sorting all of them: an alert may have thousands
+ * of targets that are not Normal, and status lists a few.
+ */
+class WorstRows {
+  readonly rows: Row[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  offer(row: Row): void {
+    const last = this.rows.at(-1);
+    if (this.rows.length === this.limit && last && compareRows(row, last) >= 0) return;
+    // After the rows that rank the same: offered earlier, listed earlier, as in a stable sort.
+    let low = 0;
+    let high = this.rows.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (compareRows(row, this.rows[middle]!) < 0) high = middle;
+      else low = middle + 1;
+    }
+    this.rows.splice(low, 0, row);
+    if (this.rows.length > this.limit) this.rows.pop();
+  }
+}
+
+/**
+ * Formats the targets of one status. Targets share times (they change state on the same
+ * cycles) and often thresholds, and formatting a time or a quantity costs far more than a
+ * lookup, so each distinct time and quantity is formatted once per status.
+ */
+class StatusFormatter {
+  private readonly times = new Map<number, string>();
+  private readonly quantities: Record<Metric, Map<number, string>> = { cpu: new Map(), memory: new Map() };
+
+  target({ ref, metric, s }: Row): AlertStatusTarget {
+    const target: AlertStatusTarget = {
+      namespace: ref.namespace,
+      pod: ref.pod,
+      metric,
+      breaches: s.breaches,
+      healthy: s.healthy,
+      state: s.state,
+      since: this.time(s.since),
+    };
+    if (ref.container !== undefined) target.container = ref.container;
+    if (s.value !== null) target.value = this.quantity(metric, s.value);
+    if (s.threshold !== null) target.threshold = this.quantity(metric, s.threshold);
+    if (s.state === 'Firing') target.firingNotified = s.firingNotified;
+    return target;
+  }
+
+  private time(ms: number): string {
+    return cached(this.times, ms, formatTime);
+  }
+
+  private quantity(metric: Metric, value: number): string {
+    return cached(this.quantities[metric], value, (v) => formatQuantity(metric, v));
+  }
+}
+
+function cached(cache: Map<number, string>, key: number, format: (key: number) => string): string {
+  let text = cache.get(key);
+  if (text === undefined) {
+    text = format(key);
+    cache.set(key, text);
+  }
+  return text;
 }
 
 /** What fromStatus reads: the status as the API server returns it (fields checked, not trusted). */
@@ -214,23 +288,6 @@ function ratio(s: MetricState): number {
   return s.value === null || s.threshold === null || s.threshold <= 0 ? -1 : s.value / s.threshold;
 }
 
-function toStatusTarget({ ref, metric, s }: Row): AlertStatusTarget {
-  const target: AlertStatusTarget = {
-    namespace: ref.namespace,
-    pod: ref.pod,
-    metric,
-    breaches: s.breaches,
-    healthy: s.healthy,
-    state: s.state,
-    since: formatTime(s.since),
-  };
-  if (ref.container !== undefined) target.container = ref.container;
-  if (s.value !== null) target.value = formatQuantity(metric, s.value);
-  if (s.threshold !== null) target.threshold = formatQuantity(metric, s.threshold);
-  if (s.state === 'Firing') target.firingNotified = s.firingNotified;
-  return target;
-}
-
 function alertStateName(firing: ReadonlySet<Metric>): AlertStateName {
   if (firing.has('cpu')) return firing.has('memory') ? 'both_alert' : 'cpu_alert';
   return firing.has('memory') ? 'mem_alert' : 'normal';
@@ -239,7 +296,8 @@ function alertStateName(firing: ReadonlySet<Metric>): AlertStateName {
 function firingCondition(
   state: AlertState,
   rule: AlertRule,
-  rows: readonly Row[],
+  worst: Row | undefined,
+  noBasis: Row | undefined,
   firingMetrics: ReadonlySet<Metric>,
   counts: Record<TargetState, number>,
   now: number,
@@ -254,11 +312,9 @@ function firingCondition(
     };
   }
   const describe = (row: Row) => describeMetricState(rule, row.ref, row.metric, row.s);
-  const noBasis = rows.find((row) => row.s.state === 'NoBasis');
   const noBasisNote = noBasis
     ? `; ${counts.NoBasis} target(s) cannot be evaluated, e.g. ${describe(noBasis)}`
     : '';
-  const [worst] = rows;
   if (counts.Firing === 0 || worst === undefined) {
     const pending =
       counts.Pending > 0 && worst ? `; ${counts.Pending} pending, worst: ${describe(worst)}` : '';
