@@ -58,7 +58,8 @@ function cycle(n: number): ContainerSample[] {
   return samples;
 }
 
-const rate = (samples: number, ms: number) => `${Math.round((samples / ms) * 1000).toLocaleString('en-US')} samples/s`;
+const rate = (samples: number, ms: number) =>
+  `${Math.round((samples / ms) * 1000).toLocaleString('en-US')} samples/s`;
 
 function transformBench(): void {
   const cycles = Array.from({ length: 40 }, (_, n) => cycle(n));
@@ -110,7 +111,9 @@ async function writeBench(uri: string, server: string): Promise<void> {
     const total = WRITE_CYCLES * CONTAINERS;
     const rollupDocs = (
       await Promise.all(
-        ['rollups_1m', 'rollups_5m', 'rollups_1h', 'rollups_1d'].map((c) => client.db(storeDb).collection(c).countDocuments()),
+        ['rollups_1m', 'rollups_5m', 'rollups_1h', 'rollups_1d'].map((c) =>
+          client.db(storeDb).collection(c).countDocuments(),
+        ),
       )
     ).reduce((a, b) => a + b, 0);
     const closeStarted = performance.now();

@@ -10,14 +10,21 @@ export function createLogger(level: LogLevel = 'info', defaultMeta: Record<strin
   return winston.createLogger({
     level,
     defaultMeta,
-    format: winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json()),
+    format: winston.format.combine(
+      winston.format.timestamp(),
+      winston.format.errors({ stack: true }),
+      winston.format.json(),
+    ),
     transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
   });
 }
 
 /** A logger that writes nothing, for tests that do not look at logs. */
 export function silentLogger(): Logger {
-  return winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });
+  return winston.createLogger({
+    silent: true,
+    transports: [new winston.transports.Console({ silent: true })],
+  });
 }
 
 /** Turns an unknown thrown value into a short message for logs and conditions. */

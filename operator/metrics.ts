@@ -28,7 +28,8 @@ export class OperatorMetrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [(this.registry = new Registry())];
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'kube_usage_operator_' });
+    if (options.defaultMetrics)
+      collectDefaultMetrics({ register: this.registry, prefix: 'kube_usage_operator_' });
     const p = 'kube_usage_';
     this.collectionDuration = new Histogram({
       name: `${p}collection_duration_seconds`,

@@ -69,7 +69,10 @@ export interface ContainerSample extends ContainerResources {
   intervalSeconds: number;
 }
 
-/** What one collection cycle of one policy produced. */
+/**
+ * What one collection cycle of one policy produced. Read-only once built: the sinks share it
+ * (the evaluator caches per-cycle work keyed on the object).
+ */
 export interface CollectionCycle {
   policy: ObjectKey;
   /** When the cycle ran, ms since epoch. */

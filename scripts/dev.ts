@@ -71,11 +71,16 @@ async function main(): Promise<void> {
 
     const parsed = parseCommandLine(
       [
-        '--kubeconfig', kubeconfig,
-        '--namespace', 'kube-usage-system',
-        '--identity', 'dev',
-        '--http-address', '127.0.0.1',
-        '--http-port', '0',
+        '--kubeconfig',
+        kubeconfig,
+        '--namespace',
+        'kube-usage-system',
+        '--identity',
+        'dev',
+        '--http-address',
+        '127.0.0.1',
+        '--http-port',
+        '0',
       ],
       { MONGODB_URI: store.uri },
     );
@@ -87,9 +92,13 @@ async function main(): Promise<void> {
     say('  export KUBECONFIG=.dev/kubeconfig');
     say('  kubectl get usagepolicies,resourcealerts -A -w      # web-cpu-hot goes Firing in about a minute');
     say('  kubectl -n shop wait --for=condition=Firing resourcealert/web-cpu-hot --timeout=5m');
-    say('  kubectl -n shop annotate --overwrite pod web-hot kwok.x-k8s.io/usage-cpu=100m   # and it resolves');
+    say(
+      '  kubectl -n shop annotate --overwrite pod web-hot kwok.x-k8s.io/usage-cpu=100m   # and it resolves',
+    );
     say('  TOKEN=$(kubectl -n kube-usage-system create token usage-reader)');
-    say('  curl -H "Authorization: Bearer $TOKEN" "$(cat .dev/api-url)/api/v1/usage/top?metric=cpu&window=1h"');
+    say(
+      '  curl -H "Authorization: Bearer $TOKEN" "$(cat .dev/api-url)/api/v1/usage/top?metric=cpu&window=1h"',
+    );
     say('  tail -f .dev/operator.log');
     say('Ctrl-C (or `make dev-down`) stops everything.');
   } catch (err) {

@@ -65,7 +65,11 @@ export interface LayoutOptions {
  * step is idempotent, so concurrent or repeated start-ups are safe. Refuses a database written by
  * a newer schema.
  */
-export async function migrate(db: Db, features: ServerFeatures, options: LayoutOptions = {}): Promise<StoreCollections> {
+export async function migrate(
+  db: Db,
+  features: ServerFeatures,
+  options: LayoutOptions = {},
+): Promise<StoreCollections> {
   const meta = db.collection<SchemaDoc>(COLLECTION_NAMES.meta);
   const recorded = (await meta.findOne({ _id: 'schema' }))?.version ?? 0;
   if (recorded > SCHEMA_VERSION) {
@@ -87,12 +91,12 @@ export function collectionsOf(db: Db, snapshotsTimeSeries: boolean): StoreCollec
 }
 
 /** Indexes every query and the retention deletes use; `time` alone is created with the TTL. */
-const SNAPSHOT_INDEXES: IndexDescription["key"][] = [
+const SNAPSHOT_INDEXES: IndexDescription['key'][] = [
   { namespace: 1, pod: 1, time: -1 },
   { series: 1, time: 1 },
   { policy: 1, time: 1 },
 ];
-const ROLLUP_INDEXES: IndexDescription["key"][] = [
+const ROLLUP_INDEXES: IndexDescription['key'][] = [
   { namespace: 1, pod: 1, time: 1 },
   { series: 1, time: 1 },
   { policy: 1, time: 1 },
@@ -134,18 +138,28 @@ async function ensureRollups(
   options: LayoutOptions,
 ): Promise<void> {
   const name = COLLECTION_NAMES.rollups[resolution];
-  if ((await db.listCollections({ name }).toArray()).length === 0) await ignoreAlreadyExists(db.createCollection(name));
+  if ((await db.listCollections({ name }).toArray()).length === 0)
+    await ignoreAlreadyExists(db.createCollection(name));
   await ensureIndexes(db.collection(name), ROLLUP_INDEXES);
   const keep = options.ttlBackstop && keepMs(resolution, options.ttlBackstop) + RESOLUTION_MS[resolution];
-  await ensureTimeIndex(db, name, features.ttlIndexes && keep !== undefined ? Math.ceil(keep / 1000) : undefined);
+  await ensureTimeIndex(
+    db,
+    name,
+    features.ttlIndexes && keep !== undefined ? Math.ceil(keep / 1000) : undefined,
+  );
 }
 
 /**
  * Creates the indexes that do not exist yet. (Asking for existing ones again is allowed by MongoDB,
  * but makes FerretDB v1 drop the connection.)
  */
-async function ensureIndexes(collection: Collection, keys: readonly IndexDescription['key'][]): Promise<void> {
-  const existing = new Set((await collection.listIndexes().toArray()).map((index) => JSON.stringify(index.key)));
+async function ensureIndexes(
+  collection: Collection,
+  keys: readonly IndexDescription['key'][],
+): Promise<void> {
+  const existing = new Set(
+    (await collection.listIndexes().toArray()).map((index) => JSON.stringify(index.key)),
+  );
   const missing = keys.filter((key) => !existing.has(JSON.stringify(key)));
   if (missing.length > 0) await collection.createIndexes(missing.map((key) => ({ key })));
 }
@@ -156,9 +170,14 @@ async function ensureIndexes(collection: Collection, keys: readonly IndexDescrip
  */
 async function ensureTimeIndex(db: Db, name: string, ttlSeconds: number | undefined): Promise<void> {
   const collection = db.collection(name);
-  const current = (await collection.listIndexes().toArray()).find((index) => JSON.stringify(index.key) === '{"time":1}');
+  const current = (await collection.listIndexes().toArray()).find(
+    (index) => JSON.stringify(index.key) === '{"time":1}',
+  );
   if (current === undefined) {
-    await collection.createIndex({ time: 1 }, ttlSeconds === undefined ? {} : { expireAfterSeconds: ttlSeconds });
+    await collection.createIndex(
+      { time: 1 },
+      ttlSeconds === undefined ? {} : { expireAfterSeconds: ttlSeconds },
+    );
   } else if (ttlSeconds !== undefined && current.expireAfterSeconds !== ttlSeconds) {
     await db.command({ collMod: name, index: { keyPattern: { time: 1 }, expireAfterSeconds: ttlSeconds } });
   }

@@ -1,6 +1,11 @@
 /** The store: MongoDB (or FerretDB) behind the SampleWriter, UsageQueries and RetentionRunner interfaces. */
 export * from './types.js';
-export { MongoUsageStore, DEFAULT_DATABASE, type MongoUsageStoreOptions, type MongoUsageStoreDeps } from './mongo-store.js';
+export {
+  MongoUsageStore,
+  DEFAULT_DATABASE,
+  type MongoUsageStoreOptions,
+  type MongoUsageStoreDeps,
+} from './mongo-store.js';
 export {
   OutageBuffer,
   DEFAULT_OUTAGE_BUFFER_CAPACITY,

@@ -140,9 +140,12 @@ export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRun
   /** Flushes (see flush) and disconnects. */
   async close(): Promise<void> {
     await this.flush().catch((err: unknown) =>
-      this.deps.logger.warn('could not write open rollup buckets at shutdown; the next writer recomputes them', {
-        error: errorMessage(err),
-      }),
+      this.deps.logger.warn(
+        'could not write open rollup buckets at shutdown; the next writer recomputes them',
+        {
+          error: errorMessage(err),
+        },
+      ),
     );
     await this.client.close();
   }

@@ -52,11 +52,16 @@ export interface OpenStoreOptions {
  */
 export async function openStore(options: OpenStoreOptions): Promise<UsageStore> {
   const deps = { logger: options.logger, metrics: options.metrics, clock: options.clock ?? systemClock };
-  const store = new MongoUsageStore({ uri: options.uri, database: options.database, ttlBackstop: options.ttlBackstop }, deps);
-  const buffer = new OutageBuffer(store, deps, { capacity: options.outageBufferSize });
-  await store.start().catch((err: unknown) =>
-    options.logger.warn('store not reachable at start-up; will retry on use', { error: errorMessage(err) }),
+  const store = new MongoUsageStore(
+    { uri: options.uri, database: options.database, ttlBackstop: options.ttlBackstop },
+    deps,
   );
+  const buffer = new OutageBuffer(store, deps, { capacity: options.outageBufferSize });
+  await store
+    .start()
+    .catch((err: unknown) =>
+      options.logger.warn('store not reachable at start-up; will retry on use', { error: errorMessage(err) }),
+    );
   return {
     writer: buffer,
     queries: store,

@@ -50,7 +50,8 @@ export class OutageBuffer implements SampleWriter {
   private inFlight = 0;
   private draining: Promise<boolean> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private outage: { since: number; lastError: string; droppedAtStart: number; dropLogged: boolean } | undefined;
+  private outage:
+    { since: number; lastError: string; droppedAtStart: number; dropLogged: boolean } | undefined;
   private dropped = 0;
   private readonly droppedByPolicy = new Map<ObjectKey, number>();
 
@@ -151,8 +152,16 @@ export class OutageBuffer implements SampleWriter {
       this.outage.lastError = lastError;
       return;
     }
-    this.outage = { since: this.deps.clock.now(), lastError, droppedAtStart: this.dropped, dropLogged: false };
-    this.deps.logger.warn('store unavailable; buffering samples in memory', { error: lastError, capacity: this.capacity });
+    this.outage = {
+      since: this.deps.clock.now(),
+      lastError,
+      droppedAtStart: this.dropped,
+      dropLogged: false,
+    };
+    this.deps.logger.warn('store unavailable; buffering samples in memory', {
+      error: lastError,
+      capacity: this.capacity,
+    });
   }
 
   private endOutage(): void {
@@ -238,6 +247,7 @@ export class OutageBuffer implements SampleWriter {
 }
 
 function positive(field: string, value: number): number {
-  if (!(Number.isInteger(value) && value > 0)) throw new RangeError(`${field} must be a positive integer, got ${value}`);
+  if (!(Number.isInteger(value) && value > 0))
+    throw new RangeError(`${field} must be a positive integer, got ${value}`);
   return value;
 }

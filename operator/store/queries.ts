@@ -17,7 +17,6 @@ import {
   type Aggregate,
   type ContainerHistory,
   type Granularity,
-  type HistoryPoint,
   type HistoryQuery,
   type HistoryResult,
   type SummaryEntry,
@@ -27,7 +26,10 @@ import {
 } from './types.js';
 
 /** Rollups of a resolution held in memory and not in the database yet. */
-export type Unwritten = (resolution: Resolution, filter: (identity: SeriesIdentity) => boolean) => RollupDoc[];
+export type Unwritten = (
+  resolution: Resolution,
+  filter: (identity: SeriesIdentity) => boolean,
+) => RollupDoc[];
 
 /** Interval assumed for a pod with no sample yet, to estimate raw points. */
 const DEFAULT_INTERVAL_MS = 30_000;
@@ -47,10 +49,16 @@ export async function latestSamples(
     .toArray();
   const byContainer = new Map<string, SnapshotDoc>();
   for (const doc of docs) if (!byContainer.has(doc.container)) byContainer.set(doc.container, doc);
-  return [...byContainer.values()].sort((a, b) => a.container.localeCompare(b.container)).map(fromSnapshotDoc);
+  return [...byContainer.values()]
+    .sort((a, b) => a.container.localeCompare(b.container))
+    .map(fromSnapshotDoc);
 }
 
-async function newestSample(collections: StoreCollections, namespace: string, pod: string): Promise<SnapshotDoc | null> {
+async function newestSample(
+  collections: StoreCollections,
+  namespace: string,
+  pod: string,
+): Promise<SnapshotDoc | null> {
   return collections.snapshots.find({ namespace, pod }).sort({ time: -1 }).limit(1).next();
 }
 
@@ -63,7 +71,9 @@ export async function history(
     query.granularity === 'auto' ? await chooseGranularity(collections, query) : query.granularity;
   if (!(query.to > query.from)) return { granularity, containers: [] };
   const containers =
-    granularity === 'raw' ? await rawHistory(collections, query) : await rollupHistory(collections, unwritten, query, granularity);
+    granularity === 'raw'
+      ? await rawHistory(collections, query)
+      : await rollupHistory(collections, unwritten, query, granularity);
   for (const container of containers) container.points = container.points.slice(-query.maxPoints);
   return { granularity, containers };
 }
@@ -73,14 +83,23 @@ export async function history(
  * reaches back to the start of the range (retention may have removed the finer ones); the
  * finest that fits when no level reaches back that far (a pod younger than the range).
  */
-export async function chooseGranularity(collections: StoreCollections, query: HistoryQuery): Promise<Granularity> {
+export async function chooseGranularity(
+  collections: StoreCollections,
+  query: HistoryQuery,
+): Promise<Granularity> {
   const span = query.to - query.from;
   const newest = await newestSample(collections, query.namespace, query.pod);
   const intervalMs = newest ? newest.intervalSeconds * 1000 : DEFAULT_INTERVAL_MS;
-  const fitting = GRANULARITIES.filter((g) => Math.ceil(span / granularityMs(g, intervalMs)) <= query.maxPoints);
+  const fitting = GRANULARITIES.filter(
+    (g) => Math.ceil(span / granularityMs(g, intervalMs)) <= query.maxPoints,
+  );
   if (fitting.length === 0) return '1d';
   for (const granularity of fitting) {
-    const reach = { namespace: query.namespace, pod: query.pod, time: { $lte: new Date(query.from + granularityMs(granularity, intervalMs)) } };
+    const reach = {
+      namespace: query.namespace,
+      pod: query.pod,
+      time: { $lte: new Date(query.from + granularityMs(granularity, intervalMs)) },
+    };
     const collection = granularity === 'raw' ? collections.snapshots : collections.rollups[granularity];
     if ((await collection.findOne(reach, { projection: { _id: 1 } })) !== null) return granularity;
   }
@@ -89,7 +108,11 @@ export async function chooseGranularity(collections: StoreCollections, query: Hi
 
 async function rawHistory(collections: StoreCollections, query: HistoryQuery): Promise<ContainerHistory[]> {
   const docs = await collections.snapshots
-    .find({ namespace: query.namespace, pod: query.pod, time: { $gte: new Date(query.from), $lt: new Date(query.to) } })
+    .find({
+      namespace: query.namespace,
+      pod: query.pod,
+      time: { $gte: new Date(query.from), $lt: new Date(query.to) },
+    })
     .sort({ time: 1 })
     .toArray();
   const bySeries = new Map<string, SnapshotDoc[]>();
@@ -123,7 +146,11 @@ async function rollupHistory(
 ): Promise<ContainerHistory[]> {
   const from = bucketStart(query.from, resolution);
   const stored = await collections.rollups[resolution]
-    .find({ namespace: query.namespace, pod: query.pod, time: { $gte: new Date(from), $lt: new Date(query.to) } })
+    .find({
+      namespace: query.namespace,
+      pod: query.pod,
+      time: { $gte: new Date(from), $lt: new Date(query.to) },
+    })
     .toArray();
   const recent = unwritten(resolution, (s) => s.namespace === query.namespace && s.pod === query.pod).filter(
     (doc) => doc.time.getTime() >= from && doc.time.getTime() < query.to,
@@ -162,7 +189,8 @@ function containerHistories(series: ContainerHistory[]): ContainerHistory[] {
   const samples = (h: ContainerHistory) => h.points.reduce((n, p) => n + p.count, 0);
   for (const candidate of series) {
     const current = byContainer.get(candidate.container);
-    if (current === undefined || samples(candidate) > samples(current)) byContainer.set(candidate.container, candidate);
+    if (current === undefined || samples(candidate) > samples(current))
+      byContainer.set(candidate.container, candidate);
   }
   return [...byContainer.values()].sort((a, b) => a.container.localeCompare(b.container));
 }
@@ -190,7 +218,8 @@ async function windowTotals(
   const parts = await Promise.all(
     segments.map(async (segment) => {
       const range = { $gte: new Date(segment.from), $lt: new Date(segment.to) };
-      const filter = namespaces === undefined ? { time: range } : { time: range, namespace: { $in: [...namespaces] } };
+      const filter =
+        namespaces === undefined ? { time: range } : { time: range, namespace: { $in: [...namespaces] } };
       const stored = await collections.rollups[segment.resolution].find(filter).toArray();
       const recent = unwritten(segment.resolution, inScope).filter(
         (doc) => doc.time.getTime() >= segment.from && doc.time.getTime() < segment.to,
@@ -202,7 +231,13 @@ async function windowTotals(
   for (const doc of parts.flat()) {
     let totals = bySeries.get(doc.series);
     if (totals === undefined) {
-      totals = { doc, latest: -Infinity, count: 0, cpu: new MetricAccumulator(), memory: new MetricAccumulator() };
+      totals = {
+        doc,
+        latest: -Infinity,
+        count: 0,
+        cpu: new MetricAccumulator(),
+        memory: new MetricAccumulator(),
+      };
       bySeries.set(doc.series, totals);
     }
     totals.count += doc.count;
@@ -222,14 +257,25 @@ async function windowTotals(
   return [...byContainer.values()];
 }
 
-export async function top(collections: StoreCollections, unwritten: Unwritten, query: TopQuery): Promise<TopEntry[]> {
+export async function top(
+  collections: StoreCollections,
+  unwritten: Unwritten,
+  query: TopQuery,
+): Promise<TopEntry[]> {
   const totals = await windowTotals(collections, unwritten, query.from, query.to, query.namespaces);
   const entries: TopEntry[] = [];
   for (const t of totals) {
     const metric = query.metric === 'cpu' ? t.cpu : t.memory;
     if (metric.n === 0) continue;
     const { namespace, pod, container } = t.doc;
-    entries.push({ namespace, pod, container, avg: metric.sum / metric.n, max: metric.max, samples: metric.n });
+    entries.push({
+      namespace,
+      pod,
+      container,
+      avg: metric.sum / metric.n,
+      max: metric.max,
+      samples: metric.n,
+    });
   }
   const name = (e: TopEntry) => `${e.namespace}/${e.pod}/${e.container}`;
   entries.sort((a, b) => b.avg - a.avg || b.max - a.max || name(a).localeCompare(name(b)));

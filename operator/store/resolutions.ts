@@ -12,7 +12,12 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-export const RESOLUTION_MS: Readonly<Record<Resolution, number>> = { '1m': MINUTE, '5m': 5 * MINUTE, '1h': HOUR, '1d': DAY };
+export const RESOLUTION_MS: Readonly<Record<Resolution, number>> = {
+  '1m': MINUTE,
+  '5m': 5 * MINUTE,
+  '1h': HOUR,
+  '1d': DAY,
+};
 
 /** Start of the bucket holding `time` (buckets are aligned to the Unix epoch, so days are UTC days). */
 export function bucketStart(time: number, resolution: Resolution): number {

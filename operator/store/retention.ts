@@ -43,9 +43,12 @@ async function deleteBefore<T extends { _id: string; policy: string; time: Date 
   const filter = { policy, time: { $lt: new Date(before) } };
   let deleted = 0;
   for (let batch = 0; batch < limits.maxBatches; batch++) {
-    const ids = (await collection.find(filter as never, { projection: { _id: 1 } }).limit(limits.batchSize).toArray()).map(
-      (d) => d._id,
-    );
+    const ids = (
+      await collection
+        .find(filter as never, { projection: { _id: 1 } })
+        .limit(limits.batchSize)
+        .toArray()
+    ).map((d) => d._id);
     if (ids.length === 0) break;
     deleted += (await collection.deleteMany({ _id: { $in: ids } } as never)).deletedCount;
     if (ids.length < limits.batchSize) break;

@@ -83,12 +83,18 @@ export class MetricAccumulator {
     this.billedIntegral += stored.billedIntegral;
     if (stored.min !== undefined && stored.min < this.min) this.min = stored.min;
     if (stored.max !== undefined && stored.max > this.max) this.max = stored.max;
-    if (stored.requestMax !== undefined && stored.requestMax > this.requestMax) this.requestMax = stored.requestMax;
+    if (stored.requestMax !== undefined && stored.requestMax > this.requestMax)
+      this.requestMax = stored.requestMax;
     if (stored.limitMax !== undefined && stored.limitMax > this.limitMax) this.limitMax = stored.limitMax;
   }
 
   toRollup(): MetricRollup {
-    const rollup: MetricRollup = { n: this.n, sum: this.sum, integral: this.integral, billedIntegral: this.billedIntegral };
+    const rollup: MetricRollup = {
+      n: this.n,
+      sum: this.sum,
+      integral: this.integral,
+      billedIntegral: this.billedIntegral,
+    };
     if (this.n > 0) {
       rollup.min = this.min;
       rollup.max = this.max;
@@ -193,7 +199,11 @@ export function rollupsOfSamples(
 }
 
 /** Rollups of `resolution` merged from finer rollups of the same series, keyed by `_id`. */
-export function rollupsOfRollups(finer: readonly RollupDoc[], resolution: Resolution, parts: string[]): Map<string, RollupDoc> {
+export function rollupsOfRollups(
+  finer: readonly RollupDoc[],
+  resolution: Resolution,
+  parts: string[],
+): Map<string, RollupDoc> {
   const buckets = new Map<string, BucketAccumulator>();
   for (const doc of finer) {
     const start = bucketStart(doc.time.getTime(), resolution);

@@ -44,7 +44,9 @@ const OPTIONAL_NUMBERS = [
 ] as const;
 
 /** Names contain no `|`: Kubernetes names are DNS labels or subdomains. */
-export function seriesKey(sample: Pick<ContainerSample, 'policy' | 'namespace' | 'pod' | 'container'>): string {
+export function seriesKey(
+  sample: Pick<ContainerSample, 'policy' | 'namespace' | 'pod' | 'container'>,
+): string {
   return `${sample.policy}|${sample.namespace}|${sample.pod}|${sample.container}`;
 }
 
@@ -53,14 +55,16 @@ export function seriesKey(sample: Pick<ContainerSample, 'policy' | 'namespace' |
  * cannot hold NaN or Infinity on every server, and a bad time would land in a wrong bucket.
  */
 export function invalidSampleField(sample: ContainerSample): string | null {
-  if (!Number.isFinite(sample.time) || sample.time < 0) return `time: ${sample.time} is not a valid timestamp`;
+  if (!Number.isFinite(sample.time) || sample.time < 0)
+    return `time: ${sample.time} is not a valid timestamp`;
   if (!(Number.isFinite(sample.intervalSeconds) && sample.intervalSeconds > 0)) {
     return `intervalSeconds: ${sample.intervalSeconds} is not a positive number`;
   }
   if (!Number.isFinite(sample.uptimeSeconds)) return `uptimeSeconds: ${sample.uptimeSeconds} is not finite`;
   for (const field of ['cpuMillicores', 'memoryBytes'] as const) {
     const value = sample[field];
-    if (value !== null && !(Number.isFinite(value) && value >= 0)) return `${field}: ${value} is not a non-negative number`;
+    if (value !== null && !(Number.isFinite(value) && value >= 0))
+      return `${field}: ${value} is not a non-negative number`;
   }
   for (const field of OPTIONAL_NUMBERS) {
     const value = sample[field];
@@ -143,7 +147,10 @@ export async function insertSnapshots(
   }
 }
 
-async function insertMissing(collection: Collection<SnapshotDoc>, docs: readonly SnapshotDoc[]): Promise<Set<string>> {
+async function insertMissing(
+  collection: Collection<SnapshotDoc>,
+  docs: readonly SnapshotDoc[],
+): Promise<Set<string>> {
   const existing = await storedIds(collection, docs);
   const missing = docs.filter((d) => !existing.has(d._id));
   if (missing.length > 0) await collection.insertMany(missing, { ordered: false });
@@ -159,7 +166,10 @@ function duplicateIndexes(err: MongoBulkWriteError, attempted: number): number[]
   return writeErrors.map((e) => e.index);
 }
 
-async function storedIds(collection: Collection<SnapshotDoc>, docs: readonly SnapshotDoc[]): Promise<Set<string>> {
+async function storedIds(
+  collection: Collection<SnapshotDoc>,
+  docs: readonly SnapshotDoc[],
+): Promise<Set<string>> {
   let min = Infinity;
   let max = -Infinity;
   for (const doc of docs) {

@@ -34,7 +34,8 @@ export class RollupTracker {
     for (const sample of samples) {
       const key = seriesKey(sample);
       let tracked = this.series.get(key);
-      const identity = tracked && sameIdentity(tracked.identity, sample) ? tracked.identity : identityOf(sample, key);
+      const identity =
+        tracked && sameIdentity(tracked.identity, sample) ? tracked.identity : identityOf(sample, key);
       if (tracked === undefined) this.series.set(key, (tracked = { open: [], identity }));
       else tracked.identity = identity;
       for (let i = 0; i < ROLLUP_RESOLUTIONS.length; i++) {
@@ -50,7 +51,8 @@ export class RollupTracker {
         } else if (bucket.start > start) {
           const id = rollupId(resolution, start, key);
           bucket = late.get(id);
-          if (bucket === undefined) late.set(id, (bucket = new BucketAccumulator(resolution, start, identity)));
+          if (bucket === undefined)
+            late.set(id, (bucket = new BucketAccumulator(resolution, start, identity)));
         }
         bucket.addSample(sample, identity);
       }

@@ -25,7 +25,13 @@ import { randomUUID } from 'node:crypto';
 import { MongoBulkWriteError, MongoServerError, type Collection } from 'mongodb';
 import type { Clock, ContainerSample } from '../model.js';
 import type { StoreCollections } from './connection.js';
-import { bucketStart, finerResolution, RESOLUTION_MS, ROLLUP_RESOLUTIONS, type Resolution } from './resolutions.js';
+import {
+  bucketStart,
+  finerResolution,
+  RESOLUTION_MS,
+  ROLLUP_RESOLUTIONS,
+  type Resolution,
+} from './resolutions.js';
 import {
   mergeUpdate,
   rollupsOfRollups,
@@ -167,7 +173,11 @@ export class WritePath {
       const finer = finerResolution(resolution);
       const recomputed =
         finer === 'raw'
-          ? rollupsOfSamples((await this.collections.snapshots.find(range).toArray()).map(fromSnapshotDoc), resolution, parts)
+          ? rollupsOfSamples(
+              (await this.collections.snapshots.find(range).toArray()).map(fromSnapshotDoc),
+              resolution,
+              parts,
+            )
           : rollupsOfRollups(await this.collections.rollups[finer].find(range).toArray(), resolution, parts);
       await replaceAll(this.collections.rollups[resolution], [...recomputed.values()]);
     }

@@ -36,7 +36,9 @@ export async function startCluster(name: string, kubeconfig: string): Promise<Te
   child.stderr?.pipe(process.stderr);
   await new Promise<void>((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`cluster.sh up ${name} exited ${code}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`cluster.sh up ${name} exited ${code}`)),
+    );
   });
   return clusterHandle(name, kubeconfig);
 }

@@ -75,7 +75,12 @@ export function expectedBucket(samples: readonly ContainerSample[]) {
   const memory = samples.map((s) => s.memoryBytes).filter((v): v is number => v !== null);
   return {
     count: samples.length,
-    cpu: { n: cpu.length, sum: cpu.reduce((a, b) => a + b, 0), min: cpu.length ? Math.min(...cpu) : undefined, max: cpu.length ? Math.max(...cpu) : undefined },
+    cpu: {
+      n: cpu.length,
+      sum: cpu.reduce((a, b) => a + b, 0),
+      min: cpu.length ? Math.min(...cpu) : undefined,
+      max: cpu.length ? Math.max(...cpu) : undefined,
+    },
     memory: {
       n: memory.length,
       sum: memory.reduce((a, b) => a + b, 0),
@@ -86,7 +91,10 @@ export function expectedBucket(samples: readonly ContainerSample[]) {
 }
 
 /** Asserts that a rollup holds count/sum/min/max of exactly these samples. */
-export function expectBucket(doc: Pick<RollupDoc, 'count' | 'cpu' | 'memory'>, samples: readonly ContainerSample[]): void {
+export function expectBucket(
+  doc: Pick<RollupDoc, 'count' | 'cpu' | 'memory'>,
+  samples: readonly ContainerSample[],
+): void {
   const expected = expectedBucket(samples);
   expect(doc.count).toBe(expected.count);
   for (const metric of ['cpu', 'memory'] as const) {

@@ -30,7 +30,11 @@ function setup(options: { capacity?: number; flushBatchSize?: number } = {}) {
   const metrics = new OperatorMetrics();
   let now = T0;
   const clock = { now: () => now };
-  const buffer = new OutageBuffer(store, { logger, metrics, clock }, { retryIntervalMs: 3_600_000, ...options });
+  const buffer = new OutageBuffer(
+    store,
+    { logger, metrics, clock },
+    { retryIntervalMs: 3_600_000, ...options },
+  );
   return { store, buffer, lines, metrics, advance: (ms: number) => (now += ms) };
 }
 
@@ -94,7 +98,9 @@ describe('OutageBuffer', () => {
     expect(buffer.droppedFor('shop/web')).toBe(1);
     expect(await metricValue(metrics, 'kube_usage_samples_dropped_total')).toBe(3);
     expect(await metricValue(metrics, 'kube_usage_samples_buffered')).toBe(5);
-    expect(lines.filter((l) => l.message === 'outage buffer full; dropping the oldest samples')).toHaveLength(1);
+    expect(lines.filter((l) => l.message === 'outage buffer full; dropping the oldest samples')).toHaveLength(
+      1,
+    );
     store.up = true;
     await buffer.flush();
     expect(store.stored.map((s) => `${s.time - T0}/${s.pod}`)).toEqual([
@@ -104,7 +110,10 @@ describe('OutageBuffer', () => {
       '120000/web-0',
       '120000/web-1',
     ]);
-    expect(lines.at(-1)).toMatchObject({ message: 'store available again; buffered samples written', dropped: 3 });
+    expect(lines.at(-1)).toMatchObject({
+      message: 'store available again; buffered samples written',
+      dropped: 3,
+    });
   });
 
   it('writes a long backlog in batches, and resumes where it failed', async () => {
@@ -122,13 +131,19 @@ describe('OutageBuffer', () => {
     expect(await buffer.flush()).toBe(false);
     expect(buffer.status().buffered).toBe(5);
     expect(await buffer.flush()).toBe(true);
-    expect(store.stored.map((s) => s.time - T0)).toEqual([30, 30, 60, 60, 90, 90, 120, 120].map((s) => s * 1000));
+    expect(store.stored.map((s) => s.time - T0)).toEqual(
+      [30, 30, 60, 60, 90, 90, 120, 120].map((s) => s * 1000),
+    );
   });
 
   it('retries on its own after the retry interval', async () => {
     const store = new FakeStore();
     const { logger } = captureLogger();
-    const buffer = new OutageBuffer(store, { logger, metrics: new OperatorMetrics(), clock: { now: () => T0 } }, { retryIntervalMs: 10 });
+    const buffer = new OutageBuffer(
+      store,
+      { logger, metrics: new OperatorMetrics(), clock: { now: () => T0 } },
+      { retryIntervalMs: 10 },
+    );
     store.up = false;
     await buffer.write(cycle(1));
     store.up = true;
@@ -143,7 +158,10 @@ describe('OutageBuffer', () => {
     store.up = false;
     await buffer.write(cycle(1));
     await buffer.close();
-    expect(lines.at(-1)).toMatchObject({ message: 'store unavailable at shutdown; buffered samples are lost', samples: 2 });
+    expect(lines.at(-1)).toMatchObject({
+      message: 'store unavailable at shutdown; buffered samples are lost',
+      samples: 2,
+    });
   });
 
   it('refuses a capacity that is not a positive integer, naming the option', () => {

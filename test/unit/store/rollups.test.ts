@@ -2,14 +2,25 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import type { ContainerSample } from '../../../operator/model.js';
 import { bucketStart, ROLLUP_RESOLUTIONS } from '../../../operator/store/resolutions.js';
-import { mergeUpdate, rollupsOfRollups, rollupsOfSamples, type RollupDoc } from '../../../operator/store/rollups.js';
+import {
+  mergeUpdate,
+  rollupsOfRollups,
+  rollupsOfSamples,
+  type RollupDoc,
+} from '../../../operator/store/rollups.js';
 import { arbitrarySamples, distinctSamples, expectBucket, sample, T0 } from './fixtures.js';
 
 describe('rollupsOfSamples', () => {
   it('sums, counts, extremes and usage integrated over each interval', () => {
     const docs = rollupsOfSamples(
       [
-        sample({ time: T0 + 5_000, cpuMillicores: 50, cpuRequestMillicores: 100, memoryBytes: 300, memoryLimitBytes: 1000 }),
+        sample({
+          time: T0 + 5_000,
+          cpuMillicores: 50,
+          cpuRequestMillicores: 100,
+          memoryBytes: 300,
+          memoryLimitBytes: 1000,
+        }),
         sample({ time: T0 + 35_000, cpuMillicores: 250, cpuRequestMillicores: 100, memoryBytes: 100 }),
         sample({ time: T0 + 50_000, cpuMillicores: null, memoryBytes: null, cpuRequestMillicores: 200 }),
       ],
@@ -39,7 +50,15 @@ describe('rollupsOfSamples', () => {
           billedIntegral: (100 + 250 + 200) * 30,
           requestMax: 200,
         },
-        memory: { n: 2, sum: 400, min: 100, max: 300, integral: 400 * 30, billedIntegral: 400 * 30, limitMax: 1000 },
+        memory: {
+          n: 2,
+          sum: 400,
+          min: 100,
+          max: 300,
+          integral: 400 * 30,
+          billedIntegral: 400 * 30,
+          limitMax: 1000,
+        },
         parts: ['p1'],
       },
     ]);
@@ -104,7 +123,9 @@ describe('rollupsOfRollups', () => {
 
 describe('mergeUpdate', () => {
   it('increments counts and sums, keeps extremes, and is guarded by the part id', () => {
-    const part = [...rollupsOfSamples([sample({ cpuMillicores: 70, memoryBytes: null })], '5m', ['run1:7']).values()][0] as RollupDoc;
+    const part = [
+      ...rollupsOfSamples([sample({ cpuMillicores: 70, memoryBytes: null })], '5m', ['run1:7']).values(),
+    ][0] as RollupDoc;
     const { filter, update } = mergeUpdate(part);
     expect(filter).toEqual({ _id: part._id, parts: { $ne: 'run1:7' } });
     expect(update.$inc).toEqual({

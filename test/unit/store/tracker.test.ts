@@ -22,7 +22,8 @@ describe('RollupTracker', () => {
         const samples = distinctSamples(generated);
         const tracker = new RollupTracker(120_000);
         const closed: BucketAccumulator[] = [];
-        for (let i = 0; i < samples.length; i += batchSize) closed.push(...tracker.add(samples.slice(i, i + batchSize)));
+        for (let i = 0; i < samples.length; i += batchSize)
+          closed.push(...tracker.add(samples.slice(i, i + batchSize)));
         closed.push(...tracker.closeAll());
         expect(tracker.trackedSeries).toBe(0);
         const parts = partsById(closed);
@@ -31,7 +32,9 @@ describe('RollupTracker', () => {
             const docs = parts.get(id) ?? [];
             expect(docs.reduce((n, d) => n + d.count, 0)).toBe(expected.count);
             expect(Math.min(...docs.map((d) => d.cpu.min ?? Infinity))).toBe(expected.cpu.min ?? Infinity);
-            expect(Math.max(...docs.map((d) => d.memory.max ?? -Infinity))).toBe(expected.memory.max ?? -Infinity);
+            expect(Math.max(...docs.map((d) => d.memory.max ?? -Infinity))).toBe(
+              expected.memory.max ?? -Infinity,
+            );
             expect(docs.reduce((n, d) => n + d.cpu.sum, 0)).toBeCloseTo(expected.cpu.sum, 6);
           }
         }
@@ -61,7 +64,11 @@ describe('RollupTracker', () => {
     expect(tracker.closeExpired(T0 + 60_000 + 119_999)).toEqual([]);
     expect(tracker.closeExpired(T0 + 60_000 + 120_000).map((b) => b.resolution)).toEqual(['1m']);
     expect(tracker.trackedSeries).toBe(1);
-    expect(tracker.closeExpired(T0 + 86_400_000 + 120_000).map((b) => b.resolution)).toEqual(['5m', '1h', '1d']);
+    expect(tracker.closeExpired(T0 + 86_400_000 + 120_000).map((b) => b.resolution)).toEqual([
+      '5m',
+      '1h',
+      '1d',
+    ]);
     expect(tracker.trackedSeries).toBe(0);
   });
 
