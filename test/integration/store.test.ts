@@ -2,6 +2,7 @@
  * The MongoDB store against the test FerretDB: rollups against raw samples, retention, history
  * granularity, top-N and chargeback on a fixed dataset, and recovery of open buckets.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { MongoClient } from 'mongodb';
@@ -12,7 +13,7 @@ import { detectFeatures, migrate } from '../../operator/store/connection.js';
 import { MongoUsageStore } from '../../operator/store/mongo-store.js';
 import { RESOLUTION_MS, ROLLUP_RESOLUTIONS } from '../../operator/store/resolutions.js';
 import { WritePath } from '../../operator/store/write-path.js';
-import { testEnvironment, uniqueName } from '../harness/index.js';
+import { testEnvironment } from '../harness/environment.js';
 import { arbitrarySamples, sample, T0 } from '../unit/store/fixtures.js';
 import { expectRollupsMatchRaw, rawDocs, rollupDocs } from './store-fixtures.js';
 
@@ -32,7 +33,7 @@ afterAll(async () => {
 
 /** A store on a database of its own, with a clock the test moves. */
 function openStore(now = T0 + 30 * DAY) {
-  const database = uniqueName('store').replace(/-/g, '_');
+  const database = `store_${randomBytes(4).toString('hex')}`;
   databases.push(database);
   const clock = { now: () => now };
   const store = new MongoUsageStore(
@@ -201,7 +202,7 @@ describe('MongoUsageStore on FerretDB', () => {
       memoryBytes: { min: 256 * 2 ** 20, avg: 256 * 2 ** 20, max: 256 * 2 ** 20 },
     });
     await store.close();
-  });
+  }, 600_000); // writes two days of 30 s samples: minutes on FerretDB's SQLite
 
   it('ranks top consumers and charges back core-hours and GiB-hours as computed by hand', async () => {
     const from = T0 + 10 * DAY;
