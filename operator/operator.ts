@@ -256,7 +256,9 @@ export async function startOperator(
     await dispatcher.close(5_000);
     // Write the open rollup buckets before the lease goes: a new leader recovers them from the
     // store, and buckets written after that would count twice.
-    await store.flush().catch((err: unknown) => log.warn('flushing the store failed', { error: String(err) }));
+    await store
+      .flush()
+      .catch((err: unknown) => log.warn('flushing the store failed', { error: String(err) }));
     log.info('no longer leading: controllers, collection and retention stopped');
   };
 
