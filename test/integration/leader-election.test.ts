@@ -104,8 +104,9 @@ spec: {selector: {matchLabels: {app: web}}, interval: 10s}
       timeoutMs: 30_000,
       intervalMs: 200,
     });
+    // Lease duration, plus a retry period and polling; slack for a loaded 2-core machine.
     const takeoverMs = Date.now() - killedAt;
-    expect(takeoverMs).toBeLessThan((LEASE_DURATION_S + 3) * 1000);
+    expect(takeoverMs).toBeLessThan((LEASE_DURATION_S + 5) * 1000);
 
     // Collection goes on under the new leader, and no cycle was written twice.
     const snapshots = mongo.db(database).collection('snapshots');
