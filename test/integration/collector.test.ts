@@ -8,7 +8,7 @@ import { KubernetesMetricsSource } from '../../operator/collector/kubernetes-met
 import { podInfoFromV1Pod, type PodInfo, type PodLister } from '../../operator/collector/pod-cache.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
 import { systemClock, type CollectionCycle, type ContainerSample } from '../../operator/model.js';
-import { capturingLogger, type CapturedLog } from '../unit/collector/fixtures.js';
+import { captureLogger, type LogLine } from '../harness/capture-logger.js';
 import {
   createPod,
   deleteNamespace,
@@ -51,7 +51,7 @@ describe('collector against kwok + metrics-server', () => {
   let namespace: string;
   let pods: SnapshotPodLister;
   let sink: RecordingSink;
-  let lines: CapturedLog[];
+  let lines: LogLine[];
   let collector: PolicyCollector;
   let target: CollectionTarget;
 
@@ -80,7 +80,7 @@ describe('collector against kwok + metrics-server', () => {
     });
     pods = new SnapshotPodLister(namespace);
     sink = new RecordingSink();
-    const captured = capturingLogger();
+    const captured = captureLogger();
     lines = captured.lines;
     collector = new PolicyCollector({
       source: new KubernetesMetricsSource(kubeConfig()),

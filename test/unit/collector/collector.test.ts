@@ -15,7 +15,8 @@ import type { PodInfo, PodLister } from '../../../operator/collector/pod-cache.j
 import { OperatorMetrics } from '../../../operator/metrics.js';
 import type { CollectionCycle } from '../../../operator/model.js';
 import { FakeTimers } from '../runtime/fake-timers.js';
-import { capturingLogger, pod, podMetrics, type CapturedLog } from './fixtures.js';
+import { captureLogger, type LogLine } from '../../harness/capture-logger.js';
+import { pod, podMetrics } from './fixtures.js';
 
 /** A metrics API answering from what the test sets, recording every call. */
 class FakeMetricsSource implements MetricsSource {
@@ -72,7 +73,7 @@ describe('PolicyCollector', () => {
   let lister: FakePodLister;
   let source: FakeMetricsSource;
   let sink: RecordingSink;
-  let lines: CapturedLog[];
+  let lines: LogLine[];
   let metrics: OperatorMetrics;
   let collector: PolicyCollector;
 
@@ -85,7 +86,7 @@ describe('PolicyCollector', () => {
     return state;
   }
 
-  const degradation = (l: CapturedLog) =>
+  const degradation = (l: LogLine) =>
     l.level === 'warn' || (l.level === 'info' && l.message.includes('again'));
 
   beforeEach(() => {
@@ -105,7 +106,7 @@ describe('PolicyCollector', () => {
     ]);
     sink = new RecordingSink();
     metrics = new OperatorMetrics();
-    const captured = capturingLogger();
+    const captured = captureLogger();
     lines = captured.lines;
     collector = new PolicyCollector({
       source,
@@ -224,7 +225,7 @@ describe('PolicyCollector', () => {
   it('keeps delivering to the other sinks when one fails, logging failure and recovery once', async () => {
     const broken = new RecordingSink();
     broken.failWith = new Error('store unavailable');
-    const captured = capturingLogger();
+    const captured = captureLogger();
     collector = new PolicyCollector({
       source,
       pods: lister,
@@ -258,7 +259,7 @@ describe('PolicyCollector', () => {
       pods: lister,
       sinks: [sink],
       clock: timers,
-      logger: capturingLogger().logger,
+      logger: captureLogger().logger,
       metrics,
     });
     expect(await collector.collect(target, controller.signal)).toBeUndefined();

@@ -1,6 +1,3 @@
-import { Writable } from 'node:stream';
-import winston from 'winston';
-import type { Logger } from '../../../operator/logging.js';
 import type { PodMetricsItem } from '../../../operator/collector/metrics-source.js';
 import type { ContainerInfo, PodInfo } from '../../../operator/collector/pod-cache.js';
 
@@ -38,27 +35,4 @@ export function podMetrics(
     windowSeconds: 15,
     containers: Object.entries(usage).map(([name, u]) => ({ name, ...u })),
   };
-}
-
-export interface CapturedLog {
-  level: string;
-  message: string;
-  [key: string]: unknown;
-}
-
-/** A JSON logger whose lines are kept in `lines`, to assert what users would read. */
-export function capturingLogger(): { logger: Logger; lines: CapturedLog[] } {
-  const lines: CapturedLog[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString()) as CapturedLog);
-      done();
-    },
-  });
-  const logger = winston.createLogger({
-    level: 'debug',
-    format: winston.format.json(),
-    transports: [new winston.transports.Stream({ stream })],
-  });
-  return { logger, lines };
 }

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from '@jest/globals';
 import { CollectionScheduler } from '../../../operator/collector/schedule.js';
 import { OperatorMetrics } from '../../../operator/metrics.js';
 import { FakeTimers } from '../runtime/fake-timers.js';
-import { capturingLogger, type CapturedLog } from './fixtures.js';
+import { captureLogger, type LogLine } from '../../harness/capture-logger.js';
 
 /** A run that records when it started and finishes only when told to. */
 class ControlledRuns {
@@ -36,7 +36,7 @@ async function skippedTotal(metrics: OperatorMetrics, policy: string): Promise<n
 describe('CollectionScheduler', () => {
   let timers: FakeTimers;
   let metrics: OperatorMetrics;
-  let lines: CapturedLog[];
+  let lines: LogLine[];
   let scheduler: CollectionScheduler;
   let t0: number;
 
@@ -44,7 +44,7 @@ describe('CollectionScheduler', () => {
     timers = new FakeTimers();
     t0 = timers.now();
     metrics = new OperatorMetrics();
-    const captured = capturingLogger();
+    const captured = captureLogger();
     lines = captured.lines;
     scheduler = new CollectionScheduler({
       timers,

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { silentLogger, type Logger } from '../../../operator/logging.js';
 import { OperatorMetrics } from '../../../operator/metrics.js';
 import { Controller, type Reconciler } from '../../../operator/runtime/controller.js';
-import { captureLogger } from './capture-logger.js';
+import { captureLogger } from '../../harness/capture-logger.js';
 import { FakeTimers, settle } from './fake-timers.js';
 
 function setup(reconcile: Reconciler, options: { workers?: number; logger?: Logger } = {}) {

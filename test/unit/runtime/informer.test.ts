@@ -6,7 +6,7 @@ import {
   type ListWatcher,
   type WatchEvent,
 } from '../../../operator/runtime/informer.js';
-import { captureLogger } from './capture-logger.js';
+import { captureLogger } from '../../harness/capture-logger.js';
 import { FakeTimers, settle } from './fake-timers.js';
 
 interface Pod {

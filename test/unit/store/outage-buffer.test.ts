@@ -3,7 +3,7 @@ import { OperatorMetrics } from '../../../operator/metrics.js';
 import type { ContainerSample } from '../../../operator/model.js';
 import { OutageBuffer } from '../../../operator/store/outage-buffer.js';
 import type { SampleWriter, WriteOutcome } from '../../../operator/store/types.js';
-import { captureLogger } from '../runtime/capture-logger.js';
+import { captureLogger } from '../../harness/capture-logger.js';
 import { sample, T0 } from './fixtures.js';
 
 /** A store that is up or down at the test's command and records what it stored, in order. */

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import type { Logger } from '../../../operator/logging.js';
+import type { Logger } from '../../operator/logging.js';
 
 export interface LogLine {
   level: string;
