@@ -25,19 +25,12 @@ export interface MetricRollup {
   limitMax?: number;
 }
 
-export interface RollupDoc {
+/** A rollup bucket; its node and labels are those of the latest sample written to it. */
+export interface RollupDoc extends SeriesIdentity {
   /** `<resolution>|<bucket start ms>|<series>` */
   _id: string;
-  series: string;
   /** Bucket start. */
   time: Date;
-  policy: ObjectKey;
-  namespace: string;
-  pod: string;
-  container: string;
-  /** Node and labels of the latest sample written to the bucket. */
-  node: string;
-  labels: LabelPair[];
   /** Samples in the bucket, including uptime-only ones. */
   count: number;
   /** Sum of the samples' interval seconds. */
