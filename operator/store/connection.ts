@@ -92,15 +92,13 @@ export function collectionsOf(db: Db, snapshotsTimeSeries: boolean): StoreCollec
 
 /** Indexes every query and the retention deletes use; `time` alone is created with the TTL. */
 const SNAPSHOT_INDEXES: IndexDescription['key'][] = [
-  { namespace: 1, pod: 1, time: -1 },
-  { series: 1, time: 1 },
-  { policy: 1, time: 1 },
+  { namespace: 1, pod: 1, time: -1 }, // latest, raw history
+  { policy: 1, time: 1 }, // retention
 ];
 const ROLLUP_INDEXES: IndexDescription['key'][] = [
-  { namespace: 1, pod: 1, time: 1 },
-  { series: 1, time: 1 },
-  { policy: 1, time: 1 },
-  { namespace: 1, time: 1 },
+  { namespace: 1, pod: 1, time: 1 }, // history
+  { namespace: 1, time: 1 }, // top and summary of some namespaces
+  { policy: 1, time: 1 }, // retention
 ];
 
 async function ensureSnapshots(db: Db, features: ServerFeatures, options: LayoutOptions): Promise<boolean> {

@@ -3,7 +3,7 @@
  * integrated over time for chargeback. Pure functions: accumulate samples (or finer rollups) in
  * memory, turn an accumulator into a document, and build the write operations.
  */
-import type { Filter, UpdateFilter } from 'mongodb';
+import { Double, type Filter, type UpdateFilter } from 'mongodb';
 import type { ContainerSample, LabelPair, ObjectKey } from '../model.js';
 import { bucketStart, type Resolution } from './resolutions.js';
 import { seriesKey } from './snapshots.js';
@@ -45,40 +45,158 @@ export function rollupId(resolution: Resolution, start: number, series: string):
   return `${resolution}|${start}|${series}`;
 }
 
-/** Running aggregate of one metric; extremes are +-Infinity while unknown (never stored so). */
+/*
+ * Running aggregates live in Float64Arrays rather than in object fields: a tracked container's
+ * four open buckets are then one array of plain doubles (no boxed number per field), which is
+ * what keeps the memory per tracked container small. The classes below are views on such an
+ * array; `addSampleAt` is the one place a sample is accumulated, for both.
+ */
+
+/** Offsets of a metric's aggregate; extremes are +-Infinity while unknown (never stored so). */
+const N = 0;
+const SUM = 1;
+const MIN = 2;
+const MAX = 3;
+const INTEGRAL = 4;
+const BILLED = 5;
+const REQUEST_MAX = 6;
+const LIMIT_MAX = 7;
+const METRIC_FIELDS = 8;
+
+/** Offsets of a bucket's aggregate: its start, latest sample time, count, seconds, CPU, memory. */
+const START = 0;
+const LATEST = 1;
+const COUNT = 2;
+const SECONDS = 3;
+const CPU = 4;
+const MEMORY = CPU + METRIC_FIELDS;
+/** Doubles one bucket takes in an array. */
+export const BUCKET_FIELDS = MEMORY + METRIC_FIELDS;
+
+function addTo(values: Float64Array, index: number, amount: number): void {
+  values[index] = (values[index] as number) + amount;
+}
+
+function initMetric(values: Float64Array, at: number): void {
+  values.fill(0, at, at + METRIC_FIELDS);
+  values[at + MIN] = Infinity;
+  values[at + MAX] = -Infinity;
+  values[at + REQUEST_MAX] = -Infinity;
+  values[at + LIMIT_MAX] = -Infinity;
+}
+
+function addMetric(
+  values: Float64Array,
+  at: number,
+  value: number | null,
+  request: number | undefined,
+  limit: number | undefined,
+  seconds: number,
+): void {
+  if (value !== null) {
+    addTo(values, at + N, 1);
+    addTo(values, at + SUM, value);
+    addTo(values, at + INTEGRAL, value * seconds);
+    if (value < (values[at + MIN] as number)) values[at + MIN] = value;
+    if (value > (values[at + MAX] as number)) values[at + MAX] = value;
+  }
+  addTo(values, at + BILLED, Math.max(request ?? 0, value ?? 0) * seconds);
+  if (request !== undefined && request > (values[at + REQUEST_MAX] as number))
+    values[at + REQUEST_MAX] = request;
+  if (limit !== undefined && limit > (values[at + LIMIT_MAX] as number)) values[at + LIMIT_MAX] = limit;
+}
+
+/** Starts an empty bucket at `at`. */
+export function initBucketAt(values: Float64Array, at: number, start: number): void {
+  values[at + START] = start;
+  values[at + LATEST] = -Infinity;
+  values[at + COUNT] = 0;
+  values[at + SECONDS] = 0;
+  initMetric(values, at + CPU);
+  initMetric(values, at + MEMORY);
+}
+
+/** Start of the bucket at `at` (NaN marks a free slot, for whoever keeps buckets in an array). */
+export function bucketStartAt(values: Float64Array, at: number): number {
+  return values[at + START] as number;
+}
+
+/** Adds a sample to the bucket at `at`; true when it is the bucket's latest so far (its identity then applies). */
+export function addSampleAt(values: Float64Array, at: number, sample: ContainerSample): boolean {
+  const seconds = sample.intervalSeconds;
+  addTo(values, at + COUNT, 1);
+  addTo(values, at + SECONDS, seconds);
+  addMetric(
+    values,
+    at + CPU,
+    sample.cpuMillicores,
+    sample.cpuRequestMillicores,
+    sample.cpuLimitMillicores,
+    seconds,
+  );
+  addMetric(
+    values,
+    at + MEMORY,
+    sample.memoryBytes,
+    sample.memoryRequestBytes,
+    sample.memoryLimitBytes,
+    seconds,
+  );
+  if (sample.time < (values[at + LATEST] as number)) return false;
+  values[at + LATEST] = sample.time;
+  return true;
+}
+
+/** Running aggregate of one metric: a view on `METRIC_FIELDS` doubles (its own unless given). */
 export class MetricAccumulator {
-  n = 0;
-  sum = 0;
-  min = Infinity;
-  max = -Infinity;
-  integral = 0;
-  billedIntegral = 0;
-  requestMax = -Infinity;
-  limitMax = -Infinity;
+  constructor(
+    private readonly values: Float64Array = new Float64Array(METRIC_FIELDS),
+    private readonly at = 0,
+    fresh = true,
+  ) {
+    if (fresh) initMetric(values, at);
+  }
+
+  get n(): number {
+    return this.values[this.at + N] as number;
+  }
+  get sum(): number {
+    return this.values[this.at + SUM] as number;
+  }
+  get min(): number {
+    return this.values[this.at + MIN] as number;
+  }
+  get max(): number {
+    return this.values[this.at + MAX] as number;
+  }
+  get integral(): number {
+    return this.values[this.at + INTEGRAL] as number;
+  }
+  get billedIntegral(): number {
+    return this.values[this.at + BILLED] as number;
+  }
+  get requestMax(): number {
+    return this.values[this.at + REQUEST_MAX] as number;
+  }
+  get limitMax(): number {
+    return this.values[this.at + LIMIT_MAX] as number;
+  }
 
   add(value: number | null, request: number | undefined, limit: number | undefined, seconds: number): void {
-    if (value !== null) {
-      this.n += 1;
-      this.sum += value;
-      this.integral += value * seconds;
-      if (value < this.min) this.min = value;
-      if (value > this.max) this.max = value;
-    }
-    this.billedIntegral += Math.max(request ?? 0, value ?? 0) * seconds;
-    if (request !== undefined && request > this.requestMax) this.requestMax = request;
-    if (limit !== undefined && limit > this.limitMax) this.limitMax = limit;
+    addMetric(this.values, this.at, value, request, limit, seconds);
   }
 
   merge(stored: MetricRollup): void {
-    this.n += stored.n;
-    this.sum += stored.sum;
-    this.integral += stored.integral;
-    this.billedIntegral += stored.billedIntegral;
-    if (stored.min !== undefined && stored.min < this.min) this.min = stored.min;
-    if (stored.max !== undefined && stored.max > this.max) this.max = stored.max;
+    const { values: v, at } = this;
+    addTo(v, at + N, stored.n);
+    addTo(v, at + SUM, stored.sum);
+    addTo(v, at + INTEGRAL, stored.integral);
+    addTo(v, at + BILLED, stored.billedIntegral);
+    if (stored.min !== undefined && stored.min < this.min) v[at + MIN] = stored.min;
+    if (stored.max !== undefined && stored.max > this.max) v[at + MAX] = stored.max;
     if (stored.requestMax !== undefined && stored.requestMax > this.requestMax)
-      this.requestMax = stored.requestMax;
-    if (stored.limitMax !== undefined && stored.limitMax > this.limitMax) this.limitMax = stored.limitMax;
+      v[at + REQUEST_MAX] = stored.requestMax;
+    if (stored.limitMax !== undefined && stored.limitMax > this.limitMax) v[at + LIMIT_MAX] = stored.limitMax;
   }
 
   toRollup(): MetricRollup {
@@ -109,40 +227,63 @@ export interface SeriesIdentity {
   labels: LabelPair[];
 }
 
-/** A bucket being accumulated in memory. */
+/** A bucket being accumulated in memory: a view on `BUCKET_FIELDS` doubles of its own. */
 export class BucketAccumulator {
-  count = 0;
-  seconds = 0;
-  /** Time of the latest sample or part added; node and labels follow it. */
-  latest = -Infinity;
-  readonly cpu = new MetricAccumulator();
-  readonly memory = new MetricAccumulator();
+  readonly cpu: MetricAccumulator;
+  readonly memory: MetricAccumulator;
+  private readonly values: Float64Array;
 
+  /**
+   * @param values the bucket's aggregate as `addSampleAt` built it (copied), or none for an
+   *   empty bucket starting at `start`
+   */
   constructor(
     readonly resolution: Resolution,
-    readonly start: number,
+    start: number,
     public identity: SeriesIdentity,
-  ) {}
+    values?: Float64Array,
+  ) {
+    this.values = values ? values.slice(0, BUCKET_FIELDS) : new Float64Array(BUCKET_FIELDS);
+    if (!values) initBucketAt(this.values, 0, start);
+    this.cpu = new MetricAccumulator(this.values, CPU, false);
+    this.memory = new MetricAccumulator(this.values, MEMORY, false);
+  }
+
+  /** A copy of the bucket kept at `at` in a larger array. */
+  static copyOf(
+    resolution: Resolution,
+    identity: SeriesIdentity,
+    values: Float64Array,
+    at: number,
+  ): BucketAccumulator {
+    return new BucketAccumulator(resolution, NaN, identity, values.subarray(at, at + BUCKET_FIELDS));
+  }
+
+  get start(): number {
+    return this.values[START] as number;
+  }
+  get count(): number {
+    return this.values[COUNT] as number;
+  }
+  get seconds(): number {
+    return this.values[SECONDS] as number;
+  }
+  /** Time of the latest sample or part added; node and labels follow it. */
+  get latest(): number {
+    return this.values[LATEST] as number;
+  }
 
   addSample(sample: ContainerSample, identity: SeriesIdentity): void {
-    const seconds = sample.intervalSeconds;
-    this.count += 1;
-    this.seconds += seconds;
-    this.cpu.add(sample.cpuMillicores, sample.cpuRequestMillicores, sample.cpuLimitMillicores, seconds);
-    this.memory.add(sample.memoryBytes, sample.memoryRequestBytes, sample.memoryLimitBytes, seconds);
-    if (sample.time >= this.latest) {
-      this.latest = sample.time;
-      this.identity = identity;
-    }
+    if (addSampleAt(this.values, 0, sample)) this.identity = identity;
   }
 
   addRollup(doc: RollupDoc): void {
-    this.count += doc.count;
-    this.seconds += doc.seconds;
+    addTo(this.values, COUNT, doc.count);
+    addTo(this.values, SECONDS, doc.seconds);
     this.cpu.merge(doc.cpu);
     this.memory.merge(doc.memory);
     if (doc.time.getTime() >= this.latest) {
-      this.latest = doc.time.getTime();
+      this.values[LATEST] = doc.time.getTime();
       this.identity = { ...this.identity, node: doc.node, labels: doc.labels };
     }
   }
@@ -215,15 +356,16 @@ export function rollupsOfRollups(
  */
 export function mergeUpdate(part: RollupDoc): { filter: Filter<RollupDoc>; update: UpdateFilter<RollupDoc> } {
   const partId = part.parts[0] as string;
-  const inc: Record<string, number> = { count: part.count, seconds: part.seconds };
+  const inc: Record<string, number | Double> = { count: part.count, seconds: part.seconds };
   const min: Record<string, number> = {};
   const max: Record<string, number> = {};
   for (const name of ['cpu', 'memory'] as const) {
     const metric = part[name];
     inc[`${name}.n`] = metric.n;
-    inc[`${name}.sum`] = metric.sum;
-    inc[`${name}.integral`] = metric.integral;
-    inc[`${name}.billedIntegral`] = metric.billedIntegral;
+    // Doubles: a stored 32-bit integer plus a 32-bit increment would overflow (FerretDB wraps).
+    inc[`${name}.sum`] = new Double(metric.sum);
+    inc[`${name}.integral`] = new Double(metric.integral);
+    inc[`${name}.billedIntegral`] = new Double(metric.billedIntegral);
     if (metric.min !== undefined) min[`${name}.min`] = metric.min;
     if (metric.max !== undefined) max[`${name}.max`] = metric.max;
     if (metric.requestMax !== undefined) max[`${name}.requestMax`] = metric.requestMax;

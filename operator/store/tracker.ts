@@ -7,12 +7,26 @@
  */
 import type { ContainerSample } from '../model.js';
 import { bucketStart, RESOLUTION_MS, ROLLUP_RESOLUTIONS, type Resolution } from './resolutions.js';
-import { BucketAccumulator, identityOf, rollupId, type SeriesIdentity } from './rollups.js';
+import {
+  addSampleAt,
+  BUCKET_FIELDS,
+  BucketAccumulator,
+  bucketStartAt,
+  identityOf,
+  initBucketAt,
+  rollupId,
+  type SeriesIdentity,
+} from './rollups.js';
 import { seriesKey } from './snapshots.js';
 
+const LEVELS = ROLLUP_RESOLUTIONS.length;
+
 interface TrackedSeries {
-  /** Open bucket per resolution, in ROLLUP_RESOLUTIONS order. */
-  open: (BucketAccumulator | undefined)[];
+  /** The open bucket of each resolution (ROLLUP_RESOLUTIONS order), `BUCKET_FIELDS` doubles each; start NaN: none. */
+  buckets: Float64Array;
+  /** Identity of each open bucket's latest sample. */
+  identities: SeriesIdentity[];
+  /** Identity of the latest sample of the series (reused while node and labels stay the same). */
   identity: SeriesIdentity;
 }
 
@@ -36,25 +50,30 @@ export class RollupTracker {
       let tracked = this.series.get(key);
       const identity =
         tracked && sameIdentity(tracked.identity, sample) ? tracked.identity : identityOf(sample, key);
-      if (tracked === undefined) this.series.set(key, (tracked = { open: [], identity }));
-      else tracked.identity = identity;
-      for (let i = 0; i < ROLLUP_RESOLUTIONS.length; i++) {
+      if (tracked === undefined) {
+        const buckets = new Float64Array(LEVELS * BUCKET_FIELDS).fill(NaN);
+        this.series.set(
+          key,
+          (tracked = { buckets, identities: new Array<SeriesIdentity>(LEVELS).fill(identity), identity }),
+        );
+      } else tracked.identity = identity;
+      const { buckets, identities } = tracked;
+      for (let i = 0; i < LEVELS; i++) {
         const resolution = ROLLUP_RESOLUTIONS[i] as Resolution;
         const start = bucketStart(sample.time, resolution);
-        let bucket = tracked.open[i];
-        if (bucket !== undefined && bucket.start < start) {
-          closed.push(bucket);
-          bucket = undefined;
-        }
-        if (bucket === undefined) {
-          tracked.open[i] = bucket = new BucketAccumulator(resolution, start, identity);
-        } else if (bucket.start > start) {
+        const at = i * BUCKET_FIELDS;
+        const open = bucketStartAt(buckets, at);
+        if (open > start) {
+          // Late: the bucket was handed out already; this sample goes into a part of its own.
           const id = rollupId(resolution, start, key);
-          bucket = late.get(id);
-          if (bucket === undefined)
-            late.set(id, (bucket = new BucketAccumulator(resolution, start, identity)));
+          let part = late.get(id);
+          if (part === undefined) late.set(id, (part = new BucketAccumulator(resolution, start, identity)));
+          part.addSample(sample, identity);
+          continue;
         }
-        bucket.addSample(sample, identity);
+        if (open < start) closed.push(this.copy(tracked, i));
+        if (open !== start) initBucketAt(buckets, at, start); // also when none was open (NaN)
+        if (addSampleAt(buckets, at, sample)) identities[i] = identity;
       }
     }
     closed.push(...late.values());
@@ -63,7 +82,7 @@ export class RollupTracker {
 
   /** Closes the buckets that ended more than the grace period before `now`. */
   closeExpired(now: number): BucketAccumulator[] {
-    return this.close((bucket) => bucket.start + RESOLUTION_MS[bucket.resolution] + this.graceMs <= now);
+    return this.close((resolution, start) => start + RESOLUTION_MS[resolution] + this.graceMs <= now);
   }
 
   /** Closes every open bucket (at shutdown). */
@@ -71,28 +90,41 @@ export class RollupTracker {
     return this.close(() => true);
   }
 
-  /** Open buckets of a resolution that pass the filter (for queries that want the latest data). */
+  /** Open buckets of a resolution that pass the filter (copies, for queries that want the latest data). */
   openBuckets(resolution: Resolution, filter: (identity: SeriesIdentity) => boolean): BucketAccumulator[] {
     const index = ROLLUP_RESOLUTIONS.indexOf(resolution);
     const result: BucketAccumulator[] = [];
     for (const tracked of this.series.values()) {
-      const bucket = tracked.open[index];
-      if (bucket !== undefined && filter(tracked.identity)) result.push(bucket);
+      const open = !Number.isNaN(bucketStartAt(tracked.buckets, index * BUCKET_FIELDS));
+      if (open && filter(tracked.identity)) result.push(this.copy(tracked, index));
     }
     return result;
   }
 
-  private close(due: (bucket: BucketAccumulator) => boolean): BucketAccumulator[] {
+  private copy(tracked: TrackedSeries, index: number): BucketAccumulator {
+    const resolution = ROLLUP_RESOLUTIONS[index] as Resolution;
+    return BucketAccumulator.copyOf(
+      resolution,
+      tracked.identities[index] as SeriesIdentity,
+      tracked.buckets,
+      index * BUCKET_FIELDS,
+    );
+  }
+
+  private close(due: (resolution: Resolution, start: number) => boolean): BucketAccumulator[] {
     const closed: BucketAccumulator[] = [];
     for (const [key, tracked] of this.series) {
-      for (let i = 0; i < tracked.open.length; i++) {
-        const bucket = tracked.open[i];
-        if (bucket !== undefined && due(bucket)) {
-          closed.push(bucket);
-          tracked.open[i] = undefined;
-        }
+      let stillOpen = false;
+      for (let i = 0; i < LEVELS; i++) {
+        const at = i * BUCKET_FIELDS;
+        const start = bucketStartAt(tracked.buckets, at);
+        if (Number.isNaN(start)) continue;
+        if (due(ROLLUP_RESOLUTIONS[i] as Resolution, start)) {
+          closed.push(this.copy(tracked, i));
+          tracked.buckets[at] = NaN;
+        } else stillOpen = true;
       }
-      if (tracked.open.every((b) => b === undefined)) this.series.delete(key);
+      if (!stillOpen) this.series.delete(key);
     }
     return closed;
   }
@@ -100,6 +132,8 @@ export class RollupTracker {
 
 /** Reuses the tracked identity object while node and labels are unchanged (saves memory per bucket). */
 function sameIdentity(identity: SeriesIdentity, sample: ContainerSample): boolean {
-  if (identity.node !== sample.node || identity.labels.length !== sample.labels.length) return false;
+  if (identity.node !== sample.node) return false;
+  if (identity.labels === sample.labels) return true;
+  if (identity.labels.length !== sample.labels.length) return false;
   return identity.labels.every((pair, i) => pair.k === sample.labels[i]?.k && pair.v === sample.labels[i]?.v);
 }

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { parseCommandLine, type OperatorConfig } from '../../operator/config.js';
-import { createLogger, silentLogger } from '../../operator/logging.js';
+import { createLogger, silentLogger, type Logger } from '../../operator/logging.js';
 import { startOperator, type OperatorHandle, type OperatorOverrides } from '../../operator/operator.js';
 import { testEnvironment } from './environment.js';
 import { uniqueName } from './index.js';
@@ -20,6 +20,8 @@ export interface TestOperatorOptions {
   leaderElection?: boolean;
   /** Extra flags, e.g. ['--leader-elect-lease-duration', '6s']. */
   args?: string[];
+  /** Who the operator is to the apiserver; the test cluster's admin unless given. */
+  kubeconfig?: string;
 }
 
 /** The command line the operator is started with in tests. */
@@ -27,7 +29,7 @@ export function operatorArgs(options: TestOperatorOptions): string[] {
   const env = testEnvironment();
   return [
     '--kubeconfig',
-    env.kubeconfig,
+    options.kubeconfig ?? env.kubeconfig,
     '--namespace',
     options.namespace,
     '--identity',
@@ -56,8 +58,8 @@ export function testOperatorConfig(options: TestOperatorOptions): OperatorConfig
 export async function startTestOperator(
   options: TestOperatorOptions,
   overrides: OperatorOverrides = {},
+  logger: Logger = process.env.KUO_TEST_LOGS === '1' ? createLogger('debug') : silentLogger(),
 ): Promise<OperatorHandle> {
-  const logger = process.env.KUO_TEST_LOGS === '1' ? createLogger('debug') : silentLogger();
   return startOperator(testOperatorConfig(options), logger, overrides);
 }
 

@@ -46,13 +46,22 @@ describe('smoke: simulated pods through kwok and metrics-server', () => {
       memory: memoryMi(item.containers[0]?.usage.memory ?? '0'),
     });
     const near = (value: number, target: number) => Math.abs(value - target) <= target * 0.05;
+    // What a timeout reports: the pods as the cluster has them, and what metrics.k8s.io returned.
+    const observed = async (items: PodMetric[]) => {
+      const pods = (await listPods(namespace)).map(
+        (p) => `${p.metadata?.name} ${p.status?.phase ?? '?'} on ${p.spec?.nodeName ?? 'no node'}`,
+      );
+      const usage = items.map((i) => `${i.metadata.name} ${i.timestamp} ${JSON.stringify(i.containers)}`);
+      return `pods: [${pods.join(', ')}]; metrics: [${usage.join(', ')}]`;
+    };
 
     const first = await waitFor(
       'two pods at 500m / 100Mi in metrics.k8s.io',
       async () => {
         const list = await metrics().getPodMetrics(namespace);
         const good = list.items.filter((i) => near(usageOf(i).cpu, 500) && usageOf(i).memory === 100);
-        return good.length === 2 ? list.items : undefined;
+        if (good.length === 2) return list.items;
+        throw new Error(await observed(list.items));
       },
       { timeoutMs: 150_000, intervalMs: 2000 },
     );
@@ -66,7 +75,8 @@ describe('smoke: simulated pods through kwok and metrics-server', () => {
       'both pods at 900m after the change',
       async () => {
         const list = await metrics().getPodMetrics(namespace);
-        return list.items.filter((i) => near(usageOf(i).cpu, 900)).length === 2 ? list.items : undefined;
+        if (list.items.filter((i) => near(usageOf(i).cpu, 900)).length === 2) return list.items;
+        throw new Error(await observed(list.items));
       },
       { timeoutMs: 150_000, intervalMs: 2000 },
     );

@@ -35,9 +35,14 @@ afterAll(async () => {
 function openStore(now = T0 + 30 * DAY) {
   const database = `store_${randomBytes(4).toString('hex')}`;
   databases.push(database);
+  return openStoreOn(database, now);
+}
+
+/** A store on an existing database (a later process of the same installation). */
+function openStoreOn(database: string, now: number) {
   const clock = { now: () => now };
   const store = new MongoUsageStore(
-    { uri: testEnvironment().mongoUri, database, retentionLimits: { batchSize: 7 } },
+    { uri: testEnvironment().mongoUri, database },
     { logger: silentLogger(), metrics: new OperatorMetrics(), clock },
   );
   return { store, db: client.db(database), setNow: (t: number) => (now = t) };
@@ -88,6 +93,21 @@ describe('MongoUsageStore on FerretDB', () => {
     await expectRollupsMatchRaw(db);
     const [day] = await rollupDocs(db, '1d');
     expect(day?.count).toBe(40);
+  });
+
+  it('adds memory sums past 2^31 bytes when a bucket written by one process is merged by the next', async () => {
+    const { store, db } = openStore(T0 + HOUR);
+    await store.write([sample({ time: T0, memoryBytes: 447_187_564 })]);
+    await store.close(); // writes the open buckets as they are
+    const { store: next } = openStoreOn(db.databaseName, T0 + HOUR);
+    await next.write([sample({ time: T0 + 1000, memoryBytes: 1_700_296_084 })]);
+    await next.close(); // the same buckets again: merged into the stored documents
+    for (const resolution of ROLLUP_RESOLUTIONS) {
+      const [bucket] = await rollupDocs(db, resolution);
+      expect(bucket?.memory.sum).toBe(2_147_483_648);
+      expect(bucket?.memory.max).toBe(1_700_296_084);
+    }
+    await expectRollupsMatchRaw(db);
   });
 
   it('answers the latest sample of each container of a pod', async () => {
@@ -182,9 +202,7 @@ describe('MongoUsageStore on FerretDB', () => {
     expect(await ask(24, 300)).toBe('5m');
     expect(await ask(24, 200)).toBe('1h');
     expect(await ask(48, 10)).toBe('1d');
-    // Retention deletes in bounded runs (7 x 100 documents per collection here): run it to the end.
-    const retention = { rawMs: HOUR, hourlyMs: 90 * DAY, dailyMs: 400 * DAY };
-    while ((await store.applyRetention('shop/web', retention, now)).deleted > 0);
+    await store.applyRetention('shop/web', { rawMs: HOUR, hourlyMs: 90 * DAY, dailyMs: 400 * DAY }, now);
     expect(await ask(1, 100, 6)).toBe('1h');
     const history = await store.history({
       namespace: 'shop',

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -44,7 +44,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const dir = mkdtempSync(join(tmpdir(), 'kuo-kube-'));
+  const dir = tempDir();
   kubeconfigPath = join(dir, 'config');
   writeFileSync(
     kubeconfigPath,
@@ -61,7 +61,16 @@ beforeAll(async () => {
   );
 });
 
+/** Temporary directories of the kubeconfig files, removed at the end. */
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kuo-kube-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
 afterAll(async () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
 });
@@ -94,7 +103,7 @@ describe('loadKubeConfig', () => {
   });
 
   it('reads a path list like KUBECONFIG; the first file sets the context', () => {
-    const other = join(mkdtempSync(join(tmpdir(), 'kuo-kube-')), 'config');
+    const other = join(tempDir(), 'config');
     writeFileSync(
       other,
       JSON.stringify({

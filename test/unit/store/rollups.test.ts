@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { Double } from 'mongodb';
 import type { ContainerSample } from '../../../operator/model.js';
 import { bucketStart, ROLLUP_RESOLUTIONS } from '../../../operator/store/resolutions.js';
 import {
@@ -128,7 +129,8 @@ describe('mergeUpdate', () => {
     ][0] as RollupDoc;
     const { filter, update } = mergeUpdate(part);
     expect(filter).toEqual({ _id: part._id, parts: { $ne: 'run1:7' } });
-    expect(update.$inc).toEqual({
+    const inc = update.$inc as Record<string, number | Double>;
+    expect(Object.fromEntries(Object.entries(inc).map(([k, v]) => [k, v.valueOf()]))).toEqual({
       count: 1,
       seconds: 30,
       'cpu.n': 1,
@@ -140,6 +142,10 @@ describe('mergeUpdate', () => {
       'memory.integral': 0,
       'memory.billedIntegral': 0,
     });
+    // Sums are sent as doubles, so adding to a stored 32-bit integer cannot overflow on the server.
+    for (const field of ['cpu.sum', 'memory.integral', 'memory.billedIntegral']) {
+      expect(inc[field]).toBeInstanceOf(Double);
+    }
     expect(update.$min).toEqual({ 'cpu.min': 70 });
     expect(update.$max).toEqual({ 'cpu.max': 70 });
     expect(update.$push).toEqual({ parts: 'run1:7' });
