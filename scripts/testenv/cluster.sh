@@ -35,6 +35,16 @@ options:
   metricsServerBinary: $BIN_DIR/metrics-server
   kubectlBinary: $kubectl_bin
 componentsPatches:
+  # One instance of each: no leader election. On a loaded machine a late Lease renewal would
+  # make them exit (and nothing restarts them), leaving e.g. Deployments without ReplicaSets.
+  - name: kube-controller-manager
+    extraArgs:
+      - key: leader-elect
+        value: "false"
+  - name: kube-scheduler
+    extraArgs:
+      - key: leader-elect
+        value: "false"
   - name: metrics-server
     extraArgs:
       - key: metric-resolution
@@ -111,10 +121,32 @@ prune() {
   done
 }
 
+# Starts the components of a stopped cluster. A restarted kwok has a new identity, and the node
+# Leases its predecessor held keep it from managing the nodes (new pods stay Pending) until they
+# expire, 200 s later. So once the apiserver answers, the Leases are deleted and kwok is started
+# again, and it takes the nodes over at once.
+start() {
+  local name=$1 dir="$KWOK_WORKDIR/clusters/$1" pid i
+  "$KWOKCTL" start cluster --name "$name" >&2
+  for ((i = 0; i < 120; i++)); do
+    kubectl --kubeconfig "$dir/kubeconfig.yaml" get --raw /readyz >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  pid=$(cat "$dir/pids/kwok-controller.pid")
+  local -a command
+  mapfile -d '' command <"/proc/$pid/cmdline"
+  kill "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  kubectl --kubeconfig "$dir/kubeconfig.yaml" delete leases --all -n kube-node-lease >&2
+  "${command[@]}" >>"$dir/logs/kwok-controller.log" 2>&1 </dev/null &
+  printf %s "$!" >"$dir/pids/kwok-controller.pid" # kwokctl stops it by this file (no newline)
+}
+
 case "${1:-}" in
   prune) prune ;;
   up) [ $# -eq 3 ] || die "usage: cluster.sh up NAME KUBECONFIG_OUT"; up "$2" "$3" ;;
   down) [ $# -eq 2 ] || die "usage: cluster.sh down NAME"; down "$2" ;;
-  stop | start) [ $# -eq 2 ] || die "usage: cluster.sh $1 NAME"; "$KWOKCTL" "$1" cluster --name "$2" >&2 ;;
+  stop) [ $# -eq 2 ] || die "usage: cluster.sh stop NAME"; "$KWOKCTL" stop cluster --name "$2" >&2 ;;
+  start) [ $# -eq 2 ] || die "usage: cluster.sh start NAME"; start "$2" ;;
   *) die "usage: cluster.sh up NAME KUBECONFIG_OUT | down NAME | stop NAME | start NAME" ;;
 esac
