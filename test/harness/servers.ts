@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pruneStaleClusters, startCluster, type TestCluster } from '../../scripts/testenv/cluster.js';
@@ -11,6 +11,8 @@ import { createSimulatedNodes } from './nodes.js';
 /** What stopServers must stop; jest's global setup and teardown run in the same process. */
 export interface StartedServers {
   cluster?: TestCluster;
+  /** The run's directory of the cluster's kubeconfig. */
+  clusterDir?: string;
   ferretdb?: FerretDB;
 }
 declare global {
@@ -44,6 +46,7 @@ export async function startServers(): Promise<void> {
       const name = `kuo-test-${process.pid}`;
       const dir = join(tmpdir(), name);
       mkdirSync(dir, { recursive: true });
+      started.clusterDir = dir;
       started.cluster = await startCluster(name, join(dir, 'kubeconfig'));
       process.env[ENV_KEYS.kubeconfig] = started.cluster.kubeconfig;
       process.env[ENV_KEYS.clusterName] = name;
@@ -67,6 +70,7 @@ export async function startServers(): Promise<void> {
 async function stopStartedServers(started: StartedServers | undefined): Promise<void> {
   await started?.ferretdb?.stop().catch(() => undefined);
   await started?.cluster?.delete().catch(() => undefined);
+  if (started?.clusterDir) rmSync(started.clusterDir, { recursive: true, force: true });
 }
 
 /** Stops what startServers started (nothing when the run used given servers). */
