@@ -65,6 +65,24 @@ export async function newNamespace(prefix: string, labels: Record<string, string
   return name;
 }
 
+/**
+ * A token of a new ServiceAccount bound to the `view` ClusterRole in `namespace`: a tenant who
+ * may read that namespace and nothing else.
+ */
+export async function namespaceViewerToken(namespace: string, name = 'reader'): Promise<string> {
+  await coreApi().createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+  await kubectlOk([
+    '-n',
+    namespace,
+    'create',
+    'rolebinding',
+    `${name}-view`,
+    '--clusterrole=view',
+    `--serviceaccount=${namespace}:${name}`,
+  ]);
+  return (await kubectlOk(['-n', namespace, 'create', 'token', name])).trim();
+}
+
 /** Deletes a namespace without waiting for it to go away. */
 export async function deleteNamespace(name: string): Promise<void> {
   await coreApi()

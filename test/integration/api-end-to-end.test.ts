@@ -6,10 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { OperatorHandle } from '../../operator/operator.js';
 import {
   apply,
-  coreApi,
   createPod,
   deleteNamespace,
-  kubectlOk,
+  namespaceViewerToken,
   newNamespace,
   uniqueName,
   waitFor,
@@ -36,17 +35,7 @@ describe('usage API over data the operator collected', () => {
     operatorNamespace = await newNamespace('kuo-system');
     ns = await newNamespace('tenant');
     operator = await startTestOperator({ namespace: operatorNamespace, database: uniqueName('apitest') });
-    await coreApi().createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'reader' } } });
-    await kubectlOk([
-      '-n',
-      ns,
-      'create',
-      'rolebinding',
-      'reader-view',
-      '--clusterrole=view',
-      `--serviceaccount=${ns}:reader`,
-    ]);
-    token = (await kubectlOk(['-n', ns, 'create', 'token', 'reader'])).trim();
+    token = await namespaceViewerToken(ns);
     await createPod(ns, {
       name: 'web',
       labels: { app: 'web' },

@@ -14,12 +14,12 @@ import { captureLogger } from '../harness/capture-logger.js';
 import {
   apply,
   conditionOf,
-  coreApi,
   createPod,
   deleteNamespace,
   getObject,
   kubectl,
   kubectlOk,
+  namespaceViewerToken,
   newNamespace,
   setPodUsage,
   uniqueName,
@@ -68,17 +68,7 @@ describe('the operator under the shipped ServiceAccount and RBAC', () => {
     tokenDir = mkdtempSync(join(tmpdir(), 'kuo-install-e2e-'));
     const kubeconfig = await writeOperatorKubeconfig(join(tokenDir, 'kubeconfig'));
     ns = await newNamespace('installed');
-    await coreApi().createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'reader' } } });
-    await kubectlOk([
-      '-n',
-      ns,
-      'create',
-      'rolebinding',
-      'reader-view',
-      '--clusterrole=view',
-      `--serviceaccount=${ns}:reader`,
-    ]);
-    tenantToken = (await kubectlOk(['-n', ns, 'create', 'token', 'reader'])).trim();
+    tenantToken = await namespaceViewerToken(ns);
     await createPod(ns, {
       name: 'hot',
       labels: { app: 'hot' },
