@@ -48,8 +48,8 @@ export function rollupId(resolution: Resolution, start: number, series: string):
 /*
  * Running aggregates live in Float64Arrays rather than in object fields: a tracked container's
  * four open buckets are then one array of plain doubles (no boxed number per field), which is
- * what keeps the memory per tracked container small. The classes below are views on such an
- * array; `addSampleAt` is the one place a sample is accumulated, for both.
+ * what keeps the memory per tracked container small. The classes below read such an array;
+ * `addSampleAt` is the one place a sample is accumulated, for the tracker and for them.
  */
 
 /** Offsets of a metric's aggregate; extremes are +-Infinity while unknown (never stored so). */
@@ -182,10 +182,6 @@ export class MetricAccumulator {
     return this.values[this.at + LIMIT_MAX] as number;
   }
 
-  add(value: number | null, request: number | undefined, limit: number | undefined, seconds: number): void {
-    addMetric(this.values, this.at, value, request, limit, seconds);
-  }
-
   merge(stored: MetricRollup): void {
     const { values: v, at } = this;
     addTo(v, at + N, stored.n);
@@ -227,36 +223,33 @@ export interface SeriesIdentity {
   labels: LabelPair[];
 }
 
-/** A bucket being accumulated in memory: a view on `BUCKET_FIELDS` doubles of its own. */
+/** A bucket being accumulated in memory: `BUCKET_FIELDS` doubles of its own. */
 export class BucketAccumulator {
   readonly cpu: MetricAccumulator;
   readonly memory: MetricAccumulator;
   private readonly values: Float64Array;
 
-  /**
-   * @param values the bucket's aggregate as `addSampleAt` built it (copied), or none for an
-   *   empty bucket starting at `start`
-   */
   constructor(
     readonly resolution: Resolution,
     start: number,
     public identity: SeriesIdentity,
-    values?: Float64Array,
   ) {
-    this.values = values ? values.slice(0, BUCKET_FIELDS) : new Float64Array(BUCKET_FIELDS);
-    if (!values) initBucketAt(this.values, 0, start);
+    this.values = new Float64Array(BUCKET_FIELDS);
+    initBucketAt(this.values, 0, start);
     this.cpu = new MetricAccumulator(this.values, CPU, false);
     this.memory = new MetricAccumulator(this.values, MEMORY, false);
   }
 
-  /** A copy of the bucket kept at `at` in a larger array. */
+  /** A copy of the bucket that `addSampleAt` keeps at `at` in a larger array. */
   static copyOf(
     resolution: Resolution,
     identity: SeriesIdentity,
     values: Float64Array,
     at: number,
   ): BucketAccumulator {
-    return new BucketAccumulator(resolution, NaN, identity, values.subarray(at, at + BUCKET_FIELDS));
+    const bucket = new BucketAccumulator(resolution, bucketStartAt(values, at), identity);
+    bucket.values.set(values.subarray(at, at + BUCKET_FIELDS));
+    return bucket;
   }
 
   get start(): number {

@@ -90,15 +90,10 @@ export function toSnapshotDoc(sample: ContainerSample): SnapshotDoc {
     uptimeSeconds: sample.uptimeSeconds,
     intervalSeconds: sample.intervalSeconds,
   };
-  // Written out rather than looped over OPTIONAL_NUMBERS: this runs for every sample.
-  if (sample.cpuRequestMillicores !== undefined) doc.cpuRequestMillicores = sample.cpuRequestMillicores;
-  if (sample.cpuLimitMillicores !== undefined) doc.cpuLimitMillicores = sample.cpuLimitMillicores;
-  if (sample.memoryRequestBytes !== undefined) doc.memoryRequestBytes = sample.memoryRequestBytes;
-  if (sample.memoryLimitBytes !== undefined) doc.memoryLimitBytes = sample.memoryLimitBytes;
-  if (sample.cpuPercentOfRequest !== undefined) doc.cpuPercentOfRequest = sample.cpuPercentOfRequest;
-  if (sample.cpuPercentOfLimit !== undefined) doc.cpuPercentOfLimit = sample.cpuPercentOfLimit;
-  if (sample.memoryPercentOfRequest !== undefined) doc.memoryPercentOfRequest = sample.memoryPercentOfRequest;
-  if (sample.memoryPercentOfLimit !== undefined) doc.memoryPercentOfLimit = sample.memoryPercentOfLimit;
+  for (const field of OPTIONAL_NUMBERS) {
+    const value = sample[field];
+    if (value !== undefined) doc[field] = value;
+  }
   return doc;
 }
 

@@ -126,12 +126,8 @@ prune() {
 # expire, 200 s later. So once the apiserver answers, the Leases are deleted and kwok is started
 # again, and it takes the nodes over at once.
 start() {
-  local name=$1 dir="$KWOK_WORKDIR/clusters/$1" pid i
-  "$KWOKCTL" start cluster --name "$name" >&2
-  for ((i = 0; i < 120; i++)); do
-    kubectl --kubeconfig "$dir/kubeconfig.yaml" get --raw /readyz >/dev/null 2>&1 && break
-    sleep 0.5
-  done
+  local name=$1 dir="$KWOK_WORKDIR/clusters/$1" pid
+  "$KWOKCTL" start cluster --name "$name" --wait 2m >&2
   pid=$(cat "$dir/pids/kwok-controller.pid")
   local -a command
   mapfile -d '' command <"/proc/$pid/cmdline"
