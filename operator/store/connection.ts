@@ -48,8 +48,16 @@ export interface StoreCollections {
   snapshotsTimeSeries: boolean;
 }
 
-/** The schema version this code writes. Bump it with a new step in `migrate`. */
-export const SCHEMA_VERSION = 1;
+/**
+ * The schema version this code writes. Bump it with a new step in `migrate`.
+ * - 1: snapshots and rollups at four resolutions.
+ * - 2: rollups without the `{namespace, time}` index (`{namespace, pod, time}` serves those
+ *   queries), and rollup documents without the fields no reader used (`series`, `node`,
+ *   `seconds`, `requestMax`, `limitMax`): both make each of the many bucket writes cheaper.
+ *   Documents written by version 1 keep those fields until retention removes them; readers
+ *   ignore them.
+ */
+export const SCHEMA_VERSION = 2;
 
 export interface LayoutOptions {
   /**
@@ -62,8 +70,9 @@ export interface LayoutOptions {
 
 /**
  * Brings the database to the current schema: collections, indexes, TTL, schema version. Every
- * step is idempotent, so concurrent or repeated start-ups are safe. Refuses a database written by
- * a newer schema.
+ * step is idempotent, so repeated start-ups are safe, and so are concurrent ones (on FerretDB v1
+ * the second of two identical index creations at once loses its connection; the store retries its
+ * start on its next use). Refuses a database written by a newer schema.
  */
 export async function migrate(
   db: Db,
@@ -96,9 +105,12 @@ const SNAPSHOT_INDEXES: IndexDescription['key'][] = [
   { policy: 1, time: 1 }, // retention
 ];
 const ROLLUP_INDEXES: IndexDescription['key'][] = [
-  { namespace: 1, pod: 1, time: 1 }, // history
-  { namespace: 1, time: 1 }, // top and summary of some namespaces
+  { namespace: 1, pod: 1, time: 1 }, // history; top and summary of some namespaces
   { policy: 1, time: 1 }, // retention
+];
+/** Indexes earlier versions created and this one does not use (each costs on every write). */
+const OBSOLETE_ROLLUP_INDEXES: IndexDescription['key'][] = [
+  { namespace: 1, time: 1 }, // until version 2
 ];
 
 async function ensureSnapshots(db: Db, features: ServerFeatures, options: LayoutOptions): Promise<boolean> {
@@ -139,6 +151,7 @@ async function ensureRollups(
   if ((await db.listCollections({ name }).toArray()).length === 0)
     await ignoreAlreadyExists(db.createCollection(name));
   await ensureIndexes(db.collection(name), ROLLUP_INDEXES);
+  await dropIndexes(db.collection(name), OBSOLETE_ROLLUP_INDEXES);
   const keep = options.ttlBackstop && keepMs(resolution, options.ttlBackstop) + RESOLUTION_MS[resolution];
   await ensureTimeIndex(
     db,
@@ -162,6 +175,19 @@ async function ensureIndexes(
   if (missing.length > 0) await collection.createIndexes(missing.map((key) => ({ key })));
 }
 
+/** Drops the indexes that exist; one dropped meanwhile by another replica is not an error. */
+async function dropIndexes(collection: Collection, keys: readonly IndexDescription['key'][]): Promise<void> {
+  const wanted = new Set(keys.map((key) => JSON.stringify(key)));
+  for (const index of await collection.listIndexes().toArray()) {
+    if (!wanted.has(JSON.stringify(index.key))) continue;
+    try {
+      await collection.dropIndex(index.name as string);
+    } catch (err) {
+      if (!(err instanceof MongoServerError && err.code === INDEX_NOT_FOUND)) throw err;
+    }
+  }
+}
+
 /**
  * `{time: 1}`, with a TTL when `ttlSeconds` is given; an existing index gets the TTL changed in
  * place (and keeps one it has when none is asked for: MongoDB cannot remove it).
@@ -182,6 +208,7 @@ async function ensureTimeIndex(db: Db, name: string, ttlSeconds: number | undefi
 }
 
 const NAMESPACE_EXISTS = 48;
+const INDEX_NOT_FOUND = 27;
 
 async function ignoreAlreadyExists(creation: Promise<unknown>): Promise<void> {
   try {

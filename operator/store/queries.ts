@@ -10,8 +10,14 @@
 import type { ContainerSample } from '../model.js';
 import type { StoreCollections } from './connection.js';
 import { bucketStart, coverWindow, granularityMs, type Resolution } from './resolutions.js';
-import { BucketAccumulator, MetricAccumulator, type RollupDoc, type SeriesIdentity } from './rollups.js';
-import { fromSnapshotDoc, type SnapshotDoc } from './snapshots.js';
+import {
+  BucketAccumulator,
+  identityOf,
+  MetricAccumulator,
+  type RollupDoc,
+  type SeriesScope,
+} from './rollups.js';
+import { fromSnapshotDoc, seriesKey, type SnapshotDoc } from './snapshots.js';
 import {
   GRANULARITIES,
   type Aggregate,
@@ -26,10 +32,7 @@ import {
 } from './types.js';
 
 /** Rollups of a resolution held in memory and not in the database yet. */
-export type Unwritten = (
-  resolution: Resolution,
-  filter: (identity: SeriesIdentity) => boolean,
-) => RollupDoc[];
+export type Unwritten = (resolution: Resolution, filter: (scope: SeriesScope) => boolean) => RollupDoc[];
 
 /** Interval assumed for a pod with no sample yet, to estimate raw points. */
 const DEFAULT_INTERVAL_MS = 30_000;
@@ -157,11 +160,13 @@ async function rollupHistory(
   );
   const bySeries = new Map<string, Map<number, BucketAccumulator>>();
   for (const doc of [...stored, ...recent]) {
-    const buckets = bySeries.get(doc.series) ?? new Map<number, BucketAccumulator>();
-    bySeries.set(doc.series, buckets);
+    const identity = identityOf(doc);
+    const buckets = bySeries.get(identity.series) ?? new Map<number, BucketAccumulator>();
+    bySeries.set(identity.series, buckets);
     const start = doc.time.getTime();
     let bucket = buckets.get(start);
-    if (bucket === undefined) buckets.set(start, (bucket = new BucketAccumulator(resolution, start, doc)));
+    if (bucket === undefined)
+      buckets.set(start, (bucket = new BucketAccumulator(resolution, start, identity)));
     bucket.addRollup(doc);
   }
   return containerHistories(
@@ -229,7 +234,8 @@ async function windowTotals(
   );
   const bySeries = new Map<string, SeriesTotals>();
   for (const doc of parts.flat()) {
-    let totals = bySeries.get(doc.series);
+    const series = seriesKey(doc);
+    let totals = bySeries.get(series);
     if (totals === undefined) {
       totals = {
         doc,
@@ -238,7 +244,7 @@ async function windowTotals(
         cpu: new MetricAccumulator(),
         memory: new MetricAccumulator(),
       };
-      bySeries.set(doc.series, totals);
+      bySeries.set(series, totals);
     }
     totals.count += doc.count;
     totals.cpu.merge(doc.cpu);

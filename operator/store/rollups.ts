@@ -20,21 +20,23 @@ export interface MetricRollup {
   integral: number;
   /** Sum of max(request, value) x interval seconds; the request alone when no value was measured. */
   billedIntegral: number;
-  /** Largest request and limit seen, where known. */
-  requestMax?: number;
-  limitMax?: number;
 }
 
-/** A rollup bucket; its node and labels are those of the latest sample written to it. */
-export interface RollupDoc extends SeriesIdentity {
+/**
+ * A rollup bucket: what the readers use and no more (every field costs on each of the many bucket
+ * writes). Its labels are those of the latest sample written to it. The series is not stored: it
+ * is `seriesKey` of the document.
+ */
+export interface RollupDoc extends SeriesScope {
   /** `<resolution>|<bucket start ms>|<series>` */
   _id: string;
   /** Bucket start. */
   time: Date;
+  policy: ObjectKey;
+  container: string;
+  labels: LabelPair[];
   /** Samples in the bucket, including uptime-only ones. */
   count: number;
-  /** Sum of the samples' interval seconds. */
-  seconds: number;
   cpu: MetricRollup;
   memory: MetricRollup;
   /** Ids of the parts merged into the bucket: a part is applied at most once. */
@@ -59,16 +61,13 @@ const MIN = 2;
 const MAX = 3;
 const INTEGRAL = 4;
 const BILLED = 5;
-const REQUEST_MAX = 6;
-const LIMIT_MAX = 7;
-const METRIC_FIELDS = 8;
+const METRIC_FIELDS = 6;
 
-/** Offsets of a bucket's aggregate: its start, latest sample time, count, seconds, CPU, memory. */
+/** Offsets of a bucket's aggregate: its start, latest sample time, count, CPU, memory. */
 const START = 0;
 const LATEST = 1;
 const COUNT = 2;
-const SECONDS = 3;
-const CPU = 4;
+const CPU = 3;
 const MEMORY = CPU + METRIC_FIELDS;
 /** Doubles one bucket takes in an array. */
 export const BUCKET_FIELDS = MEMORY + METRIC_FIELDS;
@@ -81,8 +80,6 @@ function initMetric(values: Float64Array, at: number): void {
   values.fill(0, at, at + METRIC_FIELDS);
   values[at + MIN] = Infinity;
   values[at + MAX] = -Infinity;
-  values[at + REQUEST_MAX] = -Infinity;
-  values[at + LIMIT_MAX] = -Infinity;
 }
 
 function addMetric(
@@ -90,7 +87,6 @@ function addMetric(
   at: number,
   value: number | null,
   request: number | undefined,
-  limit: number | undefined,
   seconds: number,
 ): void {
   if (value !== null) {
@@ -101,9 +97,6 @@ function addMetric(
     if (value > (values[at + MAX] as number)) values[at + MAX] = value;
   }
   addTo(values, at + BILLED, Math.max(request ?? 0, value ?? 0) * seconds);
-  if (request !== undefined && request > (values[at + REQUEST_MAX] as number))
-    values[at + REQUEST_MAX] = request;
-  if (limit !== undefined && limit > (values[at + LIMIT_MAX] as number)) values[at + LIMIT_MAX] = limit;
 }
 
 /** Starts an empty bucket at `at`. */
@@ -111,7 +104,6 @@ export function initBucketAt(values: Float64Array, at: number, start: number): v
   values[at + START] = start;
   values[at + LATEST] = -Infinity;
   values[at + COUNT] = 0;
-  values[at + SECONDS] = 0;
   initMetric(values, at + CPU);
   initMetric(values, at + MEMORY);
 }
@@ -125,23 +117,8 @@ export function bucketStartAt(values: Float64Array, at: number): number {
 export function addSampleAt(values: Float64Array, at: number, sample: ContainerSample): boolean {
   const seconds = sample.intervalSeconds;
   addTo(values, at + COUNT, 1);
-  addTo(values, at + SECONDS, seconds);
-  addMetric(
-    values,
-    at + CPU,
-    sample.cpuMillicores,
-    sample.cpuRequestMillicores,
-    sample.cpuLimitMillicores,
-    seconds,
-  );
-  addMetric(
-    values,
-    at + MEMORY,
-    sample.memoryBytes,
-    sample.memoryRequestBytes,
-    sample.memoryLimitBytes,
-    seconds,
-  );
+  addMetric(values, at + CPU, sample.cpuMillicores, sample.cpuRequestMillicores, seconds);
+  addMetric(values, at + MEMORY, sample.memoryBytes, sample.memoryRequestBytes, seconds);
   if (sample.time < (values[at + LATEST] as number)) return false;
   values[at + LATEST] = sample.time;
   return true;
@@ -175,12 +152,6 @@ export class MetricAccumulator {
   get billedIntegral(): number {
     return this.values[this.at + BILLED] as number;
   }
-  get requestMax(): number {
-    return this.values[this.at + REQUEST_MAX] as number;
-  }
-  get limitMax(): number {
-    return this.values[this.at + LIMIT_MAX] as number;
-  }
 
   merge(stored: MetricRollup): void {
     const { values: v, at } = this;
@@ -190,9 +161,6 @@ export class MetricAccumulator {
     addTo(v, at + BILLED, stored.billedIntegral);
     if (stored.min !== undefined && stored.min < this.min) v[at + MIN] = stored.min;
     if (stored.max !== undefined && stored.max > this.max) v[at + MAX] = stored.max;
-    if (stored.requestMax !== undefined && stored.requestMax > this.requestMax)
-      v[at + REQUEST_MAX] = stored.requestMax;
-    if (stored.limitMax !== undefined && stored.limitMax > this.limitMax) v[at + LIMIT_MAX] = stored.limitMax;
   }
 
   toRollup(): MetricRollup {
@@ -206,20 +174,21 @@ export class MetricAccumulator {
       rollup.min = this.min;
       rollup.max = this.max;
     }
-    if (this.requestMax > -Infinity) rollup.requestMax = this.requestMax;
-    if (this.limitMax > -Infinity) rollup.limitMax = this.limitMax;
     return rollup;
   }
 }
 
-/** Identity of a series, shared by all its buckets (strings are not copied per bucket). */
-export interface SeriesIdentity {
-  series: string;
-  policy: ObjectKey;
+/** What queries select buckets by. */
+export interface SeriesScope {
   namespace: string;
   pod: string;
+}
+
+/** Identity of a series, shared by all its buckets (strings are not copied per bucket). */
+export interface SeriesIdentity extends SeriesScope {
+  series: string;
+  policy: ObjectKey;
   container: string;
-  node: string;
   labels: LabelPair[];
 }
 
@@ -258,10 +227,7 @@ export class BucketAccumulator {
   get count(): number {
     return this.values[COUNT] as number;
   }
-  get seconds(): number {
-    return this.values[SECONDS] as number;
-  }
-  /** Time of the latest sample or part added; node and labels follow it. */
+  /** Time of the latest sample or part added; the labels follow it. */
   get latest(): number {
     return this.values[LATEST] as number;
   }
@@ -272,29 +238,25 @@ export class BucketAccumulator {
 
   addRollup(doc: RollupDoc): void {
     addTo(this.values, COUNT, doc.count);
-    addTo(this.values, SECONDS, doc.seconds);
     this.cpu.merge(doc.cpu);
     this.memory.merge(doc.memory);
     if (doc.time.getTime() >= this.latest) {
       this.values[LATEST] = doc.time.getTime();
-      this.identity = { ...this.identity, node: doc.node, labels: doc.labels };
+      this.identity = { ...this.identity, labels: doc.labels };
     }
   }
 
   toDoc(parts: string[]): RollupDoc {
-    const { series, policy, namespace, pod, container, node, labels } = this.identity;
+    const { series, policy, namespace, pod, container, labels } = this.identity;
     return {
       _id: rollupId(this.resolution, this.start, series),
-      series,
       time: new Date(this.start),
       policy,
       namespace,
       pod,
       container,
-      node,
       labels,
       count: this.count,
-      seconds: this.seconds,
       cpu: this.cpu.toRollup(),
       memory: this.memory.toRollup(),
       parts,
@@ -302,9 +264,10 @@ export class BucketAccumulator {
   }
 }
 
-export function identityOf(sample: ContainerSample, series = seriesKey(sample)): SeriesIdentity {
-  const { policy, namespace, pod, container, node, labels } = sample;
-  return { series, policy, namespace, pod, container, node, labels };
+/** The identity of a sample's or a stored bucket's series. */
+export function identityOf(source: ContainerSample | RollupDoc, series = seriesKey(source)): SeriesIdentity {
+  const { policy, namespace, pod, container, labels } = source;
+  return { series, policy, namespace, pod, container, labels };
 }
 
 /** Rollups of `resolution` computed from samples, keyed by `_id` (used to recompute buckets). */
@@ -334,9 +297,10 @@ export function rollupsOfRollups(
   const buckets = new Map<string, BucketAccumulator>();
   for (const doc of finer) {
     const start = bucketStart(doc.time.getTime(), resolution);
-    const id = rollupId(resolution, start, doc.series);
+    const identity = identityOf(doc);
+    const id = rollupId(resolution, start, identity.series);
     let bucket = buckets.get(id);
-    if (bucket === undefined) buckets.set(id, (bucket = new BucketAccumulator(resolution, start, doc)));
+    if (bucket === undefined) buckets.set(id, (bucket = new BucketAccumulator(resolution, start, identity)));
     bucket.addRollup(doc);
   }
   return new Map([...buckets].map(([id, bucket]) => [id, bucket.toDoc(parts)]));
@@ -349,7 +313,7 @@ export function rollupsOfRollups(
  */
 export function mergeUpdate(part: RollupDoc): { filter: Filter<RollupDoc>; update: UpdateFilter<RollupDoc> } {
   const partId = part.parts[0] as string;
-  const inc: Record<string, number | Double> = { count: part.count, seconds: part.seconds };
+  const inc: Record<string, number | Double> = { count: part.count };
   const min: Record<string, number> = {};
   const max: Record<string, number> = {};
   for (const name of ['cpu', 'memory'] as const) {
@@ -361,15 +325,12 @@ export function mergeUpdate(part: RollupDoc): { filter: Filter<RollupDoc>; updat
     inc[`${name}.billedIntegral`] = new Double(metric.billedIntegral);
     if (metric.min !== undefined) min[`${name}.min`] = metric.min;
     if (metric.max !== undefined) max[`${name}.max`] = metric.max;
-    if (metric.requestMax !== undefined) max[`${name}.requestMax`] = metric.requestMax;
-    if (metric.limitMax !== undefined) max[`${name}.limitMax`] = metric.limitMax;
   }
   const update: UpdateFilter<RollupDoc> = {
     $inc: inc,
-    $set: { node: part.node, labels: part.labels },
+    $set: { labels: part.labels },
     $push: { parts: partId },
     $setOnInsert: {
-      series: part.series,
       time: part.time,
       policy: part.policy,
       namespace: part.namespace,

@@ -16,6 +16,7 @@ import {
   initBucketAt,
   rollupId,
   type SeriesIdentity,
+  type SeriesScope,
 } from './rollups.js';
 import { seriesKey } from './snapshots.js';
 
@@ -26,7 +27,7 @@ interface TrackedSeries {
   buckets: Float64Array;
   /** Identity of each open bucket's latest sample. */
   identities: SeriesIdentity[];
-  /** Identity of the latest sample of the series (reused while node and labels stay the same). */
+  /** Identity of the latest sample of the series (reused while the labels stay the same). */
   identity: SeriesIdentity;
 }
 
@@ -91,7 +92,7 @@ export class RollupTracker {
   }
 
   /** Open buckets of a resolution that pass the filter (copies, for queries that want the latest data). */
-  openBuckets(resolution: Resolution, filter: (identity: SeriesIdentity) => boolean): BucketAccumulator[] {
+  openBuckets(resolution: Resolution, filter: (scope: SeriesScope) => boolean): BucketAccumulator[] {
     const index = ROLLUP_RESOLUTIONS.indexOf(resolution);
     const result: BucketAccumulator[] = [];
     for (const tracked of this.series.values()) {
@@ -130,9 +131,8 @@ export class RollupTracker {
   }
 }
 
-/** Reuses the tracked identity object while node and labels are unchanged (saves memory per bucket). */
+/** Reuses the tracked identity object while the labels are unchanged (saves memory per bucket). */
 function sameIdentity(identity: SeriesIdentity, sample: ContainerSample): boolean {
-  if (identity.node !== sample.node) return false;
   if (identity.labels === sample.labels) return true;
   if (identity.labels.length !== sample.labels.length) return false;
   return identity.labels.every((pair, i) => pair.k === sample.labels[i]?.k && pair.v === sample.labels[i]?.v);

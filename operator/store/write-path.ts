@@ -38,7 +38,7 @@ import {
   rollupsOfSamples,
   type BucketAccumulator,
   type RollupDoc,
-  type SeriesIdentity,
+  type SeriesScope,
 } from './rollups.js';
 import { fromSnapshotDoc, insertSnapshots, toSnapshotDoc, type SnapshotDoc } from './snapshots.js';
 import { RollupTracker } from './tracker.js';
@@ -127,7 +127,7 @@ export class WritePath {
   }
 
   /** Buckets not in the database yet (open, or closed and pending), for queries that read recent data. */
-  unwritten(resolution: Resolution, filter: (identity: SeriesIdentity) => boolean): RollupDoc[] {
+  unwritten(resolution: Resolution, filter: (scope: SeriesScope) => boolean): RollupDoc[] {
     const open = this.tracker.openBuckets(resolution, filter).map((bucket) => bucket.toDoc([]));
     const pending = (this.pending.get(resolution) ?? []).filter((doc) => filter(doc));
     return [...open, ...pending];

@@ -5,7 +5,7 @@ import type { ContainerSample } from '../../operator/model.js';
 import { COLLECTION_NAMES } from '../../operator/store/connection.js';
 import { RESOLUTION_MS, ROLLUP_RESOLUTIONS, type Resolution } from '../../operator/store/resolutions.js';
 import type { RollupDoc } from '../../operator/store/rollups.js';
-import type { SnapshotDoc } from '../../operator/store/snapshots.js';
+import { seriesKey, type SnapshotDoc } from '../../operator/store/snapshots.js';
 import { expectBucket } from '../unit/store/fixtures.js';
 
 export async function rawDocs(db: Db): Promise<SnapshotDoc[]> {
@@ -24,7 +24,8 @@ export async function expectRollupsMatchRaw(db: Db): Promise<void> {
     const docs = await rollupDocs(db, resolution);
     for (const doc of docs) {
       const start = doc.time.getTime();
-      const covered = raw.filter((s) => s.series === doc.series && s.time >= start && s.time < start + width);
+      const series = seriesKey(doc);
+      const covered = raw.filter((s) => s.series === series && s.time >= start && s.time < start + width);
       expectBucket(doc, covered as unknown as ContainerSample[]);
     }
     expect(docs.reduce((n, d) => n + d.count, 0)).toBe(raw.length);

@@ -9,7 +9,12 @@ import { MongoClient } from 'mongodb';
 import { silentLogger } from '../../operator/logging.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
 import type { ContainerSample } from '../../operator/model.js';
-import { detectFeatures, migrate } from '../../operator/store/connection.js';
+import {
+  COLLECTION_NAMES,
+  detectFeatures,
+  migrate,
+  SCHEMA_VERSION,
+} from '../../operator/store/connection.js';
 import { MongoUsageStore } from '../../operator/store/mongo-store.js';
 import { RESOLUTION_MS, ROLLUP_RESOLUTIONS } from '../../operator/store/resolutions.js';
 import { WritePath } from '../../operator/store/write-path.js';
@@ -311,5 +316,72 @@ describe('MongoUsageStore on FerretDB', () => {
     const byPod = await reader.summary({ from, to, groupBy: { kind: 'pod' }, namespaces: ['bank'] });
     expect(byPod.map((e) => e.group)).toEqual(['bank/db-0']);
     await reader.close();
+  });
+
+  it('brings a version 1 database to the current schema at every start-up, and refuses a newer one', async () => {
+    const { store, db } = openStore(T0 + 2 * HOUR);
+    // What version 1 left: its extra rollup index and a bucket with the fields it also stored.
+    const minutes = db.collection(COLLECTION_NAMES.rollups['1m']);
+    await minutes.createIndex({ namespace: 1, time: 1 });
+    await minutes.insertOne({
+      _id: `1m|${T0}|shop/web|shop|web-1|app` as never,
+      series: 'shop/web|shop|web-1|app',
+      time: new Date(T0),
+      policy: 'shop/web',
+      namespace: 'shop',
+      pod: 'web-1',
+      container: 'app',
+      node: 'node-a',
+      labels: [{ k: 'team', v: 'a' }],
+      count: 2,
+      seconds: 60,
+      cpu: { n: 2, sum: 300, min: 100, max: 200, integral: 9000, billedIntegral: 9000, requestMax: 250 },
+      memory: { n: 2, sum: 2048, min: 1024, max: 1024, integral: 61440, billedIntegral: 61440 },
+      parts: ['v1:0'],
+    });
+    await db.collection(COLLECTION_NAMES.meta).insertOne({ _id: 'schema' as never, version: 1 });
+
+    // A start-up, then a restart: each step is idempotent.
+    const features = await detectFeatures(db);
+    await migrate(db, features);
+    await migrate(db, features);
+    for (const resolution of ROLLUP_RESOLUTIONS) {
+      const keys = (await db.collection(COLLECTION_NAMES.rollups[resolution]).listIndexes().toArray()).map(
+        (index) => JSON.stringify(index.key),
+      );
+      expect(keys.sort()).toEqual(
+        ['{"_id":1}', '{"namespace":1,"pod":1,"time":1}', '{"policy":1,"time":1}', '{"time":1}'].sort(),
+      );
+    }
+    expect(await db.collection(COLLECTION_NAMES.meta).findOne({ _id: 'schema' as never })).toEqual({
+      _id: 'schema',
+      version: SCHEMA_VERSION,
+    });
+
+    // The version 1 bucket is still read, and a new sample in the same minute is added to it.
+    await store.write([sample({ time: T0 + 45_000, cpuMillicores: 600, labels: [{ k: 'team', v: 'a' }] })]);
+    await store.close();
+    const reader = openStoreOn(db.databaseName, T0 + 2 * HOUR).store;
+    const history = await reader.history({
+      namespace: 'shop',
+      pod: 'web-1',
+      from: T0,
+      to: T0 + HOUR,
+      granularity: '1m',
+      maxPoints: 100,
+    });
+    expect(history.containers[0]?.points[0]).toMatchObject({
+      time: T0,
+      count: 3,
+      cpuMillicores: { min: 100, avg: 300, max: 600 },
+    });
+    await reader.close();
+
+    await db
+      .collection(COLLECTION_NAMES.meta)
+      .updateOne({ _id: 'schema' as never }, { $set: { version: SCHEMA_VERSION + 1 } });
+    await expect(migrate(db, features)).rejects.toThrow(
+      `has schema version ${SCHEMA_VERSION + 1}, newer than this operator's ${SCHEMA_VERSION}; upgrade the operator`,
+    );
   });
 });

@@ -31,16 +31,13 @@ describe('rollupsOfSamples', () => {
     expect([...docs.values()]).toEqual([
       {
         _id: `1m|${T0}|shop/web|shop|web-1|app`,
-        series: 'shop/web|shop|web-1|app',
         time: new Date(T0),
         policy: 'shop/web',
         namespace: 'shop',
         pod: 'web-1',
         container: 'app',
-        node: 'node-a',
         labels: [{ k: 'app.kubernetes.io/name', v: 'web' }],
         count: 3,
-        seconds: 90,
         cpu: {
           n: 2,
           sum: 300,
@@ -49,7 +46,6 @@ describe('rollupsOfSamples', () => {
           integral: 300 * 30,
           // max(100, 50) + max(100, 250) + the request alone for the uptime-only sample
           billedIntegral: (100 + 250 + 200) * 30,
-          requestMax: 200,
         },
         memory: {
           n: 2,
@@ -58,20 +54,23 @@ describe('rollupsOfSamples', () => {
           max: 300,
           integral: 400 * 30,
           billedIntegral: 400 * 30,
-          limitMax: 1000,
         },
         parts: ['p1'],
       },
     ]);
   });
 
-  it('takes node and labels from the latest sample of the bucket, whatever the order', () => {
+  it('takes the labels from the latest sample of the bucket, whatever the order', () => {
+    const labelled = (version: string) => [{ k: 'version', v: version }];
     const docs = rollupsOfSamples(
-      [sample({ time: T0 + 20_000, node: 'node-b' }), sample({ time: T0 + 10_000, node: 'node-a' })],
+      [
+        sample({ time: T0 + 20_000, labels: labelled('2') }),
+        sample({ time: T0 + 10_000, labels: labelled('1') }),
+      ],
       '1h',
       [],
     );
-    expect([...docs.values()][0]?.node).toBe('node-b');
+    expect([...docs.values()][0]?.labels).toEqual(labelled('2'));
   });
 
   it('equals count/sum/min/max of the samples of each bucket', () => {
@@ -106,7 +105,6 @@ describe('rollupsOfRollups', () => {
           for (const [id, doc] of direct) {
             const other = merged.get(id) as RollupDoc;
             expect(other.count).toBe(doc.count);
-            expect(other.seconds).toBe(doc.seconds);
             for (const metric of ['cpu', 'memory'] as const) {
               const { sum, integral, billedIntegral, ...exact } = other[metric];
               const { sum: s, integral: i, billedIntegral: b, ...directExact } = doc[metric];
@@ -132,7 +130,6 @@ describe('mergeUpdate', () => {
     const inc = update.$inc as Record<string, number | Double>;
     expect(Object.fromEntries(Object.entries(inc).map(([k, v]) => [k, v.valueOf()]))).toEqual({
       count: 1,
-      seconds: 30,
       'cpu.n': 1,
       'cpu.sum': 70,
       'cpu.integral': 2100,
