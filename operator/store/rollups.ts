@@ -48,11 +48,16 @@ export function rollupId(resolution: Resolution, start: number, series: string):
 }
 
 /*
- * Running aggregates live in Float64Arrays rather than in object fields: a tracked container's
- * four open buckets are then one array of plain doubles (no boxed number per field), which is
- * what keeps the memory per tracked container small. The classes below read such an array;
- * `addSampleAt` is the one place a sample is accumulated, for the tracker and for them.
+ * Running aggregates live in arrays of doubles rather than in object fields. The tracker keeps a
+ * container's four open buckets in one Float64Array (no boxed number per field), which is what
+ * keeps the memory per tracked container small. The classes below use plain arrays of doubles:
+ * they are many and short-lived (every closed bucket is one), and a small Float64Array costs a
+ * buffer outside the heap, several times slower to make. `addSampleAt` is the one place a sample
+ * is accumulated, for the tracker and for them.
  */
+
+/** Doubles a bucket or metric aggregate is kept in. */
+type Doubles = Float64Array | number[];
 
 /** Offsets of a metric's aggregate; extremes are +-Infinity while unknown (never stored so). */
 const N = 0;
@@ -72,18 +77,18 @@ const MEMORY = CPU + METRIC_FIELDS;
 /** Doubles one bucket takes in an array. */
 export const BUCKET_FIELDS = MEMORY + METRIC_FIELDS;
 
-function addTo(values: Float64Array, index: number, amount: number): void {
+function addTo(values: Doubles, index: number, amount: number): void {
   values[index] = (values[index] as number) + amount;
 }
 
-function initMetric(values: Float64Array, at: number): void {
+function initMetric(values: Doubles, at: number): void {
   values.fill(0, at, at + METRIC_FIELDS);
   values[at + MIN] = Infinity;
   values[at + MAX] = -Infinity;
 }
 
 function addMetric(
-  values: Float64Array,
+  values: Doubles,
   at: number,
   value: number | null,
   request: number | undefined,
@@ -100,7 +105,7 @@ function addMetric(
 }
 
 /** Starts an empty bucket at `at`. */
-export function initBucketAt(values: Float64Array, at: number, start: number): void {
+export function initBucketAt(values: Doubles, at: number, start: number): void {
   values[at + START] = start;
   values[at + LATEST] = -Infinity;
   values[at + COUNT] = 0;
@@ -109,12 +114,12 @@ export function initBucketAt(values: Float64Array, at: number, start: number): v
 }
 
 /** Start of the bucket at `at` (NaN marks a free slot, for whoever keeps buckets in an array). */
-export function bucketStartAt(values: Float64Array, at: number): number {
+export function bucketStartAt(values: Doubles, at: number): number {
   return values[at + START] as number;
 }
 
 /** Adds a sample to the bucket at `at`; true when it is the bucket's latest so far (its identity then applies). */
-export function addSampleAt(values: Float64Array, at: number, sample: ContainerSample): boolean {
+export function addSampleAt(values: Doubles, at: number, sample: ContainerSample): boolean {
   const seconds = sample.intervalSeconds;
   addTo(values, at + COUNT, 1);
   addMetric(values, at + CPU, sample.cpuMillicores, sample.cpuRequestMillicores, seconds);
@@ -127,7 +132,7 @@ export function addSampleAt(values: Float64Array, at: number, sample: ContainerS
 /** Running aggregate of one metric: a view on `METRIC_FIELDS` doubles (its own unless given). */
 export class MetricAccumulator {
   constructor(
-    private readonly values: Float64Array = new Float64Array(METRIC_FIELDS),
+    private readonly values: Doubles = new Array<number>(METRIC_FIELDS).fill(0),
     private readonly at = 0,
     fresh = true,
   ) {
@@ -154,28 +159,36 @@ export class MetricAccumulator {
   }
 
   merge(stored: MetricRollup): void {
-    const { values: v, at } = this;
-    addTo(v, at + N, stored.n);
-    addTo(v, at + SUM, stored.sum);
-    addTo(v, at + INTEGRAL, stored.integral);
-    addTo(v, at + BILLED, stored.billedIntegral);
-    if (stored.min !== undefined && stored.min < this.min) v[at + MIN] = stored.min;
-    if (stored.max !== undefined && stored.max > this.max) v[at + MAX] = stored.max;
+    mergeMetricAt(this.values, this.at, stored);
   }
 
   toRollup(): MetricRollup {
-    const rollup: MetricRollup = {
-      n: this.n,
-      sum: this.sum,
-      integral: this.integral,
-      billedIntegral: this.billedIntegral,
-    };
-    if (this.n > 0) {
-      rollup.min = this.min;
-      rollup.max = this.max;
-    }
-    return rollup;
+    return metricRollupAt(this.values, this.at);
   }
+}
+
+function mergeMetricAt(values: Doubles, at: number, stored: MetricRollup): void {
+  addTo(values, at + N, stored.n);
+  addTo(values, at + SUM, stored.sum);
+  addTo(values, at + INTEGRAL, stored.integral);
+  addTo(values, at + BILLED, stored.billedIntegral);
+  if (stored.min !== undefined && stored.min < (values[at + MIN] as number)) values[at + MIN] = stored.min;
+  if (stored.max !== undefined && stored.max > (values[at + MAX] as number)) values[at + MAX] = stored.max;
+}
+
+function metricRollupAt(values: Doubles, at: number): MetricRollup {
+  const n = values[at + N] as number;
+  const rollup: MetricRollup = {
+    n,
+    sum: values[at + SUM] as number,
+    integral: values[at + INTEGRAL] as number,
+    billedIntegral: values[at + BILLED] as number,
+  };
+  if (n > 0) {
+    rollup.min = values[at + MIN] as number;
+    rollup.max = values[at + MAX] as number;
+  }
+  return rollup;
 }
 
 /** What queries select buckets by. */
@@ -192,35 +205,42 @@ export interface SeriesIdentity extends SeriesScope {
   labels: LabelPair[];
 }
 
-/** A bucket being accumulated in memory: `BUCKET_FIELDS` doubles of its own. */
+/**
+ * A bucket being accumulated in memory: `BUCKET_FIELDS` doubles of its own. Many are created
+ * (every closed bucket is one), so the metric views are made only when asked for.
+ */
 export class BucketAccumulator {
-  readonly cpu: MetricAccumulator;
-  readonly memory: MetricAccumulator;
-  private readonly values: Float64Array;
+  private readonly values: number[];
 
+  /** @param values the bucket's doubles, taken as they are; a new empty bucket when not given. */
   constructor(
     readonly resolution: Resolution,
     start: number,
     public identity: SeriesIdentity,
+    values?: number[],
   ) {
-    this.values = new Float64Array(BUCKET_FIELDS);
-    initBucketAt(this.values, 0, start);
-    this.cpu = new MetricAccumulator(this.values, CPU, false);
-    this.memory = new MetricAccumulator(this.values, MEMORY, false);
+    this.values = values ?? new Array<number>(BUCKET_FIELDS).fill(0);
+    if (values === undefined) initBucketAt(this.values, 0, start);
   }
 
   /** A copy of the bucket that `addSampleAt` keeps at `at` in a larger array. */
   static copyOf(
     resolution: Resolution,
     identity: SeriesIdentity,
-    values: Float64Array,
+    values: Doubles,
     at: number,
   ): BucketAccumulator {
-    const bucket = new BucketAccumulator(resolution, bucketStartAt(values, at), identity);
-    bucket.values.set(values.subarray(at, at + BUCKET_FIELDS));
-    return bucket;
+    const copy = new Array<number>(BUCKET_FIELDS);
+    for (let i = 0; i < BUCKET_FIELDS; i++) copy[i] = values[at + i] as number;
+    return new BucketAccumulator(resolution, bucketStartAt(values, at), identity, copy);
   }
 
+  get cpu(): MetricAccumulator {
+    return new MetricAccumulator(this.values, CPU, false);
+  }
+  get memory(): MetricAccumulator {
+    return new MetricAccumulator(this.values, MEMORY, false);
+  }
   get start(): number {
     return this.values[START] as number;
   }
@@ -238,8 +258,8 @@ export class BucketAccumulator {
 
   addRollup(doc: RollupDoc): void {
     addTo(this.values, COUNT, doc.count);
-    this.cpu.merge(doc.cpu);
-    this.memory.merge(doc.memory);
+    mergeMetricAt(this.values, CPU, doc.cpu);
+    mergeMetricAt(this.values, MEMORY, doc.memory);
     if (doc.time.getTime() >= this.latest) {
       this.values[LATEST] = doc.time.getTime();
       this.identity = { ...this.identity, labels: doc.labels };
@@ -257,8 +277,8 @@ export class BucketAccumulator {
       container,
       labels,
       count: this.count,
-      cpu: this.cpu.toRollup(),
-      memory: this.memory.toRollup(),
+      cpu: metricRollupAt(this.values, CPU),
+      memory: metricRollupAt(this.values, MEMORY),
       parts,
     };
   }
