@@ -52,7 +52,7 @@ export interface StoreCollections {
  * The schema version this code writes. Bump it with a new step in `migrate`.
  * - 1: snapshots and rollups at four resolutions.
  * - 2: rollups without the `{namespace, time}` index (`{namespace, pod, time}` serves those
- *   queries), and rollup documents without the fields no reader used (`series`, `node`,
+ *   queries), no `{series, time}` index (only the first version 1 layout had it), and rollup documents without the fields no reader used (`series`, `node`,
  *   `seconds`, `requestMax`, `limitMax`): both make each of the many bucket writes cheaper.
  *   Documents written by version 1 keep those fields until retention removes them; readers
  *   ignore them.
@@ -108,9 +108,13 @@ const ROLLUP_INDEXES: IndexDescription['key'][] = [
   { namespace: 1, pod: 1, time: 1 }, // history; top and summary of some namespaces
   { policy: 1, time: 1 }, // retention
 ];
-/** Indexes earlier versions created and this one does not use (each costs on every write). */
-const OBSOLETE_ROLLUP_INDEXES: IndexDescription['key'][] = [
-  { namespace: 1, time: 1 }, // until version 2
+/**
+ * Indexes earlier layouts created and this one does not use (each costs on every write):
+ * `{series, time}` of the first version 1 layout, `{namespace, time}` of rollups until version 2.
+ */
+const OBSOLETE_INDEXES: IndexDescription['key'][] = [
+  { series: 1, time: 1 },
+  { namespace: 1, time: 1 },
 ];
 
 async function ensureSnapshots(db: Db, features: ServerFeatures, options: LayoutOptions): Promise<boolean> {
@@ -132,11 +136,11 @@ async function ensureSnapshots(db: Db, features: ServerFeatures, options: Layout
     existing = (await db.listCollections({ name }).toArray())[0];
   }
   const timeSeries = existing?.type === 'timeseries';
-  await ensureIndexes(db.collection(name), SNAPSHOT_INDEXES);
   if (timeSeries) {
+    await ensureIndexes(db, name, SNAPSHOT_INDEXES, null);
     if (ttlSeconds !== undefined) await db.command({ collMod: name, expireAfterSeconds: ttlSeconds });
   } else {
-    await ensureTimeIndex(db, name, features.ttlIndexes ? ttlSeconds : undefined);
+    await ensureIndexes(db, name, SNAPSHOT_INDEXES, features.ttlIndexes ? ttlSeconds : undefined);
   }
   return timeSeries;
 }
@@ -150,60 +154,58 @@ async function ensureRollups(
   const name = COLLECTION_NAMES.rollups[resolution];
   if ((await db.listCollections({ name }).toArray()).length === 0)
     await ignoreAlreadyExists(db.createCollection(name));
-  await ensureIndexes(db.collection(name), ROLLUP_INDEXES);
-  await dropIndexes(db.collection(name), OBSOLETE_ROLLUP_INDEXES);
   const keep = options.ttlBackstop && keepMs(resolution, options.ttlBackstop) + RESOLUTION_MS[resolution];
-  await ensureTimeIndex(
+  await ensureIndexes(
     db,
     name,
+    ROLLUP_INDEXES,
     features.ttlIndexes && keep !== undefined ? Math.ceil(keep / 1000) : undefined,
   );
 }
 
 /**
- * Creates the indexes that do not exist yet. (Asking for existing ones again is allowed by MongoDB,
- * but makes FerretDB v1 drop the connection.)
+ * Creates the indexes that do not exist yet (asking for existing ones again is allowed by
+ * MongoDB, but makes FerretDB v1 drop the connection) and drops the obsolete ones. Unless
+ * `timeTtlSeconds` is null, also `{time: 1}`, with a TTL when it is a number; an existing one gets
+ * the TTL changed in place (and keeps one it has when none is asked for: MongoDB cannot remove it).
  */
 async function ensureIndexes(
-  collection: Collection,
+  db: Db,
+  name: string,
   keys: readonly IndexDescription['key'][],
+  timeTtlSeconds: number | undefined | null,
 ): Promise<void> {
-  const existing = new Set(
-    (await collection.listIndexes().toArray()).map((index) => JSON.stringify(index.key)),
+  const collection = db.collection(name);
+  const existing = new Map(
+    (await collection.listIndexes().toArray()).map((index) => [JSON.stringify(index.key), index]),
   );
   const missing = keys.filter((key) => !existing.has(JSON.stringify(key)));
   if (missing.length > 0) await collection.createIndexes(missing.map((key) => ({ key })));
-}
-
-/** Drops the indexes that exist; one dropped meanwhile by another replica is not an error. */
-async function dropIndexes(collection: Collection, keys: readonly IndexDescription['key'][]): Promise<void> {
-  const wanted = new Set(keys.map((key) => JSON.stringify(key)));
-  for (const index of await collection.listIndexes().toArray()) {
-    if (!wanted.has(JSON.stringify(index.key))) continue;
-    try {
-      await collection.dropIndex(index.name as string);
-    } catch (err) {
-      if (!(err instanceof MongoServerError && err.code === INDEX_NOT_FOUND)) throw err;
-    }
+  for (const key of OBSOLETE_INDEXES) {
+    const obsolete = existing.get(JSON.stringify(key));
+    if (obsolete !== undefined) await dropIndexIfPresent(collection, obsolete.name as string);
+  }
+  if (timeTtlSeconds === null) return;
+  const time = existing.get('{"time":1}');
+  if (time === undefined) {
+    await collection.createIndex(
+      { time: 1 },
+      timeTtlSeconds === undefined ? {} : { expireAfterSeconds: timeTtlSeconds },
+    );
+  } else if (timeTtlSeconds !== undefined && time.expireAfterSeconds !== timeTtlSeconds) {
+    await db.command({
+      collMod: name,
+      index: { keyPattern: { time: 1 }, expireAfterSeconds: timeTtlSeconds },
+    });
   }
 }
 
-/**
- * `{time: 1}`, with a TTL when `ttlSeconds` is given; an existing index gets the TTL changed in
- * place (and keeps one it has when none is asked for: MongoDB cannot remove it).
- */
-async function ensureTimeIndex(db: Db, name: string, ttlSeconds: number | undefined): Promise<void> {
-  const collection = db.collection(name);
-  const current = (await collection.listIndexes().toArray()).find(
-    (index) => JSON.stringify(index.key) === '{"time":1}',
-  );
-  if (current === undefined) {
-    await collection.createIndex(
-      { time: 1 },
-      ttlSeconds === undefined ? {} : { expireAfterSeconds: ttlSeconds },
-    );
-  } else if (ttlSeconds !== undefined && current.expireAfterSeconds !== ttlSeconds) {
-    await db.command({ collMod: name, index: { keyPattern: { time: 1 }, expireAfterSeconds: ttlSeconds } });
+/** One dropped meanwhile by another replica is not an error. */
+async function dropIndexIfPresent(collection: Collection, name: string): Promise<void> {
+  try {
+    await collection.dropIndex(name);
+  } catch (err) {
+    if (!(err instanceof MongoServerError && err.code === INDEX_NOT_FOUND)) throw err;
   }
 }
 

@@ -212,15 +212,13 @@ export interface SeriesIdentity extends SeriesScope {
 export class BucketAccumulator {
   private readonly values: number[];
 
-  /** @param values the bucket's doubles, taken as they are; a new empty bucket when not given. */
   constructor(
     readonly resolution: Resolution,
     start: number,
     public identity: SeriesIdentity,
-    values?: number[],
   ) {
-    this.values = values ?? new Array<number>(BUCKET_FIELDS).fill(0);
-    if (values === undefined) initBucketAt(this.values, 0, start);
+    this.values = new Array<number>(BUCKET_FIELDS);
+    initBucketAt(this.values, 0, start);
   }
 
   /** A copy of the bucket that `addSampleAt` keeps at `at` in a larger array. */
@@ -230,9 +228,9 @@ export class BucketAccumulator {
     values: Doubles,
     at: number,
   ): BucketAccumulator {
-    const copy = new Array<number>(BUCKET_FIELDS);
-    for (let i = 0; i < BUCKET_FIELDS; i++) copy[i] = values[at + i] as number;
-    return new BucketAccumulator(resolution, bucketStartAt(values, at), identity, copy);
+    const bucket = new BucketAccumulator(resolution, bucketStartAt(values, at), identity);
+    for (let i = 0; i < BUCKET_FIELDS; i++) bucket.values[i] = values[at + i] as number;
+    return bucket;
   }
 
   get cpu(): MetricAccumulator {

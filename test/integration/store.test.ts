@@ -320,9 +320,11 @@ describe('MongoUsageStore on FerretDB', () => {
 
   it('brings a version 1 database to the current schema at every start-up, and refuses a newer one', async () => {
     const { store, db } = openStore(T0 + 2 * HOUR);
-    // What version 1 left: its extra rollup index and a bucket with the fields it also stored.
+    // What version 1 left: its extra indexes and a bucket with the fields it also stored.
     const minutes = db.collection(COLLECTION_NAMES.rollups['1m']);
     await minutes.createIndex({ namespace: 1, time: 1 });
+    await minutes.createIndex({ series: 1, time: 1 });
+    await db.collection(COLLECTION_NAMES.snapshots).createIndex({ series: 1, time: 1 });
     await minutes.insertOne({
       _id: `1m|${T0}|shop/web|shop|web-1|app` as never,
       series: 'shop/web|shop|web-1|app',
@@ -345,14 +347,16 @@ describe('MongoUsageStore on FerretDB', () => {
     const features = await detectFeatures(db);
     await migrate(db, features);
     await migrate(db, features);
+    const indexKeys = async (name: string) =>
+      (await db.collection(name).listIndexes().toArray()).map((index) => JSON.stringify(index.key)).sort();
     for (const resolution of ROLLUP_RESOLUTIONS) {
-      const keys = (await db.collection(COLLECTION_NAMES.rollups[resolution]).listIndexes().toArray()).map(
-        (index) => JSON.stringify(index.key),
-      );
-      expect(keys.sort()).toEqual(
+      expect(await indexKeys(COLLECTION_NAMES.rollups[resolution])).toEqual(
         ['{"_id":1}', '{"namespace":1,"pod":1,"time":1}', '{"policy":1,"time":1}', '{"time":1}'].sort(),
       );
     }
+    expect(await indexKeys(COLLECTION_NAMES.snapshots)).toEqual(
+      ['{"_id":1}', '{"namespace":1,"pod":1,"time":-1}', '{"policy":1,"time":1}', '{"time":1}'].sort(),
+    );
     expect(await db.collection(COLLECTION_NAMES.meta).findOne({ _id: 'schema' as never })).toEqual({
       _id: 'schema',
       version: SCHEMA_VERSION,
