@@ -52,10 +52,10 @@ export interface StoreCollections {
  * The schema version this code writes. Bump it with a new step in `migrate`.
  * - 1: snapshots and rollups at four resolutions.
  * - 2: rollups without the `{namespace, time}` index (`{namespace, pod, time}` serves those
- *   queries), no `{series, time}` index (only the first version 1 layout had it), and rollup documents without the fields no reader used (`series`, `node`,
- *   `seconds`, `requestMax`, `limitMax`): both make each of the many bucket writes cheaper.
- *   Documents written by version 1 keep those fields until retention removes them; readers
- *   ignore them.
+ *   queries), no `{series, time}` index (only the first version 1 layout had it), and rollup
+ *   documents without the fields no reader used (`series`, `node`, `seconds`, `requestMax`,
+ *   `limitMax`): both make each of the many bucket writes cheaper. Documents written by version 1
+ *   keep those fields until retention removes them; readers ignore them.
  */
 export const SCHEMA_VERSION = 2;
 
