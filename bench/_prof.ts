@@ -1,0 +1,2 @@
+import { run } from './sources.bench.js';
+await run();
