@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stops what `make dev` started: signals its process, then makes sure nothing is left.
+# Stops what `make dev` started: signals its process, then makes sure nothing is left, and
+# returns only when every process (the cluster's components, FerretDB) has exited.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 pidfile=.dev/dev.pid
@@ -12,5 +13,16 @@ fi
 rm -f "$pidfile"
 # Whatever the process could not stop (e.g. it was killed with -9):
 bash scripts/testenv/cluster.sh down kuo-dev 2>/dev/null || true
-pkill -f "sqlite-url=file:$(pwd)/.dev/ferretdb/" 2>/dev/null || true
+ferretdb=$(pgrep -f "sqlite-url=file:$(pwd)/.dev/ferretdb/" || true)
+if [ -n "$ferretdb" ]; then
+  # shellcheck disable=SC2086
+  kill -TERM $ferretdb 2>/dev/null
+  for _ in $(seq 1 100); do
+    alive=""
+    for p in $ferretdb; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ -z "$alive" ] && break
+    sleep 0.2
+  done
+  for p in $ferretdb; do kill -0 "$p" 2>/dev/null && kill -KILL "$p"; done
+fi
 echo "make dev stopped"

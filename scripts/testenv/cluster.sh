@@ -4,7 +4,7 @@
 # from the binaries build.sh put in the cache. Nothing is downloaded.
 #
 #   cluster.sh up NAME KUBECONFIG_OUT     build (if needed), create, wait until ready
-#   cluster.sh down NAME                  delete the cluster, leave no process behind
+#   cluster.sh down NAME                  delete the cluster; returns when every component has exited
 #   cluster.sh prune                      delete test clusters (kuo-test-PID) of runs that died
 #   cluster.sh stop NAME / start NAME     stop every component and start them again (tests of
 #                                         an apiserver outage; the data in etcd is kept)
@@ -14,8 +14,48 @@ set -euo pipefail
 export KWOK_WORKDIR="$CACHE_ROOT/kwok"
 KWOKCTL="$BIN_DIR/kwokctl"
 
-config_file() { # writes the KwokctlConfiguration for this machine
-  local out=$1 kubectl_bin
+# With KUO_REAL_NODE_IP set (node.sh, inside a network namespace of its own), the cluster
+# also serves a real node's kubelet and pods: the apiserver listens on every address of that
+# namespace and advertises the node address (so the `kubernetes` Service leads to it), its
+# certificate names the Service IP, it reaches kubelets with the admin's certificate, and kwok
+# manages only the nodes annotated kwok.x-k8s.io/node=fake, never the real one.
+real_node_options() {
+  [ -n "${KUO_REAL_NODE_IP:-}" ] || return 0
+  cat <<YAML
+  kubeApiserverCertSANs:
+    - ${KUO_KUBERNETES_SERVICE_IP:?}
+    - $KUO_REAL_NODE_IP
+YAML
+}
+real_node_patches() { # NAME
+  [ -n "${KUO_REAL_NODE_IP:-}" ] || return 0
+  local pki="$KWOK_WORKDIR/clusters/$1/pki"
+  cat <<YAML
+  - name: kube-apiserver
+    extraArgs:
+      - key: bind-address
+        value: 0.0.0.0
+      - key: advertise-address
+        value: $KUO_REAL_NODE_IP
+      - key: service-cluster-ip-range
+        value: ${KUO_SERVICE_CIDR:?}
+      - key: kubelet-client-certificate
+        value: $pki/admin.crt
+      - key: kubelet-client-key
+        value: $pki/admin.key
+      - key: kubelet-preferred-address-types
+        value: InternalIP,Hostname
+  - name: kwok-controller
+    extraArgs:
+      - key: manage-all-nodes
+        value: "false"
+      - key: manage-nodes-with-annotation-selector
+        value: kwok.x-k8s.io/node=fake
+YAML
+}
+
+config_file() { # OUT NAME: writes the KwokctlConfiguration for this machine
+  local out=$1 name=$2 kubectl_bin
   kubectl_bin=$(command -v kubectl) || die "kubectl is required on the PATH"
   cat >"$out" <<YAML
 apiVersion: config.kwok.x-k8s.io/v1alpha1
@@ -34,6 +74,7 @@ options:
   kwokControllerBinary: $BIN_DIR/kwok
   metricsServerBinary: $BIN_DIR/metrics-server
   kubectlBinary: $kubectl_bin
+$(real_node_options)
 componentsPatches:
   # One instance of each: no leader election. On a loaded machine a late Lease renewal would
   # make them exit (and nothing restarts them), leaving e.g. Deployments without ReplicaSets.
@@ -51,6 +92,7 @@ componentsPatches:
         value: 10s
       - key: kubelet-request-timeout
         value: 5s
+$(real_node_patches "$name")
 ---
 # Usage of simulated containers, read from pod annotations: per container
 # (kwok.x-k8s.io/usage-cpu.<container>) or per pod for every container (kwok.x-k8s.io/usage-cpu).
@@ -81,7 +123,10 @@ up() {
   "$TESTENV_DIR/build.sh" >/dev/null
   mkdir -p "$KWOK_WORKDIR" "$(dirname "$kubeconfig")"
   conf="$KWOK_WORKDIR/$name.kwok.yaml"
-  config_file "$conf"
+  if [ -n "${KUO_REAL_NODE_IP:-}" ] && [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
+    die "a cluster for a real node listens on every address: start it inside its network namespace (node.sh up)"
+  fi
+  config_file "$conf" "$name"
   "$KWOKCTL" delete cluster --name "$name" >/dev/null 2>&1 || true
   # Refuse to start anything that would be downloaded.
   dry=$("$KWOKCTL" --dry-run create cluster --name "$name" --config "$conf" 2>&1) ||
@@ -102,10 +147,43 @@ up() {
   log "cluster $name ready; kubeconfig: $kubeconfig"
 }
 
+# The PIDs of a cluster's running components (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, kwok-controller, metrics-server), from kwokctl's pid files.
+component_pids() {
+  local f pid
+  for f in "$KWOK_WORKDIR/clusters/$1/pids/"*.pid; do
+    [ -f "$f" ] || continue
+    pid=$(tr -dc 0-9 <"$f")
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && printf '%s\n' "$pid"
+  done
+  return 0
+}
+
+# Waits until none of the PIDs is running; after 30 s the rest get SIGKILL.
+wait_gone() {
+  local pid deadline=$((SECONDS + 30)) left
+  while :; do
+    left=""
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && left="$left $pid"; done
+    [ -z "$left" ] && return 0
+    if ((SECONDS >= deadline)); then
+      log "still running after 30 s, killing:$left"
+      # shellcheck disable=SC2086
+      kill -KILL $left 2>/dev/null || true
+      deadline=$((SECONDS + 10))
+    fi
+    sleep 0.2
+  done
+}
+
+# Returns only when every component has exited: kwokctl signals them and returns at once.
 down() {
-  local name=$1
+  local name=$1 pids
   [ -x "$KWOKCTL" ] || return 0
+  pids=$(component_pids "$name")
   "$KWOKCTL" delete cluster --name "$name" >/dev/null 2>&1 || true
+  # shellcheck disable=SC2086
+  [ -n "$pids" ] && wait_gone $pids
   rm -f "$KWOK_WORKDIR/$name.kwok.yaml" "$KWOK_WORKDIR/$name.create.log"
 }
 
@@ -119,6 +197,15 @@ prune() {
       down "$name"
     fi
   done
+}
+
+stop() {
+  local pids
+  pids=$(component_pids "$1")
+  "$KWOKCTL" stop cluster --name "$1" >&2
+  # shellcheck disable=SC2086
+  [ -n "$pids" ] && wait_gone $pids
+  return 0
 }
 
 # Starts the components of a stopped cluster. A restarted kwok has a new identity, and the node
@@ -142,7 +229,7 @@ case "${1:-}" in
   prune) prune ;;
   up) [ $# -eq 3 ] || die "usage: cluster.sh up NAME KUBECONFIG_OUT"; up "$2" "$3" ;;
   down) [ $# -eq 2 ] || die "usage: cluster.sh down NAME"; down "$2" ;;
-  stop) [ $# -eq 2 ] || die "usage: cluster.sh stop NAME"; "$KWOKCTL" stop cluster --name "$2" >&2 ;;
+  stop) [ $# -eq 2 ] || die "usage: cluster.sh stop NAME"; stop "$2" ;;
   start) [ $# -eq 2 ] || die "usage: cluster.sh start NAME"; start "$2" ;;
   *) die "usage: cluster.sh up NAME KUBECONFIG_OUT | down NAME | stop NAME | start NAME" ;;
 esac
