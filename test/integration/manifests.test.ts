@@ -105,10 +105,10 @@ describe('manifests: every overlay builds and is accepted by the apiserver', () 
     );
   });
 
-  it("make kind-e2e's objects are accepted by the CRDs", async () => {
+  it("the e2e scenario's objects (make kind-e2e, make e2e-node) are accepted by the CRDs", async () => {
     const namespace = await newNamespace('kind-e2e');
     try {
-      const scenario = readFileSync(join(REPO_ROOT, 'scripts', 'kind', 'e2e-scenario.yaml'), 'utf8');
+      const scenario = readFileSync(join(REPO_ROOT, 'scripts', 'e2e', 'scenario.yaml'), 'utf8');
       const result = await kubectl(['apply', '--dry-run=server', '-n', namespace, '-f', '-'], {
         input: scenario,
       });
