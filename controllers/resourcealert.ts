@@ -13,7 +13,11 @@ import type { ResourceAlert } from '../api/v1alpha1/resourcealert.js';
 import { API_VERSION } from '../api/v1alpha1/schema-helpers.js';
 import { formatFieldErrors } from '../api/v1alpha1/validation.js';
 import { evaluate, type Transition } from '../operator/alerting/evaluator.js';
-import { AlertmanagerNotifier } from '../operator/alerting/notifiers/alertmanager.js';
+import {
+  AlertmanagerNotifier,
+  type AlertmanagerTargets,
+} from '../operator/alerting/notifiers/alertmanager.js';
+import { DestinationPolicy } from '../operator/alerting/notifiers/destination-policy.js';
 import type { NotificationDispatcher } from '../operator/alerting/notifiers/dispatcher.js';
 import { EventsNotifier, type TransitionEventRecorder } from '../operator/alerting/notifiers/events.js';
 import {
@@ -21,7 +25,11 @@ import {
   toNotification,
   type Notifier,
 } from '../operator/alerting/notifiers/notification.js';
-import { WebhookNotifier, type SecretReader } from '../operator/alerting/notifiers/webhook.js';
+import {
+  unusableSecretMessage,
+  WebhookNotifier,
+  type SecretReader,
+} from '../operator/alerting/notifiers/webhook.js';
 import type { AlertRule } from '../operator/alerting/rule.js';
 import { emptyAlertState, type AlertState } from '../operator/alerting/state.js';
 import { fromStatus, notificationsCondition, toStatus } from '../operator/alerting/status.js';
@@ -60,6 +68,10 @@ export interface ResourceAlertControllerDeps {
   metrics: Pick<OperatorMetrics, 'alertTransitions' | 'alertsByState'>;
   onTransition?: AlertTransitionListener;
   maxStatusTargets?: number;
+  /** Where tenant webhooks may connect; refuses in-cluster and private destinations by default. */
+  destinations?: DestinationPolicy;
+  /** The operator's Alertmanagers (configured by the admin); alerts opt in. */
+  alertmanager?: AlertmanagerTargets;
 }
 
 export const REASONS = {
@@ -69,6 +81,8 @@ export const REASONS = {
   policyNotFound: 'PolicyNotFound',
   policyNotCollecting: 'PolicyNotCollecting',
   webhookSecretUnavailable: 'WebhookSecretUnavailable',
+  destinationForbidden: 'DestinationForbidden',
+  alertmanagerNotConfigured: 'AlertmanagerNotConfigured',
 } as const;
 
 interface AlertMemory {
@@ -285,21 +299,31 @@ export class ResourceAlertController implements CycleSink {
         }),
       );
     }
-    if (config.notify.alertmanager) {
+    const targets = this.deps.alertmanager;
+    if (config.notify.alertmanager && targets && targets.urls.length > 0) {
       notifiers.push(
-        new AlertmanagerNotifier({ url: config.notify.alertmanager.url, clock: this.deps.clock }),
+        new AlertmanagerNotifier({
+          targets,
+          labels: config.notify.alertmanager.labels,
+          clock: this.deps.clock,
+        }),
       );
     }
     const webhook = config.notify.webhook;
     if (webhook) {
-      notifiers.push(
-        new WebhookNotifier({
-          url: webhook.url,
-          ...(webhook.secretRef && {
-            token: { secrets: this.deps.secrets, ref: { namespace, ...webhook.secretRef } },
+      const secret = (ref: { name: string; key: string }) => ({
+        secrets: this.deps.secrets,
+        ref: { namespace, ...ref },
+      });
+      const url = webhook.urlSecretRef ? secret(webhook.urlSecretRef) : webhook.url;
+      if (url !== undefined)
+        notifiers.push(
+          new WebhookNotifier({
+            url,
+            policy: this.destinations,
+            ...(webhook.secretRef && { token: secret(webhook.secretRef) }),
           }),
-        }),
-      );
+        );
     }
     return notifiers;
   }
@@ -322,18 +346,76 @@ export class ResourceAlertController implements CycleSink {
         message: `UsagePolicy "${policyName}" is not collecting (see its Ready condition); nothing to evaluate`,
       };
     }
-    const ref = config.notify.webhook?.secretRef;
-    if (ref) {
-      try {
-        await this.deps.secrets.read(alert.metadata.namespace, ref.name, ref.key);
-      } catch (err) {
+    if (config.notify.alertmanager && !(this.deps.alertmanager && this.deps.alertmanager.urls.length > 0)) {
+      return {
+        reason: REASONS.alertmanagerNotConfigured,
+        message:
+          'spec.notify.alertmanager: this operator has no Alertmanager configured; ask the cluster admin to set --alertmanager-url, or remove spec.notify.alertmanager',
+      };
+    }
+    const webhook = config.notify.webhook;
+    if (webhook) {
+      const readable = async (field: string, ref: { name: string; key: string }) => {
+        try {
+          const value = (await this.deps.secrets.read(alert.metadata.namespace, ref.name, ref.key)).trim();
+          if (value !== '') return { value };
+        } catch {
+          // One message whatever is missing (below).
+        }
         return {
-          reason: REASONS.webhookSecretUnavailable,
-          message: `spec.notify.webhook.secretRef: cannot read key "${ref.key}" of Secret "${ref.name}": ${errorMessage(err)}`,
+          problem: { reason: REASONS.webhookSecretUnavailable, message: unusableSecretMessage(field, ref) },
         };
+      };
+      let url = webhook.url;
+      let urlField = 'spec.notify.webhook.url';
+      if (webhook.urlSecretRef) {
+        const read = await readable('spec.notify.webhook.urlSecretRef', webhook.urlSecretRef);
+        if (read.problem) return read.problem;
+        url = read.value;
+        urlField = 'spec.notify.webhook.urlSecretRef';
+        let parsed: URL | undefined;
+        try {
+          parsed = new URL(url);
+        } catch {
+          parsed = undefined;
+        }
+        if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.hostname === '') {
+          return {
+            reason: REASONS.invalidSpec,
+            message: `${urlField}: the Secret's value must be an http:// or https:// URL with a host`,
+          };
+        }
+      }
+      if (webhook.secretRef) {
+        const read = await readable('spec.notify.webhook.secretRef', webhook.secretRef);
+        if (read.problem) return read.problem;
+      }
+      const forbidden = url === undefined ? undefined : await this.destinationProblem(url);
+      const failed = this.deps.dispatcher
+        .failures(objectKey(alert.metadata.namespace, alert.metadata.name))
+        .find((f) => f.notifier === 'webhook' && f.failing && f.lastErrorClass === 'destination forbidden');
+      const addressClass = forbidden ?? failed?.addressClass;
+      if (addressClass !== undefined) {
+        return { reason: REASONS.destinationForbidden, message: destinationMessage(urlField, addressClass) };
       }
     }
     return undefined;
+  }
+
+  private get destinations(): DestinationPolicy {
+    return (this.deps.destinations ??= new DestinationPolicy());
+  }
+
+  /** The refused class of the URL's destination now (its name, or what it resolves to). */
+  private async destinationProblem(url: string): Promise<string | undefined> {
+    let host: string;
+    try {
+      host = new URL(url).hostname;
+    } catch {
+      return undefined;
+    }
+    if (host.startsWith('[')) host = host.slice(1, -1);
+    return this.destinations.check(host);
   }
 
   private notReady(alert: ResourceAlert, reason: string, message: string): DesiredStatus {
@@ -360,6 +442,14 @@ export class ResourceAlertController implements CycleSink {
   private async write(alert: ResourceAlert, desired: DesiredStatus, signal: AbortSignal): Promise<void> {
     await this.deps.status.write(alert as unknown as StatusObject, desired, signal);
   }
+}
+
+function destinationMessage(field: string, addressClass: string): string {
+  const what = addressClass === 'in-cluster name' ? 'an in-cluster name' : `a ${addressClass} address`;
+  return (
+    `${field}: the webhook's destination is ${what}, which ResourceAlerts may not send to; ` +
+    "use a receiver reachable on a public address, or ask the operator's admin to allow this destination (--webhook-allow)"
+  );
 }
 
 function sameExceptEvaluationTime(current: Record<string, unknown>, desired: DesiredStatus): boolean {

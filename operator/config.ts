@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../api/duration.js';
+import { parseCidr } from './alerting/notifiers/destination-policy.js';
 import { LOG_LEVELS, type LogLevel } from './logging.js';
 import { leaderElectionTimingProblem } from './runtime/leader-election.js';
 
@@ -31,6 +32,24 @@ export interface OperatorConfig {
   /** Samples kept in memory while MongoDB is unreachable (oldest dropped first). */
   outageBufferSize: number;
   shutdownTimeoutMs: number;
+  /** Where notifications go: the admin's Alertmanagers, and what tenant webhooks may reach. */
+  notifications: NotificationConfig;
+}
+
+export interface NotificationConfig {
+  /** CIDRs and exact host names tenant webhooks may reach despite the default refusals. */
+  webhookAllow: string[];
+  clusterPodCidrs: string[];
+  clusterServiceCidrs: string[];
+  clusterDomain: string;
+  alertmanager: {
+    urls: string[];
+    caFile?: string;
+    certFile?: string;
+    keyFile?: string;
+    bearerTokenFile?: string;
+    basicAuthFile?: string;
+  };
 }
 
 export type CommandLine = { kind: 'run'; config: OperatorConfig } | { kind: 'help'; text: string };
@@ -201,6 +220,58 @@ function describeCommandLine(env: Env): { program: Command; settings: Setting[] 
     positiveDuration,
     [25_000, '25s'],
   );
+  add(
+    '--webhook-allow <list>',
+    'WEBHOOK_ALLOW',
+    'comma-separated CIDRs and host names ResourceAlert webhooks may reach although private or in-cluster (e.g. 127.0.0.0/8 for local receivers)',
+    listOf(allowEntry),
+    [[], 'none'],
+  );
+  add(
+    '--cluster-pod-cidrs <list>',
+    'CLUSTER_POD_CIDRS',
+    "the cluster's pod CIDRs, refused as webhook destinations",
+    listOf(cidr),
+    [[], 'none'],
+  );
+  add(
+    '--cluster-service-cidrs <list>',
+    'CLUSTER_SERVICE_CIDRS',
+    "the cluster's Service CIDRs, refused as webhook destinations",
+    listOf(cidr),
+    [[], 'none'],
+  );
+  add('--cluster-domain <domain>', 'CLUSTER_DOMAIN', "the cluster's DNS domain", dnsSubdomain, [
+    'cluster.local',
+    'cluster.local',
+  ]);
+  add(
+    '--alertmanager-url <urls>',
+    'ALERTMANAGER_URLS',
+    'comma-separated Alertmanager base URLs (one HA cluster) that ResourceAlerts may opt in to',
+    listOf(httpUrl),
+    [[], 'none'],
+  );
+  add('--alertmanager-ca-file <path>', 'ALERTMANAGER_CA_FILE', 'PEM CA bundle for Alertmanager', nonEmpty);
+  add(
+    '--alertmanager-cert-file <path>',
+    'ALERTMANAGER_CERT_FILE',
+    'PEM client certificate for Alertmanager (mutual TLS)',
+    nonEmpty,
+  );
+  add('--alertmanager-key-file <path>', 'ALERTMANAGER_KEY_FILE', 'PEM client key for Alertmanager', nonEmpty);
+  add(
+    '--alertmanager-bearer-token-file <path>',
+    'ALERTMANAGER_BEARER_TOKEN_FILE',
+    'file with a bearer token for Alertmanager (re-read at every delivery)',
+    nonEmpty,
+  );
+  add(
+    '--alertmanager-basic-auth-file <path>',
+    'ALERTMANAGER_BASIC_AUTH_FILE',
+    'file with user:password for Alertmanager (re-read at every delivery)',
+    nonEmpty,
+  );
   return { program, settings };
 }
 
@@ -230,7 +301,28 @@ function validated(values: Record<string, unknown>): OperatorConfig {
     perTargetMetrics: values.perTargetMetrics as boolean,
     outageBufferSize: values.outageBufferSize as number,
     shutdownTimeoutMs: values.shutdownTimeout as number,
+    notifications: {
+      webhookAllow: values.webhookAllow as string[],
+      clusterPodCidrs: values.clusterPodCidrs as string[],
+      clusterServiceCidrs: values.clusterServiceCidrs as string[],
+      clusterDomain: values.clusterDomain as string,
+      alertmanager: {
+        urls: values.alertmanagerUrl as string[],
+        ...optionalString('caFile', values.alertmanagerCaFile),
+        ...optionalString('certFile', values.alertmanagerCertFile),
+        ...optionalString('keyFile', values.alertmanagerKeyFile),
+        ...optionalString('bearerTokenFile', values.alertmanagerBearerTokenFile),
+        ...optionalString('basicAuthFile', values.alertmanagerBasicAuthFile),
+      },
+    },
   };
+  const am = config.notifications.alertmanager;
+  if ((am.certFile === undefined) !== (am.keyFile === undefined))
+    throw new ConfigError('--alertmanager-cert-file and --alertmanager-key-file go together');
+  if (am.bearerTokenFile !== undefined && am.basicAuthFile !== undefined)
+    throw new ConfigError(
+      '--alertmanager-bearer-token-file and --alertmanager-basic-auth-file exclude each other',
+    );
   const problem = leaderElectionTimingProblem(config.leaderElection);
   if (problem) {
     throw new ConfigError(
@@ -238,6 +330,43 @@ function validated(values: Record<string, unknown>): OperatorConfig {
     );
   }
   return config;
+}
+
+function optionalString<K extends string>(key: K, value: unknown): Partial<Record<K, string>> {
+  return typeof value === 'string' ? ({ [key]: value } as Record<K, string>) : {};
+}
+
+function listOf<T>(parse: (text: string) => T): (text: string) => T[] {
+  return (text) =>
+    text
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part !== '')
+      .map(parse);
+}
+
+function cidr(text: string): string {
+  parseCidr(text);
+  return text;
+}
+
+function allowEntry(text: string): string {
+  if (/^[0-9.]+(\/\d+)?$/.test(text) || text.includes(':')) return cidr(text);
+  if (!/^[a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?$/.test(text))
+    throw new Error(`"${text}" is neither a CIDR nor a host name`);
+  return text.toLowerCase();
+}
+
+function httpUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`"${text}" is not a URL`);
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || url.hostname === '')
+    throw new Error(`"${text}" must be an http:// or https:// URL with a host`);
+  return text;
 }
 
 function defaultIdentity(env: Env): string {

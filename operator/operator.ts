@@ -9,7 +9,10 @@ import type { ResourceAlert } from '../api/v1alpha1/resourcealert.js';
 import type { UsagePolicy } from '../api/v1alpha1/usagepolicy.js';
 import { ResourceAlertController } from '../controllers/resourcealert.js';
 import { UsagePolicyController } from '../controllers/usagepolicy.js';
+import { alertmanagerTargets } from './alerting/notifiers/alertmanager.js';
+import { DestinationPolicy } from './alerting/notifiers/destination-policy.js';
 import { NotificationDispatcher } from './alerting/notifiers/dispatcher.js';
+import { NOTIFICATION_SECRET_LABEL } from './alerting/notifiers/webhook.js';
 import { CollectionControl } from './collector/collection-control.js';
 import { PolicyCollector } from './collector/collector.js';
 import { KubernetesMetricsSource } from './collector/kubernetes-metrics-source.js';
@@ -115,7 +118,16 @@ export async function startOperator(
     instance: config.identity,
     logger: logger.child({ component: 'events' }),
   });
-  const secrets = clients.secretReader();
+  const secrets = clients.secretReader({ requiredLabel: NOTIFICATION_SECRET_LABEL });
+  const { notifications } = config;
+  const destinations = new DestinationPolicy({
+    allow: notifications.webhookAllow,
+    podCidrs: notifications.clusterPodCidrs,
+    serviceCidrs: notifications.clusterServiceCidrs,
+    clusterDomain: notifications.clusterDomain,
+  });
+  const alertmanager =
+    notifications.alertmanager.urls.length > 0 ? alertmanagerTargets(notifications.alertmanager) : undefined;
   const version = { group: API_GROUP, version: API_VERSION_NAME };
   const policyStatus = new StatusWriter(clients.statusPatcher({ ...version, plural: 'usagepolicies' }));
   const alertStatus = new StatusWriter(clients.statusPatcher({ ...version, plural: 'resourcealerts' }));
@@ -175,6 +187,8 @@ export async function startOperator(
       clock,
       logger: logger.child({ controller: 'resourcealert' }),
       metrics,
+      destinations,
+      ...(alertmanager && { alertmanager }),
       onTransition: (alert, t) =>
         events.publish({
           type: 'alert',

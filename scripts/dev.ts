@@ -81,6 +81,9 @@ async function main(): Promise<void> {
         '127.0.0.1',
         '--http-port',
         '0',
+        // The demo's receivers (if you add webhooks) run on this machine: allow them explicitly.
+        '--webhook-allow',
+        '127.0.0.0/8',
       ],
       { MONGODB_URI: store.uri },
     );

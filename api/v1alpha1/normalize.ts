@@ -9,6 +9,7 @@ import { DurationError, parseDuration } from '../duration.js';
 import { isPercent, parseCpuMillicores, parseMemoryBytes, parsePercent, QuantityError } from '../quantity.js';
 import { validateLabelSelector } from './labels.js';
 import {
+  ALERTMANAGER_URL_REMOVED,
   PERCENT_BOUNDS,
   RESOURCE_ALERT_DEFAULTS,
   type ResourceAlertSpec,
@@ -52,8 +53,14 @@ export interface ResourceAlertConfig {
   severity: 'critical' | 'warning' | 'info';
   notify: {
     events: boolean;
-    alertmanager?: { url: string };
-    webhook?: { url: string; secretRef?: { name: string; key: string } };
+    /** Opted in to the operator's Alertmanagers, with these extra labels. */
+    alertmanager?: { labels: Record<string, string> };
+    /** `url`, or `urlSecretRef` (exactly one). */
+    webhook?: {
+      url?: string;
+      urlSecretRef?: { name: string; key: string };
+      secretRef?: { name: string; key: string };
+    };
   };
   /** Until this time (ms since epoch) the alert evaluates but does not notify. */
   muteUntil?: number;
@@ -185,11 +192,24 @@ function normalizeNotify(
     events: notify?.events ?? RESOURCE_ALERT_DEFAULTS.notify.events,
   };
   if (notify?.alertmanager) {
-    result.alertmanager = { url: httpUrl(problems, 'spec.notify.alertmanager.url', notify.alertmanager.url) };
+    const { url, labels = {} } = notify.alertmanager as { url?: string; labels?: Record<string, string> };
+    if (url !== undefined) problems.add('spec.notify.alertmanager.url', ALERTMANAGER_URL_REMOVED);
+    for (const name of Object.keys(labels)) {
+      if (!/^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/.test(name))
+        problems.add(
+          'spec.notify.alertmanager.labels',
+          `label names must be Prometheus label names: letters, digits and "_", not starting with a digit ("${name}" is not)`,
+        );
+    }
+    result.alertmanager = { labels: { ...labels } };
   }
   if (notify?.webhook) {
-    const { url, secretRef } = notify.webhook;
-    result.webhook = { url: httpUrl(problems, 'spec.notify.webhook.url', url) };
+    const { url, urlSecretRef, secretRef } = notify.webhook;
+    if ((url === undefined) === (urlSecretRef === undefined))
+      problems.add('spec.notify.webhook', 'exactly one of url or urlSecretRef is required');
+    result.webhook = {};
+    if (url !== undefined) result.webhook.url = httpUrl(problems, 'spec.notify.webhook.url', url);
+    if (urlSecretRef) result.webhook.urlSecretRef = { name: urlSecretRef.name, key: urlSecretRef.key };
     if (secretRef) result.webhook.secretRef = { name: secretRef.name, key: secretRef.key };
   }
   return result;

@@ -92,6 +92,21 @@ const httpUrlSchema = {
   ],
 } as const satisfies StructuralSchema;
 
+const secretKeyRefSchema = {
+  type: 'object',
+  required: ['name', 'key'],
+  properties: {
+    name: objectNameSchema,
+    key: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$' },
+  },
+} as const satisfies StructuralSchema;
+
+/** The label a Secret needs before notifications read it (NOTIFICATION_SECRET_LABEL in the notifiers). */
+export const NOTIFICATION_SECRET_LABEL_TEXT = 'usage.kubeusage.dev/notification-secret';
+export const MAX_ALERTMANAGER_LABELS = 16;
+export const ALERTMANAGER_URL_REMOVED =
+  "spec.notify.alertmanager.url is no longer supported: Alertmanager receivers are configured on the operator by the cluster admin (--alertmanager-url); remove url and keep 'alertmanager: {}' (optionally with labels) to opt in";
+
 function consecutiveSchema(description: string, defaultValue: number) {
   return {
     type: 'integer',
@@ -153,28 +168,60 @@ export const resourceAlertSpecSchema = {
         },
         alertmanager: {
           type: 'object',
-          description: 'Alertmanager to POST /api/v2/alerts to.',
-          required: ['url'],
+          description:
+            "Send transitions to the cluster's Alertmanager, which the operator's admin configures (--alertmanager-url); `{}` opts in.",
           properties: {
-            url: { ...httpUrlSchema, description: 'Base URL, e.g. http://alertmanager.monitoring:9093.' },
+            labels: {
+              type: 'object',
+              description:
+                'Labels added to every alert sent (e.g. team: payments), for routing; the identifying labels (alertname, namespace, pod, ...) win over them.',
+              maxProperties: MAX_ALERTMANAGER_LABELS,
+              additionalProperties: { type: 'string', maxLength: 256 },
+              'x-kubernetes-validations': [
+                {
+                  rule: "self.all(k, k.matches('^[a-zA-Z_][a-zA-Z0-9_]{0,62}$'))",
+                  message:
+                    'label names must be Prometheus label names: letters, digits and "_", not starting with a digit',
+                },
+              ],
+            },
+            url: {
+              type: 'string',
+              maxLength: 2048,
+              description:
+                'Removed: Alertmanager receivers are configured on the operator by its admin. Kept in the schema only to reject it with a clear message.',
+            },
           },
+          'x-kubernetes-validations': [
+            {
+              rule: '!has(self.url)',
+              message: ALERTMANAGER_URL_REMOVED,
+              fieldPath: '.url',
+              reason: 'FieldValueForbidden',
+            },
+          ],
         },
         webhook: {
           type: 'object',
-          description: 'A URL that receives a JSON POST on every transition.',
-          required: ['url'],
+          description:
+            "A URL that receives a JSON POST on every transition: `url`, or `urlSecretRef` when the URL carries credentials. Destinations inside the cluster or on private networks are refused unless the operator's admin allows them.",
           properties: {
             url: httpUrlSchema,
+            urlSecretRef: {
+              ...secretKeyRefSchema,
+              description: `A key of a Secret in this namespace that holds the URL; the Secret needs the label ${NOTIFICATION_SECRET_LABEL_TEXT}=true.`,
+            },
             secretRef: {
-              type: 'object',
-              description: 'A key of a Secret in this namespace whose value is sent as a bearer token.',
-              required: ['name', 'key'],
-              properties: {
-                name: objectNameSchema,
-                key: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$' },
-              },
+              ...secretKeyRefSchema,
+              description: `A key of a Secret in this namespace whose value is sent as a bearer token; the Secret needs the label ${NOTIFICATION_SECRET_LABEL_TEXT}=true.`,
             },
           },
+          'x-kubernetes-validations': [
+            {
+              rule: 'has(self.url) != has(self.urlSecretRef)',
+              message: 'exactly one of url or urlSecretRef is required',
+            },
+          ],
         },
       },
     },

@@ -294,7 +294,10 @@ export class KubeClients {
    * Reads one key of a Secret (webhook tokens), keeping answers for `ttlMs` so that a
    * notification burst does not read the same Secret many times.
    */
-  secretReader(ttlMs = 30_000): SecretReader {
+  secretReader({
+    ttlMs = 30_000,
+    requiredLabel,
+  }: { ttlMs?: number; requiredLabel?: string } = {}): SecretReader {
     const api = this.config.makeApiClient(CoreV1Api);
     const cache = new Map<string, { value: string; until: number }>();
     return {
@@ -303,6 +306,9 @@ export class KubeClients {
         const hit = cache.get(id);
         if (hit && hit.until > Date.now()) return hit.value;
         const secret = await api.readNamespacedSecret({ namespace, name });
+        // Only Secrets their owner opted in: a label, so that an alert cannot read any Secret.
+        if (requiredLabel !== undefined && secret.metadata?.labels?.[requiredLabel] !== 'true')
+          throw new Error(`Secret ${namespace}/${name} lacks the label ${requiredLabel}=true`);
         const encoded = secret.data?.[key];
         if (encoded === undefined) throw new Error(`Secret ${namespace}/${name} has no key "${key}"`);
         const value = Buffer.from(encoded, 'base64').toString('utf8').trim();

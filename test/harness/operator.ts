@@ -12,6 +12,9 @@ import { uniqueName } from './index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
+/** The admin allow-list entry the test operators get, so that webhooks reach receivers on this machine. */
+export const LOCAL_RECEIVERS = '127.0.0.0/8';
+
 export interface TestOperatorOptions {
   /** The operator's namespace (its Lease, admin policies); must exist. */
   namespace: string;
@@ -44,6 +47,9 @@ export function operatorArgs(options: TestOperatorOptions): string[] {
     options.database,
     '--resync-period',
     '30s',
+    // The tests' receivers listen on 127.0.0.1, which tenant webhooks may not reach by default.
+    '--webhook-allow',
+    LOCAL_RECEIVERS,
     ...(options.args ?? []),
   ];
 }

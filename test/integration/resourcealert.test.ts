@@ -65,12 +65,19 @@ describe('ResourceAlert evaluation (real apiserver, kwok, metrics-server, Ferret
   const webhooks = (path: string, transition: string) =>
     receiver.to(path).filter((r) => (r.body as WebhookBody).transition === transition);
 
+  // The cluster's Alertmanager is the admin's, configured on the operator; alerts opt in.
+  const operatorOptions = () => ({
+    namespace: operatorNamespace,
+    database,
+    args: ['--alertmanager-url', `${receiver.url}/am`],
+  });
+
   beforeAll(async () => {
     await receiver.start();
     operatorNamespace = await newNamespace('kuo-system');
     ns = await newNamespace('alerts');
     database = uniqueName('alerttest');
-    operator = await startTestOperator({ namespace: operatorNamespace, database });
+    operator = await startTestOperator(operatorOptions());
     await apply(POLICY(), ns);
   });
   afterAll(async () => {
@@ -99,7 +106,7 @@ spec:
   recoverAfter: 2
   notify:
     events: true
-    alertmanager: {url: "${receiver.url}/am"}
+    alertmanager: {labels: {team: payments}}
     webhook: {url: "${receiver.url}/hook"}
 `,
       ns,
@@ -175,7 +182,7 @@ spec:
 
     // Killed while firing and started again: still Firing, no second firing notification.
     await operator?.stop();
-    operator = await startTestOperator({ namespace: operatorNamespace, database });
+    operator = await startTestOperator(operatorOptions());
     const breachesBefore = firing.status?.cpuConsecutiveBreaches ?? 0;
     await waitFor(
       'counting resumes from status after the restart',
@@ -203,6 +210,7 @@ spec:
     const posted = receiver.to('/am/api/v2/alerts').flatMap((r) => r.body as PostedAlert[]);
     expect(new Set(posted.map((a) => a.startsAt)).size).toBe(1);
     expect(posted[0]?.labels).toMatchObject({
+      team: 'payments',
       alertname: 'hot-cpu',
       namespace: ns,
       pod: 'hot',

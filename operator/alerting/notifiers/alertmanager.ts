@@ -3,16 +3,61 @@
  * `endsAt` a few re-send intervals ahead, so Alertmanager keeps it active while the operator
  * re-sends it and resolves it by itself if the operator stops; a resolution sets `endsAt` to
  * the resolution time.
+ *
+ * The Alertmanagers are the cluster admin's, configured on the operator (one or more URLs of
+ * an HA cluster, TLS and credentials, as Prometheus does): a ResourceAlert only opts in and
+ * adds labels. Every configured URL gets every post; a delivery succeeds when one of them
+ * accepted it (the instances of an HA cluster share alerts among themselves).
  */
+import { readFileSync } from 'node:fs';
 import { formatTime } from '../format.js';
 import { systemClock, type Clock } from '../../model.js';
-import { DEFAULT_HTTP_TIMEOUT_MS, postJson } from './http.js';
+import { DEFAULT_HTTP_TIMEOUT_MS, postJson, type TlsOptions } from './http.js';
 import { DEFAULT_RESEND_INTERVAL_MS, type Notification, type RepeatingNotifier } from './notification.js';
 
-export interface AlertmanagerOptions {
-  /** Base URL, e.g. http://alertmanager.monitoring:9093 */
-  url: string;
+/** The operator's Alertmanager receivers, shared by every ResourceAlert that opts in. */
+export interface AlertmanagerTargets {
+  /** Base URLs, e.g. https://alertmanager.monitoring:9093 */
+  urls: readonly string[];
+  tls?: TlsOptions;
+  /** The Authorization header's value for every post, read at each delivery (a rotated token is used at once). */
+  authorization?: () => string | undefined;
   timeoutMs?: number;
+}
+
+/** Files as the admin configures them (mounted Secrets). */
+export interface AlertmanagerFiles {
+  urls: readonly string[];
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  /** A bearer token (Authorization: Bearer). */
+  bearerTokenFile?: string;
+  /** `user:password` (Authorization: Basic). */
+  basicAuthFile?: string;
+}
+
+/** Reads the TLS files once and the credential file at every delivery. */
+export function alertmanagerTargets(files: AlertmanagerFiles): AlertmanagerTargets {
+  const read = (path: string) => readFileSync(path, 'utf8');
+  const tls: TlsOptions = {
+    ...(files.caFile && { ca: read(files.caFile) }),
+    ...(files.certFile && { cert: read(files.certFile) }),
+    ...(files.keyFile && { key: read(files.keyFile) }),
+  };
+  const { bearerTokenFile, basicAuthFile } = files;
+  const authorization = bearerTokenFile
+    ? () => `Bearer ${read(bearerTokenFile).trim()}`
+    : basicAuthFile
+      ? () => `Basic ${Buffer.from(read(basicAuthFile).trim()).toString('base64')}`
+      : undefined;
+  return { urls: files.urls, tls, ...(authorization && { authorization }) };
+}
+
+export interface AlertmanagerOptions {
+  targets: AlertmanagerTargets;
+  /** Labels the ResourceAlert adds; the identifying labels win over them. */
+  labels?: Record<string, string>;
   /** How long a firing alert stays active without a re-send: 4 re-send intervals by default. */
   activeForMs?: number;
   /** Link back to the source, e.g. a console URL of the ResourceAlert. */
@@ -31,14 +76,16 @@ export interface PostableAlert {
 
 export class AlertmanagerNotifier implements RepeatingNotifier {
   readonly name = 'alertmanager';
-  private readonly endpoint: string;
+  readonly lane = 'http';
+  readonly receiver = 'alertmanager';
+  private readonly endpoints: string[];
   private readonly timeoutMs: number;
   private readonly activeForMs: number;
   private readonly clock: Clock;
 
   constructor(private readonly options: AlertmanagerOptions) {
-    this.endpoint = `${options.url.replace(/\/+$/, '')}/api/v2/alerts`;
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
+    this.endpoints = options.targets.urls.map((url) => `${url.replace(/\/+$/, '')}/api/v2/alerts`);
+    this.timeoutMs = options.targets.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
     this.activeForMs = options.activeForMs ?? 4 * DEFAULT_RESEND_INTERVAL_MS;
     this.clock = options.clock ?? systemClock;
   }
@@ -51,15 +98,29 @@ export class AlertmanagerNotifier implements RepeatingNotifier {
     return this.post(firing, signal);
   }
 
-  private post(notifications: readonly Notification[], signal: AbortSignal): Promise<void> {
+  private async post(notifications: readonly Notification[], signal: AbortSignal): Promise<void> {
     const now = this.clock.now();
     const alerts = notifications.map((n) => this.toAlert(n, now));
-    return postJson(this.endpoint, alerts, { signal, timeoutMs: this.timeoutMs });
+    const { tls, authorization } = this.options.targets;
+    const auth = authorization?.();
+    const results = await Promise.allSettled(
+      this.endpoints.map((endpoint) =>
+        postJson(endpoint, alerts, {
+          signal,
+          timeoutMs: this.timeoutMs,
+          ...(auth && { headers: { authorization: auth } }),
+          ...(tls && { tls }),
+        }),
+      ),
+    );
+    if (results.some((r) => r.status === 'fulfilled')) return;
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    throw failed?.reason ?? new Error('no Alertmanager is configured');
   }
 
   private toAlert(n: Notification, now: number): PostableAlert {
     const alert: PostableAlert = {
-      labels: alertLabels(n),
+      labels: { ...this.options.labels, ...alertLabels(n) },
       annotations: {
         summary: `${n.metric} ${n.transition === 'fired' ? 'above threshold' : 'back to normal'} (ResourceAlert ${n.alert})`,
         description: n.message,

@@ -10,10 +10,21 @@
  *   as failing for that alert in failures(), until a later delivery through it succeeds.
  * - Firing alerts are re-sent every `resendIntervalMs` to repeating notifiers (Alertmanager).
  * - close() stops accepting work, retries what waits at once, and gives up at its deadline.
+ *
+ * Tenants share the dispatcher fairly:
+ * - Streams wait in one queue per namespace, served round-robin; a namespace has at most
+ *   `concurrencyPerNamespace` HTTP deliveries in flight and `maxPendingPerNamespace` waiting
+ *   (beyond that its new notifications are dropped and shown on its alerts), so a tenant whose
+ *   receiver never answers holds a bounded share and the others' notifications go on.
+ * - Each receiver has a circuit breaker: after `breakerThreshold` consecutive failures,
+ *   deliveries to it fail at once (no connection) for a cool-down that doubles while it keeps
+ *   failing; after the cool-down one delivery tries it again.
+ * - Kubernetes Events (the `local` lane) have their own workers and never wait behind HTTP
+ *   deliveries.
  */
 import { errorMessage, type Logger } from '../../logging.js';
 import type { OperatorMetrics } from '../../metrics.js';
-import { systemClock, type Clock, type ObjectKey } from '../../model.js';
+import { objectRef, systemClock, type Clock, type ObjectKey } from '../../model.js';
 import { targetKey } from '../state.js';
 import {
   DEFAULT_RESEND_INTERVAL_MS,
@@ -33,9 +44,20 @@ export interface DispatcherOptions {
   jitter: number;
   /** Notifications waiting (not counting those being sent) before new ones are dropped. */
   maxPending: number;
-  /** Deliveries in flight at once, over all streams. */
+  /** HTTP deliveries in flight at once, over all streams. */
   concurrency: number;
   resendIntervalMs: number;
+  /** Notifications of one namespace waiting before its new ones are dropped. */
+  maxPendingPerNamespace: number;
+  /** HTTP deliveries of one namespace in flight at once. */
+  concurrencyPerNamespace: number;
+  /** Event (local) deliveries in flight at once. */
+  localConcurrency: number;
+  /** Consecutive failures of a receiver that open its circuit. */
+  breakerThreshold: number;
+  /** First cool-down of an open circuit; doubles while the receiver keeps failing, up to breakerMaxCooldownMs. */
+  breakerCooldownMs: number;
+  breakerMaxCooldownMs: number;
 }
 
 export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
@@ -44,9 +66,17 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   maxBackoffMs: 30_000,
   jitter: 0.2,
   maxPending: 1_000,
-  concurrency: 4,
+  concurrency: 8,
   resendIntervalMs: DEFAULT_RESEND_INTERVAL_MS,
+  maxPendingPerNamespace: 200,
+  concurrencyPerNamespace: 2,
+  localConcurrency: 4,
+  breakerThreshold: 5,
+  breakerCooldownMs: 30_000,
+  breakerMaxCooldownMs: 300_000,
 };
+
+type Lane = 'local' | 'http';
 
 export interface DispatcherDeps {
   metrics: Pick<OperatorMetrics, 'notificationsSent' | 'notificationFailures'>;
@@ -66,7 +96,21 @@ export interface NotifierFailure {
   /** Notifications given up or dropped since the operator started. */
   failedNotifications: number;
   lastError: string;
+  /** The class of the last error: "timeout", "HTTP 500", "destination forbidden", ... */
+  lastErrorClass: string;
+  /** With "destination forbidden": the class of address refused. */
+  addressClass?: string;
   lastFailureTime: number;
+}
+
+/** One receiver's circuit breaker. */
+interface Breaker {
+  consecutiveFailures: number;
+  /** While now < openUntil, deliveries fail at once. */
+  openUntil: number;
+  cooldownMs: number;
+  /** A trial delivery is in flight after the cool-down (half-open). */
+  trial: boolean;
 }
 
 interface Job {
@@ -79,6 +123,8 @@ interface Job {
 interface Stream {
   key: string;
   alert: ObjectKey;
+  namespace: string;
+  lane: Lane;
   notifier: string;
   jobs: Job[];
   status: 'idle' | 'queued' | 'running' | 'backoff';
@@ -93,7 +139,12 @@ export class NotificationDispatcher {
   private readonly firing = new Map<ObjectKey, Map<string, Notification>>();
   private readonly failureState = new Map<ObjectKey, Map<string, NotifierFailure>>();
   private readonly streams = new Map<string, Stream>();
-  private readonly runnable: Stream[] = [];
+  /** Runnable streams per lane and namespace; namespaces served round-robin. */
+  private readonly runnable: Record<Lane, Map<string, Stream[]>> = { local: new Map(), http: new Map() };
+  private readonly inFlightByLane: Record<Lane, number> = { local: 0, http: 0 };
+  private readonly httpInFlightByNamespace = new Map<string, number>();
+  private readonly waitingByNamespace = new Map<string, number>();
+  private readonly breakers = new Map<string, Breaker>();
   private readonly abort = new AbortController();
   private readonly idleWaiters: (() => void)[] = [];
   private readonly resendTimer: NodeJS.Timeout;
@@ -110,10 +161,18 @@ export class NotificationDispatcher {
       if (!(Number.isFinite(value) && value >= 0))
         throw new RangeError(`dispatcher option ${name} must be >= 0, got ${value}`);
     }
-    const { maxAttempts, concurrency, resendIntervalMs, jitter } = this.options;
-    if (maxAttempts < 1 || concurrency < 1 || resendIntervalMs < 1 || jitter > 1) {
+    const { maxAttempts, concurrency, resendIntervalMs, jitter, concurrencyPerNamespace, localConcurrency } =
+      this.options;
+    if (
+      maxAttempts < 1 ||
+      concurrency < 1 ||
+      resendIntervalMs < 1 ||
+      jitter > 1 ||
+      concurrencyPerNamespace < 1 ||
+      localConcurrency < 1
+    ) {
       throw new RangeError(
-        'dispatcher options: maxAttempts, concurrency and resendIntervalMs must be >= 1, jitter <= 1',
+        'dispatcher options: maxAttempts, concurrency, concurrencyPerNamespace, localConcurrency and resendIntervalMs must be >= 1, jitter <= 1',
       );
     }
     this.clock = deps.clock ?? systemClock;
@@ -194,35 +253,59 @@ export class NotificationDispatcher {
     for (const stream of this.streams.values()) {
       const running = stream.status === 'running';
       const dropped = stream.jobs.splice(running ? 1 : 0);
-      this.waiting -= dropped.length;
+      this.addWaiting(stream.namespace, -dropped.length);
       for (const job of dropped) this.giveUp(stream, job, reason, true);
       undelivered += dropped.length + (running ? 1 : 0);
       if (!running) this.streams.delete(stream.key);
     }
-    this.runnable.length = 0;
+    this.runnable.local.clear();
+    this.runnable.http.clear();
     this.abort.abort(new Error(reason));
     await this.whenIdle();
     return { undelivered };
   }
 
   private push(alert: ObjectKey, notifier: Notifier, work: Job['work']): void {
-    if (this.closed || this.waiting >= this.options.maxPending) {
+    const namespace = objectRef(alert).namespace;
+    const nsWaiting = this.waitingByNamespace.get(namespace) ?? 0;
+    if (
+      this.closed ||
+      this.waiting >= this.options.maxPending ||
+      nsWaiting >= this.options.maxPendingPerNamespace
+    ) {
       const reason = this.closed
         ? 'dropped: the dispatcher is closed'
-        : `dropped: ${this.waiting} notifications already waiting (maxPending)`;
-      this.recordFailure(alert, notifier.name, reason, true);
+        : this.waiting >= this.options.maxPending
+          ? `dropped: ${this.waiting} notifications already waiting (maxPending)`
+          : `dropped: ${nsWaiting} notifications of namespace ${namespace} already waiting (the per-namespace quota)`;
+      this.recordFailure(alert, notifier.name, reason, true, 'dropped');
       return;
     }
     const key = `${alert}\u0000${notifier.name}`;
     let stream = this.streams.get(key);
     if (!stream) {
-      stream = { key, alert, notifier: notifier.name, jobs: [], status: 'idle' };
+      stream = {
+        key,
+        alert,
+        namespace,
+        lane: notifier.lane ?? 'http',
+        notifier: notifier.name,
+        jobs: [],
+        status: 'idle',
+      };
       this.streams.set(key, stream);
     }
     stream.jobs.push({ notifier, work, attempts: 0 });
-    this.waiting += 1;
+    this.addWaiting(namespace, 1);
     if (stream.status === 'idle') this.makeRunnable(stream);
     this.pump();
+  }
+
+  private addWaiting(namespace: string, delta: number): void {
+    this.waiting += delta;
+    const n = (this.waitingByNamespace.get(namespace) ?? 0) + delta;
+    if (n <= 0) this.waitingByNamespace.delete(namespace);
+    else this.waitingByNamespace.set(namespace, n);
   }
 
   private resendFiring(): void {
@@ -240,51 +323,79 @@ export class NotificationDispatcher {
 
   private makeRunnable(stream: Stream): void {
     stream.status = 'queued';
-    this.runnable.push(stream);
+    const lane = this.runnable[stream.lane];
+    const queue = lane.get(stream.namespace);
+    if (queue) queue.push(stream);
+    else lane.set(stream.namespace, [stream]);
   }
 
   private pump(): void {
-    while (this.inFlight < this.options.concurrency) {
-      const stream = this.runnable.shift();
-      if (!stream) break;
-      void this.run(stream);
-    }
+    this.pumpLane('local', this.options.localConcurrency);
+    this.pumpLane('http', this.options.concurrency);
     if (this.inFlight === 0 && this.waiting === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
+  }
+
+  /** Starts deliveries round-robin over the lane's namespaces, within the lane's and each namespace's limits. */
+  private pumpLane(lane: Lane, limit: number): void {
+    const queues = this.runnable[lane];
+    let progressed = true;
+    while (this.inFlightByLane[lane] < limit && queues.size > 0 && progressed) {
+      progressed = false;
+      for (const [namespace, queue] of [...queues]) {
+        if (this.inFlightByLane[lane] >= limit) break;
+        if (
+          lane === 'http' &&
+          (this.httpInFlightByNamespace.get(namespace) ?? 0) >= this.options.concurrencyPerNamespace
+        )
+          continue;
+        const stream = queue.shift();
+        // Served namespaces go to the back: Map order is the round-robin order.
+        queues.delete(namespace);
+        if (queue.length > 0) queues.set(namespace, queue);
+        if (!stream) continue;
+        progressed = true;
+        void this.run(stream);
+      }
+    }
   }
 
   private async run(stream: Stream): Promise<void> {
     const job = stream.jobs[0];
     if (!job) return;
     stream.status = 'running';
-    this.waiting -= 1;
-    this.inFlight += 1;
+    this.addWaiting(stream.namespace, -1);
+    this.startFlight(stream, 1);
     job.attempts += 1;
+    const receiver = job.notifier.receiver ?? job.notifier.name;
     try {
-      await this.deliver(job);
+      await this.deliver(job, receiver);
       this.deps.metrics.notificationsSent.inc({ notifier: job.notifier.name });
+      this.breakerSuccess(receiver);
       this.recordSuccess(stream.alert, job.notifier.name);
       stream.jobs.shift();
     } catch (err) {
       this.deps.metrics.notificationFailures.inc({ notifier: job.notifier.name });
+      if (!(err instanceof CircuitOpenError)) this.breakerFailure(receiver);
       const retryable = !(err instanceof DeliveryError && !err.retryable) && !this.abort.signal.aborted;
       const attemptsLeft = 'resend' in job.work ? 0 : this.options.maxAttempts - job.attempts;
       if (retryable && attemptsLeft > 0) {
         this.deps.logger.debug('notification attempt failed, retrying', {
           alert: stream.alert,
           notifier: job.notifier.name,
+          receiver,
           attempt: job.attempts,
           error: errorMessage(err),
         });
-        this.inFlight -= 1;
-        this.waiting += 1;
+        this.startFlight(stream, -1);
+        this.addWaiting(stream.namespace, 1);
         this.backoff(stream, job.attempts);
         this.pump();
         return;
       }
       stream.jobs.shift();
-      this.giveUp(stream, job, errorMessage(err), false);
+      this.giveUp(stream, job, err, false);
     }
-    this.inFlight -= 1;
+    this.startFlight(stream, -1);
     if (stream.jobs.length > 0) this.makeRunnable(stream);
     else {
       stream.status = 'idle';
@@ -293,15 +404,63 @@ export class NotificationDispatcher {
     this.pump();
   }
 
-  private deliver(job: Job): Promise<void> {
+  private startFlight(stream: Stream, delta: number): void {
+    this.inFlight += delta;
+    this.inFlightByLane[stream.lane] += delta;
+    if (stream.lane === 'http') {
+      const n = (this.httpInFlightByNamespace.get(stream.namespace) ?? 0) + delta;
+      if (n <= 0) this.httpInFlightByNamespace.delete(stream.namespace);
+      else this.httpInFlightByNamespace.set(stream.namespace, n);
+    }
+  }
+
+  /** Fails at once while the receiver's circuit is open (or its half-open trial is in flight). */
+  private checkBreaker(receiver: string): void {
+    const breaker = this.breakers.get(receiver);
+    if (!breaker || breaker.consecutiveFailures < this.options.breakerThreshold) return;
+    const now = this.clock.now();
+    if (now < breaker.openUntil || breaker.trial) throw new CircuitOpenError(breaker.consecutiveFailures);
+    breaker.trial = true;
+  }
+
+  private breakerSuccess(receiver: string): void {
+    this.breakers.delete(receiver);
+  }
+
+  private breakerFailure(receiver: string): void {
+    const { breakerThreshold, breakerCooldownMs, breakerMaxCooldownMs } = this.options;
+    const breaker = this.breakers.get(receiver) ?? {
+      consecutiveFailures: 0,
+      openUntil: 0,
+      cooldownMs: 0,
+      trial: false,
+    };
+    breaker.consecutiveFailures += 1;
+    if (breaker.consecutiveFailures >= breakerThreshold) {
+      breaker.cooldownMs =
+        breaker.cooldownMs === 0 ? breakerCooldownMs : Math.min(breakerMaxCooldownMs, breaker.cooldownMs * 2);
+      breaker.openUntil = this.clock.now() + breaker.cooldownMs;
+      if (!breaker.trial)
+        this.deps.logger.warn('receiver failing, circuit opened', {
+          receiver,
+          consecutiveFailures: breaker.consecutiveFailures,
+          cooldownMs: breaker.cooldownMs,
+        });
+      breaker.trial = false;
+    }
+    this.breakers.set(receiver, breaker);
+  }
+
+  private deliver(job: Job, receiver: string): Promise<void> {
     const signal = this.abort.signal;
     const { notifier, work } = job;
     // A notifier that throws synchronously still becomes a failed delivery.
-    return Promise.resolve().then(() =>
-      'resend' in work
+    return Promise.resolve().then(() => {
+      this.checkBreaker(receiver);
+      return 'resend' in work
         ? (notifier as RepeatingNotifier).resend(work.resend, signal)
-        : notifier.send(work.notification, signal),
-    );
+        : notifier.send(work.notification, signal);
+    });
   }
 
   private backoff(stream: Stream, attempts: number): void {
@@ -320,26 +479,38 @@ export class NotificationDispatcher {
     stream.timer.unref();
   }
 
-  private giveUp(stream: Stream, job: Job, error: string, neverAttempted: boolean): void {
+  private giveUp(stream: Stream, job: Job, err: unknown, neverAttempted: boolean): void {
     const what =
       'resend' in job.work ? 're-send of firing alerts' : `${job.work.notification.transition} notification`;
+    const error = typeof err === 'string' ? err : errorMessage(err);
     this.deps.logger.warn('notification not delivered', {
       alert: stream.alert,
       notifier: stream.notifier,
+      receiver: job.notifier.receiver ?? job.notifier.name,
       attempts: job.attempts,
       error,
       what,
     });
+    const delivery = err instanceof DeliveryError ? err : undefined;
     this.recordFailure(
       stream.alert,
       stream.notifier,
       `${what} not delivered after ${job.attempts} attempt(s): ${error}`,
       neverAttempted,
+      delivery?.failureClass ?? (typeof err === 'string' ? 'dropped' : 'delivery failed'),
+      delivery?.addressClass,
     );
   }
 
   /** `uncounted`: no failed attempt has been counted for it yet (dropped, or never attempted). */
-  private recordFailure(alert: ObjectKey, notifier: string, error: string, uncounted: boolean): void {
+  private recordFailure(
+    alert: ObjectKey,
+    notifier: string,
+    error: string,
+    uncounted: boolean,
+    errorClass: string,
+    addressClass?: string,
+  ): void {
     if (uncounted) this.deps.metrics.notificationFailures.inc({ notifier });
     if (!this.notifiers.has(alert)) return; // removed meanwhile: no condition to show it on
     let perNotifier = this.failureState.get(alert);
@@ -350,6 +521,8 @@ export class NotificationDispatcher {
       failing: true,
       failedNotifications: (previous?.failedNotifications ?? 0) + 1,
       lastError: error,
+      lastErrorClass: errorClass,
+      ...(addressClass !== undefined && { addressClass }),
       lastFailureTime: this.clock.now(),
     });
     this.failureChanged(alert);
@@ -374,6 +547,17 @@ export class NotificationDispatcher {
   private whenIdle(): Promise<void> {
     if (this.inFlight === 0 && this.waiting === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}
+
+/** A delivery not attempted because the receiver's circuit is open. */
+class CircuitOpenError extends DeliveryError {
+  constructor(failures: number) {
+    super(
+      `circuit open: the receiver failed ${failures} times in a row; retrying it later`,
+      true,
+      'circuit open',
+    );
   }
 }
 

@@ -28,6 +28,8 @@ export const EVENT_REASONS = { fired: 'AlertFiring', resolved: 'AlertResolved' }
 
 export class EventsNotifier implements Notifier {
   readonly name = 'events';
+  readonly lane = 'local';
+  readonly receiver = 'events';
 
   constructor(
     private readonly recorder: TransitionEventRecorder,

@@ -29,6 +29,13 @@ export interface Notification {
 export interface Notifier {
   /** Names the receiver in metrics, logs and conditions: `events`, `alertmanager`, `webhook`. */
   readonly name: string;
+  /**
+   * `local` (Kubernetes Events) deliveries have their own workers and never wait behind `http`
+   * ones; `http` when absent.
+   */
+  readonly lane?: 'local' | 'http';
+  /** The receiver, for the circuit breaker (one per receiver): e.g. `webhook https://hooks.example`. */
+  readonly receiver?: string;
   send(notification: Notification, signal: AbortSignal): Promise<void>;
 }
 
@@ -47,6 +54,10 @@ export class DeliveryError extends Error {
   constructor(
     message: string,
     readonly retryable: boolean,
+    /** What went wrong, as a class for status conditions: "timeout", "HTTP 500", "destination forbidden". */
+    readonly failureClass: string = 'delivery failed',
+    /** With "destination forbidden": the class of address refused, e.g. "loopback". */
+    readonly addressClass?: string,
   ) {
     super(message);
     this.name = 'DeliveryError';

@@ -3,12 +3,22 @@
  * `Authorization: Bearer <token>` whose token is read from a Secret at each delivery (so a
  * rotated token is used at once).
  */
+import { NOTIFICATION_SECRET_LABEL_TEXT } from '../../../api/v1alpha1/resourcealert.js';
 import { formatQuantity, formatTime } from '../format.js';
 import { DEFAULT_HTTP_TIMEOUT_MS, postJson } from './http.js';
 import { DeliveryError, type Notification, type Notifier } from './notification.js';
-import { errorMessage } from '../../logging.js';
+import type { DestinationPolicy } from './destination-policy.js';
 
-/** Reads one key of a Secret; implemented over the Kubernetes API by the runtime. */
+/**
+ * Secrets the operator reads for notifications must carry this label with the value "true":
+ * without it, a ResourceAlert could send any Secret of its namespace to its own webhook.
+ */
+export const NOTIFICATION_SECRET_LABEL = NOTIFICATION_SECRET_LABEL_TEXT;
+
+/**
+ * Reads one key of a Secret; implemented over the Kubernetes API by the runtime. Rejects when
+ * the Secret does not exist, lacks the key or the opt-in label, or cannot be read.
+ */
 export interface SecretReader {
   read(namespace: string, name: string, key: string): Promise<string>;
 }
@@ -19,11 +29,25 @@ export interface SecretKeyRef {
   key: string;
 }
 
+/**
+ * The one message for a Secret the operator cannot use, whatever is missing: it neither
+ * confirms nor denies that the Secret or the key exists.
+ */
+export function unusableSecretMessage(field: string, ref: { name: string; key: string }): string {
+  return (
+    `${field}: key "${ref.key}" of Secret "${ref.name}" cannot be used: the Secret must exist in this ` +
+    `namespace, have that key, and carry the label ${NOTIFICATION_SECRET_LABEL}=true`
+  );
+}
+
 export interface WebhookOptions {
-  url: string;
+  /** The receiver, or where to read it from (the URL often carries credentials). */
+  url: string | { secrets: SecretReader; ref: SecretKeyRef };
   /** Where the bearer token is; no Authorization header without it. */
   token?: { secrets: SecretReader; ref: SecretKeyRef };
   timeoutMs?: number;
+  /** Where the webhook may connect (tenant webhooks are restricted). */
+  policy?: DestinationPolicy;
 }
 
 /** The JSON body of a webhook call. Values are in `unit`; the `*Text` fields are quantities for people. */
@@ -47,29 +71,53 @@ export interface WebhookPayload {
 
 export class WebhookNotifier implements Notifier {
   readonly name = 'webhook';
+  readonly lane = 'http';
+  readonly receiver: string;
 
-  constructor(private readonly options: WebhookOptions) {}
+  constructor(private readonly options: WebhookOptions) {
+    const url = options.url;
+    this.receiver =
+      typeof url === 'string'
+        ? `webhook ${originOf(url)}`
+        : `webhook secret ${url.ref.namespace}/${url.ref.name}/${url.ref.key}`;
+  }
 
   async send(notification: Notification, signal: AbortSignal): Promise<void> {
     const headers: Record<string, string> = {};
-    if (this.options.token) headers.authorization = `Bearer ${await this.readToken(this.options.token)}`;
-    await postJson(this.options.url, webhookPayload(notification), {
+    const url =
+      typeof this.options.url === 'string'
+        ? this.options.url
+        : await this.readSecret(this.options.url, 'spec.notify.webhook.urlSecretRef');
+    if (this.options.token)
+      headers.authorization = `Bearer ${await this.readSecret(this.options.token, 'spec.notify.webhook.secretRef')}`;
+    await postJson(url, webhookPayload(notification), {
       signal,
       timeoutMs: this.options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS,
       headers,
+      ...(this.options.policy && { policy: this.options.policy }),
     });
   }
 
-  private async readToken({ secrets, ref }: NonNullable<WebhookOptions['token']>): Promise<string> {
-    const where = `key ${ref.key} of Secret ${ref.namespace}/${ref.name}`;
-    let token: string;
+  private async readSecret(
+    { secrets, ref }: { secrets: SecretReader; ref: SecretKeyRef },
+    field: string,
+  ): Promise<string> {
+    let value: string;
     try {
-      token = (await secrets.read(ref.namespace, ref.name, ref.key)).trim();
-    } catch (err) {
-      throw new DeliveryError(`cannot read the webhook token (${where}): ${errorMessage(err)}`, true);
+      value = (await secrets.read(ref.namespace, ref.name, ref.key)).trim();
+    } catch {
+      throw new DeliveryError(unusableSecretMessage(field, ref), true, 'secret unusable');
     }
-    if (token === '') throw new DeliveryError(`the webhook token (${where}) is empty`, true);
-    return token;
+    if (value === '') throw new DeliveryError(unusableSecretMessage(field, ref), true, 'secret unusable');
+    return value;
+  }
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'invalid';
   }
 }
 

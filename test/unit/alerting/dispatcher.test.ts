@@ -101,13 +101,14 @@ describe('NotificationDispatcher', () => {
     d.enqueue(fired);
     await eventually(() => d.failures(ALERT).length > 0);
     expect(rc.requests).toHaveLength(4);
-    // The condition names the receiver's origin, never the path (webhook paths often embed a secret).
+    // The condition names the class of failure only: never the URL (paths often embed a secret) nor the receiver's text.
     expect(d.failures(ALERT)).toEqual([
       {
         notifier: 'webhook',
         failing: true,
         failedNotifications: 1,
-        lastError: `fired notification not delivered after 4 attempt(s): POST ${rc.url} returned HTTP 503: refused request 3`,
+        lastError: 'fired notification not delivered after 4 attempt(s): HTTP 503',
+        lastErrorClass: 'HTTP 503',
         lastFailureTime: expect.any(Number),
       },
     ]);
@@ -158,7 +159,7 @@ describe('NotificationDispatcher', () => {
     const { d } = dispatcher({ ...FAST, initialBackoffMs: 50 });
     d.configure(ALERT, [
       new WebhookNotifier({ url: webhook.url }),
-      new AlertmanagerNotifier({ url: alertmanager.url }),
+      new AlertmanagerNotifier({ targets: { urls: [alertmanager.url] } }),
     ]);
     d.enqueue(fired);
     d.enqueue(resolved);
@@ -190,7 +191,7 @@ describe('NotificationDispatcher', () => {
   it('re-sends firing alerts to Alertmanager periodically, and stops once resolved', async () => {
     const am = await receiver();
     const { d } = dispatcher({ ...FAST, resendIntervalMs: 20 });
-    d.configure(ALERT, [new AlertmanagerNotifier({ url: am.url })]);
+    d.configure(ALERT, [new AlertmanagerNotifier({ targets: { urls: [am.url] } })]);
     const other: Notification = {
       ...fired,
       target: { namespace: 'shop', pod: 'web-other', container: 'app' },
@@ -214,7 +215,7 @@ describe('NotificationDispatcher', () => {
   it('re-sends what setFiring restored after a restart', async () => {
     const am = await receiver();
     const { d } = dispatcher({ ...FAST, resendIntervalMs: 20 });
-    d.configure(ALERT, [new AlertmanagerNotifier({ url: am.url })]);
+    d.configure(ALERT, [new AlertmanagerNotifier({ targets: { urls: [am.url] } })]);
     d.setFiring(ALERT, firingNotifications(r, lastState(steps.slice(0, 1))));
     await eventually(() => am.requests.length >= 1);
     expect(am.requests[0]?.body).toEqual([
@@ -240,6 +241,95 @@ describe('NotificationDispatcher', () => {
     expect(second.d.failures(ALERT)[0]).toMatchObject({ failing: true, failedNotifications: 2 });
     second.d.enqueue(fired);
     expect(second.d.failures(ALERT)[0]?.lastError).toBe('dropped: the dispatcher is closed');
+  });
+});
+
+describe('NotificationDispatcher fairness', () => {
+  const inNamespace = (n: Notification, namespace: string, i: number): Notification => ({
+    ...n,
+    alert: `${namespace}/alert-${i}`,
+    target: { ...n.target, namespace, pod: `pod-${i}` },
+  });
+
+  it('serves a healthy namespace while another one holds its whole share with a receiver that hangs', async () => {
+    const hung = heldNotifier('webhook');
+    const healthy = await receiver();
+    const { d } = dispatcher({ ...FAST, concurrency: 4, concurrencyPerNamespace: 2 });
+    for (let i = 0; i < 50; i++) {
+      d.configure(`starving/alert-${i}`, [hung.notifier]);
+      d.enqueue(inNamespace(fired, 'starving', i));
+    }
+    d.configure('healthy/alert-0', [new WebhookNotifier({ url: healthy.url })]);
+    d.enqueue(inNamespace(fired, 'healthy', 0));
+    await eventually(() => healthy.requests.length === 1);
+    expect(hung.sent).toEqual([]);
+    hung.open();
+  });
+
+  it('drops what exceeds a namespace quota, for that namespace only', async () => {
+    const held = heldNotifier('webhook');
+    const { d } = dispatcher({ ...FAST, maxPendingPerNamespace: 3, concurrencyPerNamespace: 1 });
+    for (let i = 0; i < 5; i++) {
+      d.configure(`greedy/alert-${i}`, [held.notifier]);
+      d.enqueue(inNamespace(fired, 'greedy', i)); // 1 in flight, 3 waiting, 1 dropped
+    }
+    d.configure('other/alert-0', [held.notifier]);
+    d.enqueue(inNamespace(fired, 'other', 0));
+    expect(d.failures('greedy/alert-4')).toEqual([
+      expect.objectContaining({
+        failing: true,
+        lastErrorClass: 'dropped',
+        lastError: expect.stringContaining('of namespace greedy already waiting (the per-namespace quota)'),
+      }),
+    ]);
+    expect(d.failures('other/alert-0')).toEqual([]);
+    held.open();
+    await eventually(() => held.sent.length === 5);
+  });
+
+  it('opens the circuit of a receiver after consecutive failures, and tries it again after the cool-down', async () => {
+    let now = 1_000_000;
+    const rc = await receiver(() => 503);
+    const metrics = new OperatorMetrics();
+    const d = new NotificationDispatcher(
+      { metrics, logger: silentLogger(), clock: { now: () => now }, random: () => 0.5 },
+      { ...FAST, maxAttempts: 3, breakerThreshold: 4, breakerCooldownMs: 60_000 },
+    );
+    dispatchers.push(d);
+    d.configure(ALERT, [new WebhookNotifier({ url: rc.url })]);
+    d.enqueue(fired); // 3 attempts
+    d.enqueue(resolved); // 1 attempt opens the circuit; 2 more fail at once, without a request
+    await eventually(() => d.pending() === 0);
+    expect(rc.requests).toHaveLength(4);
+    expect(d.failures(ALERT)[0]).toMatchObject({
+      lastErrorClass: 'circuit open',
+      lastError: expect.stringContaining('circuit open: the receiver failed 4 times in a row'),
+    });
+    now += 60_001;
+    rc.respond = () => 200;
+    d.enqueue(fired);
+    await eventually(() => d.pending() === 0);
+    expect(rc.requests).toHaveLength(5);
+    expect(d.failures(ALERT)[0]?.failing).toBe(false);
+  });
+
+  it('delivers Events while every HTTP worker waits on a receiver that hangs', async () => {
+    const hung = heldNotifier('webhook');
+    const events: string[] = [];
+    const eventsNotifier: Notifier = {
+      name: 'events',
+      lane: 'local',
+      send: (n) => {
+        events.push(n.alert);
+        return Promise.resolve();
+      },
+    };
+    const { d } = dispatcher({ ...FAST, concurrency: 1, concurrencyPerNamespace: 1 });
+    d.configure(ALERT, [hung.notifier, eventsNotifier]);
+    d.enqueue(fired);
+    await eventually(() => events.length === 1);
+    expect(hung.sent).toEqual([]);
+    hung.open();
   });
 });
 

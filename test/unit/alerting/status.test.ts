@@ -200,7 +200,8 @@ describe('notificationsCondition', () => {
       notifier: 'webhook',
       failing: true,
       failedNotifications: 2,
-      lastError: 'POST https://hooks.example/usage returned HTTP 503',
+      lastError: 'fired notification not delivered after 5 attempt(s): HTTP 503',
+      lastErrorClass: 'HTTP 503',
       lastFailureTime: T0,
     };
     expect(notificationsCondition([failure])).toEqual({
@@ -208,7 +209,7 @@ describe('notificationsCondition', () => {
       status: 'True',
       reason: 'DeliveryFailed',
       message:
-        'webhook: 2 notification(s) not delivered, last at 2026-11-21T10:00:00Z: POST https://hooks.example/usage returned HTTP 503',
+        'webhook: 2 notification(s) not delivered, last at 2026-11-21T10:00:00Z: fired notification not delivered after 5 attempt(s): HTTP 503',
     });
     expect(notificationsCondition([{ ...failure, failing: false }])).toMatchObject({
       status: 'False',

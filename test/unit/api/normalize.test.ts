@@ -140,8 +140,8 @@ describe('normalizeResourceAlert', () => {
         severity: 'critical',
         notify: {
           events: false,
-          alertmanager: { url: 'http://alertmanager.monitoring:9093' },
-          webhook: { url: 'https://hooks.example.com/x', secretRef: { name: 'hook', key: 'token' } },
+          alertmanager: { labels: { team: 'payments' } },
+          webhook: { urlSecretRef: { name: 'hook', key: 'url' }, secretRef: { name: 'hook', key: 'token' } },
         },
         muteUntil: '2026-12-01T08:00:00Z',
         suspend: true,
@@ -161,8 +161,8 @@ describe('normalizeResourceAlert', () => {
         severity: 'critical',
         notify: {
           events: false,
-          alertmanager: { url: 'http://alertmanager.monitoring:9093' },
-          webhook: { url: 'https://hooks.example.com/x', secretRef: { name: 'hook', key: 'token' } },
+          alertmanager: { labels: { team: 'payments' } },
+          webhook: { urlSecretRef: { name: 'hook', key: 'url' }, secretRef: { name: 'hook', key: 'token' } },
         },
         muteUntil: Date.UTC(2026, 11, 1, 8),
         suspend: true,

@@ -41,7 +41,45 @@ describe('parseCommandLine', () => {
       perTargetMetrics: false,
       outageBufferSize: 100_000,
       shutdownTimeoutMs: 25_000,
+      notifications: {
+        webhookAllow: [],
+        clusterPodCidrs: [],
+        clusterServiceCidrs: [],
+        clusterDomain: 'cluster.local',
+        alertmanager: { urls: [] },
+      },
     });
+  });
+
+  it('reads where notifications may go, and rejects what is not a CIDR or host', () => {
+    const c = config(
+      [
+        '--webhook-allow',
+        '127.0.0.0/8, hooks.internal.example,::1',
+        '--cluster-service-cidrs=10.96.0.0/12',
+        '--alertmanager-url',
+        'https://am-0.monitoring:9093,https://am-1.monitoring:9093',
+        '--alertmanager-bearer-token-file=/var/run/am/token',
+      ],
+      { ...env, CLUSTER_POD_CIDRS: '10.244.0.0/16' },
+    );
+    expect(c.notifications).toEqual({
+      webhookAllow: ['127.0.0.0/8', 'hooks.internal.example', '::1'],
+      clusterPodCidrs: ['10.244.0.0/16'],
+      clusterServiceCidrs: ['10.96.0.0/12'],
+      clusterDomain: 'cluster.local',
+      alertmanager: {
+        urls: ['https://am-0.monitoring:9093', 'https://am-1.monitoring:9093'],
+        bearerTokenFile: '/var/run/am/token',
+      },
+    });
+    expect(() => config(['--webhook-allow', '10.0.0.0/40'])).toThrow('the prefix length must be 0 to 32');
+    expect(() => config(['--alertmanager-url', 'alertmanager:9093'])).toThrow(
+      'must be an http:// or https:// URL',
+    );
+    expect(() => config(['--alertmanager-cert-file', '/c'])).toThrow(
+      '--alertmanager-cert-file and --alertmanager-key-file go together',
+    );
   });
 
   it('defaults the identity to hostname-pid outside a pod', () => {
