@@ -141,6 +141,7 @@ describe('manifests: what they declare', () => {
     base: [],
     'overlays/kind': [],
     'overlays/external-mongodb': [],
+    'overlays/node': [],
   };
 
   beforeAll(async () => {
@@ -210,6 +211,33 @@ describe('manifests: what they declare', () => {
     const container = podTemplate(get(builds['overlays/kind'], 'Deployment', 'kube-usage-operator')).spec
       .containers[0];
     expect(container).toMatchObject({ image: 'kube-usage-operator:dev', imagePullPolicy: 'Never' });
+  });
+
+  it('the node overlay runs local images, never pulls, and puts FerretDB in the store StatefulSet at the same address', () => {
+    const node = builds['overlays/node'];
+    const operator = podTemplate(get(node, 'Deployment', 'kube-usage-operator'));
+    expect(operator.spec.containers[0]).toMatchObject({
+      image: 'kube-usage-operator:local',
+      imagePullPolicy: 'Never',
+    });
+    const store = get(node, 'StatefulSet', 'kube-usage-mongodb');
+    expect(podTemplate(store).spec.containers[0]).toMatchObject({
+      name: 'ferretdb',
+      image: 'kuo-local/ferretdb:local',
+      imagePullPolicy: 'Never',
+    });
+    expect(restrictedViolations(podTemplate(store))).toEqual([]);
+    expect(restrictedViolations(operator)).toEqual([]);
+    expect((store.spec as { volumeClaimTemplates: unknown[] }).volumeClaimTemplates).toHaveLength(1);
+    // No cluster DNS on that node: the operator resolves the store's name to the Service's fixed IP.
+    const clusterIP = (get(node, 'Service', 'kube-usage-mongodb').spec as { clusterIP: string }).clusterIP;
+    const aliases = (operator.spec as { hostAliases?: { ip: string; hostnames: string[] }[] }).hostAliases;
+    expect(aliases).toEqual([{ ip: clusterIP, hostnames: ['kube-usage-mongodb'] }]);
+    const uri = Buffer.from(
+      (get(node, 'Secret', 'kube-usage-operator-mongodb').data as { uri: string }).uri,
+      'base64',
+    );
+    expect(uri.toString()).toBe('mongodb://kube-usage-mongodb:27017');
   });
 
   it('grants no wildcard, and no role that is bound reads Secrets', () => {

@@ -12,7 +12,7 @@ import { kubectlOk } from '../harness/index.js';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export const MANIFESTS = join(REPO_ROOT, 'manifests');
-export const OVERLAYS = ['base', 'overlays/kind', 'overlays/external-mongodb'] as const;
+export const OVERLAYS = ['base', 'overlays/kind', 'overlays/external-mongodb', 'overlays/node'] as const;
 
 export const OPERATOR_NAMESPACE = 'kube-usage-system';
 export const OPERATOR_SERVICE_ACCOUNT = 'kube-usage-operator';
