@@ -36,6 +36,10 @@ lint: deps ## ESLint and Prettier
 test: deps test-env ## Type-check, lint, unit and integration tests (starts and stops its own cluster and FerretDB)
 	$(NPM) test
 
+.PHONY: e2e-node
+e2e-node: deps test-env ## The image built and installed with kubectl apply -k on a real node (kubelet + containerd), measured against the kernel's counters (root)
+	bash scripts/testenv/node-e2e.sh
+
 .PHONY: test-unit
 test-unit: deps ## Unit tests only (no servers)
 	$(NPM) run test:unit

@@ -2,11 +2,13 @@
 # Builds the test environment's binaries (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kwok, kwokctl, metrics-server, ferretdb) from Go modules into a
 # versioned cache outside the repository. Pieces already in the cache are skipped.
+# `build.sh node` builds the kubelet and kube-proxy of the real node instead (node.sh).
 # Prints the cache folder on stdout when done.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 ALL="kwok kwokctl metrics-server ferretdb etcd kube-apiserver kube-controller-manager kube-scheduler"
+[ "${1:-}" = node ] && ALL="kubelet kube-proxy"
 complete=1
 for b in $ALL; do [ -x "$BIN_DIR/$b" ] || complete=0; done
 if [ "$complete" = 1 ]; then echo "$BIN_DIR"; exit 0; fi
@@ -19,9 +21,14 @@ trap 'chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
 have() { [ -x "$BIN_DIR/$1" ]; }
 step() { log "[$(date +%H:%M:%S)] $*"; }
 
+# build_kubernetes [CMD...]: the control plane by default; `build.sh node` asks for the
+# kubelet and kube-proxy of a real node (scripts/testenv/node.sh) from the same module setup,
+# so they reuse the apiserver's build cache.
 build_kubernetes() {
-  if have kube-apiserver && have kube-controller-manager && have kube-scheduler; then
-    step "kubernetes $KUBERNETES_VERSION: cached"; return
+  local cmds="${*:-kube-apiserver kube-controller-manager kube-scheduler}" c all=1 pkgs=""
+  for c in $cmds; do have "$c" || all=0; pkgs="$pkgs k8s.io/kubernetes/cmd/$c"; done
+  if [ "$all" = 1 ]; then
+    step "kubernetes $KUBERNETES_VERSION ($cmds): cached"; return
   fi
   step "kubernetes $KUBERNETES_VERSION: resolving modules (first time: ~1 GB download)"
   local dir="$WORK/k8s" minor patch staging gomod godebug
@@ -42,9 +49,8 @@ build_kubernetes() {
     flags="$flags -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
   done
   step "kubernetes $KUBERNETES_VERSION: compiling (first time: 10-25 min on 2 cores)"
-  go build -trimpath -ldflags "-s -w $flags" -o "$BIN_DIR/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler
+  # shellcheck disable=SC2086
+  go build -trimpath -ldflags "-s -w $flags" -o "$BIN_DIR/" $pkgs
 }
 
 build_etcd() {
@@ -79,6 +85,12 @@ build_ferretdb() {
 }
 
 step "building into $BIN_DIR"
+if [ "${1:-}" = node ]; then
+  build_kubernetes kubelet kube-proxy
+  step "kubelet and kube-proxy ready"
+  echo "$BIN_DIR"
+  exit 0
+fi
 build_installable kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 build_installable kwokctl sigs.k8s.io/kwok/cmd/kwokctl "$KWOK_VERSION"
 build_installable metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server "$METRICS_SERVER_VERSION"
