@@ -1,2 +1,0 @@
-import { run } from './sources.bench.js';
-await run();
