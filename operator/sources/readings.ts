@@ -53,6 +53,13 @@ export interface UnreadableNode {
   node: string;
   /** A class of failure a person can act on: "timeout", "connection refused", "HTTP 403". */
   reason: string;
+  /** The failure in full (the URL read and the error), for logs and status messages. */
+  detail?: string;
+  /**
+   * The node answered, but said its stats may be incomplete (the kubelet's scrape error): the
+   * readings it gave are in the batch; containers it left out have none this cycle.
+   */
+  partial?: boolean;
 }
 
 /** What one read of the nodes in scope produced. */
