@@ -20,7 +20,14 @@ export interface OperatorConfig {
     renewDeadlineMs: number;
     retryPeriodMs: number;
   };
-  http: { address: string; port: number };
+  http: {
+    address: string;
+    port: number;
+    /** API callers' tokens must carry this audience (TokenReview audiences); empty: any token the apiserver accepts. */
+    tokenAudience: string;
+    /** TLS: a certificate and key from files (a mounted Secret), or a self-signed one made at start; plain HTTP without either. */
+    tls: { certFile?: string; keyFile?: string; selfSigned: boolean };
+  };
   mongodb: { uri: string; database: string };
   logLevel: LogLevel;
   /** Reconcile workers per controller. */
@@ -51,6 +58,9 @@ export interface NotificationConfig {
     basicAuthFile?: string;
   };
 }
+
+/** The audience API tokens carry by default: `kubectl create token SA --audience kube-usage-operator`. */
+export const DEFAULT_TOKEN_AUDIENCE = 'kube-usage-operator';
 
 export type CommandLine = { kind: 'run'; config: OperatorConfig } | { kind: 'help'; text: string };
 
@@ -179,6 +189,27 @@ function describeCommandLine(env: Env): { program: Command; settings: Setting[] 
     ['0.0.0.0', '0.0.0.0'],
   );
   add('--http-port <port>', 'HTTP_PORT', 'port of the HTTP server; 0 picks a free one', port, [8080, '8080']);
+  add(
+    '--api-token-audience <audience>',
+    'API_TOKEN_AUDIENCE',
+    'audience API callers\' tokens must carry (kubectl create token --audience ...); "" accepts any apiserver token',
+    (text: string) => text.trim(),
+    [DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_AUDIENCE],
+  );
+  add(
+    '--tls-cert-file <path>',
+    'TLS_CERT_FILE',
+    'PEM certificate (chain) of the HTTP server, e.g. tls.crt of a cert-manager Secret; re-read when it changes',
+    nonEmpty,
+  );
+  add('--tls-key-file <path>', 'TLS_KEY_FILE', 'PEM private key of the HTTP server (tls.key)', nonEmpty);
+  add(
+    '--tls-self-signed [bool]',
+    'TLS_SELF_SIGNED',
+    'serve HTTPS with a self-signed certificate made at start (local use)',
+    bool,
+    [false, 'false'],
+  );
   // Checked in validated(): commander would echo an invalid value, and this one holds credentials.
   add(
     '--mongodb-uri <uri>',
@@ -293,7 +324,16 @@ function validated(values: Record<string, unknown>): OperatorConfig {
       renewDeadlineMs: values.leaderElectRenewDeadline as number,
       retryPeriodMs: values.leaderElectRetryPeriod as number,
     },
-    http: { address: values.httpAddress as string, port: values.httpPort as number },
+    http: {
+      address: values.httpAddress as string,
+      port: values.httpPort as number,
+      tokenAudience: values.apiTokenAudience as string,
+      tls: {
+        ...optionalString('certFile', values.tlsCertFile),
+        ...optionalString('keyFile', values.tlsKeyFile),
+        selfSigned: values.tlsSelfSigned as boolean,
+      },
+    },
     mongodb: { uri: values.mongodbUri, database: values.mongodbDatabase as string },
     logLevel: values.logLevel as LogLevel,
     workers: values.workers as number,
@@ -316,6 +356,11 @@ function validated(values: Record<string, unknown>): OperatorConfig {
       },
     },
   };
+  const tls = config.http.tls;
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined))
+    throw new ConfigError('--tls-cert-file and --tls-key-file go together');
+  if (tls.certFile !== undefined && tls.selfSigned)
+    throw new ConfigError('--tls-self-signed excludes --tls-cert-file and --tls-key-file');
   const am = config.notifications.alertmanager;
   if ((am.certFile === undefined) !== (am.keyFile === undefined))
     throw new ConfigError('--alertmanager-cert-file and --alertmanager-key-file go together');

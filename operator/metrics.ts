@@ -25,6 +25,8 @@ export class OperatorMetrics {
   readonly isLeader: Gauge;
   readonly containerCpu: Gauge<'namespace' | 'pod' | 'container'>;
   readonly containerMemory: Gauge<'namespace' | 'pod' | 'container'>;
+  readonly tokenReviews: Counter<'result'>;
+  readonly eventStreams: Gauge;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [(this.registry = new Registry())];
@@ -142,6 +144,17 @@ export class OperatorMetrics {
       name: `${p}container_memory_bytes`,
       help: 'Latest memory working set per container (only with --per-target-metrics).',
       labelNames: ['namespace', 'pod', 'container'],
+      registers,
+    });
+    this.tokenReviews = new Counter({
+      name: `${p}http_token_reviews_total`,
+      help: 'TokenReviews of API callers (authenticated, refused, error), and tokens not reviewed (rate-limited).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.eventStreams = new Gauge({
+      name: `${p}http_event_streams`,
+      help: 'Open event streams (GET /api/v1/events).',
       registers,
     });
   }

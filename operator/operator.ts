@@ -22,6 +22,7 @@ import { CollectionScheduler } from './collector/schedule.js';
 import type { OperatorConfig } from './config.js';
 import { EventBus } from './http/event-bus.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
+import { readTlsFiles, selfSignedCertificate, watchTlsFiles } from './http/tls.js';
 import type { Logger } from './logging.js';
 import { OperatorMetrics } from './metrics.js';
 import { objectKey, objectRef, systemClock, type ObjectKey } from './model.js';
@@ -39,6 +40,8 @@ import { openStore, type UsageStore } from './store/index.js';
 export interface OperatorHandle {
   /** Base URL of the HTTP API. */
   url: string;
+  /** The API's certificate (PEM) when it serves HTTPS: clients of a self-signed one trust it with --cacert. */
+  certificate?: string;
   metrics: OperatorMetrics;
   isLeader(): boolean;
   /** Stops intake, drains, releases the lease, closes the store. */
@@ -298,9 +301,19 @@ export async function startOperator(
       })
     : undefined;
 
+  const { tls: tlsConfig } = config.http;
+  const tls =
+    tlsConfig.certFile && tlsConfig.keyFile
+      ? readTlsFiles(tlsConfig.certFile, tlsConfig.keyFile)
+      : tlsConfig.selfSigned
+        ? selfSignedCertificate()
+        : undefined;
+  if (!tls)
+    logger.warn('the HTTP API serves plain HTTP: callers send their tokens in clear (set --tls-cert-file)');
   const http: HttpServer = createHttpServer({
+    ...(tls && { tls }),
     queries: store.queries,
-    tokenReviewer: clients.tokenReviewer(),
+    tokenReviewer: clients.tokenReviewer(config.http.tokenAudience ? [config.http.tokenAudience] : undefined),
     accessReviewer: clients.accessReviewer(),
     metrics,
     events,
@@ -318,6 +331,21 @@ export async function startOperator(
     },
   });
 
+  const stopWatchingTls =
+    tlsConfig.certFile && tlsConfig.keyFile
+      ? watchTlsFiles(
+          tlsConfig.certFile,
+          tlsConfig.keyFile,
+          (material) => {
+            http.setCertificate?.(material);
+            logger.info('serving the renewed TLS certificate', { certFile: tlsConfig.certFile });
+          },
+          (err) =>
+            logger.warn('the TLS certificate files do not load; serving the previous ones', {
+              error: String(err),
+            }),
+        )
+      : () => undefined;
   for (const i of informers) i.start();
   const { url } = await http.listen(config.http.address, config.http.port);
   if (elector) elector.start();
@@ -333,9 +361,11 @@ export async function startOperator(
 
   return {
     url,
+    ...(tls && { certificate: tls.cert }),
     metrics,
     isLeader: () => leading,
     stop: async () => {
+      stopWatchingTls();
       await http.close();
       if (elector) await elector.stop();
       else {

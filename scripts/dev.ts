@@ -1,7 +1,8 @@
 /**
  * `make dev`: a simulated cluster (kwok + metrics-server), FerretDB, the CRDs and the demo
  * (samples and simulated workloads, one of them hot), and the operator with its HTTP API, all
- * on 127.0.0.1. Writes .dev/kubeconfig, .dev/mongodb-uri and .dev/api-url (and the operator's
+ * on 127.0.0.1. Writes .dev/kubeconfig, .dev/mongodb-uri, .dev/api-url and .dev/ca.crt (the API's
+ * self-signed certificate; and the operator's
  * JSON log to .dev/operator.log) and runs until Ctrl-C or `make dev-down`.
  */
 import { execFileSync } from 'node:child_process';
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
       await operator?.stop().catch(() => undefined);
       await store?.stop().catch(() => undefined);
       await cluster?.delete().catch(() => undefined);
-      for (const file of ['dev.pid', 'api-url']) rmSync(join(DEV, file), { force: true });
+      for (const file of ['dev.pid', 'api-url', 'ca.crt']) rmSync(join(DEV, file), { force: true });
       say('stopped');
     }
     process.exit(code);
@@ -84,11 +85,14 @@ async function main(): Promise<void> {
         // The demo's receivers (if you add webhooks) run on this machine: allow them explicitly.
         '--webhook-allow',
         '127.0.0.0/8',
+        // HTTPS with a certificate made at start; curl trusts it with --cacert .dev/ca.crt.
+        '--tls-self-signed',
       ],
       { MONGODB_URI: store.uri },
     );
     if (parsed.kind !== 'run') throw new Error('unexpected --help');
     operator = await startOperator(parsed.config, fileLogger(join(DEV, 'operator.log')));
+    if (operator.certificate) writeFileSync(join(DEV, 'ca.crt'), operator.certificate);
     writeFileSync(join(DEV, 'api-url'), `${operator.url}\n`);
 
     say('ready. Try, in another terminal:');
@@ -98,9 +102,9 @@ async function main(): Promise<void> {
     say(
       '  kubectl -n shop annotate --overwrite pod web-hot kwok.x-k8s.io/usage-cpu=100m   # and it resolves',
     );
-    say('  TOKEN=$(kubectl -n kube-usage-system create token usage-reader)');
+    say('  TOKEN=$(kubectl -n kube-usage-system create token usage-reader --audience kube-usage-operator)');
     say(
-      '  curl -H "Authorization: Bearer $TOKEN" "$(cat .dev/api-url)/api/v1/usage/top?metric=cpu&window=1h"',
+      '  curl --cacert .dev/ca.crt -H "Authorization: Bearer $TOKEN" "$(cat .dev/api-url)/api/v1/usage/top?metric=cpu&window=1h"',
     );
     say('  tail -f .dev/operator.log');
     say('Ctrl-C (or `make dev-down`) stops everything.');

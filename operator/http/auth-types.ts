@@ -30,7 +30,19 @@ export interface ResourceAttributes {
   subresource?: string;
 }
 
+/** A non-resource URL of a SubjectAccessReview, e.g. `get` on `/metrics` (as kube-rbac-proxy checks). */
+export interface NonResourceAttributes {
+  verb: string;
+  path: string;
+}
+
 export interface AccessReviewer {
   /** Rejects only when the review itself fails, never for a denial. */
-  canI(user: UserInfo, attrs: ResourceAttributes): Promise<boolean>;
+  canI(user: UserInfo, attrs: ResourceAttributes | NonResourceAttributes): Promise<boolean>;
+}
+
+export function isNonResource(
+  attrs: ResourceAttributes | NonResourceAttributes,
+): attrs is NonResourceAttributes {
+  return 'path' in attrs;
 }

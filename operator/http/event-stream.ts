@@ -14,17 +14,31 @@ export interface EventStreamOptions {
    * cycle publishes one snapshot per container at once, so this must exceed the largest cycle.
    */
   maxQueuedEvents: number;
+  /** Open streams of one user (username from TokenReview); more get 429 (default 5). */
+  maxStreamsPerUser: number;
+  /** Open streams over all users; more get 429 (default 200). */
+  maxStreams: number;
+  /** A stream ends with an `expired` event after this long; the client reconnects (default 1 h). */
+  maxLifetimeMs: number;
+  /** The caller's token is reviewed again this often; a stream whose token no longer holds ends (default 1 min). */
+  recheckMs: number;
 }
 
 export const DEFAULT_EVENT_STREAM_OPTIONS: EventStreamOptions = {
   keepAliveMs: 15_000,
   maxQueuedEvents: 10_000,
+  maxStreamsPerUser: 5,
+  maxStreams: 200,
+  maxLifetimeMs: 3_600_000,
+  recheckMs: 60_000,
 };
 
 export interface EventStreamDeps {
   events: EventBus;
   access: AccessControl;
   options: EventStreamOptions;
+  /** Called with the number of open streams when it changes. */
+  onCount?: (open: number) => void;
 }
 
 /**
@@ -35,10 +49,29 @@ export interface EventStreamDeps {
  */
 export function registerEventStream(app: FastifyInstance, deps: EventStreamDeps): () => void {
   const clients = new Set<EventStreamClient>();
+  const perUser = new Map<string, number>();
+  const count = (username: string, delta: number) => {
+    const n = (perUser.get(username) ?? 0) + delta;
+    if (n <= 0) perUser.delete(username);
+    else perUser.set(username, n);
+  };
   app.get('/api/v1/events', { exposeHeadRoute: false }, async (request, reply) => {
-    const user = await deps.access.authenticate(request.headers.authorization);
+    const authorization = request.headers.authorization;
+    const user = await deps.access.authenticate(authorization);
     const { namespace } = parseEventsQuery(request.query);
     if (namespace !== undefined) await deps.access.authorize(user, podPermission(namespace));
+    const { maxStreams, maxStreamsPerUser } = deps.options;
+    if ((perUser.get(user.username) ?? 0) >= maxStreamsPerUser)
+      throw new ApiError(
+        429,
+        `too many event streams: at most ${maxStreamsPerUser} per user are open at once; close one first`,
+        undefined,
+        { 'retry-after': '10' },
+      );
+    if (clients.size >= maxStreams)
+      throw new ApiError(429, 'too many event streams are open; retry later', undefined, {
+        'retry-after': '10',
+      });
 
     reply.hijack();
     if (reply.raw.destroyed) return; // the caller left while we were authorizing
@@ -60,9 +93,15 @@ export function registerEventStream(app: FastifyInstance, deps: EventStreamDeps)
       () => {
         unsubscribe();
         clients.delete(client);
+        count(user.username, -1);
+        deps.onCount?.(clients.size);
       },
+      // The token is reviewed again periodically: a revoked or expired token ends the stream.
+      () => deps.access.authenticate(authorization).then(() => undefined),
     );
     clients.add(client);
+    count(user.username, 1);
+    deps.onCount?.(clients.size);
     const unsubscribe = deps.events.subscribe((event) => client.offer(event));
   });
   return () => {
@@ -85,17 +124,39 @@ class EventStreamClient {
   private pumping = false;
   private closed = false;
   private readonly keepAlive: NodeJS.Timeout;
+  private readonly lifetime: NodeJS.Timeout;
+  private readonly recheck: NodeJS.Timeout;
 
   constructor(
     private readonly response: ServerResponse,
     private readonly visible: EventFilter,
     private readonly options: EventStreamOptions,
     private readonly onClose: () => void,
+    stillAuthenticated: () => Promise<void>,
   ) {
     response.write(`retry: 5000\n: connected\n\n`);
     this.keepAlive = setInterval(() => {
       if (!response.writableNeedDrain) response.write(': keep-alive\n\n');
     }, options.keepAliveMs);
+    this.lifetime = setTimeout(
+      () => this.end('expired', { message: 'the stream reached its maximum lifetime; reconnect' }),
+      options.maxLifetimeMs,
+    );
+    this.recheck = setInterval(() => {
+      stillAuthenticated().catch((err: unknown) => {
+        const status = err instanceof ApiError ? err.statusCode : 503;
+        if (status === 429) return; // not reviewed this time; the next check tries again
+        this.end(
+          'error',
+          errorBody(
+            status,
+            status === 401
+              ? 'the token is no longer valid; reconnect with a valid one'
+              : 'authentication is unavailable; reconnect later',
+          ),
+        );
+      });
+    }, options.recheckMs);
     response.on('close', () => this.cleanUp());
   }
 
@@ -152,6 +213,8 @@ class EventStreamClient {
     this.closed = true;
     this.queue.length = 0;
     clearInterval(this.keepAlive);
+    clearInterval(this.recheck);
+    clearTimeout(this.lifetime);
     this.onClose();
   }
 }

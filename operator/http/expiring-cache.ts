@@ -22,6 +22,22 @@ export class ExpiringCache<V> {
     return this.entries.size;
   }
 
+  /** The value of a live entry, or undefined. */
+  get(key: string): Promise<V> | undefined {
+    const cached = this.entries.get(key);
+    if (!cached) return undefined;
+    if (cached.expiresAt > this.clock.now()) return cached.value;
+    this.entries.delete(key);
+    return undefined;
+  }
+
+  /** Stores a value (bounded: the oldest entry goes first). */
+  set(key: string, value: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, { value: Promise.resolve(value), expiresAt: this.clock.now() + this.ttlMs });
+    if (this.entries.size > this.maxEntries) this.evictOldest();
+  }
+
   getOrLoad(key: string, load: () => Promise<V>): Promise<V> {
     const now = this.clock.now();
     const cached = this.entries.get(key);

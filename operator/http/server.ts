@@ -15,6 +15,7 @@ import {
   registerEventStream,
   type EventStreamOptions,
 } from './event-stream.js';
+import type { TlsMaterial } from './tls.js';
 import { registerUsageRoutes } from './usage-routes.js';
 
 /** Liveness and readiness of the operator as a whole, decided by the lead's wiring. */
@@ -39,10 +40,21 @@ export interface HttpServerDeps {
   cors?: CorsOptions;
   /** How long TokenReview and SubjectAccessReview results are reused (default 10 s each). */
   authCacheTtlMs?: { token: number; access: number };
+  /** TokenReviews of uncached tokens: sustained per second and burst (default 20, 50). */
+  tokenReviewRate?: { perSecond: number; burst: number };
+  /** `/metrics` open to anyone (tests of other parts only); by default it needs `get` on the path /metrics. */
+  openMetrics?: boolean;
+  /** Serve HTTPS with this certificate and key; plain HTTP without. */
+  tls?: TlsMaterial;
   eventStream?: Partial<EventStreamOptions>;
 }
 
-export interface HttpServer {
+export interface HttpServerControl {
+  /** Serves a new certificate and key from now on (a renewed certificate). */
+  setCertificate?(material: TlsMaterial): void;
+}
+
+export interface HttpServer extends HttpServerControl {
   /** Resolves with the base URL once listening, e.g. `http://127.0.0.1:8080`. */
   listen(host: string, port: number): Promise<{ url: string }>;
   /** Ends open event streams, then stops accepting and waits for requests in flight. */
@@ -50,14 +62,15 @@ export interface HttpServer {
 }
 
 /**
- * The operator's HTTP API: usage reads and the event stream behind TokenReview and
- * SubjectAccessReview, plus `/metrics`, `/healthz` and `/readyz` without authentication.
+ * The operator's HTTP API: usage reads, the event stream and `/metrics` behind TokenReview and
+ * SubjectAccessReview, plus `/healthz` and `/readyz` without authentication.
  * Every response that is not a success is JSON `{error, message, field?}`.
  */
 export function createHttpServer(deps: HttpServerDeps): HttpServer {
   const clock = deps.clock ?? systemClock;
   const { logger } = deps;
   const app = Fastify({
+    ...(deps.tls && { https: { key: deps.tls.key, cert: deps.tls.cert } }),
     logger: false,
     // A pod name may be 253 characters long.
     routerOptions: { maxParamLength: 300 },
@@ -71,6 +84,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
     if (error instanceof ApiError) {
       if (error.statusCode >= 500) logger.warn('request failed', { ...where(request), error: error.message });
+      if (error.headers) void reply.headers(error.headers);
       return reply.code(error.statusCode).send(error.toBody());
     }
     const status = error.statusCode;
@@ -89,18 +103,31 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     clock,
     tokenTtlMs: deps.authCacheTtlMs?.token,
     accessTtlMs: deps.authCacheTtlMs?.access,
+    ...(deps.tokenReviewRate && {
+      tokenReviewsPerSecond: deps.tokenReviewRate.perSecond,
+      tokenReviewBurst: deps.tokenReviewRate.burst,
+    }),
+    onTokenReview: (result) => deps.metrics.tokenReviews.inc({ result }),
+    logger,
   });
   registerUsageRoutes(app, { queries: deps.queries, access, clock });
   const endEventStreams = registerEventStream(app, {
     events: deps.events,
     access,
     options: { ...DEFAULT_EVENT_STREAM_OPTIONS, ...deps.eventStream },
+    onCount: (open) => deps.metrics.eventStreams.set(open),
   });
   app.addHook('preClose', async () => endEventStreams());
 
-  app.get('/metrics', async (_request, reply) =>
-    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
-  );
+  // As kube-rbac-proxy does: the caller's token, and `get` on the non-resource URL /metrics
+  // (Prometheus' ClusterRole in manifests/base/rbac-metrics-reader.yaml).
+  app.get('/metrics', async (request, reply) => {
+    if (!deps.openMetrics) {
+      const user = await access.authenticate(request.headers.authorization);
+      await access.authorize(user, { verb: 'get', path: '/metrics' });
+    }
+    return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
   app.get('/healthz', async (_request, reply) =>
     deps.health.live()
       ? { status: 'ok' }
@@ -108,7 +135,8 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   );
   app.get('/readyz', async (_request, reply) => {
     const { ready, checks } = await deps.health.ready().catch((err: unknown) => {
-      throw new ApiError(503, `the readiness checks failed: ${errorMessage(err)}`);
+      logger.warn('readiness checks failed', { error: errorMessage(err) });
+      throw new ApiError(503, 'the readiness checks failed; the operator log has the details');
     });
     if (ready) return { status: 'ready', checks };
     const failing = Object.keys(checks).filter((name) => checks[name] !== true);
@@ -121,10 +149,15 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     async listen(host, port) {
       await app.listen({ host, port });
       const address = app.server.address();
-      if (address === null || typeof address === 'string') return { url: `http://${host}:${port}` };
+      const scheme = deps.tls ? 'https' : 'http';
+      if (address === null || typeof address === 'string') return { url: `${scheme}://${host}:${port}` };
       const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return { url: `http://${hostPart}:${address.port}` };
+      return { url: `${scheme}://${hostPart}:${address.port}` };
     },
+    ...(deps.tls && {
+      setCertificate: (material: TlsMaterial) =>
+        (app.server as unknown as { setSecureContext(o: TlsMaterial): void }).setSecureContext(material),
+    }),
     close: () => app.close(),
   };
 }

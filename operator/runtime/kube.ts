@@ -256,13 +256,22 @@ export class KubeClients {
     };
   }
 
+  /**
+   * TokenReview of callers' tokens. With `audiences`, only tokens issued for one of them are
+   * accepted (`kubectl create token --audience ...`): a token meant for the apiserver or
+   * another service is refused.
+   */
   tokenReviewer(audiences?: string[]): TokenReviewer {
     const api = this.config.makeApiClient(AuthenticationV1Api);
+    const wanted = audiences && audiences.length > 0 ? audiences : undefined;
     return {
       async review(token) {
-        const review = await api.createTokenReview({ body: { spec: { token, audiences } } });
+        const review = await api.createTokenReview({ body: { spec: { token, audiences: wanted } } });
         const user = review.status?.user;
         if (!review.status?.authenticated || !user?.username) return { authenticated: false };
+        // An authenticator that ignores audiences answers without them: refuse rather than trust it.
+        if (wanted && !(review.status.audiences ?? []).some((a) => wanted.includes(a)))
+          return { authenticated: false };
         return {
           authenticated: true,
           user: { username: user.username, groups: user.groups ?? [], uid: user.uid, extra: user.extra },
@@ -274,18 +283,22 @@ export class KubeClients {
   accessReviewer(): AccessReviewer {
     const api = this.config.makeApiClient(AuthorizationV1Api);
     return {
-      async canI(user, { verb, resource, group = '', namespace, subresource }) {
-        const review = await api.createSubjectAccessReview({
-          body: {
-            spec: {
-              user: user.username,
-              groups: user.groups,
-              uid: user.uid,
-              extra: user.extra,
-              resourceAttributes: { verb, resource, group, namespace, subresource },
-            },
-          },
-        });
+      async canI(user, attrs) {
+        const subject = { user: user.username, groups: user.groups, uid: user.uid, extra: user.extra };
+        const spec =
+          'path' in attrs
+            ? { ...subject, nonResourceAttributes: { verb: attrs.verb, path: attrs.path } }
+            : {
+                ...subject,
+                resourceAttributes: {
+                  verb: attrs.verb,
+                  resource: attrs.resource,
+                  group: attrs.group ?? '',
+                  namespace: attrs.namespace,
+                  subresource: attrs.subresource,
+                },
+              };
+        const review = await api.createSubjectAccessReview({ body: { spec } });
         return review.status?.allowed === true;
       },
     };

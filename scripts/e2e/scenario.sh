@@ -88,7 +88,7 @@ e2e_step2_api() {
   log "2. the HTTP API with a tenant's token"
   k -n "$E2E_NS" create serviceaccount reader >/dev/null
   k -n "$E2E_NS" create rolebinding reader-view --clusterrole=view --serviceaccount="$E2E_NS:reader" >/dev/null
-  E2E_TOKEN=$(k -n "$E2E_NS" create token reader --duration=1h)
+  E2E_TOKEN=$(k -n "$E2E_NS" create token reader --duration=1h --audience kube-usage-operator)
   local pod code
   pod=$(k -n "$E2E_NS" get pods -l app=burner -o 'jsonpath={.items[0].metadata.name}')
   e2e_port_forward

@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Container, type V1Pod } from '@kubernetes/client-node';
+import { DEFAULT_TOKEN_AUDIENCE } from '../../operator/config.js';
 import { clusterHandle, type TestCluster } from '../../scripts/testenv/cluster.js';
 import { testEnvironment } from './environment.js';
 
@@ -67,7 +68,7 @@ export async function newNamespace(prefix: string, labels: Record<string, string
 
 /**
  * A token of a new ServiceAccount bound to the `view` ClusterRole in `namespace`: a tenant who
- * may read that namespace and nothing else.
+ * may read that namespace and nothing else. It carries the audience the operator's API asks for.
  */
 export async function namespaceViewerToken(namespace: string, name = 'reader'): Promise<string> {
   await coreApi().createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
@@ -80,7 +81,9 @@ export async function namespaceViewerToken(namespace: string, name = 'reader'): 
     '--clusterrole=view',
     `--serviceaccount=${namespace}:${name}`,
   ]);
-  return (await kubectlOk(['-n', namespace, 'create', 'token', name])).trim();
+  return (
+    await kubectlOk(['-n', namespace, 'create', 'token', name, '--audience', DEFAULT_TOKEN_AUDIENCE])
+  ).trim();
 }
 
 /** Deletes a namespace without waiting for it to go away. */

@@ -1,3 +1,4 @@
+import { get as httpsGet } from 'node:https';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -44,11 +45,21 @@ describe('make dev / make dev-down (the README’s first command)', () => {
       timeoutMs: 180_000,
       intervalMs: 1000,
     });
-    for (const file of ['kubeconfig', 'mongodb-uri', 'api-url'])
+    for (const file of ['kubeconfig', 'mongodb-uri', 'api-url', 'ca.crt'])
       expect(existsSync(join(DEV, file))).toBe(true);
     const apiUrl = readFileSync(join(DEV, 'api-url'), 'utf8').trim();
-    expect(apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect((await fetch(`${apiUrl}/healthz`)).status).toBe(200);
+    expect(apiUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    // What the printed curl does: trust .dev/ca.crt.
+    const ca = readFileSync(join(DEV, 'ca.crt'), 'utf8');
+    const health = await new Promise<number>((resolve, reject) =>
+      httpsGet(`${apiUrl}/healthz`, { ca }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject),
+    );
+    expect(health).toBe(200);
+    expect(output).toContain('create token usage-reader --audience kube-usage-operator');
+    expect(output).toContain('curl --cacert .dev/ca.crt');
 
     await kubectlDev(
       '-n',

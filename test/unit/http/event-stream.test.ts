@@ -137,10 +137,62 @@ describe('GET /api/v1/events', () => {
     const frames = await stream.waitFor('the error event', (f) => f.length === 1);
     expect(frames[0]).toEqual({
       event: 'error',
-      data: { error: 'ServiceUnavailable', message: expect.stringContaining('apiserver unreachable') },
+      data: {
+        error: 'ServiceUnavailable',
+        message: 'the event stream stopped: authorization is unavailable at the moment; retry later',
+      },
     });
     await eventually('the stream to end', () => (stream.ended ? true : undefined));
     expect(t.events.subscribers).toBe(0);
+  });
+
+  it('refuses streams over the per-user and the total cap with 429', async () => {
+    const t = await start({ eventStream: { maxStreamsPerUser: 2, maxStreams: 3 } });
+    const open = [
+      await SseReader.open(`${t.url}/api/v1/events`, TOKENS.tenantA),
+      await SseReader.open(`${t.url}/api/v1/events`, TOKENS.tenantA),
+    ];
+    try {
+      const third = await getJson(`${t.url}/api/v1/events`, TOKENS.tenantA);
+      expect(third.status).toBe(429);
+      expect(third.body).toMatchObject({
+        error: 'TooManyRequests',
+        message: expect.stringContaining('at most 2 per user'),
+      });
+      open.push(await SseReader.open(`${t.url}/api/v1/events`, TOKENS.admin));
+      const overall = await getJson(`${t.url}/api/v1/events`, TOKENS.admin);
+      expect(overall.status).toBe(429);
+      expect(t.metrics.eventStreams.get).toBeDefined();
+      expect((await t.metrics.eventStreams.get()).values[0]?.value).toBe(3);
+      // A closed stream frees its place.
+      open.shift()?.close();
+      await eventually('the closed stream to be gone', async () =>
+        (await t.metrics.eventStreams.get()).values[0]?.value === 2 ? true : undefined,
+      );
+      open.push(await SseReader.open(`${t.url}/api/v1/events`, TOKENS.tenantA));
+    } finally {
+      for (const s of open) s.close();
+    }
+  });
+
+  it('ends a stream at its maximum lifetime, and when its token is no longer valid', async () => {
+    const t = await start({ eventStream: { maxLifetimeMs: 300, recheckMs: 60_000 } });
+    const expiring = await SseReader.open(`${t.url}/api/v1/events`, TOKENS.tenantA);
+    const frames = await expiring.waitFor('the expired event', (f) => f.length === 1);
+    expect(frames[0]).toEqual({ event: 'expired', data: { message: expect.stringContaining('reconnect') } });
+    await eventually('the stream to end', () => (expiring.ended ? true : undefined));
+
+    const u = await start({ eventStream: { recheckMs: 100 } });
+    const revoked = await SseReader.open(`${u.url}/api/v1/events`, TOKENS.tenantA);
+    // The token stops being valid (revoked, expired): the next review refuses it.
+    u.clock.time += 60_000;
+    u.tokens.refuse.add(TOKENS.tenantA);
+    const ended = await revoked.waitFor('the error event', (f) => f.length === 1);
+    expect(ended[0]).toEqual({
+      event: 'error',
+      data: { error: 'Unauthorized', message: expect.stringContaining('no longer valid') },
+    });
+    await eventually('the stream to end', () => (revoked.ended ? true : undefined));
   });
 
   it('ends open streams when the server closes', async () => {

@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import type {
   AccessReviewer,
+  NonResourceAttributes,
   ResourceAttributes,
   TokenReviewer,
   TokenReviewResult,
@@ -47,11 +48,13 @@ export const USERS: Record<string, UserInfo> = {
 export class FakeTokenReviewer implements TokenReviewer {
   calls = 0;
   failure: Error | undefined;
+  /** Tokens refused from now on (revoked). */
+  refuse = new Set<string>();
 
   async review(token: string): Promise<TokenReviewResult> {
     this.calls++;
     if (this.failure) throw this.failure;
-    const user = USERS[token];
+    const user = this.refuse.has(token) ? undefined : USERS[token];
     return user ? { authenticated: true, user } : { authenticated: false };
   }
 }
@@ -61,15 +64,16 @@ export class FakeTokenReviewer implements TokenReviewer {
  * `list` pods in `team-a` only (like ClusterRole `view` bound in that namespace).
  */
 export class FakeAccessReviewer implements AccessReviewer {
-  calls: ResourceAttributes[] = [];
+  calls: (ResourceAttributes | NonResourceAttributes)[] = [];
   failure: Error | undefined;
   /** Reviews about these namespaces wait until released (to make a stream fall behind). */
   hold = new Set<string>();
   private readonly released: (() => void)[] = [];
 
-  async canI(user: UserInfo, attrs: ResourceAttributes): Promise<boolean> {
+  async canI(user: UserInfo, attrs: ResourceAttributes | NonResourceAttributes): Promise<boolean> {
     this.calls.push(attrs);
     if (this.failure) throw this.failure;
+    if ('path' in attrs) return user.username === 'admin';
     if (attrs.namespace !== undefined && this.hold.has(attrs.namespace)) {
       await new Promise<void>((resolve) => this.released.push(resolve));
     }

@@ -39,10 +39,34 @@ describe('authentication', () => {
     t.tokens.failure = new Error('connect ECONNREFUSED');
     const response = await getJson(t.url + podUsage('team-a'), TOKENS.tenantA);
     expect(response.status).toBe(503);
-    expect(response.body).toMatchObject({
+    // Generic: the apiserver's words go to the log, not to a caller nobody has authenticated.
+    expect(response.body).toEqual({
       error: 'ServiceUnavailable',
-      message: expect.stringContaining('ECONNREFUSED'),
+      message: 'authentication is unavailable at the moment; retry later',
     });
+  });
+
+  it('bounds the TokenReviews 1,000 random tokens cost, and keeps a good token cached meanwhile', async () => {
+    await getJson(t.url + podUsage('team-a'), TOKENS.tenantA);
+    expect(t.tokens.calls).toBe(1);
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 1000; i++) {
+      const response = await getJson(t.url + podUsage('team-a'), `random-${i}-${Math.random()}`);
+      statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+    }
+    // The burst (50, one of which the good token took) is reviewed; the rest is refused
+    // without a review, with Retry-After.
+    expect(t.tokens.calls).toBe(50);
+    expect(Object.fromEntries(statuses)).toEqual({ 401: 49, 429: 951 });
+    // The good token was not evicted by the flood: no new review.
+    expect((await getJson(t.url + podUsage('team-a'), TOKENS.tenantA)).status).toBe(200);
+    expect(t.tokens.calls).toBe(50);
+    // A refused token is refused again without asking, for a short while.
+    const bad = 'refused-token';
+    t.clock.time += 60_000;
+    await getJson(t.url + podUsage('team-a'), bad);
+    await getJson(t.url + podUsage('team-a'), bad);
+    expect(t.tokens.calls).toBe(51); // one review for both requests
   });
 });
 
@@ -272,9 +296,20 @@ describe('errors', () => {
 });
 
 describe('probes and metrics', () => {
-  it('serves Prometheus metrics without a token', async () => {
+  it('serves Prometheus metrics to callers allowed to get /metrics, and to nobody else', async () => {
     t.metrics.samplesWritten.inc(7);
-    const response = await fetch(t.url + '/metrics');
+    expect((await fetch(t.url + '/metrics')).status).toBe(401);
+    const tenant = await fetch(t.url + '/metrics', {
+      headers: { authorization: `Bearer ${TOKENS.tenantA}` },
+    });
+    expect(tenant.status).toBe(403);
+    expect(await tenant.json()).toMatchObject({
+      message: expect.stringContaining('cannot get path "/metrics"'),
+    });
+    const response = await fetch(t.url + '/metrics', {
+      headers: { authorization: `Bearer ${TOKENS.admin}` },
+    });
+    expect(t.access.calls).toContainEqual({ verb: 'get', path: '/metrics' });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(await response.text()).toMatch(/^kube_usage_samples_written_total 7$/m);

@@ -33,7 +33,12 @@ describe('parseCommandLine', () => {
         renewDeadlineMs: 10_000,
         retryPeriodMs: 2_000,
       },
-      http: { address: '0.0.0.0', port: 8080 },
+      http: {
+        address: '0.0.0.0',
+        port: 8080,
+        tokenAudience: 'kube-usage-operator',
+        tls: { selfSigned: false },
+      },
       mongodb: { uri: 'mongodb://mongo:27017', database: 'kube_usage' },
       logLevel: 'info',
       workers: 2,
