@@ -86,10 +86,12 @@ componentsPatches:
     extraArgs:
       - key: leader-elect
         value: "false"
+  # metric-resolution as in metrics-server's upstream manifest (components.yaml), so that tests
+  # see the windows a real cluster has (the binary's own default is 60s).
   - name: metrics-server
     extraArgs:
       - key: metric-resolution
-        value: 10s
+        value: 15s
       - key: kubelet-request-timeout
         value: 5s
 $(real_node_patches "$name")
