@@ -4,6 +4,7 @@
  * does in the policy's status. Level-triggered: every reconcile reads the cached policy and
  * writes only what differs.
  */
+import { quotaProblem, retentionProblem, type AdminBounds } from './admin-bounds.js';
 import { ConditionType } from '../api/v1alpha1/conditions.js';
 import { labelSelectorMatches } from '../api/v1alpha1/labels.js';
 import { normalizeUsagePolicy, type UsagePolicyConfig } from '../api/v1alpha1/normalize.js';
@@ -57,6 +58,8 @@ export interface UsagePolicyControllerDeps {
   status: StatusSink;
   /** The operator's namespace: only policies there may select other namespaces. */
   operatorNamespace: string;
+  /** The admin's bounds (retention, policies per namespace); none when absent. */
+  bounds?: AdminBounds;
   clock: Clock;
   logger: Logger;
 }
@@ -136,6 +139,26 @@ export class UsagePolicyController {
       await this.writeStatus(
         policy,
         this.notReady(policy, REASONS.crossNamespaceDenied, message),
+        signal,
+        logger,
+      );
+      return;
+    }
+
+    const bounds = this.deps.bounds;
+    const overBound =
+      bounds &&
+      (retentionProblem(config, bounds) ??
+        quotaProblem(
+          policy,
+          this.deps.caches.policies().filter((p) => p.metadata.namespace === namespace),
+          bounds,
+        ));
+    if (overBound) {
+      this.stop(key);
+      await this.writeStatus(
+        policy,
+        this.notReady(policy, overBound.reason, overBound.message),
         signal,
         logger,
       );

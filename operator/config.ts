@@ -41,6 +41,11 @@ export interface OperatorConfig {
   shutdownTimeoutMs: number;
   /** Where notifications go: the admin's Alertmanagers, and what tenant webhooks may reach. */
   notifications: NotificationConfig;
+  /** What tenants may ask of the shared store; also the store's TTL backstop on MongoDB. */
+  bounds: {
+    maxRetention: { rawMs: number; hourlyMs: number; dailyMs: number };
+    maxPoliciesPerNamespace: number;
+  };
 }
 
 export interface NotificationConfig {
@@ -252,6 +257,34 @@ function describeCommandLine(env: Env): { program: Command; settings: Setting[] 
     [25_000, '25s'],
   );
   add(
+    '--max-retention-raw <duration>',
+    'MAX_RETENTION_RAW',
+    'longest raw retention a UsagePolicy may ask for (longer ones get Ready=False)',
+    positiveDuration,
+    [30 * 86_400_000, '30d'],
+  );
+  add(
+    '--max-retention-hourly <duration>',
+    'MAX_RETENTION_HOURLY',
+    'longest hourly retention a UsagePolicy may ask for',
+    positiveDuration,
+    [400 * 86_400_000, '400d'],
+  );
+  add(
+    '--max-retention-daily <duration>',
+    'MAX_RETENTION_DAILY',
+    'longest daily retention a UsagePolicy may ask for',
+    positiveDuration,
+    [1830 * 86_400_000, '1830d'],
+  );
+  add(
+    '--max-policies-per-namespace <n>',
+    'MAX_POLICIES_PER_NAMESPACE',
+    'UsagePolicies that collect in one namespace (the newest beyond get Ready=False)',
+    integerIn(1, 10_000),
+    [20, '20'],
+  );
+  add(
     '--webhook-allow <list>',
     'WEBHOOK_ALLOW',
     'comma-separated CIDRs and host names ResourceAlert webhooks may reach although private or in-cluster (e.g. 127.0.0.0/8 for local receivers)',
@@ -341,6 +374,14 @@ function validated(values: Record<string, unknown>): OperatorConfig {
     perTargetMetrics: values.perTargetMetrics as boolean,
     outageBufferSize: values.outageBufferSize as number,
     shutdownTimeoutMs: values.shutdownTimeout as number,
+    bounds: {
+      maxRetention: {
+        rawMs: values.maxRetentionRaw as number,
+        hourlyMs: values.maxRetentionHourly as number,
+        dailyMs: values.maxRetentionDaily as number,
+      },
+      maxPoliciesPerNamespace: values.maxPoliciesPerNamespace as number,
+    },
     notifications: {
       webhookAllow: values.webhookAllow as string[],
       clusterPodCidrs: values.clusterPodCidrs as string[],

@@ -84,6 +84,9 @@ export async function startOperator(
     uri: config.mongodb.uri,
     database: config.mongodb.database,
     outageBufferSize: config.outageBufferSize,
+    // No policy may keep data longer than the admin's bounds: the TTL indexes (MongoDB) remove
+    // what retention misses (a policy deleted or suspended, an operator that stopped).
+    ttlBackstop: config.bounds.maxRetention,
     metrics,
     logger: logger.child({ component: 'store' }),
   });
@@ -153,6 +156,8 @@ export async function startOperator(
     onAnyChange((policy) => {
       const key = keyOf(policy);
       term?.policyQueue.enqueue(key);
+      // The namespace's quota may have changed for its other policies.
+      for (const other of policies.list(policy.metadata?.namespace)) term?.policyQueue.enqueue(keyOf(other));
       for (const alert of term?.alerts.alertsOf(key) ?? []) term?.alertQueue.enqueue(alert);
     }),
   );
@@ -234,6 +239,7 @@ export async function startOperator(
       store: store.health,
       status: policyStatus,
       operatorNamespace: config.namespace,
+      bounds: config.bounds,
       clock,
       logger: logger.child({ controller: 'usagepolicy' }),
     });
