@@ -28,6 +28,20 @@ export class OperatorMetrics {
   readonly tokenReviews: Counter<'result'>;
   readonly eventStreams: Gauge;
 
+  /** Removes the series of a policy that is gone (deleted), so that /metrics does not keep them forever. */
+  async forgetPolicy(policy: string): Promise<void> {
+    for (const metric of [this.collectionDuration, this.collectionsSkipped, this.samplesCollected] as const) {
+      const values = (await metric.get()).values as { labels: Record<string, string | number> }[];
+      const gone = values.filter((v) => v.labels.policy === policy).map((v) => JSON.stringify(v.labels));
+      for (const labels of new Set(gone)) {
+        const parsed = JSON.parse(labels) as Record<string, string>;
+        // A histogram's values carry `le`; its series are keyed without it.
+        delete parsed.le;
+        (metric as { remove(labels: Record<string, string>): void }).remove(parsed);
+      }
+    }
+  }
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [(this.registry = new Registry())];
     if (options.defaultMetrics)

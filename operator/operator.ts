@@ -141,6 +141,7 @@ export async function startOperator(
 
   // The current term's queues; informer handlers registered once route through it.
   let term: Term | undefined;
+  let forgetTargets: ((policy: ObjectKey) => void) | undefined;
   pods.addHandlers(
     onAnyChange((pod) => {
       for (const key of term?.policies.policiesWatching(pod.metadata?.namespace ?? '') ?? [])
@@ -162,6 +163,14 @@ export async function startOperator(
     }),
   );
   alerts.addHandlers(onAnyChange((alert) => term?.alertQueue.enqueue(keyOf(alert))));
+  // A deleted policy's series leave /metrics with it.
+  policies.addHandlers({
+    onDelete: (policy) => {
+      const key = keyOf(policy);
+      forgetTargets?.(key);
+      void metrics.forgetPolicy(key);
+    },
+  });
 
   const lead = async (signal: AbortSignal): Promise<void> => {
     const log = logger.child({ component: 'leader' });
@@ -219,6 +228,7 @@ export async function startOperator(
         events,
         metrics,
         perTargetMetrics: config.perTargetMetrics,
+        onPolicyGone: (forget) => (forgetTargets = forget),
       }),
       clock,
       logger: logger.child({ component: 'collector' }),

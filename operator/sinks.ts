@@ -14,11 +14,17 @@ export interface CycleSinkDeps {
   events: EventBus;
   metrics: Pick<OperatorMetrics, 'containerCpu' | 'containerMemory'>;
   perTargetMetrics: boolean;
+  /** Registers what to do when a policy is gone (its per-target series are removed). */
+  onPolicyGone?: (forget: (policy: ObjectKey) => void) => void;
 }
 
 export function cycleSinks(deps: CycleSinkDeps): CycleSink[] {
   const sinks: CycleSink[] = [deps.alerts, storeSink(deps.store), new SnapshotPublisher(deps.events)];
-  if (deps.perTargetMetrics) sinks.push(new TargetGauges(deps.metrics));
+  if (deps.perTargetMetrics) {
+    const gauges = new TargetGauges(deps.metrics);
+    deps.onPolicyGone?.((policy) => gauges.forget(policy));
+    sinks.push(gauges);
+  }
   return sinks;
 }
 
@@ -71,5 +77,15 @@ class TargetGauges implements CycleSink {
       this.metrics.containerMemory.remove(labels);
     }
     this.series.set(cycle.policy, seen);
+  }
+
+  /** Removes every series of a policy that is gone. */
+  forget(policy: ObjectKey): void {
+    for (const gone of this.series.get(policy) ?? []) {
+      const labels = JSON.parse(gone) as Record<string, string>;
+      this.metrics.containerCpu.remove(labels);
+      this.metrics.containerMemory.remove(labels);
+    }
+    this.series.delete(policy);
   }
 }
