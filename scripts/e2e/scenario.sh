@@ -44,7 +44,7 @@ e2e_lease_holder() { k -n "$OPERATOR_NAMESPACE" get lease kube-usage-operator -o
 
 # The operator's API through `kubectl port-forward` to its Service; sets E2E_API.
 e2e_port_forward() {
-  [[ -n $E2E_PORT_FORWARD_PID ]] && kill "$E2E_PORT_FORWARD_PID" 2>/dev/null
+  [[ -n $E2E_PORT_FORWARD_PID ]] && { kill "$E2E_PORT_FORWARD_PID" 2>/dev/null || true; }
   k -n "$OPERATOR_NAMESPACE" port-forward service/kube-usage-operator :8080 >"$E2E_WORKDIR/port-forward.log" 2>&1 &
   E2E_PORT_FORWARD_PID=$!
   forwarded() { grep -qoE '127\.0\.0\.1:[0-9]+' "$E2E_WORKDIR/port-forward.log"; }
@@ -56,7 +56,7 @@ e2e_port_forward() {
 e2e_get() { curl -sf -H "Authorization: Bearer $E2E_TOKEN" "$E2E_API$1"; }
 
 e2e_cleanup() {
-  [[ -n $E2E_PORT_FORWARD_PID ]] && kill "$E2E_PORT_FORWARD_PID" 2>/dev/null
+  [[ -n $E2E_PORT_FORWARD_PID ]] && { kill "$E2E_PORT_FORWARD_PID" 2>/dev/null || true; }
   E2E_PORT_FORWARD_PID=""
   [[ -n $E2E_NS ]] && k delete namespace "$E2E_NS" --ignore-not-found --wait=false >/dev/null 2>&1
   [[ -n $E2E_WORKDIR ]] && rm -rf "$E2E_WORKDIR"
