@@ -28,6 +28,8 @@ export interface ResourceAttributes {
   group?: string;
   namespace?: string;
   subresource?: string;
+  /** One object by name (e.g. the node of `nodes/stats`); all objects when absent. */
+  name?: string;
 }
 
 /** A non-resource URL of a SubjectAccessReview, e.g. `get` on `/metrics` (as kube-rbac-proxy checks). */

@@ -129,7 +129,14 @@ export class AccessControl {
   canI(user: UserInfo, attrs: ResourceAttributes | NonResourceAttributes): Promise<boolean> {
     const what = isNonResource(attrs)
       ? ['nonResource', attrs.verb, attrs.path]
-      : [attrs.verb, attrs.group ?? '', attrs.resource, attrs.subresource ?? '', attrs.namespace ?? ''];
+      : [
+          attrs.verb,
+          attrs.group ?? '',
+          attrs.resource,
+          attrs.subresource ?? '',
+          attrs.namespace ?? '',
+          attrs.name ?? '',
+        ];
     const key = JSON.stringify([
       user.username,
       user.uid ?? '',

@@ -296,6 +296,7 @@ export class KubeClients {
                   group: attrs.group ?? '',
                   namespace: attrs.namespace,
                   subresource: attrs.subresource,
+                  name: attrs.name,
                 },
               };
         const review = await api.createSubjectAccessReview({ body: { spec } });

@@ -1,0 +1,32 @@
+/** The pods of this node as the agent needs them, from the API's JSON. */
+import type { KnownPod } from './collect.js';
+
+/** The fields of a core/v1 Pod the agent reads (plain JSON, as the informer serves it). */
+export interface PodObject {
+  metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
+  spec?: { hostNetwork?: boolean; containers?: { name: string }[]; initContainers?: { name: string }[] };
+  status?: {
+    phase?: string;
+    containerStatuses?: { name: string; containerID?: string }[];
+    initContainerStatuses?: { name: string; containerID?: string }[];
+    ephemeralContainerStatuses?: { name: string; containerID?: string }[];
+  };
+}
+
+/** A pod that can have cgroups: scheduled here and not finished. */
+export function knownPod(pod: PodObject): KnownPod | undefined {
+  const { name, namespace, uid } = pod.metadata ?? {};
+  if (!name || !namespace || !uid) return undefined;
+  if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return undefined;
+  const statuses = [
+    ...(pod.status?.containerStatuses ?? []),
+    ...(pod.status?.initContainerStatuses ?? []),
+    ...(pod.status?.ephemeralContainerStatuses ?? []),
+  ];
+  const containers = statuses.map((s) =>
+    s.containerID ? { name: s.name, containerID: s.containerID } : { name: s.name },
+  );
+  for (const c of pod.spec?.containers ?? [])
+    if (!containers.some((k) => k.name === c.name)) containers.push({ name: c.name });
+  return { namespace, name, uid, hostNetwork: pod.spec?.hostNetwork === true, containers };
+}
