@@ -1,0 +1,180 @@
+/**
+ * Real workloads for the node agent's tests: three pods of the test cluster (kwok runs them on
+ * one simulated node) whose cgroups are made on this machine in the kubelet's layouts, in the
+ * v1 controllers and in the cgroup2 mount alike, with real processes in them:
+ *  - `busy` (Burstable, cgroupfs layout): `yes`, CPU-limited by a CFS quota so that it is throttled;
+ *  - `writer` (BestEffort, systemd layout): `dd oflag=direct` writes WRITE_BYTES, `dd iflag=direct`
+ *    reads them back, then a `sleep` stays;
+ *  - `talker` (Burstable, systemd layout): in a network namespace of its own, sends DATAGRAMS UDP
+ *    datagrams of PAYLOAD bytes to a peer namespace over a veth pair and receives each echoed back.
+ * The pods' statuses name the containers' ids as a kubelet's would (`containerd://<id>`).
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPod, kubectlOk, waitFor, coreApi, type SimulatedPodSpec } from '../harness/index.js';
+import {
+  KernelSandbox,
+  containerCgroupPath,
+  diskOf,
+  randomContainerId,
+  sweepStaleSandboxes,
+  type Layout,
+  type Qos,
+  type SandboxProcess,
+  type V1_CONTROLLERS,
+} from '../harness/kernel.js';
+
+export const BLOCK_SIZE = 65536;
+export const BLOCKS = 64;
+export const WRITE_BYTES = BLOCK_SIZE * BLOCKS;
+export const DATAGRAMS = 25;
+export const PAYLOAD = 1000;
+/** An Ethernet frame of one datagram: 14 (Ethernet) + 20 (IPv4) + 8 (UDP) + payload. */
+export const FRAME_BYTES = 14 + 20 + 8 + PAYLOAD;
+
+export type Tree = (typeof V1_CONTROLLERS)[number] | 'unified';
+
+export interface FixturePod {
+  name: string;
+  uid: string;
+  containerId: string;
+  qos: Qos;
+  layout: Layout;
+  /** The container's cgroup in each tree. */
+  cgroups: Record<Tree, string>;
+  main?: SandboxProcess;
+}
+
+export interface KernelFixture {
+  sandbox: KernelSandbox;
+  namespace: string;
+  node: string;
+  busy: FixturePod;
+  writer: FixturePod;
+  talker: FixturePod;
+  cleanup(): Promise<void>;
+}
+
+async function runningPod(namespace: string, spec: SimulatedPodSpec): Promise<{ uid: string }> {
+  await createPod(namespace, spec);
+  return waitFor(`pod ${spec.name} running`, async () => {
+    const pod = await coreApi().readNamespacedPod({ namespace, name: spec.name });
+    const started = pod.status?.containerStatuses?.every((s) => s.state?.running?.startedAt);
+    return pod.status?.phase === 'Running' && started && pod.metadata?.uid
+      ? { uid: pod.metadata.uid }
+      : undefined;
+  });
+}
+
+/** Gives the pod's container status the runtime id a kubelet would report. */
+async function setContainerId(namespace: string, name: string, containerId: string): Promise<void> {
+  const pod = await coreApi().readNamespacedPod({ namespace, name });
+  const statuses = JSON.parse(JSON.stringify(pod.status?.containerStatuses ?? [])) as Record<
+    string,
+    unknown
+  >[];
+  for (const s of statuses) s.containerID = `containerd://${containerId}`;
+  await kubectlOk([
+    '-n',
+    namespace,
+    'patch',
+    'pod',
+    name,
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ status: { containerStatuses: statuses } }),
+  ]);
+}
+
+export async function startKernelFixture(namespace: string, node: string): Promise<KernelFixture> {
+  await sweepStaleSandboxes();
+  const sandbox = new KernelSandbox();
+  const scratch = mkdtempSync(join(tmpdir(), 'kuo-agent-io-'));
+  const cleanup = async () => {
+    try {
+      await sandbox.cleanup();
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  };
+  try {
+    const pod = async (name: string, qos: Qos, layout: Layout): Promise<FixturePod> => {
+      const spec: SimulatedPodSpec =
+        qos === 'burstable'
+          ? { name, node, containers: [{ name: 'app', requests: { cpu: '100m', memory: '64Mi' } }] }
+          : { name, node, containers: [{ name: 'app' }] };
+      const { uid } = await runningPod(namespace, spec);
+      const containerId = randomContainerId();
+      await setContainerId(namespace, name, containerId);
+      const cgroups = await sandbox.makeContainerCgroups(containerCgroupPath(layout, qos, uid, containerId));
+      return { name, uid, containerId, qos, layout, cgroups };
+    };
+    const all = (p: FixturePod) => Object.values(p.cgroups);
+
+    const busy = await pod('busy', 'burstable', 'cgroupfs');
+    await sandbox.writeCgroupFile(join(busy.cgroups.cpu, 'cpu.cfs_quota_us'), '20000', '-1');
+    busy.main = await sandbox.start(all(busy), 'yes');
+
+    // The kernel counts v1 block I/O per cgroup only on a queue with a throttling rule (blk-throttle
+    // is set up lazily since Linux 6.x): a rule far above what the disk can do turns it on.
+    const writer = await pod('writer', 'besteffort', 'systemd');
+    const disk = diskOf(scratch);
+    const unlimited = `${disk} ${2 ** 40}`;
+    for (const file of ['blkio.throttle.write_bps_device', 'blkio.throttle.read_bps_device'])
+      await sandbox.writeCgroupFile(join(writer.cgroups.blkio, file), unlimited, `${disk} 0`);
+    const file = join(scratch, 'written');
+    await sandbox.runIn(
+      all(writer),
+      `dd if=/dev/zero of=${file} bs=${BLOCK_SIZE} count=${BLOCKS} oflag=direct status=none`,
+    );
+    await sandbox.runIn(all(writer), `dd if=${file} of=/dev/null bs=${BLOCK_SIZE} iflag=direct status=none`);
+    writer.main = await sandbox.start(all(writer), 'sleep 3600');
+
+    const talker = await pod('talker', 'burstable', 'systemd');
+    const net = await sandbox.netnsPair();
+    const ready = join(scratch, 'echo-ready');
+    const done = join(scratch, 'talk-done');
+    const echo = [
+      'import socket',
+      's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+      `s.bind(("${net.addressB}", 9000))`,
+      `open("${ready}", "w").close()`,
+      'while True:',
+      '    d, a = s.recvfrom(65536)',
+      '    s.sendto(d, a)',
+    ].join('\n');
+    await sandbox.start([], `ip netns exec ${net.b} python3 -c '${echo}'`);
+    await waitFor('the echo server', () => existsSync(ready));
+    const talk = [
+      'import socket, time',
+      's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+      's.settimeout(30)',
+      `for i in range(${DATAGRAMS}):`,
+      `    s.sendto(b"x" * ${PAYLOAD}, ("${net.addressB}", 9000))`,
+      '    s.recvfrom(65536)',
+      `open("${done}", "w").close()`,
+      'time.sleep(3600)',
+    ].join('\n');
+    talker.main = await sandbox.start(all(talker), `ip netns exec ${net.a} python3 -c '${talk}'`);
+    await waitFor(
+      'the datagrams echoed',
+      () => existsSync(done) || (talker.main?.child.exitCode ?? null) !== null,
+    );
+    if (!existsSync(done)) throw new Error(`the talker failed: ${talker.main.stderr()}`);
+
+    // Let the busy loop run into its quota a few times, then freeze it: its counters stay put.
+    await waitFor(
+      'the busy loop throttled',
+      async () => /nr_throttled [1-9]/.test(await readFile(join(busy.cgroups.cpu, 'cpu.stat'), 'utf8')),
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    busy.main.child.kill('SIGSTOP');
+    return { sandbox, namespace, node, busy, writer, talker, cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
