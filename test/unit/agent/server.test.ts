@@ -4,6 +4,7 @@ import { request } from 'node:https';
 import { AccessControl } from '../../../operator/http/auth.js';
 import type {
   AccessReviewer,
+  NonResourceAttributes,
   ResourceAttributes,
   TokenReviewer,
   UserInfo,
@@ -20,7 +21,7 @@ const tokens: TokenReviewer = {
       ? { authenticated: true, user: { username: `system:serviceaccount:x:${token}`, groups: [] } }
       : { authenticated: false },
 };
-const asked: ResourceAttributes[] = [];
+const asked: (ResourceAttributes | NonResourceAttributes)[] = [];
 const access: AccessReviewer = {
   canI: async (user: UserInfo, attrs) => {
     asked.push(attrs);
@@ -79,7 +80,7 @@ describe('agent endpoint', () => {
     expect(await get('/stats')).toMatchObject({ code: 401 });
     expect(JSON.parse((await get('/stats', 'forged')).body)).toEqual({
       error: 'Unauthorized',
-      message: 'the bearer token is not valid',
+      message: 'a valid bearer token is required (Authorization: Bearer <token>)',
     });
     const denied = await get('/stats', 'tenant');
     expect(denied.code).toBe(403);
