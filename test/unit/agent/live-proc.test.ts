@@ -24,7 +24,16 @@ describe('processes', () => {
     const bootTime = await readBootTime('/proc');
     const p = await readProcess(proc, pid, bootTime);
     const vmRssKb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-    expect(p).toMatchObject({ pid, command: 'sleep', state: 'S', cpuSeconds: 0, rssBytes: vmRssKb * 1024 });
+    // utime + stime (fields 14, 15) of the sleeping process, read independently.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ');
+    const ticks = Number(fields[13]) + Number(fields[14]);
+    expect(p).toMatchObject({
+      pid,
+      command: 'sleep',
+      state: 'S',
+      cpuSeconds: ticks / 100,
+      rssBytes: vmRssKb * 1024,
+    });
     // btime has a resolution of one second
     expect(p?.startTime).toBeGreaterThanOrEqual(spawnedAt - 1000);
     expect(p?.startTime).toBeLessThanOrEqual(Date.now() + 1000);
