@@ -42,4 +42,4 @@ ENV NODE_ENV=production \
     NODE_OPTIONS=--enable-source-maps
 USER 65532:65532
 EXPOSE 8080
-ENTRYPOINT ["/nodejs/bin/node", "dist/operator/main.js"]
+ENTRYPOINT ["/nodejs/bin/node", "dist/cmd/operator.js"]

@@ -3,10 +3,9 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 NPM ?= npm
 
-# `npm install` with the lockfile, not `npm ci`: npm 11 lists optional platform packages of
-# unrs-resolver as missing from any lockfile made here, and `npm ci` then refuses it.
+# Exactly what the lockfile says (it is complete, optional platform packages included).
 node_modules/.installed: package.json package-lock.json
-	$(NPM) install --no-audit --no-fund
+	$(NPM) ci --no-audit --no-fund
 	@touch $@
 
 .PHONY: help

@@ -21,7 +21,4 @@ export default {
     },
   ],
   testTimeout: 180_000,
-  // Integration tests run in-process operators whose HTTP clients (client-node, the MongoDB
-  // driver) keep sockets alive for a while after they stop; do not wait for them at the end.
-  forceExit: true,
 };

@@ -18,8 +18,9 @@ export class OperatorMetrics {
   readonly alertTransitions: Counter<'transition'>;
   readonly notificationsSent: Counter<'notifier'>;
   readonly notificationFailures: Counter<'notifier'>;
-  readonly workQueueDepth: Gauge<'queue'>;
-  readonly workQueueRetries: Counter<'queue'>;
+  readonly workQueueDepth: Gauge<'name'>;
+  readonly workQueueAdds: Counter<'name'>;
+  readonly workQueueRetries: Counter<'name'>;
   readonly reconcileDuration: Histogram<'controller'>;
   readonly reconcileErrors: Counter<'controller'>;
   readonly isLeader: Gauge;
@@ -118,16 +119,23 @@ export class OperatorMetrics {
       labelNames: ['notifier'],
       registers,
     });
+    // client-go's names and label, so that stock controller dashboards work unchanged.
     this.workQueueDepth = new Gauge({
-      name: `${p}workqueue_depth`,
-      help: 'Keys waiting in a controller work queue.',
-      labelNames: ['queue'],
+      name: 'workqueue_depth',
+      help: 'Current depth of workqueue.',
+      labelNames: ['name'],
+      registers,
+    });
+    this.workQueueAdds = new Counter({
+      name: 'workqueue_adds_total',
+      help: 'Total number of adds handled by workqueue.',
+      labelNames: ['name'],
       registers,
     });
     this.workQueueRetries = new Counter({
-      name: `${p}workqueue_retries_total`,
-      help: 'Keys requeued with backoff after a failed reconcile.',
-      labelNames: ['queue'],
+      name: 'workqueue_retries_total',
+      help: 'Total number of retries handled by workqueue.',
+      labelNames: ['name'],
       registers,
     });
     this.reconcileDuration = new Histogram({

@@ -84,9 +84,5 @@ export interface CollectionCycle {
   podsWithoutMetrics: number;
 }
 
-/** Retention of one policy, in milliseconds. */
-export interface Retention {
-  rawMs: number;
-  hourlyMs: number;
-  dailyMs: number;
-}
+/** Retention of one policy, in milliseconds (defined with the UsagePolicy it comes from). */
+export type { Retention } from '../api/v1alpha1/normalize.js';

@@ -1,16 +1,18 @@
 /**
  * Applies every active policy's retention periodically (leader only), in the store's bounded
- * batches. Failures are logged once per change of state, not per run.
+ * batches. Failures are logged once per change of state, not per run. A leader-only runnable:
+ * stop() waits for a pass in progress.
  */
 import type { UsagePolicyConfig } from '../api/v1alpha1/normalize.js';
 import { errorMessage, type Logger } from './logging.js';
-import type { Clock, ObjectKey } from './model.js';
+import type { ObjectKey } from './model.js';
+import type { TimerHandle, Timers } from './runtime/clock.js';
 import type { RetentionRunner } from './store/types.js';
 
 export interface RetentionLoopDeps {
   runner: RetentionRunner;
   policies: () => ReadonlyMap<ObjectKey, UsagePolicyConfig>;
-  clock: Clock;
+  timers: Timers;
   logger: Logger;
   /** Between runs; default 10 min. The first run is after `firstRunMs` (default 1 min). */
   intervalMs?: number;
@@ -18,19 +20,26 @@ export interface RetentionLoopDeps {
 }
 
 export class RetentionLoop {
-  private timer?: NodeJS.Timeout;
+  readonly name = 'retention';
+  readonly needsLeadership = true;
+  private timer?: TimerHandle;
   private running?: Promise<void>;
+  private active = false;
   private failing = false;
 
   constructor(private readonly deps: RetentionLoopDeps) {}
 
   start(): void {
+    this.active = true;
     this.schedule(this.deps.firstRunMs ?? 60_000);
   }
 
-  stop(): void {
-    clearTimeout(this.timer);
+  /** No more runs; resolves once a run in progress has finished. */
+  async stop(): Promise<void> {
+    this.active = false;
+    if (this.timer !== undefined) this.deps.timers.clearTimeout(this.timer);
     this.timer = undefined;
+    await this.running;
   }
 
   /** One pass over every active policy; resolves when done. */
@@ -39,7 +48,7 @@ export class RetentionLoop {
     const errors: string[] = [];
     for (const [policy, config] of this.deps.policies()) {
       try {
-        deleted += (await this.deps.runner.applyRetention(policy, config.retention, this.deps.clock.now()))
+        deleted += (await this.deps.runner.applyRetention(policy, config.retention, this.deps.timers.now()))
           .deleted;
       } catch (err) {
         errors.push(`${policy}: ${errorMessage(err)}`);
@@ -53,13 +62,14 @@ export class RetentionLoop {
   }
 
   private schedule(delayMs: number): void {
-    this.timer = setTimeout(() => {
+    this.timer = this.deps.timers.setTimeout(() => {
+      this.timer = undefined;
       this.running = this.runOnce()
         .then(() => undefined)
         .finally(() => {
-          if (this.timer) this.schedule(this.deps.intervalMs ?? 600_000);
+          this.running = undefined;
+          if (this.active) this.schedule(this.deps.intervalMs ?? 600_000);
         });
     }, delayMs);
-    this.timer.unref();
   }
 }

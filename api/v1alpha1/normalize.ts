@@ -4,7 +4,6 @@
  * apiserver, the schema is checked first (all its errors at once); when it holds, every semantic
  * problem (the CEL rules' checks, label keys, URLs, quantities) is reported at once.
  */
-import type { Retention } from '../../operator/model.js';
 import { DurationError, parseDuration } from '../duration.js';
 import { isPercent, parseCpuMillicores, parseMemoryBytes, parsePercent, QuantityError } from '../quantity.js';
 import { validateLabelSelector } from './labels.js';
@@ -18,6 +17,13 @@ import {
 import type { LabelSelector } from './schema-helpers.js';
 import { INTERVAL_BOUNDS, RETENTION_MIN, USAGE_POLICY_DEFAULTS } from './usagepolicy.js';
 import { checkResourceAlertSpec, checkUsagePolicySpec, type FieldError } from './validation.js';
+
+/** Retention of one policy, in milliseconds. */
+export interface Retention {
+  rawMs: number;
+  hourlyMs: number;
+  dailyMs: number;
+}
 
 export type NormalizeResult<T> = { ok: true; config: T } | { ok: false; errors: FieldError[] };
 

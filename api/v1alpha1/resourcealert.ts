@@ -2,7 +2,7 @@
  * ResourceAlert: thresholds over a UsagePolicy's samples, fire after N consecutive breaches,
  * resolve after M healthy samples, with the alert's state kept on the object's status.
  */
-import { conditionsSchema } from './conditions.js';
+import { conditionsSchemaOf } from './conditions.js';
 import type { API_VERSION } from './schema-helpers.js';
 import {
   ageColumn,
@@ -300,7 +300,7 @@ export const resourceAlertStatusSchema = {
       items: alertTargetSchema,
     },
     notificationFailures: { ...counterSchema, description: 'Notifications that could not be delivered.' },
-    conditions: conditionsSchema,
+    conditions: conditionsSchemaOf('ResourceAlert'),
   },
 } as const satisfies StructuralSchema;
 

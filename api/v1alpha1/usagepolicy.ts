@@ -2,7 +2,7 @@
  * UsagePolicy: which pods to collect, how often, and how long each resolution is kept.
  */
 import { celDurationSeconds, celIsDuration } from '../duration.js';
-import { conditionsSchema } from './conditions.js';
+import { conditionsSchemaOf } from './conditions.js';
 import type { API_VERSION } from './schema-helpers.js';
 import {
   DNS_LABEL_PATTERN,
@@ -107,7 +107,7 @@ export const usagePolicyStatusSchema = {
       ...counterSchema,
       description: 'Samples dropped by the outage buffer while the store was unavailable.',
     },
-    conditions: conditionsSchema,
+    conditions: conditionsSchemaOf('UsagePolicy'),
   },
 } as const satisfies StructuralSchema;
 

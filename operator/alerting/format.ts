@@ -27,10 +27,8 @@ export function formatQuantity(metric: Metric, value: number): string {
   return metric === 'cpu' ? formatCpu(value) : formatMemory(value);
 }
 
-/** RFC 3339 in whole seconds, as Kubernetes writes times: "2026-11-21T10:00:30Z". */
-export function formatTime(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
-}
+/** RFC 3339 in whole seconds, as Kubernetes writes times (the project's one formatter). */
+export { formatTimestamp as formatTime } from '../../api/timestamp.js';
 
 function trim(value: number, decimals: number): string {
   return String(Number(value.toFixed(decimals)));

@@ -2,15 +2,15 @@
  * The evaluator's input: one ResourceAlert, normalized. Plain data with exact units
  * (millicores, bytes, milliseconds); the controller maps the API's ResourceAlertConfig onto it.
  */
+import type { Threshold } from '../../api/v1alpha1/normalize.js';
 import type { LabelPair, ObjectKey } from '../model.js';
 
 export const METRICS = ['cpu', 'memory'] as const;
 /** `cpu` values are millicores, `memory` values are bytes. */
 export type Metric = (typeof METRICS)[number];
 
-/** A fixed quantity, or a percentage of the target's limit or request. */
-export type Threshold =
-  { kind: 'absolute'; value: number } | { kind: 'percent'; percent: number; of: 'limit' | 'request' };
+/** A fixed quantity, or a percentage of the target's limit or request (as the spec normalizes it). */
+export type { Threshold };
 
 /** What a target that is known but has no value in this cycle does to its counters. */
 export type NoDataPolicy = 'keep' | 'resolve' | 'alert';

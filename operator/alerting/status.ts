@@ -7,6 +7,7 @@
  * resumed after a restart: it starts counting again, and if it was firing it fires (and is
  * announced) again. With the CRD's bound of 50, up to 50 firing or pending targets resume exactly.
  */
+import { ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
 import { describeMetricState } from './describe.js';
 import { formatQuantity, formatTime } from './format.js';
 import { METRICS, type AlertRule, type Metric } from './rule.js';
@@ -261,16 +262,16 @@ export function notificationsCondition(failures: readonly NotifierFailure[]): Al
   const failing = failures.filter((f) => f.failing);
   if (failing.length === 0) {
     return {
-      type: 'NotificationsFailing',
+      type: ConditionType.NotificationsFailing,
       status: 'False',
-      reason: 'Delivered',
+      reason: Reason.Delivered,
       message: 'notifications are being delivered',
     };
   }
   return {
-    type: 'NotificationsFailing',
+    type: ConditionType.NotificationsFailing,
     status: 'True',
-    reason: 'DeliveryFailed',
+    reason: Reason.DeliveryFailed,
     message: failing
       .map(
         (f) =>
@@ -302,12 +303,12 @@ function firingCondition(
   counts: Record<TargetState, number>,
   now: number,
 ): AlertCondition {
-  const type = 'Firing';
+  const type = ConditionType.Firing;
   if (state.lastEvaluationTime === undefined) {
     return {
       type,
       status: 'Unknown',
-      reason: 'AwaitingSamples',
+      reason: Reason.AwaitingSamples,
       message: `waiting for the first collection cycle of UsagePolicy ${rule.policy}`,
     };
   }
@@ -321,15 +322,15 @@ function firingCondition(
     return {
       type,
       status: 'False',
-      reason: 'NoTargetsFiring',
+      reason: Reason.NoTargetsFiring,
       message: `no target is firing (${state.targets.size} evaluated)${pending}${noBasisNote}`,
     };
   }
   const reason = firingMetrics.has('cpu')
     ? firingMetrics.has('memory')
-      ? 'BothThresholdsExceeded'
-      : 'CPUThresholdExceeded'
-    : 'MemoryThresholdExceeded';
+      ? Reason.BothThresholdsExceeded
+      : Reason.CPUThresholdExceeded
+    : Reason.MemoryThresholdExceeded;
   const more = counts.Firing > 1 ? `; ${counts.Firing} targets firing in all` : '';
   const muted =
     rule.muteUntil !== undefined && now < rule.muteUntil

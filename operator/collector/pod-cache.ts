@@ -2,7 +2,6 @@
  * What the collector needs to know about a pod, taken from the pod cache: where it runs, its
  * labels, its containers' requests, limits and start times. Converted once per pod change.
  */
-import type { V1Container, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { ContainerResources } from '../model.js';
 import { parseCpuMillicores, parseMemoryBytes } from '../../api/quantity.js';
 
@@ -31,6 +30,32 @@ export interface PodLister {
   list(namespace?: string): readonly PodInfo[];
 }
 
+/**
+ * The fields of a core/v1 Pod that the collector reads, as the API serves them (the collector
+ * does not depend on the Kubernetes client's types).
+ */
+export interface PodObject {
+  metadata?: { namespace?: string; name?: string; uid?: string; labels?: Record<string, string> };
+  spec?: { nodeName?: string; containers?: ContainerSpec[]; initContainers?: ContainerSpec[] };
+  status?: {
+    phase?: string;
+    startTime?: Date | string;
+    containerStatuses?: ContainerStatus[];
+    initContainerStatuses?: ContainerStatus[];
+  };
+}
+
+interface ContainerSpec {
+  name: string;
+  restartPolicy?: string;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+}
+
+interface ContainerStatus {
+  name: string;
+  state?: { running?: { startedAt?: Date | string } };
+}
+
 /** Timestamps come as Date from list calls and as RFC 3339 strings from watch events. */
 function millis(value: Date | string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -54,8 +79,8 @@ function quantity(
 }
 
 function containerInfo(
-  container: V1Container,
-  status: V1ContainerStatus | undefined,
+  container: ContainerSpec,
+  status: ContainerStatus | undefined,
   podStart: number | undefined,
   field: string,
 ): ContainerInfo {
@@ -79,12 +104,12 @@ function containerInfo(
  * `restartPolicy: Always`), the ones the metrics API reports while the pod runs.
  * Throws an error naming the field when a request or limit is not a valid quantity.
  */
-export function podInfoFromV1Pod(pod: V1Pod): PodInfo {
+export function podInfoFromV1Pod(pod: PodObject): PodInfo {
   const namespace = pod.metadata?.namespace ?? '';
   const name = pod.metadata?.name ?? '';
   const field = `pod ${namespace}/${name}: spec`;
   const startTime = millis(pod.status?.startTime);
-  const statuses = new Map<string, V1ContainerStatus>();
+  const statuses = new Map<string, ContainerStatus>();
   for (const status of [
     ...(pod.status?.initContainerStatuses ?? []),
     ...(pod.status?.containerStatuses ?? []),

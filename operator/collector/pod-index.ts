@@ -1,27 +1,43 @@
 /**
- * The pod cache as the collector and controllers read it: PodInfo per pod, converted once per
- * change from the pod informer's events, indexed by namespace.
+ * The pod cache as the collector and controllers read it. The pod informer caches, per pod,
+ * only its identity and its PodInfo (converted once per change by {@link PodIndex.transform},
+ * without managedFields or anything else the operator never reads); the index holds the same
+ * PodInfo objects by namespace, not a second copy.
  */
-import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from '../logging.js';
 import { errorMessage } from '../logging.js';
-import { podInfoFromV1Pod, type PodInfo, type PodLister } from './pod-cache.js';
+import { podInfoFromV1Pod, type PodInfo, type PodLister, type PodObject } from './pod-cache.js';
+
+/** What the pod informer keeps of a pod. */
+export interface CachedPod {
+  metadata: { namespace?: string; name?: string; resourceVersion?: string };
+  /** Undefined for a pod whose resources cannot be read (logged). */
+  info?: PodInfo;
+}
 
 export class PodIndex implements PodLister {
   private readonly byNamespace = new Map<string, Map<string, PodInfo>>();
 
   constructor(private readonly logger: Logger) {}
 
+  /** The pod informer's transform: a pod as served -> what is cached of it. */
+  readonly transform = (pod: PodObject & CachedPod): CachedPod => {
+    const { namespace = '', name = '', resourceVersion } = pod.metadata ?? {};
+    const metadata = { namespace, name, ...(resourceVersion !== undefined && { resourceVersion }) };
+    try {
+      return { metadata, info: podInfoFromV1Pod(pod) };
+    } catch (err) {
+      // The apiserver validates quantities, so this is a pod it accepted and we cannot read.
+      this.logger.warn('pod skipped: unreadable resources', { namespace, name, error: errorMessage(err) });
+      return { metadata };
+    }
+  };
+
   /** Informer handlers: register with `informer.addHandlers(index.handlers)`. */
   readonly handlers = {
-    onAdd: (pod: V1Pod): void => this.put(pod),
-    onUpdate: (pod: V1Pod): void => this.put(pod),
-    onDelete: (pod: V1Pod): void => {
-      const { namespace = '', name = '' } = pod.metadata ?? {};
-      const pods = this.byNamespace.get(namespace);
-      pods?.delete(name);
-      if (pods?.size === 0) this.byNamespace.delete(namespace);
-    },
+    onAdd: (pod: CachedPod): void => this.put(pod),
+    onUpdate: (pod: CachedPod): void => this.put(pod),
+    onDelete: (pod: CachedPod): void => this.delete(pod.metadata.namespace ?? '', pod.metadata.name ?? ''),
   };
 
   list(namespace?: string): readonly PodInfo[] {
@@ -29,18 +45,17 @@ export class PodIndex implements PodLister {
     return [...this.byNamespace.values()].flatMap((pods) => [...pods.values()]);
   }
 
-  private put(pod: V1Pod): void {
-    const { namespace = '', name = '' } = pod.metadata ?? {};
-    let info: PodInfo;
-    try {
-      info = podInfoFromV1Pod(pod);
-    } catch (err) {
-      // The apiserver validates quantities, so this is a pod it accepted and we cannot read.
-      this.logger.warn('pod skipped: unreadable resources', { namespace, name, error: errorMessage(err) });
-      return;
-    }
+  private put(pod: CachedPod): void {
+    const { namespace = '', name = '' } = pod.metadata;
+    if (!pod.info) return this.delete(namespace, name);
     let pods = this.byNamespace.get(namespace);
     if (!pods) this.byNamespace.set(namespace, (pods = new Map()));
-    pods.set(name, info);
+    pods.set(name, pod.info);
+  }
+
+  private delete(namespace: string, name: string): void {
+    const pods = this.byNamespace.get(namespace);
+    pods?.delete(name);
+    if (pods?.size === 0) this.byNamespace.delete(namespace);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * One timer per UsagePolicy: runs its collection every interval, never two at once for a policy.
  * A tick that finds the previous run still going is skipped and counted. Leader-only: the
- * operator runs the scheduler while it leads and calls stopAll() when it stops leading.
+ * operator schedules policies while it leads and calls stop() when the term ends, which
+ * waits until every run in flight has returned, so no run outlives its term.
  */
 import type { Logger } from '../logging.js';
 import { errorMessage } from '../logging.js';
@@ -42,7 +43,7 @@ interface Entry {
 export class CollectionScheduler {
   private readonly entries = new Map<ObjectKey, Entry>();
   /** Runs still going, kept past remove() so that a re-added policy does not overlap its old run. */
-  private readonly inFlight = new Map<ObjectKey, AbortController>();
+  private readonly inFlight = new Map<ObjectKey, { controller: AbortController; done: Promise<void> }>();
   private readonly random: () => number;
   private readonly firstRunMaxDelayMs: number;
 
@@ -69,7 +70,7 @@ export class CollectionScheduler {
     this.entries.set(policy, entry);
     if (spec.suspended) {
       this.disarm(entry);
-      this.inFlight.get(policy)?.abort(new Error(`policy ${policy} suspended`));
+      this.inFlight.get(policy)?.controller.abort(new Error(`policy ${policy} suspended`));
       return;
     }
     if (rearm) this.arm(policy, entry, this.delayToNextTick(entry));
@@ -80,13 +81,23 @@ export class CollectionScheduler {
     const entry = this.entries.get(policy);
     if (entry) this.disarm(entry);
     this.entries.delete(policy);
-    this.inFlight.get(policy)?.abort(new Error(`policy ${policy} removed`));
+    this.inFlight.get(policy)?.controller.abort(new Error(`policy ${policy} removed`));
   }
 
-  /** Stops every schedule and aborts every run in flight (leadership lost, shutdown). */
-  stopAll(): void {
+  /**
+   * Stops every schedule, aborts every run in flight and resolves once they have all returned
+   * (leadership lost, shutdown). The scheduler can be used again afterwards.
+   */
+  async stop(): Promise<void> {
     for (const policy of [...this.entries.keys()]) this.remove(policy);
-    for (const controller of this.inFlight.values()) controller.abort(new Error('collection stopped'));
+    const runs = [...this.inFlight.values()];
+    for (const { controller } of runs) controller.abort(new Error('collection stopped'));
+    await Promise.all(runs.map((run) => run.done));
+  }
+
+  /** Collections running now. */
+  get running(): number {
+    return this.inFlight.size;
   }
 
   /** Ticks of this policy skipped because its previous run was still going. */
@@ -131,15 +142,16 @@ export class CollectionScheduler {
 
   private start(policy: ObjectKey, run: CollectionRun): void {
     const controller = new AbortController();
-    this.inFlight.set(policy, controller);
-    void (async () => {
+    const done = (async () => {
       try {
         await run(controller.signal);
       } catch (err) {
-        this.deps.logger.error('collection run failed', { ...objectRef(policy), error: errorMessage(err) });
+        if (!controller.signal.aborted)
+          this.deps.logger.error('collection run failed', { ...objectRef(policy), error: errorMessage(err) });
       } finally {
         this.inFlight.delete(policy);
       }
     })();
+    this.inFlight.set(policy, { controller, done });
   }
 }

@@ -32,6 +32,50 @@ export function sleep(timers: Timers, delayMs: number, signal?: AbortSignal): Pr
   });
 }
 
+/** The error a {@link withTimeout} call rejects with when its time is up. */
+export class TimeoutError extends Error {
+  constructor(what: string, timeoutMs: number) {
+    super(`${what} did not finish within ${timeoutMs} ms`);
+    this.name = 'TimeoutError';
+  }
+}
+
+/**
+ * Runs `action` with a signal that aborts after `timeoutMs` (or when `signal` aborts) and
+ * settles by then at the latest, even if `action` ignores its signal: the call is bounded.
+ */
+export function withTimeout<T>(
+  timers: Timers,
+  timeoutMs: number,
+  what: string,
+  action: (signal: AbortSignal) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  const controller = new AbortController();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => finish(() => reject(signal?.reason ?? new Error(`${what} aborted`)));
+    const handle = timers.setTimeout(
+      () => finish(() => reject(new TimeoutError(what, timeoutMs))),
+      timeoutMs,
+    );
+    let done = false;
+    function finish(settle: () => void): void {
+      if (done) return;
+      done = true;
+      timers.clearTimeout(handle);
+      signal?.removeEventListener('abort', onAbort);
+      controller.abort();
+      settle();
+    }
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    action(controller.signal).then(
+      (value) => finish(() => resolve(value)),
+      (err: unknown) => finish(() => reject(err)),
+    );
+  });
+}
+
 /** Per-attempt delays that double from `baseMs` up to `maxMs`. */
 export interface BackoffPolicy {
   baseMs: number;

@@ -53,6 +53,12 @@ export interface InformerOptions<T> {
   watchdogMs?: number;
   /** Delay between restarts after errors; default 1 s doubling to 30 s, with jitter. */
   backoff?: BackoffPolicy;
+  /**
+   * Turns each listed or watched object into what is cached and handed to the handlers (as
+   * client-go's SetTransform), e.g. to keep only the fields the operator reads. It must keep
+   * metadata.namespace, name and resourceVersion.
+   */
+  transform?: (object: T) => T;
 }
 
 /** A watch that ends this quickly with no event counts as a failure (no tight reconnect loop). */
@@ -113,10 +119,26 @@ export class Informer<T extends KubeObject> {
     return this.synced;
   }
 
-  /** Resolves once synced, or when the informer stops. */
-  waitForSync(): Promise<void> {
-    if (this.synced || this.stopping.signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  /**
+   * Resolves with true once synced, or with false when the informer stops or `signal` aborts
+   * first (a cache that never syncs, e.g. its CRD is not installed, must not block shutdown).
+   */
+  waitForSync(signal?: AbortSignal): Promise<boolean> {
+    if (this.synced) return Promise.resolve(true);
+    if (this.stopping.signal.aborted || signal?.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const onAbort = (): void => {
+        const index = this.syncWaiters.indexOf(wake);
+        if (index >= 0) this.syncWaiters.splice(index, 1);
+        resolve(false);
+      };
+      const wake = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(this.synced);
+      };
+      this.syncWaiters.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   get(namespace: string | undefined, name: string): T | undefined {
@@ -202,16 +224,17 @@ export class Informer<T extends KubeObject> {
     const key = keyOf(event.object);
     if (event.type === 'DELETED') {
       const cached = this.cache.get(key);
-      if (cached) this.remove(key, event.object);
+      if (cached) this.remove(key, cached);
     } else {
       this.upsert(key, event.object);
     }
     this.resourceVersion = event.object.metadata?.resourceVersion ?? this.resourceVersion;
   }
 
-  private upsert(key: string, object: T): void {
+  private upsert(key: string, received: T): void {
     const old = this.cache.get(key);
-    if (old && old.metadata?.resourceVersion === object.metadata?.resourceVersion) return;
+    if (old && old.metadata?.resourceVersion === received.metadata?.resourceVersion) return;
+    const object = this.options.transform ? this.options.transform(received) : received;
     this.cache.set(key, object);
     this.notify((h) => (old ? h.onUpdate?.(object, old) : h.onAdd?.(object)));
   }

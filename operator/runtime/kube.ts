@@ -7,10 +7,12 @@ import {
   CustomObjectsApi,
   KubeConfig,
   KubernetesObjectApi,
+  Observable,
   PatchStrategy,
   V1MicroTime,
   Watch,
   setHeaderOptions,
+  type ConfigurationOptions,
   type V1Lease,
   type V1LeaseSpec,
 } from '@kubernetes/client-node';
@@ -44,6 +46,23 @@ export interface ListWatchScope {
 const LIST_PAGE_SIZE = 500;
 /** Server-side watch timeout, spread over [5, 10) min like client-go, so watches are renewed. */
 const WATCH_TIMEOUT_SECONDS = 300;
+
+/** Per-call options that make a generated API call give up when `signal` aborts. */
+function abortable(signal: AbortSignal | undefined): ConfigurationOptions | undefined {
+  if (!signal) return undefined;
+  return {
+    middleware: [
+      {
+        pre: (request) => {
+          request.setSignal(signal);
+          return new Observable(Promise.resolve(request));
+        },
+        post: (response) => new Observable(Promise.resolve(response)),
+      },
+    ],
+    middlewareMergeStrategy: 'append',
+  };
+}
 
 /**
  * Loads the client configuration: the given kubeconfig path(s) (a path list like KUBECONFIG),
@@ -185,25 +204,25 @@ export class KubeClients {
       leaseTransitions: record.leaseTransitions,
     });
     return {
-      async get() {
+      async get(signal) {
         try {
-          return observed(await api.readNamespacedLease({ name, namespace }));
+          return observed(await api.readNamespacedLease({ name, namespace }, abortable(signal)));
         } catch (err) {
           if (isNotFound(err)) return undefined;
           throw err;
         }
       },
-      async create(record) {
+      async create(record, signal) {
         return observed(
-          await api.createNamespacedLease({
-            namespace,
-            body: { metadata: { name, namespace }, spec: spec(record) },
-          }),
+          await api.createNamespacedLease(
+            { namespace, body: { metadata: { name, namespace }, spec: spec(record) } },
+            abortable(signal),
+          ),
         );
       },
-      async update(record, resourceVersion) {
+      async update(record, resourceVersion, signal) {
         const body = { metadata: { name, namespace, resourceVersion }, spec: spec(record) };
-        return observed(await api.replaceNamespacedLease({ name, namespace, body }));
+        return observed(await api.replaceNamespacedLease({ name, namespace, body }, abortable(signal)));
       },
     };
   }

@@ -1,6 +1,6 @@
 import { errorMessage, type Logger } from '../logging.js';
 import type { OperatorMetrics } from '../metrics.js';
-import { jittered, sleep, systemTimers, type TimerHandle, type Timers } from './clock.js';
+import { jittered, sleep, systemTimers, withTimeout, type TimerHandle, type Timers } from './clock.js';
 import { isConflict } from './errors.js';
 
 /** The holder record of a coordination.k8s.io/v1 Lease, times in ms since the epoch. */
@@ -18,12 +18,27 @@ export interface ObservedLease {
   resourceVersion: string;
 }
 
-/** Reads and writes one Lease. `update` must fail (409) when `resourceVersion` is not the current one. */
+/**
+ * Reads and writes one Lease. `update` must fail (409) when `resourceVersion` is not the current
+ * one. Each call should give up when `signal` aborts (the elector bounds every call anyway).
+ */
 export interface LeaseClient {
   /** `undefined` when the Lease does not exist. */
-  get(): Promise<ObservedLease | undefined>;
-  create(record: LeaseRecord): Promise<ObservedLease>;
-  update(record: LeaseRecord, resourceVersion: string): Promise<ObservedLease>;
+  get(signal?: AbortSignal): Promise<ObservedLease | undefined>;
+  create(record: LeaseRecord, signal?: AbortSignal): Promise<ObservedLease>;
+  update(record: LeaseRecord, resourceVersion: string, signal?: AbortSignal): Promise<ObservedLease>;
+}
+
+/** One term of leadership, as the leader work sees it. */
+export interface LeadershipTerm {
+  /** Aborts the moment the term ends (lease lost, renew deadline passed, or shutting down). */
+  readonly signal: AbortSignal;
+  /**
+   * The Lease's `leaseTransitions` as written when this term acquired it. Every acquisition
+   * increments it, so a later term (of any replica) always has a greater token: a store write
+   * that carries it can be refused once a newer term has written.
+   */
+  readonly fencingToken: number;
 }
 
 export interface LeaderElectionTiming {
@@ -55,13 +70,15 @@ export interface LeaderElectorOptions extends LeaderElectionTiming {
   lease: LeaseClient;
   logger: Logger;
   /**
-   * Starts the leader-only work. It must stop as soon as `signal` aborts; the returned promise
-   * (if any) settles when the work has stopped, and {@link LeaderElector.stop} waits for it
-   * before releasing the lease.
+   * Starts the leader-only work. It must stop as soon as `term.signal` aborts; the returned
+   * promise (if any) settles when the work has stopped, and the elector waits for it before it
+   * competes again or releases the lease (bound it: the elector does not).
    */
-  onStartedLeading: (signal: AbortSignal) => Promise<void> | void;
+  onStartedLeading: (term: LeadershipTerm) => Promise<void> | void;
   /** Called at the moment leadership ends (lost, or given up on shutdown). */
   onStoppedLeading?: () => void;
+  /** Bound on releasing the lease at stop; default the renew deadline. */
+  releaseTimeoutMs?: number;
   timers?: Timers;
   random?: () => number;
   metrics?: Pick<OperatorMetrics, 'isLeader'>;
@@ -69,6 +86,7 @@ export interface LeaderElectorOptions extends LeaderElectionTiming {
 
 interface Term {
   controller: AbortController;
+  fencingToken: number;
   work: Promise<void>;
   deadline?: TimerHandle;
 }
@@ -80,8 +98,9 @@ type Attempt = 'acquired' | 'held' | 'failed';
  * does not exist, was released, or has not changed for a lease duration (measured on the local
  * clock, so clock skew between replicas does not matter). The leader renews every retry
  * period and stops leading at once, aborting the leader work's signal, when the lease is taken
- * or the renew deadline passes without a successful renewal. After losing, it competes again
- * once the previous term's work has stopped.
+ * or the renew deadline passes without a successful renewal. Every Lease call is bounded by
+ * the renew deadline, so a hung request stalls neither the loop nor stop(). After losing, it
+ * competes again once the previous term's work has stopped.
  */
 export class LeaderElector {
   private readonly timers: Timers;
@@ -104,6 +123,11 @@ export class LeaderElector {
 
   get isLeader(): boolean {
     return this.term !== undefined;
+  }
+
+  /** The current term's fencing token, undefined while not leading. */
+  get fencingToken(): number | undefined {
+    return this.term?.fencingToken;
   }
 
   start(): void {
@@ -140,30 +164,48 @@ export class LeaderElector {
     }
   }
 
+  /** Lease calls of one attempt, bounded together by the renew deadline and aborted by stop(). */
+  private bounded<T>(what: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withTimeout(this.timers, this.options.renewDeadlineMs, what, call, this.stopping.signal);
+  }
+
   private async tryAcquireOrRenew(): Promise<Attempt> {
     const { lease, identity } = this.options;
     const now = this.timers.now();
+    const renewing = this.term !== undefined;
     try {
-      const current = await lease.get();
+      const current = await this.bounded('reading the lease', (signal) => lease.get(signal));
       if (!current) {
-        this.observe(await lease.create(this.recordAt(now)));
+        const created = await this.bounded('creating the lease', (signal) =>
+          lease.create(this.recordAt(now, renewing), signal),
+        );
+        this.observe(created);
         return this.succeeded();
       }
       this.observe(current);
       const { holderIdentity, leaseDurationMs } = current.record;
       const heldByOther = holderIdentity !== '' && holderIdentity !== identity;
       if (heldByOther && this.observedAtMs + leaseDurationMs > now) return 'held';
-      this.observe(await lease.update(this.recordAt(now, current.record), current.resourceVersion));
+      const updated = await this.bounded('updating the lease', (signal) =>
+        lease.update(this.recordAt(now, renewing, current.record), current.resourceVersion, signal),
+      );
+      this.observe(updated);
       return this.succeeded();
     } catch (err) {
+      if (this.stopping.signal.aborted) return 'failed';
       this.failed(err);
       return 'failed';
     }
   }
 
-  private recordAt(now: number, previous?: LeaseRecord): LeaseRecord {
+  /**
+   * The record to write: a renewal keeps acquireTime and leaseTransitions; an acquisition
+   * (also of a lease that still names this replica, e.g. after a restart or a missed deadline)
+   * counts one more transition, so that each term has its own fencing token.
+   */
+  private recordAt(now: number, renewing: boolean, previous?: LeaseRecord): LeaseRecord {
     const { identity, leaseDurationMs } = this.options;
-    const keeps = previous?.holderIdentity === identity;
+    const keeps = renewing && previous?.holderIdentity === identity;
     return {
       holderIdentity: identity,
       leaseDurationMs,
@@ -188,13 +230,18 @@ export class LeaderElector {
   private async beginTerm(): Promise<void> {
     await this.endedWork;
     if (this.stopping.signal.aborted) return;
-    const term: Term = { controller: new AbortController(), work: Promise.resolve() };
+    const term: Term = {
+      controller: new AbortController(),
+      fencingToken: this.observed?.record.leaseTransitions ?? 0,
+      work: Promise.resolve(),
+    };
     this.term = term;
     this.options.metrics?.isLeader.set(1);
-    this.logger.info('became leader');
+    this.logger.info('became leader', { fencingToken: term.fencingToken });
     this.renewed(term);
+    const leadership: LeadershipTerm = { signal: term.controller.signal, fencingToken: term.fencingToken };
     term.work = Promise.resolve()
-      .then(() => this.options.onStartedLeading(term.controller.signal))
+      .then(() => this.options.onStartedLeading(leadership))
       .catch((err: unknown) => {
         this.logger.error('leader work failed', { error: errorMessage(err) });
       });
@@ -223,21 +270,36 @@ export class LeaderElector {
     this.options.onStoppedLeading?.();
   }
 
-  /** Hands the lease over at once: empty holder, 1 s duration. */
+  /**
+   * Hands the lease over at once: empty holder, 1 s duration. Bounded; when the version we saw
+   * is stale (a renewal was cut short by stop), reads the lease again and retries once.
+   */
   private async release(): Promise<void> {
-    const observed = this.observed;
-    if (!observed || observed.record.holderIdentity !== this.options.identity) return;
-    const now = this.timers.now();
-    const record = {
-      ...observed.record,
-      holderIdentity: '',
-      leaseDurationMs: RELEASED_LEASE_DURATION_MS,
-      acquireTimeMs: now,
-      renewTimeMs: now,
-    };
+    const { lease, identity, renewDeadlineMs } = this.options;
+    const timeoutMs = this.options.releaseTimeoutMs ?? renewDeadlineMs;
     try {
-      this.observe(await this.options.lease.update(record, observed.resourceVersion));
-      this.logger.info('released the lease');
+      await withTimeout(this.timers, timeoutMs, 'releasing the lease', async (signal) => {
+        let observed = this.observed;
+        for (let attempt = 0; ; attempt++) {
+          if (!observed || observed.record.holderIdentity !== identity) return;
+          const now = this.timers.now();
+          const record = {
+            ...observed.record,
+            holderIdentity: '',
+            leaseDurationMs: RELEASED_LEASE_DURATION_MS,
+            acquireTimeMs: now,
+            renewTimeMs: now,
+          };
+          try {
+            this.observe(await lease.update(record, observed.resourceVersion, signal));
+            this.logger.info('released the lease');
+            return;
+          } catch (err) {
+            if (!isConflict(err) || attempt > 0) throw err;
+            observed = await lease.get(signal);
+          }
+        }
+      });
     } catch (err) {
       this.logger.warn('could not release the lease; a standby takes over when it expires', {
         error: errorMessage(err),

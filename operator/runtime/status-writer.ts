@@ -21,19 +21,31 @@ export interface StatusPatcher {
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+export interface StatusWriterOptions {
+  clock?: Clock;
+  /**
+   * The condition types this writer owns. Conditions of other types (written by other tools)
+   * are kept as they are, where they are; a type owned here but not desired is removed.
+   */
+  ownedConditionTypes?: readonly string[];
+}
+
 /**
  * Writes the status of objects of one kind, only when it differs from what the object has.
  * The patch carries the observed resourceVersion, so a status computed from a stale object is
- * refused with a 409 (requeue and compute again) instead of overwriting a newer one.
+ * refused with a 409 (requeue and compute again) instead of overwriting a newer one; for the
+ * same reason a condition another writer added meanwhile is never erased by the list we send.
  */
 export class StatusWriter {
   private readonly clock: Clock;
+  private readonly owned?: ReadonlySet<string>;
 
   constructor(
     private readonly patcher: StatusPatcher,
-    options: { clock?: Clock } = {},
+    options: StatusWriterOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
+    if (options.ownedConditionTypes) this.owned = new Set(options.ownedConditionTypes);
   }
 
   /**
@@ -45,7 +57,7 @@ export class StatusWriter {
     const { namespace, name, resourceVersion } = object.metadata;
     if (!namespace || !name) throw new Error('status write needs metadata.namespace and metadata.name');
     const current = (object.status ?? {}) as Json;
-    const next = desiredWithTransitionTimes(object.status, desired, new Date(this.clock.now()));
+    const next = desiredWithTransitionTimes(object.status, desired, new Date(this.clock.now()), this.owned);
     const statusPatch = mergePatch(current, next);
     if (statusPatch === undefined || signal?.aborted) return false;
     const patch: Record<string, unknown> = { status: statusPatch };
@@ -63,18 +75,43 @@ function desiredWithTransitionTimes(
   current: Record<string, unknown> | undefined,
   desired: DesiredStatus,
   now: Date,
+  owned: ReadonlySet<string> | undefined,
 ): Json {
   const status = JSON.parse(JSON.stringify(desired)) as { [key: string]: Json };
   if (desired.conditions) {
     const currentConditions = Array.isArray(current?.conditions) ? (current.conditions as Condition[]) : [];
-    const conditions = desired.conditions.map((condition) =>
+    const ours = desired.conditions.map((condition) =>
       condition.lastTransitionTime
         ? condition
         : setCondition(currentConditions, condition, now).find((c) => c.type === condition.type)!,
     );
+    const conditions = owned ? withForeignConditions(currentConditions, ours, owned) : ours;
     status.conditions = JSON.parse(JSON.stringify(conditions)) as Json;
   }
   return status;
+}
+
+/**
+ * The current list with our conditions set: foreign ones (types not owned here) stay in place,
+ * ours replace theirs in place or are appended, and owned types no longer desired are removed.
+ */
+function withForeignConditions(
+  current: readonly Condition[],
+  ours: readonly DesiredCondition[],
+  owned: ReadonlySet<string>,
+): DesiredCondition[] {
+  const byType = new Map(ours.map((condition) => [condition.type, condition]));
+  const result: DesiredCondition[] = [];
+  for (const condition of current) {
+    const mine = byType.get(condition.type);
+    if (mine) {
+      result.push(mine);
+      byType.delete(condition.type);
+    } else if (!owned.has(condition.type)) {
+      result.push(condition);
+    }
+  }
+  return [...result, ...byType.values()];
 }
 
 /**

@@ -7,10 +7,47 @@ export interface WorkQueueOptions {
   timers?: Timers;
   /** Per-key backoff of {@link WorkQueue.addRateLimited}; default 5 ms doubling up to 5 min. */
   backoff?: BackoffPolicy;
-  metrics?: Pick<OperatorMetrics, 'workQueueDepth' | 'workQueueRetries'>;
+  /** Overall bound on retries of all keys together; default 10 per second, bursts of 100. */
+  rateLimit?: RateLimit;
+  metrics?: Pick<OperatorMetrics, 'workQueueDepth' | 'workQueueAdds' | 'workQueueRetries'>;
+}
+
+/** A token bucket: `perSecond` tokens a second, holding at most `burst`. */
+export interface RateLimit {
+  perSecond: number;
+  burst: number;
 }
 
 const DEFAULT_QUEUE_BACKOFF: BackoffPolicy = { baseMs: 5, maxMs: 5 * 60_000 };
+/** client-go's default controller rate limiter: the larger of the per-key backoff and this bucket. */
+const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 10, burst: 100 };
+
+/**
+ * A token bucket that hands out reservations (as golang.org/x/time/rate's Reserve): each call
+ * takes a token, and says how long to wait until that token is there.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private updatedMs: number;
+
+  constructor(
+    private readonly limit: RateLimit,
+    private readonly timers: Pick<Timers, 'now'>,
+  ) {
+    this.tokens = limit.burst;
+    this.updatedMs = timers.now();
+  }
+
+  /** Takes one token; returns the delay (ms) until it is available, 0 when at once. */
+  reserve(): number {
+    const now = this.timers.now();
+    const refill = ((now - this.updatedMs) / 1000) * this.limit.perSecond;
+    this.tokens = Math.min(this.limit.burst, this.tokens + refill);
+    this.updatedMs = now;
+    this.tokens -= 1;
+    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.limit.perSecond) * 1000);
+  }
+}
 
 /**
  * A work queue with client-go's guarantees:
@@ -32,15 +69,18 @@ export class WorkQueue<K = string> {
   private readonly idleWaiters: Array<() => void> = [];
   private readonly timers: Timers;
   private readonly backoff: BackoffPolicy;
+  private readonly bucket: TokenBucket;
   private shuttingDown = false;
 
   constructor(private readonly options: WorkQueueOptions) {
     this.timers = options.timers ?? systemTimers;
     this.backoff = options.backoff ?? DEFAULT_QUEUE_BACKOFF;
+    this.bucket = new TokenBucket(options.rateLimit ?? DEFAULT_RATE_LIMIT, this.timers);
   }
 
   add(key: K): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
+    this.options.metrics?.workQueueAdds.inc({ name: this.options.name });
     this.dirty.add(key);
     if (this.processing.has(key)) return;
     this.push(key);
@@ -60,12 +100,15 @@ export class WorkQueue<K = string> {
     this.delayed.set(key, { at, handle });
   }
 
-  /** Queues the key again after its backoff, which doubles with each call until {@link forget}. Returns the delay. */
+  /**
+   * Queues the key again after its backoff, which doubles with each call until {@link forget},
+   * or later when retries of all keys together exceed the overall rate. Returns the delay.
+   */
   addRateLimited(key: K): number {
     const failures = this.failures.get(key) ?? 0;
     this.failures.set(key, failures + 1);
-    const delayMs = backoffDelay(failures, this.backoff);
-    this.options.metrics?.workQueueRetries.inc({ queue: this.options.name });
+    const delayMs = Math.max(backoffDelay(failures, this.backoff), this.bucket.reserve());
+    this.options.metrics?.workQueueRetries.inc({ name: this.options.name });
     this.addAfter(key, delayMs);
     return delayMs;
   }
@@ -146,6 +189,6 @@ export class WorkQueue<K = string> {
   }
 
   private updateDepth(): void {
-    this.options.metrics?.workQueueDepth.set({ queue: this.options.name }, this.queue.length);
+    this.options.metrics?.workQueueDepth.set({ name: this.options.name }, this.queue.length);
   }
 }

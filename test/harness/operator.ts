@@ -84,7 +84,7 @@ export function spawnOperator(options: TestOperatorOptions): OperatorProcess {
   // One process (node with tsx's loader), so that a kill reaches the operator itself.
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'operator', 'main.ts'), ...operatorArgs(options), '--log-level', 'debug'],
+    ['--import', 'tsx', join(ROOT, 'cmd', 'operator.ts'), ...operatorArgs(options), '--log-level', 'debug'],
     {
       env: { ...process.env, MONGODB_URI: testEnvironment().mongoUri, NODE_OPTIONS: '' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -35,7 +35,7 @@ async function run(
   }
 }
 
-const MAIN = 'dist/operator/main.js';
+const MAIN = 'dist/cmd/operator.js';
 const CRD_FILES = ['usage.kubeusage.dev_usagepolicies.yaml', 'usage.kubeusage.dev_resourcealerts.yaml'];
 /** The leader-election Lease the shipped Role allows (and the operator's default name). */
 const LEASE = 'kube-usage-operator';

@@ -1,5 +1,6 @@
 /** A real HTTP receiver on 127.0.0.1 (free port) that records requests and answers as told. */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { waitFor } from '../../harness/wait.js';
 import type { AddressInfo } from 'node:net';
 
 export interface ReceivedRequest {
@@ -50,9 +51,5 @@ export async function startReceiver(respond: (n: number) => number = () => 200):
 
 /** Polls `check` until it returns true or the deadline passes. */
 export async function eventually(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await waitFor('the condition', check, { timeoutMs, intervalMs: 5 });
 }

@@ -125,14 +125,21 @@ describe('CollectionScheduler', () => {
     expect(runs.starts).toHaveLength(2);
   });
 
-  it('stopAll aborts every run and leaves no timer behind', async () => {
+  it('stop aborts every run, leaves no timer behind and resolves only once the runs have returned', async () => {
     const runs = new ControlledRuns(timers);
     scheduler.upsert('shop/web', { intervalMs: 10_000, suspended: false }, runs.run);
     scheduler.upsert('shop/db', { intervalMs: 20_000, suspended: false }, runs.run);
     await timers.advance(5_000);
-    scheduler.stopAll();
+    let stopped = false;
+    const stopping = scheduler.stop().then(() => (stopped = true));
+    await timers.advance(0);
     expect(runs.signals.map((s) => s.aborted)).toEqual([true, true]);
     expect(timers.pendingCount).toBe(0);
+    expect(stopped).toBe(false); // the runs ignore their signal and are still going
+    expect(scheduler.running).toBe(2);
+    runs.finishAll();
+    await stopping;
+    expect(scheduler.running).toBe(0);
   });
 
   it('logs a failing run and keeps the schedule', async () => {

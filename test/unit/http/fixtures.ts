@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
+import { waitFor } from '../../harness/wait.js';
 import type {
   AccessReviewer,
   NonResourceAttributes,
@@ -244,18 +245,8 @@ export async function getJson(
 }
 
 /** Polls until `check` returns a value other than undefined, or fails after the deadline. */
-export async function eventually<T>(
-  description: string,
-  check: () => T | undefined,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${description}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+export function eventually<T>(description: string, check: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  return waitFor(description, check, { timeoutMs, intervalMs: 10 });
 }
 
 export interface SseFrame {

@@ -42,7 +42,7 @@ describe('Controller', () => {
       },
       { workers: 2 },
     );
-    controller.start();
+    controller.start({ term: undefined });
     for (const key of ['shop/a', 'shop/b', 'shop/c']) controller.enqueue(key);
     await settle();
     expect(running).toBe(2);
@@ -61,7 +61,7 @@ describe('Controller', () => {
       if (failuresLeft-- > 0) throw new Error('store unavailable');
     });
     const t0 = timers.now();
-    controller.start();
+    controller.start({ term: undefined });
     controller.enqueue('shop/a');
     await timers.advance(1_000);
     expect(attempts.map((t) => t - t0)).toEqual([0, 100, 300, 700]);
@@ -81,7 +81,7 @@ describe('Controller', () => {
       return { requeueAfterMs: 30_000 };
     });
     const t0 = timers.now();
-    controller.start();
+    controller.start({ term: undefined });
     controller.enqueue('shop/a');
     await timers.advance(65_000);
     expect(runs.map((t) => t - t0)).toEqual([0, 30_000, 60_000]);
@@ -100,7 +100,7 @@ describe('Controller', () => {
       },
       { workers: 1 },
     );
-    controller.start();
+    controller.start({ term: undefined });
     controller.enqueue('shop/a');
     controller.enqueue('shop/b');
     await settle();
@@ -124,7 +124,7 @@ describe('Controller', () => {
       },
       { logger },
     );
-    controller.start();
+    controller.start({ term: undefined });
     controller.enqueue('shop/a');
     await timers.advance(5_000);
     const warnings = lines.filter((l) => l.level === 'warn');
@@ -151,7 +151,7 @@ describe('Controller', () => {
       },
       { logger },
     );
-    controller.start();
+    controller.start({ term: undefined });
     controller.enqueue('shop/a');
     await timers.advance(1_000);
     expect(runs).toEqual(['shop/a', 'shop/a']);

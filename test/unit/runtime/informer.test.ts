@@ -239,3 +239,32 @@ describe('Informer', () => {
     expect(timers.pendingCount).toBe(0);
   });
 });
+
+describe('Informer transform', () => {
+  it('caches and delivers what the transform returns, for listed and watched objects', async () => {
+    const timers = new FakeTimers();
+    const source = new FakeSource();
+    source.lists.push({ items: [pod('a', '1', 'n1')], resourceVersion: '1' });
+    const informer = new Informer<Pod>({
+      name: 'pods',
+      source,
+      logger: silentLogger(),
+      timers,
+      transform: (p) => ({ metadata: p.metadata }),
+    });
+    const added: Pod[] = [];
+    const deleted: Pod[] = [];
+    informer.addHandlers({ onAdd: (p) => added.push(p), onDelete: (p) => deleted.push(p) });
+    informer.start();
+    await settle();
+    source.current.send({ type: 'ADDED', object: pod('b', '2', 'n2') });
+    source.current.send({ type: 'DELETED', object: pod('a', '3', 'n1') });
+    expect(added.map((p) => [p.metadata.name, p.spec])).toEqual([
+      ['a', undefined],
+      ['b', undefined],
+    ]);
+    expect(informer.get('shop', 'b')).toEqual({ metadata: pod('b', '2').metadata });
+    expect(deleted).toEqual([{ metadata: pod('a', '1').metadata }]);
+    await informer.stop();
+  });
+});

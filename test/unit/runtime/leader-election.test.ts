@@ -54,6 +54,7 @@ interface Replica {
   startedAt: number[];
   stoppedAt: number[];
   signals: AbortSignal[];
+  tokens: number[];
   /** Resolves the current term's work (it runs until released). */
   finishWork: () => void;
 }
@@ -70,6 +71,7 @@ function replica(
     startedAt: [],
     stoppedAt: [],
     signals: [],
+    tokens: [],
     finishWork: () => {},
   } as unknown as Replica;
   r.elector = new LeaderElector({
@@ -79,9 +81,10 @@ function replica(
     logger: silentLogger(),
     timers,
     random: () => 0,
-    onStartedLeading: (signal) => {
+    onStartedLeading: (term) => {
       r.startedAt.push(timers.now());
-      r.signals.push(signal);
+      r.signals.push(term.signal);
+      r.tokens.push(term.fencingToken);
       if (!holdWorkUntilReleased) return;
       return new Promise<void>((resolve) => (r.finishWork = resolve));
     },
@@ -256,6 +259,9 @@ describe('LeaderElector', () => {
     await timers.advanceUntil(() => a.elector.isLeader, 30_000);
     expect(a.startedAt).toHaveLength(2);
     expect(a.signals[1]!.aborted).toBe(false);
+    // The lease still named a, yet the new term has its own, greater fencing token.
+    expect(a.tokens).toEqual([0, 1]);
+    expect(store.lease?.record.leaseTransitions).toBe(1);
     await a.elector.stop();
   });
 

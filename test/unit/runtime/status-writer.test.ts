@@ -138,3 +138,42 @@ describe('mergePatch', () => {
     });
   });
 });
+
+describe('StatusWriter with owned condition types', () => {
+  const foreign = {
+    type: 'example.com/Audited',
+    status: 'True',
+    reason: 'Checked',
+    message: 'by another tool',
+    lastTransitionTime: earlier,
+  };
+  const withForeign = {
+    ...observed,
+    status: {
+      ...observed.status,
+      conditions: [foreign, ...observed.status.conditions, { ...ready, type: 'Degraded', status: 'False' }],
+    },
+  };
+
+  it('keeps conditions of types it does not own, in place, and writes nothing when ours are unchanged', async () => {
+    const patcher = new RecordingPatcher();
+    const writer = new StatusWriter(patcher, { ownedConditionTypes: ['Ready', 'Degraded'] });
+    const unchanged = await writer.write(withForeign, {
+      observedGeneration: 2,
+      matchedPods: 14,
+      conditions: [ready, { ...ready, type: 'Degraded', status: 'False' }],
+    });
+    expect(unchanged).toBe(false);
+
+    await writer.write(withForeign, {
+      observedGeneration: 2,
+      matchedPods: 14,
+      conditions: [{ ...ready, message: 'now with a message' }],
+    });
+    const status = patcher.patches[0]!.patch.status as { conditions: { type: string; message: string }[] };
+    // Ours changed (Ready) or went away (Degraded); the foreign condition is still first.
+    expect(status.conditions.map((c) => c.type)).toEqual(['example.com/Audited', 'Ready']);
+    expect(status.conditions[0]).toEqual(foreign);
+    expect(patcher.patches[0]!.patch.metadata).toEqual({ resourceVersion: '41' });
+  });
+});

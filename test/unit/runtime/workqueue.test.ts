@@ -141,15 +141,29 @@ describe('WorkQueue', () => {
     expect(timers.pendingCount).toBe(0);
   });
 
-  it('reports its depth and retries as metrics', async () => {
+  it("reports depth, adds and retries under client-go's workqueue_* names", async () => {
     const metrics = new OperatorMetrics();
     const q = new WorkQueue<string>({ name: 'policies', timers: new FakeTimers(), metrics });
     q.add('a');
     q.add('b');
+    q.add('b');
     q.addRateLimited('c');
-    const depth = await metrics.workQueueDepth.get();
-    const retries = await metrics.workQueueRetries.get();
-    expect(depth.values).toEqual([{ labels: { queue: 'policies' }, value: 2 }]);
-    expect(retries.values).toEqual([{ labels: { queue: 'policies' }, value: 1 }]);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('workqueue_depth{name="policies"} 2');
+    expect(text).toContain('workqueue_adds_total{name="policies"} 2');
+    expect(text).toContain('workqueue_retries_total{name="policies"} 1');
+  });
+
+  it('bounds retries of all keys together at 10 per second after a burst of 100', async () => {
+    const timers = new FakeTimers();
+    const q = new WorkQueue<string>({ name: 'policies', timers, backoff: { baseMs: 1, maxMs: 1 } });
+    const delays = Array.from({ length: 120 }, (_, i) => q.addRateLimited(`key-${i}`));
+    // The first 100 keys retry after their own backoff; then one every 100 ms.
+    expect(delays.slice(0, 100).every((d) => d === 1)).toBe(true);
+    expect(delays.slice(100, 103)).toEqual([100, 200, 300]);
+    expect(delays[119]).toBe(2_000);
+    // Tokens come back with time: a second later there are 10 again (minus the 20 owed).
+    await timers.advance(10_000);
+    expect(q.addRateLimited('late')).toBe(1);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { OperatorMetrics } from '../../../operator/metrics.js';
+import { waitFor } from '../../harness/wait.js';
 import type { ContainerSample } from '../../../operator/model.js';
 import { OutageBuffer } from '../../../operator/store/outage-buffer.js';
 import type { SampleWriter, WriteOutcome } from '../../../operator/store/types.js';
@@ -147,8 +148,7 @@ describe('OutageBuffer', () => {
     store.up = false;
     await buffer.write(cycle(1));
     store.up = true;
-    const deadline = Date.now() + 5_000;
-    while (store.stored.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await waitFor('both cycles stored', () => store.stored.length >= 2, { timeoutMs: 5_000, intervalMs: 5 });
     expect(store.stored).toHaveLength(2);
     await buffer.close();
   });

@@ -4,20 +4,22 @@
  * does in the policy's status. Level-triggered: every reconcile reads the cached policy and
  * writes only what differs.
  */
-import { quotaProblem, retentionProblem, type AdminBounds } from './admin-bounds.js';
-import { ConditionType } from '../api/v1alpha1/conditions.js';
-import { labelSelectorMatches } from '../api/v1alpha1/labels.js';
-import { normalizeUsagePolicy, type UsagePolicyConfig } from '../api/v1alpha1/normalize.js';
-import type { UsagePolicy, UsagePolicyStatus } from '../api/v1alpha1/usagepolicy.js';
-import { formatFieldErrors } from '../api/v1alpha1/validation.js';
-import type { CollectionTarget, PolicyCollectionState } from '../operator/collector/collector.js';
-import { selectPods } from '../operator/collector/collector.js';
-import type { PodLister } from '../operator/collector/pod-cache.js';
-import type { ScheduleSpec } from '../operator/collector/schedule.js';
-import type { Logger } from '../operator/logging.js';
-import { objectKey, objectRef, type Clock, type ObjectKey } from '../operator/model.js';
-import type { ReconcileResult } from '../operator/runtime/controller.js';
-import type { DesiredCondition, DesiredStatus, StatusObject } from '../operator/runtime/status-writer.js';
+import { quotaProblem, retentionProblem, type AdminBounds } from '../admin-bounds.js';
+import { ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
+import { labelSelectorMatches } from '../../api/v1alpha1/labels.js';
+import { formatTimestamp } from '../../api/timestamp.js';
+import { normalizeUsagePolicy, type UsagePolicyConfig } from '../../api/v1alpha1/normalize.js';
+import type { UsagePolicy, UsagePolicyStatus } from '../../api/v1alpha1/usagepolicy.js';
+import { formatFieldErrors } from '../../api/v1alpha1/validation.js';
+import type { CollectionTarget, PolicyCollectionState } from '../../operator/collector/collector.js';
+import { selectPods } from '../../operator/collector/collector.js';
+import type { PodLister } from '../../operator/collector/pod-cache.js';
+import type { ScheduleSpec } from '../../operator/collector/schedule.js';
+import type { Logger } from '../../operator/logging.js';
+import { objectKey, objectRef, type Clock, type ObjectKey } from '../../operator/model.js';
+import type { ReconcileResult } from '../../operator/runtime/controller.js';
+import type { DesiredCondition, DesiredStatus, StatusObject } from '../../operator/runtime/status-writer.js';
+import type { StoreHealth } from '../../operator/store/index.js';
 
 /** A cached object with labels (namespaces). */
 export interface LabelledObject {
@@ -34,18 +36,15 @@ export interface UsagePolicyCaches {
 
 /** The collection side the controller drives: a schedule per policy and its state. */
 export interface CollectionControl {
+  /** Calls `listener` after every completed collection of a policy. */
+  onCollected(listener: (policy: ObjectKey) => void): void;
   schedule(policy: ObjectKey, spec: ScheduleSpec, target: CollectionTarget): void;
   unschedule(policy: ObjectKey): void;
   state(policy: ObjectKey): PolicyCollectionState | undefined;
 }
 
 /** What the store reports about its outage buffer, shown in every policy's Degraded condition. */
-export interface StoreHealth {
-  /** Samples dropped (oldest first) since the operator started because the buffer was full. */
-  droppedSamples(): number;
-  /** A message while samples wait in memory for the store, else undefined. */
-  outage(): string | undefined;
-}
+export type { StoreHealth } from '../../operator/store/index.js';
 
 export interface StatusSink {
   write(object: StatusObject, desired: DesiredStatus, signal?: AbortSignal): Promise<boolean>;
@@ -70,24 +69,19 @@ export type ActivePolicies = ReadonlyMap<ObjectKey, UsagePolicyConfig>;
 /** The status this controller writes: the CRD's, with conditions as the writer takes them. */
 type PolicyStatus = Omit<UsagePolicyStatus, 'conditions'> & DesiredStatus;
 
-export const REASONS = {
-  collecting: 'Collecting',
-  suspended: 'Suspended',
-  invalidSpec: 'InvalidSpec',
-  crossNamespaceDenied: 'CrossNamespaceDenied',
-  asExpected: 'AsExpected',
-  storeUnavailable: 'StoreUnavailable',
-  samplesDropped: 'SamplesDropped',
-} as const;
-
-function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
-}
-
-export class UsagePolicyController {
+export class UsagePolicyReconciler {
   private readonly active = new Map<ObjectKey, UsagePolicyConfig>();
 
   constructor(private readonly deps: UsagePolicyControllerDeps) {}
+
+  /** A term starts with no policy active; its reconciles (every policy is queued) fill them in. */
+  startTerm(): void {
+    this.active.clear();
+  }
+
+  async stopTerm(): Promise<void> {
+    this.active.clear();
+  }
 
   /** Policies that collect now (valid, allowed, not suspended). */
   get activePolicies(): ActivePolicies {
@@ -126,7 +120,7 @@ export class UsagePolicyController {
     if (!normalized.ok) {
       this.stop(key);
       const message = `invalid spec: ${formatFieldErrors(normalized.errors)}`;
-      await this.writeStatus(policy, this.notReady(policy, REASONS.invalidSpec, message), signal, logger);
+      await this.writeStatus(policy, this.notReady(policy, Reason.InvalidSpec, message), signal, logger);
       return;
     }
     const config = normalized.config;
@@ -138,7 +132,7 @@ export class UsagePolicyController {
         `or ask a cluster admin to create the policy there`;
       await this.writeStatus(
         policy,
-        this.notReady(policy, REASONS.crossNamespaceDenied, message),
+        this.notReady(policy, Reason.CrossNamespaceDenied, message),
         signal,
         logger,
       );
@@ -182,10 +176,16 @@ export class UsagePolicyController {
       matchedContainers: pods.reduce((n, pod) => n + pod.containers.length, 0),
       conditions: [],
     };
+    // Until this replica's first cycle of the policy, keep what the status says (a new term,
+    // perhaps on another replica, must not blank the last collection).
     const collected = this.deps.collection.state(key);
-    if (collected?.lastCollectionTime !== undefined)
-      status.lastCollectionTime = isoSeconds(collected.lastCollectionTime);
-    if (collected) status.metricsSource = collected.metricsSource;
+    const lastCollectionTime =
+      collected?.lastCollectionTime !== undefined
+        ? formatTimestamp(collected.lastCollectionTime)
+        : policy.status?.lastCollectionTime;
+    if (lastCollectionTime !== undefined) status.lastCollectionTime = lastCollectionTime;
+    const metricsSource = collected?.metricsSource ?? policy.status?.metricsSource;
+    if (metricsSource !== undefined) status.metricsSource = metricsSource;
     const dropped = this.deps.store.droppedSamples();
     if (dropped > 0) status.droppedSamples = dropped;
     status.conditions = [
@@ -194,14 +194,14 @@ export class UsagePolicyController {
             policy,
             ConditionType.Ready,
             'True',
-            REASONS.suspended,
+            Reason.Suspended,
             'collection is suspended (spec.suspend)',
           )
         : this.condition(
             policy,
             ConditionType.Ready,
             'True',
-            REASONS.collecting,
+            Reason.Collecting,
             `collecting every ${config.intervalMs / 1000}s from ${describeScope(target)}`,
           ),
       this.degraded(policy, config.suspend ? undefined : collected),
@@ -244,22 +244,16 @@ export class UsagePolicyController {
       );
     }
     if (outage)
-      return this.condition(policy, ConditionType.Degraded, 'True', REASONS.storeUnavailable, outage);
+      return this.condition(policy, ConditionType.Degraded, 'True', Reason.StoreUnavailable, outage);
     if (state?.sinkError) {
-      return this.condition(
-        policy,
-        ConditionType.Degraded,
-        'True',
-        REASONS.storeUnavailable,
-        state.sinkError,
-      );
+      return this.condition(policy, ConditionType.Degraded, 'True', Reason.StoreUnavailable, state.sinkError);
     }
     if (dropped > 0) {
       return this.condition(
         policy,
         ConditionType.Degraded,
         'True',
-        REASONS.samplesDropped,
+        Reason.SamplesDropped,
         `${dropped} samples were dropped (oldest first) while the store was unavailable`,
       );
     }
@@ -267,7 +261,7 @@ export class UsagePolicyController {
       policy,
       ConditionType.Degraded,
       'False',
-      REASONS.asExpected,
+      Reason.AsExpected,
       'collecting as expected',
     );
   }
@@ -279,7 +273,7 @@ export class UsagePolicyController {
       matchedContainers: 0,
       conditions: [
         this.condition(policy, ConditionType.Ready, 'False', reason, message),
-        this.condition(policy, ConditionType.Degraded, 'False', REASONS.asExpected, 'not collecting'),
+        this.condition(policy, ConditionType.Degraded, 'False', Reason.AsExpected, 'not collecting'),
       ],
     };
   }

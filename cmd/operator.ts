@@ -3,10 +3,10 @@
  * The operator's entry point: flags and environment -> config -> startOperator; stops cleanly
  * on SIGTERM/SIGINT. `kube-usage-operator --help` lists every setting.
  */
-import { ConfigError, parseCommandLine, type CommandLine } from './config.js';
-import { createLogger, errorMessage } from './logging.js';
-import { startOperator } from './operator.js';
-import { exitOnShutdownSignal } from './runtime/shutdown.js';
+import { ConfigError, parseCommandLine, type CommandLine } from '../operator/config.js';
+import { createLogger, errorMessage } from '../operator/logging.js';
+import { startOperator } from '../operator/operator.js';
+import { exitOnShutdownSignal } from '../operator/runtime/shutdown.js';
 
 async function main(): Promise<void> {
   let commandLine: CommandLine;

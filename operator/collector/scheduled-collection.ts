@@ -1,30 +1,50 @@
 /**
  * Joins the scheduler and the collector for the UsagePolicy controller: each scheduled tick
  * collects the policy's latest target and then reports back, so that the controller writes
- * the new lastCollectionTime and conditions.
+ * the new lastCollectionTime and conditions. A leader-only runnable: stopping it (end of a
+ * term) stops every schedule and waits until the collections in flight have returned.
  */
 import type { ObjectKey } from '../model.js';
 import type { CollectionTarget, PolicyCollectionState, PolicyCollector } from './collector.js';
 import type { CollectionScheduler, ScheduleSpec } from './schedule.js';
 
-export class CollectionControl {
+export class ScheduledCollection {
+  readonly name = 'collection';
+  readonly needsLeadership = true;
   private readonly targets = new Map<ObjectKey, CollectionTarget>();
+  private readonly listeners: ((policy: ObjectKey) => void)[] = [];
+  private running = false;
 
   constructor(
     private readonly scheduler: CollectionScheduler,
     private readonly collector: PolicyCollector,
-    /** Called after every cycle of a policy (e.g. to requeue it for a status update). */
-    private readonly onCollected: (policy: ObjectKey) => void,
   ) {}
+
+  /** Calls `listener` after every completed cycle of a policy (e.g. to requeue it for a status update). */
+  onCollected(listener: (policy: ObjectKey) => void): void {
+    this.listeners.push(listener);
+  }
+
+  start(): void {
+    this.running = true;
+  }
+
+  /** Ends the term's collection: no more ticks; resolves when the runs in flight have returned. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.targets.clear();
+    await this.scheduler.stop();
+  }
 
   /** Starts, updates or suspends a policy's schedule; ticks use the latest target given here. */
   schedule(policy: ObjectKey, spec: ScheduleSpec, target: CollectionTarget): void {
+    if (!this.running) return;
     this.targets.set(policy, target);
     this.scheduler.upsert(policy, spec, async (signal) => {
       const latest = this.targets.get(policy);
       if (!latest) return;
       await this.collector.collect(latest, signal);
-      if (!signal.aborted) this.onCollected(policy);
+      if (!signal.aborted) for (const listener of this.listeners) listener(policy);
     });
   }
 
@@ -36,9 +56,5 @@ export class CollectionControl {
 
   state(policy: ObjectKey): PolicyCollectionState | undefined {
     return this.collector.state(policy);
-  }
-
-  stopAll(): void {
-    this.scheduler.stopAll();
   }
 }

@@ -1,0 +1,45 @@
+/**
+ * What the ResourceAlert controller watches and how each event maps to the alerts to
+ * reconcile: an alert itself; a UsagePolicy, to the alerts that reference it (their
+ * readiness follows the policy's status). Collection cycles reach the alerts through
+ * `reconciler.evaluation`, a cycle sink, which queues each alert it evaluated.
+ */
+import type { ResourceAlert } from '../../api/v1alpha1/resourcealert.js';
+import type { UsagePolicy } from '../../api/v1alpha1/usagepolicy.js';
+import type { Logger } from '../../operator/logging.js';
+import type { OperatorMetrics } from '../../operator/metrics.js';
+import { objectKey } from '../../operator/model.js';
+import { Controller, type WatchedSource } from '../../operator/runtime/controller.js';
+import type { KubeObject } from '../../operator/runtime/informer.js';
+import { ResourceAlertReconciler, type ResourceAlertReconcilerDeps } from './reconcile.js';
+
+export interface ResourceAlertSources {
+  alerts: WatchedSource<ResourceAlert & KubeObject>;
+  policies: WatchedSource<UsagePolicy & KubeObject>;
+}
+
+export interface ResourceAlertSetup {
+  reconciler: ResourceAlertReconciler;
+  controller: Controller;
+}
+
+export function setupResourceAlertController(
+  sources: ResourceAlertSources,
+  deps: Omit<ResourceAlertReconcilerDeps, 'enqueue'>,
+  options: { workers: number; logger: Logger; metrics: OperatorMetrics },
+): ResourceAlertSetup {
+  const controller = new Controller({
+    name: 'resourcealert',
+    logger: options.logger,
+    workers: options.workers,
+    metrics: options.metrics,
+  });
+  const reconciler = new ResourceAlertReconciler({ ...deps, enqueue: (key) => controller.enqueue(key) });
+  controller
+    .forObjects(sources.alerts)
+    .watches(sources.policies, (policy) =>
+      reconciler.alertsOf(objectKey(policy.metadata.namespace, policy.metadata.name)),
+    )
+    .complete(reconciler);
+  return { reconciler, controller };
+}
