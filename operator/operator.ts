@@ -23,6 +23,7 @@ import type { OperatorConfig } from './config.js';
 import { EventBus } from './http/event-bus.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
 import { readTlsFiles, selfSignedCertificate, watchTlsFiles } from './http/tls.js';
+import { defaultUiDirectory } from './http/ui-routes.js';
 import type { Logger } from './logging.js';
 import { OperatorMetrics } from './metrics.js';
 import { objectKey, objectRef, systemClock, type ObjectKey } from './model.js';
@@ -333,6 +334,11 @@ export async function startOperator(
     accessReviewer: clients.accessReviewer(),
     metrics,
     events,
+    cluster: {
+      namespaces: () => namespaces.list().map((n) => n.metadata?.name ?? ''),
+      resourceAlerts: (ns) => alerts.list(ns),
+    },
+    uiDirectory: config.uiDirectory ?? defaultUiDirectory(),
     logger: logger.child({ component: 'http' }),
     health: {
       live: () => true,
