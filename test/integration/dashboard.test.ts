@@ -267,7 +267,8 @@ spec:
       expect(c.legend.join(' ')).toMatch(/Average.*Peak.*Request.*Limit/);
     }
     expect(await text('#current-table tr[data-container="app"] [data-field="memory"]')).toBe('120 MiB');
-    expect(await text('#granularity')).toMatch(/^Resolution /);
+    // The pod view starts at the last hour, which the API serves as raw samples.
+    expect(await text('#granularity')).toMatch(/^Resolution raw samples/);
     await shot('pod', true);
     expect(await axe()).toEqual([]);
   });

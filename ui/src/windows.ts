@@ -1,8 +1,9 @@
 /** The window picker's presets and how each turns into the `from`/`to` the API takes. */
-export const WINDOW_PRESETS = ['today', '24h', '7d', '30d', 'custom'] as const;
+export const WINDOW_PRESETS = ['1h', 'today', '24h', '7d', '30d', 'custom'] as const;
 export type WindowPreset = (typeof WINDOW_PRESETS)[number];
 
 export const WINDOW_LABELS: Record<WindowPreset, string> = {
+  '1h': 'Last hour',
   today: 'Today',
   '24h': 'Last 24 hours',
   '7d': 'Last 7 days',
@@ -16,7 +17,8 @@ export interface TimeRange {
 }
 
 const HOUR = 3_600_000;
-const SPANS: Record<'24h' | '7d' | '30d', number> = {
+const SPANS: Record<'1h' | '24h' | '7d' | '30d', number> = {
+  '1h': HOUR,
   '24h': 24 * HOUR,
   '7d': 7 * 24 * HOUR,
   '30d': 30 * 24 * HOUR,

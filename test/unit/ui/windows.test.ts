@@ -4,8 +4,9 @@ import { fromLocalInput, resolveWindow, toLocalInput } from '../../../ui/src/win
 describe('window presets', () => {
   const now = new Date(2026, 10, 21, 15, 30, 45);
 
-  it('counts 24h, 7d and 30d back from now', () => {
+  it('counts 1h, 24h, 7d and 30d back from now', () => {
     for (const [preset, hours] of [
+      ['1h', 1],
       ['24h', 24],
       ['7d', 168],
       ['30d', 720],

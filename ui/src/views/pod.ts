@@ -34,6 +34,12 @@ const KNOWN_SAMPLE_FIELDS = new Set([
 ]);
 const KNOWN_POINT_FIELDS = new Set(['time', 'count', 'cpuMillicores', 'memoryBytes']);
 
+/**
+ * Points asked for: the API then picks raw samples for an hour, 1m for a day, 5m for a week and
+ * 1h for a month (granularity=auto takes the finest resolution that fits).
+ */
+const POINTS = 2100;
+
 const COLORS = { avg: '#1d4ed8', max: '#7c3aed', request: '#047857', limit: '#b91c1c', extra: '#0f766e' };
 
 /**
@@ -45,7 +51,7 @@ export const podView: View = {
   title: 'Pod',
   render(root, ctx) {
     const [namespace = '', pod = ''] = ctx.path.map(decodeURIComponent);
-    let state = windowFromParams(ctx.params, '24h');
+    let state = windowFromParams(ctx.params, '1h');
     const current = h('section', { id: 'pod-current', 'aria-labelledby': 'current-heading' });
     const history = h('section', { id: 'pod-history', 'aria-labelledby': 'history-heading' });
     let currentAnswer: CurrentAnswer | undefined;
@@ -151,7 +157,12 @@ export const podView: View = {
       try {
         const answer = await ctx.api.get<HistoryAnswer>(
           `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/usage/history`,
-          { from: range.from.toISOString(), to: range.to.toISOString(), granularity: 'auto', maxPoints: 400 },
+          {
+            from: range.from.toISOString(),
+            to: range.to.toISOString(),
+            granularity: 'auto',
+            maxPoints: POINTS,
+          },
           abort.signal,
         );
         drawHistory(answer, abort.signal);
