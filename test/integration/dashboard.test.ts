@@ -327,8 +327,9 @@ spec:
   it('exports the chargeback at the prices entered as CSV whose numbers are the API figures', async () => {
     await goto(`#/namespaces?ns=${tenant}&groupBy=pod`);
     await page.waitForSelector('#chargeback-table');
-    // A custom window that ended a while ago, so that no sample still arriving changes it.
-    const to = new Date(Math.floor((Date.now() - 60_000) / 1000) * 1000);
+    // A custom window that ended at a minute's edge a minute ago or more: no sample still on
+    // its way and no open bucket changes its figures between the export and the check.
+    const to = new Date(Math.floor((Date.now() - 60_000) / 60_000) * 60_000);
     const from = new Date(to.getTime() - 3_600_000);
     const local = (d: Date) => d.toISOString().slice(0, 19); // the browser runs in UTC
     await page.select('#window', 'custom');
