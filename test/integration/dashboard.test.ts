@@ -167,7 +167,8 @@ spec:
           `/api/v1/namespaces/${tenant}/pods/web/usage/history?granularity=raw`,
         );
         const points = r.body.containers?.find((c) => c.container === 'app')?.points ?? [];
-        return points.filter((p) => p.cpuMillicores !== null).length >= 2;
+        if (points.filter((p) => p.cpuMillicores !== null).length >= 2) return true;
+        throw new Error(`${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
       },
       { timeoutMs: 150_000, intervalMs: 2000 },
     );

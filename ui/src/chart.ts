@@ -9,6 +9,8 @@ export interface ChartSeries {
   stroke: string;
   dash?: number[];
   width?: number;
+  /** A constant line (request, limit). */
+  flat?: boolean;
 }
 
 export interface ChartSpec {
@@ -17,7 +19,14 @@ export interface ChartSpec {
   times: number[];
   series: ChartSeries[];
   format(value: number): string;
+  /** Tick steps of the value axis (e.g. binary steps for bytes); uPlot's decimal ones otherwise. */
+  increments?: number[];
 }
+
+/** 1, 2, 4, ... 512 B, KiB, MiB, GiB, TiB: memory axes tick at round binary sizes. */
+export const BINARY_INCREMENTS: number[] = [0, 1, 2, 3, 4].flatMap((power) =>
+  [1, 2, 4, 8, 16, 32, 64, 128, 256, 512].map((n) => n * 1024 ** power),
+);
 
 /**
  * A time-series chart (uPlot on a canvas) in a figure whose caption and text summary say
@@ -57,7 +66,8 @@ export function chart(spec: ChartSpec, signal: AbortSignal): HTMLElement {
         ...(s.dash ? { dash: s.dash } : {}),
         value: (_u: uPlot, v: number | null) => (v === null ? '–' : spec.format(v)),
         spanGaps: false,
-        points: { show: spec.times.length < 60 },
+        // Dots only where they help: few samples, and never on the flat request and limit lines.
+        points: { show: spec.times.length < 60 && !s.flat },
       })),
     ],
   };

@@ -3,7 +3,8 @@
 export function cpu(millicores: number | null | undefined): string {
   if (millicores === null || millicores === undefined) return '–';
   if (Math.abs(millicores) < 1000) return `${round(millicores, millicores < 10 ? 2 : 0)}m`;
-  return `${round(millicores / 1000, 3)} cores`;
+  const cores = millicores / 1000;
+  return `${round(cores, 3)} ${cores === 1 ? 'core' : 'cores'}`;
 }
 
 const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];

@@ -1,5 +1,5 @@
 import type { Aggregate, CurrentAnswer, CurrentContainer, HistoryAnswer, HistoryPoint } from '../api.js';
-import { chart, type ChartSeries } from '../chart.js';
+import { BINARY_INCREMENTS, chart, type ChartSeries } from '../chart.js';
 import {
   errorPanel,
   loading,
@@ -221,6 +221,7 @@ export const podView: View = {
                 ...limitLines(times.length, sample?.memoryRequestBytes, sample?.memoryLimitBytes),
               ],
               format: fmt.bytes,
+              increments: BINARY_INCREMENTS,
             },
             signal,
           ),
@@ -236,6 +237,7 @@ export const podView: View = {
                   stroke: s.label === 'Average' ? COLORS.extra : COLORS.max,
                 })),
                 format: (v) => fmt.byName(key, v),
+                ...(/bytes$/i.test(key) ? { increments: BINARY_INCREMENTS } : {}),
               },
               signal,
             ),
@@ -317,6 +319,7 @@ function limitLines(length: number, request: number | undefined, limit: number |
       label: 'Request',
       values: new Array<number>(length).fill(request),
       stroke: COLORS.request,
+      flat: true,
       dash: [8, 4],
     });
   if (limit !== undefined)
@@ -324,6 +327,7 @@ function limitLines(length: number, request: number | undefined, limit: number |
       label: 'Limit',
       values: new Array<number>(length).fill(limit),
       stroke: COLORS.limit,
+      flat: true,
       dash: [2, 2],
       width: 2,
     });
