@@ -329,9 +329,24 @@ spec:
     await goto(`#/namespaces?ns=${tenant}&groupBy=pod`);
     await page.waitForSelector('#chargeback-table');
     // A custom window that ended at a minute's edge a minute ago or more: no sample still on
-    // its way and no open bucket changes its figures between the export and the check.
-    const to = new Date(Math.floor((Date.now() - 60_000) / 60_000) * 60_000);
-    const from = new Date(to.getTime() - 3_600_000);
+    // its way and no open bucket changes its figures between the export and the check. Wait
+    // until such a window holds CPU usage of both pods.
+    const summaryOf = (from: Date, to: Date) =>
+      api<{ items: SummaryItem[] }>(
+        `/api/v1/usage/summary?${new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), groupBy: 'pod', namespace: tenant }).toString()}`,
+      );
+    const { from, to } = await waitFor(
+      'a closed window with CPU usage of both pods',
+      async () => {
+        const end = new Date(Math.floor((Date.now() - 60_000) / 60_000) * 60_000);
+        const start = new Date(end.getTime() - 3_600_000);
+        const r = await summaryOf(start, end);
+        return r.body.items.length === 2 && r.body.items.every((i) => i.cpuCoreHours > 0)
+          ? { from: start, to: end }
+          : undefined;
+      },
+      { timeoutMs: 150_000, intervalMs: 5000 },
+    );
     const local = (d: Date) => d.toISOString().slice(0, 19); // the browser runs in UTC
     await page.select('#window', 'custom');
     await page.$eval('#window-from', (el, v) => ((el as HTMLInputElement).value = v), local(from));
@@ -353,13 +368,7 @@ spec:
     expect(header).toEqual([...CSV_COLUMNS]);
     const csv = records.map((r) => Object.fromEntries(CSV_COLUMNS.map((c, i) => [c, r[i] ?? ''])));
 
-    const query = new URLSearchParams({
-      from: from.toISOString(),
-      to: to.toISOString(),
-      groupBy: 'pod',
-      namespace: tenant,
-    });
-    const truth = await api<{ items: SummaryItem[] }>(`/api/v1/usage/summary?${query.toString()}`);
+    const truth = await summaryOf(from, to);
     expect(truth.status).toBe(200);
     expect(csv.map((r) => r.group).sort()).toEqual(truth.body.items.map((i) => i.group).sort());
     expect(csv.map((r) => r.group).sort()).toEqual([`${tenant}/hot`, `${tenant}/web`]);
