@@ -17,6 +17,7 @@ COPY package.json package-lock.json ./
 # No install scripts: the only ones belong to dev tools (the `node` package would fetch a second Node).
 RUN --mount=type=cache,target=/root/.npm npm install --ignore-scripts --no-audit --no-fund
 COPY . .
+RUN node --import tsx scripts/build-ui.ts
 RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json \
  && npm pack --ignore-scripts --pack-destination /tmp \
  && mkdir /package \

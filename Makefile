@@ -19,6 +19,11 @@ deps: node_modules/.installed ## Install npm packages (Node 24 comes as the `nod
 test-env: ## Build the test cluster's and FerretDB's binaries into the cache (once per machine)
 	bash scripts/testenv/build.sh >/dev/null
 
+.PHONY: browser
+browser: ## Install Debian's chromium for the dashboard's browser tests (once per machine; apt, as root)
+	@command -v chromium >/dev/null || [ -x /usr/lib/chromium/chromium ] || \
+	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
 .PHONY: build
 build: deps ## Compile TypeScript into dist/
 	$(NPM) run build
@@ -32,7 +37,7 @@ lint: deps ## ESLint and Prettier
 	$(NPM) run lint
 
 .PHONY: test
-test: deps test-env ## Type-check, lint, unit and integration tests (starts and stops its own cluster and FerretDB)
+test: deps test-env browser ## Type-check, lint, unit and integration tests (starts and stops its own cluster and FerretDB)
 	$(NPM) test
 
 .PHONY: e2e-node

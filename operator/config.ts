@@ -46,6 +46,8 @@ export interface OperatorConfig {
     maxRetention: { rawMs: number; hourlyMs: number; dailyMs: number };
     maxPoliciesPerNamespace: number;
   };
+  /** The built dashboard served under /ui/; absent: dist/ui of the package. */
+  uiDirectory?: string;
 }
 
 export interface NotificationConfig {
@@ -336,6 +338,12 @@ function describeCommandLine(env: Env): { program: Command; settings: Setting[] 
     'file with user:password for Alertmanager (re-read at every delivery)',
     nonEmpty,
   );
+  add(
+    '--ui-dir <path>',
+    'UI_DIR',
+    'the built dashboard served under /ui/ (default: dist/ui of the package)',
+    nonEmpty,
+  );
   return { program, settings };
 }
 
@@ -396,6 +404,7 @@ function validated(values: Record<string, unknown>): OperatorConfig {
         ...optionalString('basicAuthFile', values.alertmanagerBasicAuthFile),
       },
     },
+    ...(typeof values.uiDir === 'string' ? { uiDirectory: values.uiDir } : {}),
   };
   const tls = config.http.tls;
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined))

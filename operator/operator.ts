@@ -26,6 +26,7 @@ import type { OperatorConfig } from './config.js';
 import { EventBus } from './http/event-bus.js';
 import { createHttpServer } from './http/server.js';
 import { readTlsFiles, selfSignedCertificate, watchTlsFiles } from './http/tls.js';
+import { defaultUiDirectory } from './http/ui-routes.js';
 import { errorMessage, type Logger } from './logging.js';
 import { OperatorMetrics } from './metrics.js';
 import { objectRef } from './model.js';
@@ -235,6 +236,11 @@ export async function startOperator(
     accessReviewer: clients.accessReviewer(),
     metrics,
     events,
+    cluster: {
+      namespaces: () => namespaces.list().map((n) => n.metadata?.name ?? ''),
+      resourceAlerts: (ns) => alerts.list(ns),
+    },
+    uiDirectory: config.uiDirectory ?? defaultUiDirectory(),
     logger: logger.child({ component: 'http' }),
     health: {
       live: () => true,

@@ -10,6 +10,7 @@ import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import winston from 'winston';
 import { parseCommandLine } from '../operator/config.js';
+import { buildUi } from './build-ui.js';
 import { startOperator, type OperatorHandle } from '../operator/operator.js';
 import { createSimulatedNodes } from '../test/harness/nodes.js';
 import { startCluster, type TestCluster } from './testenv/cluster.js';
@@ -70,6 +71,8 @@ async function main(): Promise<void> {
     kubectl(kubeconfig, 'wait', '--for=condition=Established', '--timeout=60s', '-f', join(ROOT, 'crds'));
     kubectl(kubeconfig, 'apply', '-k', join(ROOT, 'manifests', 'demo'));
 
+    say('building the dashboard (dist/ui)');
+    await buildUi();
     const parsed = parseCommandLine(
       [
         '--kubeconfig',
@@ -106,6 +109,7 @@ async function main(): Promise<void> {
     say(
       '  curl --cacert .dev/ca.crt -H "Authorization: Bearer $TOKEN" "$(cat .dev/api-url)/api/v1/usage/top?metric=cpu&window=1h"',
     );
+    say(`  open ${operator.url}/ui/ and sign in with $TOKEN   # the dashboard`);
     say('  tail -f .dev/operator.log');
     say('Ctrl-C (or `make dev-down`) stops everything.');
   } catch (err) {

@@ -16,6 +16,8 @@ import {
   type EventStreamOptions,
 } from './event-stream.js';
 import type { TlsMaterial } from './tls.js';
+import { registerClusterRoutes, type ClusterView } from './cluster-routes.js';
+import { registerUi } from './ui-routes.js';
 import { registerUsageRoutes } from './usage-routes.js';
 
 /** Liveness and readiness of the operator as a whole, decided by the lead's wiring. */
@@ -47,6 +49,10 @@ export interface HttpServerDeps {
   /** Serve HTTPS with this certificate and key; plain HTTP without. */
   tls?: TlsMaterial;
   eventStream?: Partial<EventStreamOptions>;
+  /** Namespaces and ResourceAlerts for the dashboard's reads; those routes are absent without it. */
+  cluster?: ClusterView;
+  /** The built dashboard served under /ui/ (ui-routes.ts); absent: /ui/ answers 404. */
+  uiDirectory?: string;
 }
 
 export interface HttpServerControl {
@@ -111,6 +117,8 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     logger,
   });
   registerUsageRoutes(app, { queries: deps.queries, access, clock });
+  if (deps.cluster) registerClusterRoutes(app, { cluster: deps.cluster, access });
+  registerUi(app, { directory: deps.uiDirectory });
   const endEventStreams = registerEventStream(app, {
     events: deps.events,
     access,

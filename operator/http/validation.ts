@@ -260,3 +260,12 @@ function checkRange(from: number, to: number): void {
 function toMillis(text: string): number {
   return parseTimeParam(text) as number;
 }
+
+const namespacePath = new ParameterSchema<{ namespace: string }>('path parameter', {
+  namespace: namespaceName,
+});
+
+/** The `{namespace}` of a namespaced path such as `/api/v1/namespaces/{ns}/resourcealerts`. */
+export function parseNamespaceRef(params: unknown): { namespace: string } {
+  return namespacePath.parse(params);
+}

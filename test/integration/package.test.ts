@@ -124,7 +124,7 @@ describe('the production package', () => {
 
   it('holds the compiled operator and the CRDs, and no TypeScript sources or tests', () => {
     const paths = packed.files.map((f) => f.path);
-    const expected = ['package.json', MAIN, ...CRD_FILES.map((f) => `crds/${f}`)];
+    const expected = ['package.json', MAIN, 'dist/ui/index.html', ...CRD_FILES.map((f) => `crds/${f}`)];
     expect(paths).toEqual(expect.arrayContaining(expected));
     const unwanted = (p: string) =>
       /^(test|scripts|manifests)\//.test(p) || (p.endsWith('.ts') && !p.endsWith('.d.ts'));
