@@ -53,7 +53,8 @@ export function chart(spec: ChartSpec, signal: AbortSignal): HTMLElement {
       {
         stroke: '#3b4252',
         grid: { stroke: '#e5e9f0' },
-        size: 70,
+        size: 84,
+        ...(spec.increments ? { incrs: spec.increments } : {}),
         values: (_u, ticks) => ticks.map((t) => spec.format(t)),
       },
     ],
