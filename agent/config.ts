@@ -3,7 +3,8 @@
  * their validation. `kube-usage-agent --help` lists them.
  */
 import { isIP } from 'node:net';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseFlagsAndEnv, type Env, type Setting } from '../operator/command-line.js';
 import { parseDuration } from '../api/duration.js';
 import { LOG_LEVELS, type LogLevel } from '../operator/logging.js';
 
@@ -36,8 +37,6 @@ export type AgentCommandLine = { kind: 'run'; config: AgentConfig } | { kind: 'h
 export class AgentConfigError extends Error {
   override name = 'AgentConfigError';
 }
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 function parser<T>(parse: (text: string) => T): (text: string) => T {
   return (text) => {
@@ -76,12 +75,6 @@ const logLevel = (text: string) => {
     throw new Error(`"${text}" is not one of ${LOG_LEVELS.join(', ')}`);
   return text as LogLevel;
 };
-
-interface Setting {
-  option: Option;
-  env: string;
-  parse: (text: string) => unknown;
-}
 
 export function parseAgentCommandLine(argv: readonly string[], env: Env = process.env): AgentCommandLine {
   const program = new Command('kube-usage-agent')
@@ -133,28 +126,9 @@ export function parseAgentCommandLine(argv: readonly string[], env: Env = proces
   ]);
   add('--log-level <level>', 'LOG_LEVEL', LOG_LEVELS.join(', '), logLevel, ['info', 'info']);
 
-  let help = '';
-  program.exitOverride().configureOutput({ writeOut: (text) => (help += text), writeErr: () => {} });
-  try {
-    program.parse([...argv], { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError && err.code === 'commander.helpDisplayed')
-      return { kind: 'help', text: help };
-    if (err instanceof CommanderError) throw new AgentConfigError(err.message.replace(/^error: /, ''));
-    throw err;
-  }
-  const values = program.opts();
-  for (const { option, env: name, parse } of settings) {
-    const key = option.attributeName();
-    const text = env[name];
-    const source = program.getOptionValueSource(key);
-    if (text === undefined || text === '' || (source !== undefined && source !== 'default')) continue;
-    try {
-      values[key] = parse(text);
-    } catch (err) {
-      throw new AgentConfigError(`environment variable ${name} (${option.long}): ${(err as Error).message}`);
-    }
-  }
+  const parsed = parseFlagsAndEnv(program, settings, argv, env, (message) => new AgentConfigError(message));
+  if (parsed.kind === 'help') return parsed;
+  const values = parsed.values;
   if (!values.nodeName)
     throw new AgentConfigError('--node-name (NODE_NAME) is required: the node this agent runs on');
   if (Boolean(values.tlsCertFile) !== Boolean(values.tlsKeyFile))

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseFlagsAndEnv, type Env, type Setting } from './command-line.js';
 import { parseDuration } from '../api/duration.js';
 import { parseCidr } from './alerting/notifiers/destination-policy.js';
 import { LOG_LEVELS, type LogLevel } from './logging.js';
@@ -76,42 +77,15 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-interface Setting {
-  option: Option;
-  env: string;
-  parse: (text: string) => unknown;
-}
-
 /**
  * Parses the command line (without the node and script arguments) and the environment.
  * A flag wins over its environment variable, which wins over the default.
  */
 export function parseCommandLine(argv: readonly string[], env: Env = process.env): CommandLine {
   const { program, settings } = describeCommandLine(env);
-  let help = '';
-  program.exitOverride().configureOutput({ writeOut: (text) => (help += text), writeErr: () => {} });
-  try {
-    program.parse([...argv], { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError && err.code === 'commander.helpDisplayed')
-      return { kind: 'help', text: help };
-    if (err instanceof CommanderError) throw new ConfigError(err.message.replace(/^error: /, ''));
-    throw err;
-  }
-  const values = program.opts();
-  for (const { option, env: name, parse } of settings) {
-    const key = option.attributeName();
-    const text = env[name];
-    const source = program.getOptionValueSource(key);
-    if (text === undefined || text === '' || (source !== undefined && source !== 'default')) continue;
-    try {
-      values[key] = parse(text);
-    } catch (err) {
-      throw new ConfigError(`environment variable ${name} (${option.long}): ${(err as Error).message}`);
-    }
-  }
+  const parsed = parseFlagsAndEnv(program, settings, argv, env, (message) => new ConfigError(message));
+  if (parsed.kind === 'help') return parsed;
+  const values = parsed.values;
   return { kind: 'run', config: validated(values) };
 }
 
