@@ -3,6 +3,7 @@
  * metrics source -> sampler -> samples of a cycle -> store and evaluator -> status, notifiers.
  * Plain data only: no Kubernetes client and no MongoDB types here.
  */
+import type { Retention } from '../api/v1alpha1/normalize.js';
 
 /** Time source, injected so that logic can be tested with a fake clock. */
 export interface Clock {
@@ -62,6 +63,26 @@ export interface ContainerSample extends ContainerResources {
   memoryPercentOfLimit?: number;
   /** Seconds since the container started. */
   uptimeSeconds: number;
+  /*
+   * Exact accounting (issue 12). A sample accounts for the time span [from, time]: `time` is the
+   * reading's own timestamp and `from` the timestamp of the series' previous reading (or the
+   * container's start for a container first seen after it started). The store integrates these
+   * spans, split at bucket boundaries; it never credits an interval it was not given.
+   */
+  /** Pod UID: with `container`, the identity of the container's one series (see containerSeriesKey). */
+  podUid?: string;
+  /** Start of the span this sample accounts for, ms since epoch; equal to `time` when it accounts for none. */
+  from?: number;
+  /** Core-seconds used in [from, time], exact from the cumulative counter; null when not measured. */
+  cpuCoreSeconds?: number | null;
+  /** Working-set bytes integrated over [from, time] (byte-seconds); null when not measured. */
+  memoryByteSeconds?: number | null;
+  /** The cumulative CPU counter at `time` (core-seconds since the container started): the base of the next increment. */
+  cpuCoreSecondsTotal?: number;
+  /** When this instance of the container started, ms since epoch; a change is a restart (counter reset). */
+  containerStartTime?: number;
+  /** The longest retention of the policies that select the container, when it was read. */
+  retention?: Retention;
   /**
    * The collecting policy's interval in seconds: the span of time this sample stands for.
    * Chargeback integrates usage over it (core-hours = sum of cores x interval).
@@ -85,4 +106,20 @@ export interface CollectionCycle {
 }
 
 /** Retention of one policy, in milliseconds (defined with the UsagePolicy it comes from). */
-export type { Retention } from '../api/v1alpha1/normalize.js';
+export type { Retention };
+
+/** The key of a container's one series: pod UID and container name, whatever the policies selecting it. */
+export function containerSeriesKey(podUid: string, container: string): string {
+  return `${podUid}/${container}`;
+}
+
+/**
+ * The last reading of a series, as stored with its raw sample: what a collector (a new leader, a
+ * restarted process) continues the series from, so no span is lost or counted twice.
+ */
+export interface SeriesBase {
+  time: number;
+  cpuCoreSecondsTotal?: number;
+  containerStartTime?: number;
+  memoryBytes?: number;
+}
