@@ -70,6 +70,15 @@ export function containerName(c: ContainerStats): string {
 /** The agent fields of one pod's containers in the usage answer, by container name. */
 export function agentContainerFields(c: ContainerStats | undefined) {
   return {
+    /** The cgroup's own CPU counter and throttling (cumulative), beside the store's rate. */
+    cgroupCpu: c?.cpu
+      ? {
+          time: iso(c.time),
+          usageCoreSeconds: c.cpu.usageCoreSeconds,
+          throttledPeriods: c.cpu.throttledPeriods ?? null,
+          throttledSeconds: c.cpu.throttledSeconds ?? null,
+        }
+      : null,
     blockIo: c?.blockIo ? presentBlockIo(c.blockIo, c.time) : null,
     processCount: c ? c.processes.count : null,
   };
@@ -86,6 +95,7 @@ export function agentPodFields(
       network: null,
       absent: [
         { field: 'network', reason: found.absent },
+        { field: 'containers[].cgroupCpu', reason: found.absent },
         { field: 'containers[].blockIo', reason: found.absent },
         { field: 'containers[].processCount', reason: found.absent },
       ],

@@ -47,6 +47,7 @@ const pod: PodStats = {
       id: APP_ID,
       name: 'app',
       time: T0 - 2000,
+      cpu: { usageCoreSeconds: 12.75, periods: 10, throttledPeriods: 3, throttledSeconds: 0.5 },
       blockIo: {
         readBytes: 4096,
         writeBytes: 8192,
@@ -248,6 +249,13 @@ describe("the pod's current usage with agents", () => {
       ['app', 250.5, { time: new Date(T0 - 2000).toISOString(), ...pod.containers[0]!.blockIo }, 2],
       ['sidecar', 10, null, 1],
     ]);
+    expect(body.containers[0]!.cgroupCpu).toEqual({
+      time: new Date(T0 - 2000).toISOString(),
+      usageCoreSeconds: 12.75,
+      throttledPeriods: 3,
+      throttledSeconds: 0.5,
+    });
+    expect(body.containers[1]!.cgroupCpu).toBeNull();
     expect(body.absent).toEqual([
       { field: 'containers[sidecar].blockIo', reason: 'the cgroup has no block I/O accounting' },
     ]);

@@ -163,14 +163,15 @@ describe('usage endpoints', () => {
       network: null,
       absent: [
         { field: 'network', reason: NO_AGENTS },
+        { field: 'containers[].cgroupCpu', reason: NO_AGENTS },
         { field: 'containers[].blockIo', reason: NO_AGENTS },
         { field: 'containers[].processCount', reason: NO_AGENTS },
       ],
     });
     const containers = (response.body as { containers: Record<string, unknown>[] }).containers;
-    expect(containers.map((c) => [c.blockIo, c.processCount])).toEqual([
-      [null, null],
-      [null, null],
+    expect(containers.map((c) => [c.cgroupCpu, c.blockIo, c.processCount])).toEqual([
+      [null, null, null],
+      [null, null, null],
     ]);
   });
 
