@@ -301,6 +301,14 @@ afterAll(async () => {
     () => deleteNamespace(namespace),
     () => deleteNamespace(operatorNamespace),
     () => kubectlOk(['delete', 'clusterrolebinding,clusterrole', readerRole, '--ignore-not-found']),
+    // Other tests check that the operator's base RBAC alone cannot get nodes/stats.
+    () =>
+      kubectlOk([
+        'delete',
+        '--ignore-not-found',
+        'clusterrolebinding/kube-usage-operator-reads-agents',
+        'clusterrole/kube-usage-operator-reads-agents',
+      ]),
     async () => (node ? coreApi().deleteNode({ name: node }) : undefined),
     async () => rmSync(dir, { recursive: true, force: true }),
   ];
