@@ -138,13 +138,20 @@ describe('manifests/agent: the build', () => {
 });
 
 describe('manifests/agent: in the test cluster', () => {
-  beforeAll(applyOperatorIdentity);
+  beforeAll(async () => {
+    await applyOperatorIdentity();
+    // The namespace exists before the dry-run (a dry-run creates nothing for the objects in it).
+    await kubectlOk(
+      ['apply', '--server-side', '--force-conflicts', `--field-manager=${FIELD_MANAGER}`, '-f', '-'],
+      { input: stringify(get('Namespace', 'kube-usage-agent')) },
+    );
+  });
   afterAll(async () => {
     // Not left in place: other tests check that the operator's base RBAC alone cannot get nodes/stats.
     await kubectlOk(REMOVE_OPERATOR_READS_AGENTS);
   });
 
-  it('passes a server-side dry-run without a warning', async () => {
+  it('passes a server-side dry-run without a warning (the namespace admits hostPID and hostPath)', async () => {
     const result = await kubectl(
       [
         'apply',
