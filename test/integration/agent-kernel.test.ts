@@ -504,4 +504,31 @@ describe('node agent on the real kernel, through the operator API', () => {
       await stopAgent();
     }
   });
+
+  it('the agent refuses the operator once it may no longer get nodes/stats, and the API says why', async () => {
+    await startAgent(2);
+    try {
+      await nodeUsageFrom(2);
+      await kubectlOk(['delete', 'clusterrolebinding/kube-usage-operator-reads-agents']);
+      // The agent reuses a SubjectAccessReview's answer for 10 s; the operator a reading for 3 s.
+      const r = await waitFor(
+        'the operator to be refused by the agent',
+        async () => {
+          const answer = await api(`/api/v1/nodes/${node}/usage`);
+          return answer.status === 404 ? answer : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
+      expect(r.body.message).toContain(
+        `the agent of the node "${node}" could not be read: HTTP 403 (https://127.0.0.1:${agentPort}/stats: 403 Forbidden: `,
+      );
+      expect(r.body.message).toContain(
+        'User \\"system:serviceaccount:kube-usage-system:kube-usage-operator\\" cannot get resource \\"nodes/stats\\"',
+      );
+      const usage = await api(`/api/v1/namespaces/${namespace}/pods/talker/usage`);
+      expect(usage.status).toBe(404);
+    } finally {
+      await stopAgent();
+    }
+  });
 });
