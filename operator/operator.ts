@@ -248,6 +248,11 @@ export async function startOperator(
         timers,
         intervalMs: config.agents.intervalMs,
         logger: logger.child({ component: 'agents' }),
+        onRead: (batch) => {
+          metrics.agentNodes.set({ state: 'read' }, batch.reports.length);
+          metrics.agentNodes.set({ state: 'absent' }, batch.absent.length);
+          for (const n of batch.nodes) metrics.agentReadDuration.observe(n.durationMs / 1000);
+        },
       })
     : undefined;
   const http = createHttpServer({

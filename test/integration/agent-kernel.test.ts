@@ -160,6 +160,12 @@ async function stopAgent(): Promise<void> {
   clearTimeout(timer);
 }
 
+/** The operator's kube_usage_agent_nodes gauge, by state. */
+async function agentNodes(): Promise<Record<string, number>> {
+  const { values } = await operator!.metrics.agentNodes.get();
+  return Object.fromEntries(values.map((v) => [String(v.labels.state), v.value]));
+}
+
 async function api(path: string, token = readerToken): Promise<{ status: number; body: Json }> {
   const response = await fetch(operator!.url + path, { headers: { authorization: `Bearer ${token}` } });
   return { status: response.status, body: (await response.json()) as Json };
@@ -352,6 +358,10 @@ describe('node agent on the real kernel, through the operator API', () => {
     );
     const processes = await api(`/api/v1/namespaces/${namespace}/pods/busy/processes`);
     expect(processes.status).toBe(404);
+    // Every node of the cluster is absent (the simulated ones have no address, this one no agent).
+    const nodes = await agentNodes();
+    expect(nodes.read).toBe(0);
+    expect(nodes.absent).toBeGreaterThanOrEqual(3);
     expect(processes.body.message).toBe(
       `no processes of the pod "${namespace}/busy": no agent reports the pod "${namespace}/busy"`,
     );
@@ -362,6 +372,7 @@ describe('node agent on the real kernel, through the operator API', () => {
     await startAgent(1);
     try {
       const host = await nodeUsageFrom(1);
+      expect((await agentNodes()).read).toBe(1);
       // The host's figures against /proc read here (those that do not move).
       const meminfo = await readFile('/proc/meminfo', 'utf8');
       const stat = await readFile('/proc/stat', 'utf8');
