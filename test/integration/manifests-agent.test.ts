@@ -137,6 +137,15 @@ describe('manifests/agent: the build', () => {
   });
 });
 
+describe('manifests/base: the operator may reach the agents', () => {
+  it("its NetworkPolicy lets the operator out to the agents' port", async () => {
+    const base = (await kustomize('base')).objects;
+    const policy = base.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'kube-usage-operator');
+    const egress = (policy!.spec as { egress: { ports?: { port: number }[]; to?: unknown[] }[] }).egress;
+    expect(egress).toContainEqual({ ports: [{ port: 10265, protocol: 'TCP' }] });
+  });
+});
+
 describe('manifests/agent: in the test cluster', () => {
   beforeAll(async () => {
     await applyOperatorIdentity();
