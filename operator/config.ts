@@ -49,6 +49,19 @@ export interface OperatorConfig {
   };
   /** The built dashboard served under /ui/; absent: dist/ui of the package. */
   uiDirectory?: string;
+  /** The node agents (manifests/agent): read over HTTPS on each node's address when enabled. */
+  agents: AgentsConfig;
+}
+
+export interface AgentsConfig {
+  enabled: boolean;
+  port: number;
+  intervalMs: number;
+  timeoutMs: number;
+  /** CA bundle that signs the agents' serving certificates; the kubeconfig's cluster CA when absent. */
+  caFile?: string;
+  /** Do not verify the agents' certificates (their self-signed ones). */
+  insecureSkipTLSVerify: boolean;
 }
 
 export interface NotificationConfig {
@@ -313,6 +326,38 @@ function describeCommandLine(env: Env): { program: Command; settings: Setting[] 
     nonEmpty,
   );
   add(
+    '--agents [bool]',
+    'AGENTS',
+    'read the node agents (manifests/agent) for network, block I/O, processes and host statistics',
+    bool,
+    [false, 'false'],
+  );
+  add('--agent-port <port>', 'AGENT_PORT', "the agents' HTTPS port on each node's address", port, [
+    10265,
+    '10265',
+  ]);
+  add('--agent-interval <duration>', 'AGENT_INTERVAL', 'how often every agent is read', positiveDuration, [
+    15_000,
+    '15s',
+  ]);
+  add('--agent-timeout <duration>', 'AGENT_TIMEOUT', "deadline of one agent's read", positiveDuration, [
+    5_000,
+    '5s',
+  ]);
+  add(
+    '--agent-ca-file <path>',
+    'AGENT_CA_FILE',
+    "PEM CA bundle that signs the agents' serving certificates (default: the cluster CA)",
+    nonEmpty,
+  );
+  add(
+    '--agent-insecure-tls [bool]',
+    'AGENT_INSECURE_TLS',
+    "do not verify the agents' serving certificates (their self-signed ones)",
+    bool,
+    [false, 'false'],
+  );
+  add(
     '--ui-dir <path>',
     'UI_DIR',
     'the built dashboard served under /ui/ (default: dist/ui of the package)',
@@ -379,7 +424,17 @@ function validated(values: Record<string, unknown>): OperatorConfig {
       },
     },
     ...(typeof values.uiDir === 'string' ? { uiDirectory: values.uiDir } : {}),
+    agents: {
+      enabled: values.agents as boolean,
+      port: values.agentPort as number,
+      intervalMs: values.agentInterval as number,
+      timeoutMs: values.agentTimeout as number,
+      ...optionalString('caFile', values.agentCaFile),
+      insecureSkipTLSVerify: values.agentInsecureTls as boolean,
+    },
   };
+  if (config.agents.caFile !== undefined && config.agents.insecureSkipTLSVerify)
+    throw new ConfigError('--agent-ca-file and --agent-insecure-tls exclude each other');
   const tls = config.http.tls;
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined))
     throw new ConfigError('--tls-cert-file and --tls-key-file go together');

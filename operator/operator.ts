@@ -40,6 +40,8 @@ import { Manager, type Runnable, type Term } from './runtime/manager.js';
 import { StatusWriter } from './runtime/status-writer.js';
 import { cycleSinks } from './sinks.js';
 import { openStore, type UsageStore } from './store/index.js';
+import { AgentReadings } from './sources/agent-readings.js';
+import { createAgentSource } from './sources/kubernetes-agent.js';
 
 export interface OperatorHandle {
   /** Base URL of the HTTP API. */
@@ -229,8 +231,33 @@ export async function startOperator(
         : undefined;
   if (!tls)
     logger.warn('the HTTP API serves plain HTTP: callers send their tokens in clear (set --tls-cert-file)');
+  // The node agents' latest readings, on every replica (they feed the API, not the store).
+  const agentSource = config.agents.enabled
+    ? createAgentSource(clients.config, {
+        port: config.agents.port,
+        timeoutMs: config.agents.timeoutMs,
+        tls: {
+          ...(config.agents.caFile === undefined ? {} : { caFile: config.agents.caFile }),
+          insecureSkipTLSVerify: config.agents.insecureSkipTLSVerify,
+        },
+      })
+    : undefined;
+  const agents = agentSource
+    ? new AgentReadings({
+        source: agentSource,
+        timers,
+        intervalMs: config.agents.intervalMs,
+        logger: logger.child({ component: 'agents' }),
+        onRead: (batch) => {
+          metrics.agentNodes.set({ state: 'read' }, batch.reports.length);
+          metrics.agentNodes.set({ state: 'absent' }, batch.absent.length);
+          for (const n of batch.nodes) metrics.agentReadDuration.observe(n.durationMs / 1000);
+        },
+      })
+    : undefined;
   const http = createHttpServer({
     ...(tls && { tls }),
+    ...(agents && { agents }),
     queries: store.queries,
     tokenReviewer: clients.tokenReviewer(config.http.tokenAudience ? [config.http.tokenAudience] : undefined),
     accessReviewer: clients.accessReviewer(),
@@ -260,6 +287,15 @@ export async function startOperator(
     needsLeadership: false,
     start: async () => void ({ url } = await http.listen(config.http.address, config.http.port)),
     stop: () => http.close(),
+  };
+  const agentReader: Runnable | undefined = agents && {
+    name: 'agents',
+    needsLeadership: false,
+    start: () => agents.start(),
+    stop: async () => {
+      await agents.stop();
+      agentSource?.close();
+    },
   };
   // Stopped last in a term, after collection: the open rollup buckets are written before the
   // lease goes, since a new leader recovers them from the store (written later, they would count twice).
@@ -307,6 +343,7 @@ export async function startOperator(
   for (const cache of [pods, namespaces, policies, alerts]) manager.addCache(cache);
   // Leader-only runnables start in this order and stop in reverse: the controllers first,
   // then retention, collection (waiting for cycles in flight), and the store's flush last.
+  if (agentReader) manager.add(agentReader);
   manager
     .add(httpServer)
     .add(storeFlush)

@@ -57,7 +57,38 @@ describe('parseCommandLine', () => {
         clusterDomain: 'cluster.local',
         alertmanager: { urls: [] },
       },
+      agents: {
+        enabled: false,
+        port: 10265,
+        intervalMs: 15_000,
+        timeoutMs: 5_000,
+        insecureSkipTLSVerify: false,
+      },
     });
+  });
+
+  it('reads the node agents when told, and how to verify them', () => {
+    const c = config([
+      '--agents',
+      '--agent-port',
+      '10300',
+      '--agent-interval',
+      '30s',
+      '--agent-ca-file',
+      '/ca.pem',
+    ]);
+    expect(c.agents).toEqual({
+      enabled: true,
+      port: 10300,
+      intervalMs: 30_000,
+      timeoutMs: 5_000,
+      caFile: '/ca.pem',
+      insecureSkipTLSVerify: false,
+    });
+    expect(() => config(['--agent-ca-file', '/ca.pem', '--agent-insecure-tls'])).toThrow(
+      '--agent-ca-file and --agent-insecure-tls exclude each other',
+    );
+    expect(() => config(['--agent-interval', '0s'])).toThrow('must be longer than zero');
   });
 
   it('reads where notifications may go, and rejects what is not a CIDR or host', () => {
