@@ -158,6 +158,7 @@ export async function startOperator(
       secrets: clients.secretReader({ requiredLabel: NOTIFICATION_SECRET_LABEL }),
       destinations,
       ...(alertmanager && { alertmanager }),
+      bounds: config.bounds,
       clock: timers,
       logger: logger.child({ controller: 'resourcealert' }),
       metrics,

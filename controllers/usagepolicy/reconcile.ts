@@ -5,6 +5,7 @@
  * writes only what differs.
  */
 import { quotaProblem, retentionProblem, type AdminBounds } from '../admin-bounds.js';
+import { BudgetTracker, budgetProblem, decideBudget, type BudgetCandidate } from '../collection-budget.js';
 import { ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
 import { labelSelectorMatches } from '../../api/v1alpha1/labels.js';
 import { formatTimestamp } from '../../api/timestamp.js';
@@ -59,6 +60,8 @@ export interface UsagePolicyControllerDeps {
   operatorNamespace: string;
   /** The admin's bounds (retention, policies per namespace); none when absent. */
   bounds?: AdminBounds;
+  /** Queues policies for reconcile (those whose place in the collection budget changed). */
+  requeue?: (keys: ObjectKey[]) => void;
   clock: Clock;
   logger: Logger;
 }
@@ -71,12 +74,14 @@ type PolicyStatus = Omit<UsagePolicyStatus, 'conditions'> & DesiredStatus;
 
 export class UsagePolicyReconciler {
   private readonly active = new Map<ObjectKey, UsagePolicyConfig>();
+  private readonly budget = new BudgetTracker();
 
   constructor(private readonly deps: UsagePolicyControllerDeps) {}
 
   /** A term starts with no policy active; its reconciles (every policy is queued) fill them in. */
   startTerm(): void {
     this.active.clear();
+    this.budget.clear();
   }
 
   async stopTerm(): Promise<void> {
@@ -113,6 +118,8 @@ export class UsagePolicyReconciler {
     const policy = this.deps.caches.policy(namespace, name);
     if (!policy) {
       this.stop(key);
+      // Its share of the collection budget goes to the policies it kept out.
+      this.budgetProblem(key);
       return;
     }
     const logger = this.deps.logger.child({ namespace, name });
@@ -165,6 +172,17 @@ export class UsagePolicyReconciler {
       namespaces: this.namespacesInScope(namespace, config),
       selector: config.selector,
     };
+    const overBudget = this.budgetProblem(key);
+    if (overBudget) {
+      this.stop(key);
+      await this.writeStatus(
+        policy,
+        this.notReady(policy, overBudget.reason, overBudget.message),
+        signal,
+        logger,
+      );
+      return;
+    }
     this.deps.collection.schedule(key, { intervalMs: config.intervalMs, suspended: config.suspend }, target);
     if (config.suspend) this.active.delete(key);
     else this.active.set(key, config);
@@ -208,6 +226,51 @@ export class UsagePolicyReconciler {
     ];
     await this.writeStatus(policy, status, signal, logger);
   };
+
+  /**
+   * The policy's place in the cluster-wide collection budget, decided over every policy that
+   * would collect (valid, allowed, within the other bounds, not suspended); undefined without a
+   * budget or when it fits. Policies whose place changed are requeued.
+   */
+  private budgetProblem(key: ObjectKey): { reason: string; message: string } | undefined {
+    const budget = this.deps.bounds?.maxCollectedContainers;
+    if (!budget) return undefined;
+    const decisions = decideBudget(this.budgetCandidates(), budget);
+    const changed = this.budget.update(decisions, key);
+    if (changed.length > 0) this.deps.requeue?.(changed);
+    const decision = decisions.get(key);
+    return decision && budgetProblem(decision, budget);
+  }
+
+  private budgetCandidates(): BudgetCandidate[] {
+    const all = this.deps.caches.policies();
+    const candidates: BudgetCandidate[] = [];
+    for (const p of all) {
+      const normalized = normalizeUsagePolicy(p);
+      if (!normalized.ok || normalized.config.suspend) continue;
+      const config = normalized.config;
+      const ns = p.metadata.namespace;
+      if (config.namespaceSelector && ns !== this.deps.operatorNamespace) continue;
+      const bounds = this.deps.bounds;
+      const inNamespace = all.filter((q) => q.metadata.namespace === ns);
+      if (bounds && (retentionProblem(config, bounds) ?? quotaProblem(p, inNamespace, bounds))) continue;
+      const key = objectKey(ns, p.metadata.name);
+      const pods = selectPods(this.deps.caches.pods, {
+        policy: key,
+        intervalSeconds: config.intervalMs / 1000,
+        namespaces: this.namespacesInScope(ns, config),
+        selector: config.selector,
+      });
+      candidates.push({
+        key,
+        ...(p.metadata.creationTimestamp !== undefined && {
+          creationTimestamp: p.metadata.creationTimestamp as string | Date,
+        }),
+        containers: pods.reduce((n, pod) => n + pod.containers.length, 0),
+      });
+    }
+    return candidates;
+  }
 
   private stop(key: ObjectKey): void {
     this.deps.collection.unschedule(key);
