@@ -125,7 +125,7 @@ describe('a namespace deleted and re-created under the same name', () => {
     expect(await documents({ namespace: name })).toBeGreaterThan(0);
     for (const pod of ['web', 'gone']) {
       expect((await get(token, `/api/v1/namespaces/${name}/pods/${pod}/usage`)).status).toBe(404);
-      const history = await get(token, `/api/v1/namespaces/${name}/pods/${pod}/usage/history?window=1h`);
+      const history = await get(token, `/api/v1/namespaces/${name}/pods/${pod}/usage/history`);
       expect(history.status).toBe(200);
       expect((history.body as unknown as HistoryBody).containers).toEqual([]);
     }
@@ -141,9 +141,9 @@ describe('a namespace deleted and re-created under the same name', () => {
     await createPod(name, { name: 'web', labels: { app: 'web' }, usage: { cpu: '200m', memory: '20Mi' } });
     await apply(policy, name);
     await waitFor(
-      'the new pod in the new tenant summary',
+      'the new pod with memory values in the new tenant top',
       async () => {
-        const r = await get(token, `/api/v1/usage/summary?window=24h&groupBy=pod&namespace=${name}`);
+        const r = await get(token, `/api/v1/usage/top?metric=memory&window=24h&namespace=${name}`);
         return (r.body.items as unknown[] | undefined)?.length === 1;
       },
       { timeoutMs: 120_000, intervalMs: 1000 },
@@ -160,10 +160,7 @@ describe('a namespace deleted and re-created under the same name', () => {
       expect(current.body.containers).toEqual([expect.objectContaining({ memoryBytes: 20 * MiB })]);
       for (const granularity of ['raw', '1m', 'auto']) {
         const history = (
-          await get(
-            token,
-            `/api/v1/namespaces/${name}/pods/web/usage/history?window=1h&granularity=${granularity}`,
-          )
+          await get(token, `/api/v1/namespaces/${name}/pods/web/usage/history?granularity=${granularity}`)
         ).body as unknown as HistoryBody;
         const points = history.containers.flatMap((c) => c.points);
         expect(points.length).toBeGreaterThan(0);
