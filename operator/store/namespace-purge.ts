@@ -93,7 +93,14 @@ export class MongoNamespaceData implements Omit<NamespaceDataStore, 'close'> {
     await this.ready();
     const _id = tombstoneId(tombstone.namespace, tombstone.uid);
     // The first recorded deletion time stays (two replicas, or a watch event replayed).
-    await this.stones.updateOne({ _id }, { $setOnInsert: { ...tombstone, _id } }, { upsert: true });
+    // The filter's _id is the new document's (MongoDB refuses to set _id in an update operator).
+    await this.stones.updateOne(
+      { _id },
+      {
+        $setOnInsert: { namespace: tombstone.namespace, uid: tombstone.uid, deletedAt: tombstone.deletedAt },
+      },
+      { upsert: true },
+    );
   }
 
   async tombstones(namespace?: string): Promise<NamespaceTombstone[]> {
