@@ -118,8 +118,6 @@ export class UsagePolicyReconciler {
     const policy = this.deps.caches.policy(namespace, name);
     if (!policy) {
       this.stop(key);
-      // Its share of the collection budget goes to the policies it kept out.
-      this.budgetProblem(key);
       return;
     }
     const logger = this.deps.logger.child({ namespace, name });
@@ -275,6 +273,9 @@ export class UsagePolicyReconciler {
   private stop(key: ObjectKey): void {
     this.deps.collection.unschedule(key);
     this.active.delete(key);
+    // A policy that stops collecting (deleted, invalid, over a bound) frees its share of the
+    // collection budget: the policies it kept out are requeued.
+    this.budgetProblem(key);
   }
 
   private namespacesInScope(own: string, config: UsagePolicyConfig): string[] {
