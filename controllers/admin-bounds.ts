@@ -55,8 +55,10 @@ export interface Countable {
  * in the same second), so the newest are refused and the earlier ones keep working.
  */
 export function admissionOrder<T extends Countable>(objects: readonly T[]): T[] {
-  const time = (p: Countable) => new Date(p.metadata.creationTimestamp ?? 0).getTime() || 0;
-  return [...objects].sort((a, b) => time(a) - time(b) || a.metadata.name.localeCompare(b.metadata.name));
+  return objects
+    .map((object) => ({ object, time: new Date(object.metadata.creationTimestamp ?? 0).getTime() || 0 }))
+    .sort((a, b) => a.time - b.time || a.object.metadata.name.localeCompare(b.object.metadata.name))
+    .map(({ object }) => object);
 }
 
 /** Whether `object` is among the first `limit` of `inNamespace` in admission order. */

@@ -28,11 +28,16 @@ export function decideBudget(
   candidates: readonly BudgetCandidate[],
   budget: number,
 ): Map<ObjectKey, BudgetDecision> {
-  const time = (c: BudgetCandidate) => new Date(c.creationTimestamp ?? 0).getTime() || 0;
-  const ordered = [...candidates].sort((a, b) => time(a) - time(b) || a.key.localeCompare(b.key));
+  const ordered = candidates
+    .map((candidate) => ({ candidate, time: new Date(candidate.creationTimestamp ?? 0).getTime() || 0 }))
+    .sort(
+      (a, b) =>
+        a.time - b.time ||
+        (a.candidate.key < b.candidate.key ? -1 : a.candidate.key > b.candidate.key ? 1 : 0),
+    );
   const decisions = new Map<ObjectKey, BudgetDecision>();
   let used = 0;
-  for (const candidate of ordered) {
+  for (const { candidate } of ordered) {
     const admitted = used + candidate.containers <= budget;
     decisions.set(candidate.key, { admitted, usedBefore: used, containers: candidate.containers });
     if (admitted) used += candidate.containers;
@@ -64,18 +69,17 @@ export class BudgetTracker {
 
   /** Records the decisions and returns the keys, other than `self`, whose admission changed. */
   update(decisions: ReadonlyMap<ObjectKey, BudgetDecision>, self: ObjectKey): ObjectKey[] {
-    const changed: ObjectKey[] = [];
+    const changed = new Set<ObjectKey>();
     for (const [key, decision] of decisions) {
       const before = this.admitted.get(key);
-      if (key !== self && before !== undefined && before !== decision.admitted) changed.push(key);
+      if (key !== self && before !== undefined && before !== decision.admitted) changed.add(key);
     }
     // A policy that left the candidates (deleted, invalid) frees its share: requeue the refused.
-    for (const key of this.admitted.keys())
-      if (!decisions.has(key) && key !== self)
-        for (const [other, decision] of decisions)
-          if (!decision.admitted && other !== self && !changed.includes(other)) changed.push(other);
+    const left = [...this.admitted.keys()].some((key) => key !== self && !decisions.has(key));
+    if (left)
+      for (const [other, decision] of decisions) if (!decision.admitted && other !== self) changed.add(other);
     this.admitted = new Map([...decisions].map(([key, d]) => [key, d.admitted]));
-    return changed.sort();
+    return [...changed].sort();
   }
 
   clear(): void {

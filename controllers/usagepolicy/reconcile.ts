@@ -4,7 +4,7 @@
  * does in the policy's status. Level-triggered: every reconcile reads the cached policy and
  * writes only what differs.
  */
-import { quotaProblem, retentionProblem, type AdminBounds } from '../admin-bounds.js';
+import { admissionOrder, quotaProblem, retentionProblem, type AdminBounds } from '../admin-bounds.js';
 import { BudgetTracker, budgetProblem, decideBudget, type BudgetCandidate } from '../collection-budget.js';
 import { ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
 import { labelSelectorMatches } from '../../api/v1alpha1/labels.js';
@@ -241,31 +241,40 @@ export class UsagePolicyReconciler {
   }
 
   private budgetCandidates(): BudgetCandidate[] {
-    const all = this.deps.caches.policies();
+    const bounds = this.deps.bounds;
+    const byNamespace = new Map<string, UsagePolicy[]>();
+    for (const p of this.deps.caches.policies()) {
+      const list = byNamespace.get(p.metadata.namespace);
+      if (list) list.push(p);
+      else byNamespace.set(p.metadata.namespace, [p]);
+    }
     const candidates: BudgetCandidate[] = [];
-    for (const p of all) {
-      const normalized = normalizeUsagePolicy(p);
-      if (!normalized.ok || normalized.config.suspend) continue;
-      const config = normalized.config;
-      const ns = p.metadata.namespace;
-      if (config.namespaceSelector && ns !== this.deps.operatorNamespace) continue;
-      const bounds = this.deps.bounds;
-      const inNamespace = all.filter((q) => q.metadata.namespace === ns);
-      if (bounds && (retentionProblem(config, bounds) ?? quotaProblem(p, inNamespace, bounds))) continue;
-      const key = objectKey(ns, p.metadata.name);
-      const pods = selectPods(this.deps.caches.pods, {
-        policy: key,
-        intervalSeconds: config.intervalMs / 1000,
-        namespaces: this.namespacesInScope(ns, config),
-        selector: config.selector,
-      });
-      candidates.push({
-        key,
-        ...(p.metadata.creationTimestamp !== undefined && {
-          creationTimestamp: p.metadata.creationTimestamp as string | Date,
-        }),
-        containers: pods.reduce((n, pod) => n + pod.containers.length, 0),
-      });
+    for (const [ns, inNamespace] of byNamespace) {
+      // The namespace's quota, decided once for all of its policies.
+      const admitted = bounds
+        ? admissionOrder(inNamespace).slice(0, bounds.maxPoliciesPerNamespace)
+        : inNamespace;
+      for (const p of admitted) {
+        const normalized = normalizedOf(p);
+        if (!normalized.ok || normalized.config.suspend) continue;
+        const config = normalized.config;
+        if (config.namespaceSelector && ns !== this.deps.operatorNamespace) continue;
+        if (bounds && retentionProblem(config, bounds)) continue;
+        const key = objectKey(ns, p.metadata.name);
+        const pods = selectPods(this.deps.caches.pods, {
+          policy: key,
+          intervalSeconds: config.intervalMs / 1000,
+          namespaces: this.namespacesInScope(ns, config),
+          selector: config.selector,
+        });
+        candidates.push({
+          key,
+          ...(p.metadata.creationTimestamp !== undefined && {
+            creationTimestamp: p.metadata.creationTimestamp as string | Date,
+          }),
+          containers: pods.reduce((n, pod) => n + pod.containers.length, 0),
+        });
+      }
     }
     return candidates;
   }
@@ -368,6 +377,14 @@ export class UsagePolicyReconciler {
     if (written)
       logger.debug('status written', { conditions: status.conditions?.map((c) => `${c.type}=${c.status}`) });
   }
+}
+
+/** normalizeUsagePolicy, once per cached object (the informer replaces an object that changes). */
+const normalizedCache = new WeakMap<UsagePolicy, ReturnType<typeof normalizeUsagePolicy>>();
+function normalizedOf(policy: UsagePolicy): ReturnType<typeof normalizeUsagePolicy> {
+  let result = normalizedCache.get(policy);
+  if (result === undefined) normalizedCache.set(policy, (result = normalizeUsagePolicy(policy)));
+  return result;
 }
 
 function describeScope(target: CollectionTarget): string {
