@@ -126,6 +126,7 @@ export async function startOperator(
   const ledger = new NamespaceLedger({
     current: (name) => currentNamespace(namespaces.get(undefined, name)),
     data: namespaceData,
+    clock: timers,
   });
   const purger = new NamespacePurger({
     data: namespaceData,

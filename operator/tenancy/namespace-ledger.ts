@@ -23,7 +23,13 @@ export type Incarnation =
 export interface NamespaceLedgerDeps {
   current(name: string): CurrentNamespace | undefined;
   data: Pick<NamespaceDataStore, 'tombstones'>;
+  /** For forgetting deletions seen here after `settleMs` (the store's tombstone has gone by then). */
+  clock?: { now(): number };
+  /** Default: the purge's settle time, a day and 5 minutes. */
+  settleMs?: number;
 }
+
+const DEFAULT_LEDGER_SETTLE_MS = 86_400_000 + 5 * 60_000;
 
 export class NamespaceLedger {
   /** Deletions this replica's informer saw (name -> latest deletion), until the store has them. */
@@ -33,6 +39,9 @@ export class NamespaceLedger {
 
   /** A namespace went (informer delete event). */
   noteDeletion(name: string, uid: string, deletedMs: number): void {
+    // Deletions seen long enough ago are the store's business (or purged): bounded memory.
+    const expired = (this.deps.clock?.now() ?? Date.now()) - (this.deps.settleMs ?? DEFAULT_LEDGER_SETTLE_MS);
+    for (const [seenName, seen] of this.seen) if (seen.deletedMs < expired) this.seen.delete(seenName);
     const known = this.seen.get(name);
     if (!known || known.deletedMs < deletedMs) this.seen.set(name, { uid, deletedMs });
   }

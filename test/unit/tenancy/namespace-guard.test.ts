@@ -68,7 +68,7 @@ class RecordingQueries implements UsageQueries {
 
 function setup(current: Record<string, CurrentNamespace>) {
   const data = new FakeNamespaceData();
-  const ledger = new NamespaceLedger({ current: (name) => current[name], data });
+  const ledger = new NamespaceLedger({ current: (name) => current[name], data, clock: { now: () => T } });
   const inner = new RecordingQueries();
   return { data, ledger, inner, guard: new NamespaceReadGuard(inner, ledger) };
 }
@@ -161,6 +161,23 @@ describe('reads of a namespace name across its incarnations', () => {
       namespaces: ['blog', 'shop'],
     });
     expect(top).toEqual([expect.objectContaining({ namespace: 'blog', avg: 100 })]);
+  });
+
+  it('forgets a deletion it saw once the settle time has passed', async () => {
+    let now = T;
+    const data = new FakeNamespaceData();
+    const ledger = new NamespaceLedger({
+      current: () => undefined,
+      data,
+      clock: { now: () => now },
+      settleMs: 10 * MIN,
+    });
+    ledger.noteDeletion('shop', 'u1', T);
+    expect((await ledger.incarnation('shop')).kind).toBe('gone');
+    now = T + 11 * MIN;
+    ledger.noteDeletion('blog', 'b1', now);
+    expect((await ledger.incarnation('shop')).kind).toBe('unrestricted');
+    expect((await ledger.incarnation('blog')).kind).toBe('gone');
   });
 
   it('ignores the tombstone of the namespace that exists now (same UID)', async () => {

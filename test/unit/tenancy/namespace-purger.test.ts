@@ -11,7 +11,7 @@ function setup(options: { held?: () => boolean } = {}) {
   const timers = new FakeTimers();
   const data = new FakeNamespaceData();
   const current = new Map<string, CurrentNamespace>();
-  const ledger = new NamespaceLedger({ current: (name) => current.get(name), data });
+  const ledger = new NamespaceLedger({ current: (name) => current.get(name), data, clock: timers });
   const purger = new NamespacePurger({
     data,
     ledger,
