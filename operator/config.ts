@@ -46,6 +46,9 @@ export interface OperatorConfig {
   bounds: {
     maxRetention: { rawMs: number; hourlyMs: number; dailyMs: number };
     maxPoliciesPerNamespace: number;
+    maxAlertsPerNamespace: number;
+    /** Containers collected cluster-wide at most (all policies together); 0: no budget. */
+    maxCollectedContainers: number;
   };
   /** The built dashboard served under /ui/; absent: dist/ui of the package. */
   uiDirectory?: string;
@@ -274,6 +277,20 @@ function describeCommandLine(env: Env): { program: Command; settings: Setting[] 
     [20, '20'],
   );
   add(
+    '--max-alerts-per-namespace <n>',
+    'MAX_ALERTS_PER_NAMESPACE',
+    'ResourceAlerts evaluated in one namespace (the newest beyond get Ready=False)',
+    integerIn(1, 10_000),
+    [50, '50'],
+  );
+  add(
+    '--max-collected-containers <n>',
+    'MAX_COLLECTED_CONTAINERS',
+    'containers collected cluster-wide by all UsagePolicies together; policies beyond, newest first, get Ready=False; 0 means no budget',
+    integerIn(0, 10_000_000),
+    [0, '0'],
+  );
+  add(
     '--webhook-allow <list>',
     'WEBHOOK_ALLOW',
     'comma-separated CIDRs and host names ResourceAlert webhooks may reach although private or in-cluster (e.g. 127.0.0.0/8 for local receivers)',
@@ -408,6 +425,8 @@ function validated(values: Record<string, unknown>): OperatorConfig {
         dailyMs: values.maxRetentionDaily as number,
       },
       maxPoliciesPerNamespace: values.maxPoliciesPerNamespace as number,
+      maxAlertsPerNamespace: values.maxAlertsPerNamespace as number,
+      maxCollectedContainers: values.maxCollectedContainers as number,
     },
     notifications: {
       webhookAllow: values.webhookAllow as string[],

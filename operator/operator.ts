@@ -39,9 +39,12 @@ import { KubeClients, loadKubeConfig } from './runtime/kube.js';
 import { Manager, type Runnable, type Term } from './runtime/manager.js';
 import { StatusWriter } from './runtime/status-writer.js';
 import { cycleSinks } from './sinks.js';
-import { openStore, type UsageStore } from './store/index.js';
+import { openNamespaceData, openStore, type UsageStore } from './store/index.js';
 import { AgentReadings } from './sources/agent-readings.js';
 import { createAgentSource } from './sources/kubernetes-agent.js';
+import { NamespaceReadGuard } from './tenancy/namespace-guard.js';
+import { NamespaceLedger, type CurrentNamespace } from './tenancy/namespace-ledger.js';
+import { NamespacePurger } from './tenancy/namespace-purger.js';
 
 export interface OperatorHandle {
   /** Base URL of the HTTP API. */
@@ -59,6 +62,8 @@ export interface OperatorHandle {
 export interface OperatorOverrides {
   /** Replace the metrics API (tests). */
   metricsSource?: MetricsSource;
+  /** While it returns true, the data of deleted namespaces is not purged (tests read before the purge). */
+  holdNamespacePurge?: () => boolean;
 }
 
 /** How a graceful shutdown's time is shared: most for ending the term, some for the lease. */
@@ -109,6 +114,42 @@ export async function startOperator(
   const policies = informer<UsagePolicy & KubeObject>(API_VERSION, 'UsagePolicy', 'usagepolicies');
   const alerts = informer<ResourceAlert & KubeObject>(API_VERSION, 'ResourceAlert', 'resourcealerts');
   pods.addHandlers(podIndex.handlers);
+
+  // Tenants over time: a namespace re-created under an old name reads nothing of the old one,
+  // whose data is purged (leader) once it is gone.
+  const namespaceData = openNamespaceData({ uri: config.mongodb.uri, database: config.mongodb.database });
+  const currentNamespace = (object: V1Namespace | undefined): CurrentNamespace | undefined =>
+    object?.metadata?.uid === undefined
+      ? undefined
+      : {
+          uid: object.metadata.uid,
+          createdMs: new Date(object.metadata.creationTimestamp ?? 0).getTime(),
+        };
+  const ledger = new NamespaceLedger({
+    current: (name) => currentNamespace(namespaces.get(undefined, name)),
+    data: namespaceData,
+    clock: timers,
+  });
+  const purger = new NamespacePurger({
+    data: namespaceData,
+    ledger,
+    namespaces: () =>
+      new Map(
+        namespaces.list().flatMap((n) => {
+          const current = currentNamespace(n);
+          return current && n.metadata?.name ? [[n.metadata.name, current] as const] : [];
+        }),
+      ),
+    synced: () => namespaces.hasSynced,
+    timers,
+    logger: logger.child({ component: 'namespace-purge' }),
+    ...(overrides.holdNamespacePurge && { held: overrides.holdNamespacePurge }),
+  });
+  namespaces.addHandlers({
+    onDelete: (n) => {
+      if (n.metadata?.name && n.metadata.uid) purger.onDeleted(n.metadata.name, n.metadata.uid);
+    },
+  });
   // A deleted policy's series leave /metrics with it.
   policies.addHandlers({ onDelete: (policy) => void metrics.forgetPolicy(keyOf(policy)) });
 
@@ -160,6 +201,7 @@ export async function startOperator(
       secrets: clients.secretReader({ requiredLabel: NOTIFICATION_SECRET_LABEL }),
       destinations,
       ...(alertmanager && { alertmanager }),
+      bounds: config.bounds,
       clock: timers,
       logger: logger.child({ controller: 'resourcealert' }),
       metrics,
@@ -258,7 +300,7 @@ export async function startOperator(
   const http = createHttpServer({
     ...(tls && { tls }),
     ...(agents && { agents }),
-    queries: store.queries,
+    queries: new NamespaceReadGuard(store.queries, ledger),
     tokenReviewer: clients.tokenReviewer(config.http.tokenAudience ? [config.http.tokenAudience] : undefined),
     accessReviewer: clients.accessReviewer(),
     metrics,
@@ -349,6 +391,7 @@ export async function startOperator(
     .add(storeFlush)
     .add(collection)
     .add(retention)
+    .add(purger)
     .add(policyController.controller)
     .add(alertController.controller);
 
@@ -364,6 +407,7 @@ export async function startOperator(
       stopWatchingTls();
       await manager.stop();
       await store.close();
+      await namespaceData.close();
       logger.info('operator stopped');
     },
   };

@@ -49,6 +49,8 @@ describe('parseCommandLine', () => {
       bounds: {
         maxRetention: { rawMs: 30 * 86_400_000, hourlyMs: 400 * 86_400_000, dailyMs: 1830 * 86_400_000 },
         maxPoliciesPerNamespace: 20,
+        maxAlertsPerNamespace: 50,
+        maxCollectedContainers: 0,
       },
       notifications: {
         webhookAllow: [],
@@ -120,6 +122,13 @@ describe('parseCommandLine', () => {
     expect(() => config(['--alertmanager-cert-file', '/c'])).toThrow(
       '--alertmanager-cert-file and --alertmanager-key-file go together',
     );
+  });
+
+  it('reads the bounds on alerts per namespace and the cluster-wide collection budget', () => {
+    const c = config(['--max-alerts-per-namespace', '3'], { ...env, MAX_COLLECTED_CONTAINERS: '5000' });
+    expect(c.bounds).toMatchObject({ maxAlertsPerNamespace: 3, maxCollectedContainers: 5000 });
+    expect(errorOf(['--max-alerts-per-namespace', '0'])).toContain('--max-alerts-per-namespace');
+    expect(errorOf(['--max-collected-containers', '-1'])).toContain('--max-collected-containers');
   });
 
   it('defaults the identity to hostname-pid outside a pod', () => {
