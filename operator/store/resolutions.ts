@@ -32,6 +32,12 @@ export function finerResolution(resolution: Resolution): Resolution | 'raw' {
 }
 
 /**
+ * Raw readings are kept at least this long, whatever the policy says: the open tail of every
+ * answer (the buckets not closed yet, up to a minute plus the grace period) is read from them.
+ */
+export const RAW_MIN_KEEP_MS = 10 * MINUTE;
+
+/**
  * How long a policy keeps each granularity. `raw`, `1m` and `5m` follow the raw retention,
  * `1h` the hourly and `1d` the daily one. A level is kept at least as long as one bucket of the
  * next coarser level, so that a coarser bucket can always be recomputed from the level below.
@@ -39,9 +45,9 @@ export function finerResolution(resolution: Resolution): Resolution | 'raw' {
 export function keepMs(granularity: Granularity, retention: Retention): number {
   switch (granularity) {
     case 'raw':
-      return Math.max(retention.rawMs, MINUTE);
+      return Math.max(retention.rawMs, RAW_MIN_KEEP_MS);
     case '1m':
-      return Math.max(retention.rawMs, 5 * MINUTE);
+      return Math.max(retention.rawMs, RAW_MIN_KEEP_MS);
     case '5m':
       return Math.max(retention.rawMs, HOUR);
     case '1h':

@@ -1,24 +1,30 @@
 /**
- * The open rollup buckets of every tracked container (series), in memory. Samples are added to
- * the bucket of each resolution that holds them; a bucket is handed out ("closed") once, when the
+ * The open rollup buckets of every tracked container (series), in memory. A sample's span is
+ * split at the boundaries of each resolution and every piece added to its bucket (the reading
+ * itself to the bucket holding its time); a bucket is handed out ("closed") once, when the
  * series moves on to a later bucket or the clock passes the bucket's end plus a grace period (a
- * container that went away). A sample for a bucket that was closed already (late, out of order)
+ * container that went away). A piece for a bucket that was closed already (late, out of order)
  * goes into a part of its own, closed at once. Pure: no I/O.
+ *
+ * Nothing reads these buckets but the write path: answers come from the database only (closed
+ * buckets, and the stored readings for what is still open here), so every replica answers alike.
  */
 import type { ContainerSample } from '../model.js';
-import { bucketStart, RESOLUTION_MS, ROLLUP_RESOLUTIONS, type Resolution } from './resolutions.js';
+import { RESOLUTION_MS, ROLLUP_RESOLUTIONS, type Resolution } from './resolutions.js';
 import {
-  addSampleAt,
+  addPieceAt,
+  addReadingAt,
   BUCKET_FIELDS,
+  forEachBucket,
   BucketAccumulator,
   bucketStartAt,
   identityOf,
   initBucketAt,
   rollupId,
   type SeriesIdentity,
-  type SeriesScope,
 } from './rollups.js';
 import { seriesKey } from './snapshots.js';
+import { spanOf } from './spans.js';
 
 const LEVELS = ROLLUP_RESOLUTIONS.length;
 
@@ -59,22 +65,25 @@ export class RollupTracker {
         );
       } else tracked.identity = identity;
       const { buckets, identities } = tracked;
+      const span = spanOf(sample);
       for (let i = 0; i < LEVELS; i++) {
         const resolution = ROLLUP_RESOLUTIONS[i] as Resolution;
-        const start = bucketStart(sample.time, resolution);
         const at = i * BUCKET_FIELDS;
-        const open = bucketStartAt(buckets, at);
-        if (open > start) {
-          // Late: the bucket was handed out already; this sample goes into a part of its own.
-          const id = rollupId(resolution, start, key);
-          let part = late.get(id);
-          if (part === undefined) late.set(id, (part = new BucketAccumulator(resolution, start, identity)));
-          part.addSample(sample, identity);
-          continue;
-        }
-        if (open < start) closed.push(this.copy(tracked, i));
-        if (open !== start) initBucketAt(buckets, at, start); // also when none was open (NaN)
-        if (addSampleAt(buckets, at, sample)) identities[i] = identity;
+        forEachBucket(sample, span, resolution, (start, piece, reading) => {
+          const open = bucketStartAt(buckets, at);
+          if (open > start) {
+            // Late: the bucket was handed out already; this piece goes into a part of its own.
+            const id = rollupId(resolution, start, key);
+            let part = late.get(id);
+            if (part === undefined) late.set(id, (part = new BucketAccumulator(resolution, start, identity)));
+            part.addSplit(sample, identity, span, piece, reading);
+            return;
+          }
+          if (open < start) closed.push(this.copy(tracked, i));
+          if (open !== start) initBucketAt(buckets, at, start); // also when none was open (NaN)
+          if (piece) addPieceAt(buckets, at, sample, span, piece.ms);
+          if (reading && addReadingAt(buckets, at, sample)) identities[i] = identity;
+        });
       }
     }
     closed.push(...late.values());
@@ -89,17 +98,6 @@ export class RollupTracker {
   /** Closes every open bucket (at shutdown). */
   closeAll(): BucketAccumulator[] {
     return this.close(() => true);
-  }
-
-  /** Open buckets of a resolution that pass the filter (copies, for queries that want the latest data). */
-  openBuckets(resolution: Resolution, filter: (scope: SeriesScope) => boolean): BucketAccumulator[] {
-    const index = ROLLUP_RESOLUTIONS.indexOf(resolution);
-    const result: BucketAccumulator[] = [];
-    for (const tracked of this.series.values()) {
-      const open = !Number.isNaN(bucketStartAt(tracked.buckets, index * BUCKET_FIELDS));
-      if (open && filter(tracked.identity)) result.push(this.copy(tracked, index));
-    }
-    return result;
   }
 
   private copy(tracked: TrackedSeries, index: number): BucketAccumulator {
