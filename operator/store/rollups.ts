@@ -60,9 +60,12 @@ export function rollupId(resolution: Resolution, start: number, series: string):
   return `${resolution}|${start}|${series}`;
 }
 
-/** The series of a stored bucket (documents of schema 2 do not hold it). */
+/**
+ * The series of a stored bucket. Documents of schema 2 do not hold it (theirs was per policy):
+ * their container's series is the one of a sample without a pod UID.
+ */
 export function seriesOfDoc(doc: RollupDoc): string {
-  return doc.series ?? doc._id.slice(doc._id.indexOf('|', doc._id.indexOf('|') + 1) + 1);
+  return doc.series ?? `${doc.namespace}|${doc.pod}|${doc.container}`;
 }
 
 /*
