@@ -136,6 +136,9 @@ export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRun
   }
 
   async applyExpiry(now: number): Promise<{ deleted: number }> {
+    // Closes the buckets that are due first (a leader with nothing to collect writes none
+    // otherwise), so the watermarks move on before the finer levels below them expire.
+    await this.write([]);
     const deleted = await this.timed('retention', (c) =>
       deleteExpiredSeries(c.collections, now, this.retentionLimits),
     );
