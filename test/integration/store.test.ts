@@ -17,6 +17,7 @@ import {
 } from '../../operator/store/connection.js';
 import { MongoUsageStore } from '../../operator/store/mongo-store.js';
 import { RESOLUTION_MS, ROLLUP_RESOLUTIONS } from '../../operator/store/resolutions.js';
+import { mergeUpdate, type RollupDoc } from '../../operator/store/rollups.js';
 import { WritePath } from '../../operator/store/write-path.js';
 import { testEnvironment } from '../harness/environment.js';
 import { arbitrarySamples, sample, T0 } from '../unit/store/fixtures.js';
@@ -127,6 +128,24 @@ describe('MongoUsageStore on FerretDB', () => {
       expect(bucket?.memory.max).toBe(1_700_296_084);
     }
     await expectRollupsMatchRaw(db);
+  });
+
+  it('refuses a bucket merge or rewrite from an older term than the document', async () => {
+    const { store, db } = openStore(T0 + HOUR);
+    store.beginTerm(5);
+    await store.write([sample({ time: T0 + 30_000, from: T0 })]);
+    await store.close();
+    const minutes = db.collection<RollupDoc>(COLLECTION_NAMES.rollups['1m']);
+    const before = await minutes.findOne({ time: new Date(T0) });
+    expect(before?.term).toBe(5);
+    const part = { ...(before as RollupDoc), parts: ['stale:1'] };
+    const { filter, update } = mergeUpdate(part, 4);
+    await expect(minutes.updateOne(filter, update, { upsert: true })).rejects.toMatchObject({ code: 11000 });
+    expect(await minutes.findOne({ time: new Date(T0) })).toEqual(before);
+    // The same part from the current term is merged.
+    const current = mergeUpdate(part, 5);
+    await minutes.updateOne(current.filter, current.update, { upsert: true });
+    expect((await minutes.findOne({ time: new Date(T0) }))?.count).toBe(2);
   });
 
   it('answers the latest sample of each container of a pod', async () => {
