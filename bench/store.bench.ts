@@ -12,6 +12,8 @@
  *     >= 0.7. The server is MONGODB_URI, or a FerretDB started here.
  * (c) Memory held per tracked container (its open buckets at four resolutions): heap plus
  *     ArrayBuffer contents. Target <= 2 KB.
+ * (d) Read path: a cluster-wide 30-day summary over 10,000 containers, from day buckets. Target:
+ *     at most one document per container per day plus the edges; prints documents read and ms.
  */
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
@@ -23,6 +25,7 @@ import type { ContainerSample } from '../operator/model.js';
 import { MongoUsageStore } from '../operator/store/mongo-store.js';
 import { COLLECTION_NAMES, migrate } from '../operator/store/connection.js';
 import { RESOLUTION_MS, ROLLUP_RESOLUTIONS } from '../operator/store/resolutions.js';
+import { summary } from '../operator/store/queries.js';
 import type { RollupDoc } from '../operator/store/rollups.js';
 import { toSnapshotDoc } from '../operator/store/snapshots.js';
 import { RollupTracker } from '../operator/store/tracker.js';
@@ -61,6 +64,13 @@ function cycle(n: number): ContainerSample[] {
       memoryPercentOfLimit: 12.5,
       uptimeSeconds: 3600 + n * 30,
       intervalSeconds: 30,
+      // What the counter-based collector sends: the span since the previous reading, exact increments.
+      podUid: `uid-${i >> 1}`,
+      from: START + (n - 1) * INTERVAL_MS + (i % 7) * 100,
+      cpuCoreSeconds: 0.03 * (100 + ((i * 7 + n * 13) % 900)),
+      memoryByteSeconds: 30 * (2 ** 27 + ((i * 4099 + n) % 2 ** 20) * 256),
+      cpuCoreSecondsTotal: 1000 + n * 10,
+      containerStartTime: START - 3_600_000,
     };
   }
   return samples;
@@ -203,17 +213,83 @@ function heapBench(): void {
   );
 }
 
+const DAY_MS = 86_400_000;
+const READ_DAYS = 30;
+
+/** Day buckets of 10,000 containers over 30 days, and a cluster-wide summary of them. */
+async function readBench(uri: string, server: string): Promise<void> {
+  const client = await MongoClient.connect(uri);
+  const db = client.db(`bench_read_${Date.now().toString(36)}`);
+  try {
+    const features = await new MongoUsageStore(
+      { uri, database: db.databaseName },
+      { logger: silentLogger(), metrics: new OperatorMetrics(), clock: { now: () => START } },
+    ).start();
+    const collections = await migrate(db, features);
+    const to = Math.floor(START / DAY_MS) * DAY_MS;
+    const from = to - READ_DAYS * DAY_MS;
+    const metric = (value: number) => ({
+      n: 2880,
+      sum: value * 2880,
+      min: value,
+      max: value,
+      integral: value * 86_400,
+      billedIntegral: value * 86_400,
+      ms: DAY_MS,
+    });
+    for (let day = 0; day < READ_DAYS; day++) {
+      const time = from + day * DAY_MS;
+      const docs: RollupDoc[] = Array.from({ length: CONTAINERS }, (_, i) => ({
+        _id: `1d|${time}|uid-${i}/app`,
+        series: `uid-${i}/app`,
+        time: new Date(time),
+        policy: `shop-${i % 50}/usage`,
+        namespace: `shop-${i % 50}`,
+        pod: `web-${i}`,
+        container: 'app',
+        labels: [{ k: 'team', v: `t${i % 7}` }],
+        count: 2880,
+        cpu: metric(100 + (i % 900)),
+        memory: metric(2 ** 27),
+        parts: ['bench'],
+      }));
+      await collections.rollups['1d'].insertMany(docs, { ordered: false });
+    }
+    await collections.meta.updateOne(
+      { _id: 'watermarks' },
+      { $set: { '1m': to, '5m': to, '1h': to, '1d': to } },
+      { upsert: true },
+    );
+    const stats = { documentsRead: 0 };
+    const started = performance.now();
+    const answer = await summary(collections, { from, to, groupBy: { kind: 'namespace' } }, to, stats);
+    const ms = performance.now() - started;
+    const containers = answer.items.reduce((n, e) => n + e.containers, 0);
+    console.log(
+      `(d) ${server}, cluster-wide ${READ_DAYS}-day summary over ${containers.toLocaleString('en-US')} containers: ` +
+        `${stats.documentsRead.toLocaleString('en-US')} documents read ` +
+        `(${(stats.documentsRead / containers / READ_DAYS).toFixed(2)} per container per day; target <= 1 plus the edges), ` +
+        `${Math.round(ms).toLocaleString('en-US')} ms; coverage ${answer.coverage.ratio}`,
+    );
+  } finally {
+    await db.dropDatabase().catch(() => undefined);
+    await client.close();
+  }
+}
+
 export async function run(): Promise<void> {
   heapBench(); // first, on a heap without the garbage of the others
   transformBench();
   const given = process.env.MONGODB_URI;
   if (given) {
     await writeBench(given, 'MONGODB_URI');
+    await readBench(given, 'MONGODB_URI');
     return;
   }
   const ferretdb = await startFerretDB();
   try {
     await writeBench(ferretdb.uri, 'FerretDB (SQLite)');
+    await readBench(ferretdb.uri, 'FerretDB (SQLite)');
   } finally {
     await ferretdb.stop();
   }

@@ -339,12 +339,13 @@ export async function startOperator(
       agentSource?.close();
     },
   };
-  // Stopped last in a term, after collection: the open rollup buckets are written before the
-  // lease goes, since a new leader recovers them from the store (written later, they would count twice).
+  // Started first in a term: the store's writes carry the term's fencing token (writes of an older
+  // term are refused, and the first write of a term recomputes the open buckets from the stored
+  // readings). Stopped last, after collection: the open buckets are written while the term holds.
   const storeFlush: Runnable = {
     name: 'store-flush',
     needsLeadership: true,
-    start: () => {},
+    start: ({ term }) => store.beginTerm(term?.fencingToken ?? 0),
     stop: () =>
       store
         .flush()

@@ -54,6 +54,12 @@ export class RetentionLoop {
         errors.push(`${policy}: ${errorMessage(err)}`);
       }
     }
+    try {
+      // Readings and buckets expire by their series' own retention, also when no policy is left.
+      deleted += (await this.deps.runner.applyExpiry?.(this.deps.timers.now()))?.deleted ?? 0;
+    } catch (err) {
+      errors.push(`expiry: ${errorMessage(err)}`);
+    }
     if (errors.length > 0 && !this.failing) this.deps.logger.warn('retention failed', { errors });
     if (errors.length === 0 && this.failing) this.deps.logger.info('retention works again');
     this.failing = errors.length > 0;

@@ -115,26 +115,35 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRoutesDeps)
     url: '/api/v1/usage/top',
     parse: (request, now) => parseTopQuery(request.query, now),
     permission: (scoped) => listPermission(scoped.namespace),
-    answer: async ({ namespace, query }) => ({
-      metric: query.metric,
-      unit: query.metric === 'cpu' ? 'millicores' : 'bytes',
-      ...(namespace === undefined ? {} : { namespace }),
-      from: iso(query.from),
-      to: iso(query.to),
-      items: await queries.top(query),
-    }),
+    answer: async ({ namespace, query }) => {
+      const { items, coverage } = await queries.top(query);
+      return {
+        metric: query.metric,
+        unit: query.metric === 'cpu' ? 'millicores' : 'bytes',
+        ...(namespace === undefined ? {} : { namespace }),
+        from: iso(query.from),
+        to: iso(query.to),
+        coverage,
+        items,
+      };
+    },
   });
   add<Scoped<SummaryQuery>>({
     url: '/api/v1/usage/summary',
     parse: (request, now) => parseSummaryQuery(request.query, now),
     permission: (scoped) => listPermission(scoped.namespace),
-    answer: async ({ namespace, query }) => ({
-      groupBy: query.groupBy.kind === 'label' ? `label:${query.groupBy.key}` : query.groupBy.kind,
-      ...(namespace === undefined ? {} : { namespace }),
-      from: iso(query.from),
-      to: iso(query.to),
-      items: await queries.summary(query),
-    }),
+    answer: async ({ namespace, query }) => {
+      const { items, coverage } = await queries.summary(query);
+      return {
+        groupBy: query.groupBy.kind === 'label' ? `label:${query.groupBy.key}` : query.groupBy.kind,
+        ...(namespace === undefined ? {} : { namespace }),
+        from: iso(query.from),
+        to: iso(query.to),
+        // How much of the window had data (docs/accounting.md): gaps show instead of passing silently.
+        coverage,
+        items,
+      };
+    },
   });
 }
 

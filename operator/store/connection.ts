@@ -7,6 +7,7 @@ import type { Retention } from '../model.js';
 import { keepMs, RESOLUTION_MS, ROLLUP_RESOLUTIONS, type Resolution } from './resolutions.js';
 import type { RollupDoc } from './rollups.js';
 import type { SnapshotDoc } from './snapshots.js';
+import type { MetaDoc } from './watermarks.js';
 
 /** What the server can do; these are the only branches between FerretDB and MongoDB. */
 export interface ServerFeatures {
@@ -43,6 +44,7 @@ interface SchemaDoc {
 
 export interface StoreCollections {
   snapshots: Collection<SnapshotDoc>;
+  meta: Collection<MetaDoc>;
   rollups: Readonly<Record<Resolution, Collection<RollupDoc>>>;
   /** True when raw snapshots live in a time-series collection (no unique `_id` there). */
   snapshotsTimeSeries: boolean;
@@ -56,8 +58,20 @@ export interface StoreCollections {
  *   documents without the fields no reader used (`series`, `node`, `seconds`, `requestMax`,
  *   `limitMax`): both make each of the many bucket writes cheaper. Documents written by version 1
  *   keep those fields until retention removes them; readers ignore them.
+ * - 3: exact accounting (docs/accounting.md). One series per container (`series` on every
+ *   document, pod UID and container name), readings with their span (`from`, increments, counter
+ *   base, `term`, `expireAt`), buckets with measured time (`ms`), `term`, `expireAt`,
+ *   `finerExpireAt`, and in `meta` the fence and the watermarks. Migrating from 1 or 2 keeps the
+ *   data where it is: buckets get their measured time (the bucket's width where it has readings),
+ *   the watermarks are set where the previous layout had closed buckets, and `legacy.until`
+ *   records where its readings end (a new series starts no earlier, so the first span of a
+ *   container seen again is not counted twice). Readers keep one of a container's per-policy
+ *   buckets of that layout, as it did.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+
+/** How long after its end the previous layout closed a bucket (its grace period). */
+const LEGACY_GRACE_MS = 120_000;
 
 export interface LayoutOptions {
   /**
@@ -88,25 +102,65 @@ export async function migrate(
   }
   const snapshotsTimeSeries = await ensureSnapshots(db, features, options);
   for (const resolution of ROLLUP_RESOLUTIONS) await ensureRollups(db, resolution, features, options);
+  const collections = collectionsOf(db, snapshotsTimeSeries);
+  if (recorded > 0 && recorded < 3) await migrateToExactAccounting(collections);
   await meta.updateOne({ _id: 'schema' }, { $max: { version: SCHEMA_VERSION } }, { upsert: true });
-  return collectionsOf(db, snapshotsTimeSeries);
+  return collections;
+}
+
+/** Step to version 3 (see SCHEMA_VERSION); idempotent, like every step. */
+async function migrateToExactAccounting(collections: StoreCollections): Promise<void> {
+  for (const resolution of ROLLUP_RESOLUTIONS) {
+    const rollups = collections.rollups[resolution];
+    for (const metric of ['cpu', 'memory'] as const) {
+      const field = `${metric}.ms`;
+      await rollups.updateMany(
+        { [field]: { $exists: false }, [`${metric}.n`]: { $gt: 0 } },
+        { $set: { [field]: RESOLUTION_MS[resolution] } },
+      );
+      await rollups.updateMany({ [field]: { $exists: false } }, { $set: { [field]: 0 } });
+    }
+  }
+  const latest = await collections.snapshots
+    .find({}, { projection: { time: 1 } })
+    .sort({ time: -1 })
+    .limit(1)
+    .next();
+  if (latest === null) return;
+  const end = latest.time.getTime();
+  await collections.meta.updateOne({ _id: 'legacy' }, { $max: { until: end } }, { upsert: true });
+  const marks: Record<string, number> = {};
+  for (const resolution of ROLLUP_RESOLUTIONS) {
+    const width = RESOLUTION_MS[resolution];
+    marks[resolution] = Math.floor((end - LEGACY_GRACE_MS) / width) * width;
+  }
+  await collections.meta.updateOne({ _id: 'watermarks' }, { $max: marks }, { upsert: true });
 }
 
 export function collectionsOf(db: Db, snapshotsTimeSeries: boolean): StoreCollections {
   const rollups = Object.fromEntries(
     ROLLUP_RESOLUTIONS.map((r) => [r, db.collection<RollupDoc>(COLLECTION_NAMES.rollups[r])]),
   ) as Record<Resolution, Collection<RollupDoc>>;
-  return { snapshots: db.collection<SnapshotDoc>(COLLECTION_NAMES.snapshots), rollups, snapshotsTimeSeries };
+  return {
+    snapshots: db.collection<SnapshotDoc>(COLLECTION_NAMES.snapshots),
+    meta: db.collection<MetaDoc>(COLLECTION_NAMES.meta),
+    rollups,
+    snapshotsTimeSeries,
+  };
 }
 
 /** Indexes every query and the retention deletes use; `time` alone is created with the TTL. */
 const SNAPSHOT_INDEXES: IndexDescription['key'][] = [
   { namespace: 1, pod: 1, time: -1 }, // latest, raw history
-  { policy: 1, time: 1 }, // retention
+  { policy: 1, time: 1 }, // retention of data without its own expiry
+  { series: 1, time: -1 }, // a series' latest reading (write path, latestReadings)
+  { expireAt: 1 }, // retention
+  { long: 1, time: 1 }, // the few long spans that reach into a window from far after it
 ];
 const ROLLUP_INDEXES: IndexDescription['key'][] = [
   { namespace: 1, pod: 1, time: 1 }, // history; top and summary of some namespaces
-  { policy: 1, time: 1 }, // retention
+  { policy: 1, time: 1 }, // retention of data without its own expiry
+  { expireAt: 1 }, // retention
 ];
 /**
  * Indexes earlier layouts created and this one does not use (each costs on every write):

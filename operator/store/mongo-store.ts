@@ -6,21 +6,21 @@
 import { MongoClient } from 'mongodb';
 import { errorMessage, type Logger } from '../logging.js';
 import type { OperatorMetrics } from '../metrics.js';
-import type { Clock, ContainerSample, ObjectKey, Retention } from '../model.js';
+import type { Clock, ContainerSample, ObjectKey, Retention, SeriesBase } from '../model.js';
 import { detectFeatures, migrate, type ServerFeatures, type StoreCollections } from './connection.js';
 import { DEFAULT_OUTAGE_BUFFER_CAPACITY } from './outage-buffer.js';
-import { history, latestSamples, summary, top, type Unwritten } from './queries.js';
-import { deleteExpired, type RetentionLimits } from './retention.js';
+import { history, latestSamples, summary, top } from './queries.js';
+import { deleteExpired, deleteExpiredSeries, type RetentionLimits } from './retention.js';
 import { invalidSampleField } from './snapshots.js';
 import type {
   HistoryQuery,
   HistoryResult,
   RetentionRunner,
   SampleWriter,
-  SummaryEntry,
   SummaryQuery,
-  TopEntry,
+  SummaryResult,
   TopQuery,
+  TopResult,
   UsageQueries,
   WriteOutcome,
 } from './types.js';
@@ -63,8 +63,8 @@ export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRun
   /** Writes run one after another (the write path relies on it). */
   private writes: Promise<unknown> = Promise.resolve();
   private readonly retentionLimits: RetentionLimits;
-  private readonly unwritten: Unwritten = (resolution, filter) =>
-    this.connected?.writePath.unwritten(resolution, filter) ?? [];
+  /** The leadership term writes carry (0 for a replica without leader election). */
+  private term = 0;
 
   constructor(
     private readonly options: MongoUsageStoreOptions,
@@ -109,15 +109,40 @@ export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRun
   }
 
   history(query: HistoryQuery): Promise<HistoryResult> {
-    return this.timed('history', (c) => history(c.collections, this.unwritten, query));
+    return this.timed('history', (c) => history(c.collections, query, this.deps.clock.now()));
   }
 
-  top(query: TopQuery): Promise<TopEntry[]> {
-    return this.timed('top', (c) => top(c.collections, this.unwritten, query));
+  top(query: TopQuery): Promise<TopResult> {
+    return this.timed('top', (c) => top(c.collections, query, this.deps.clock.now()));
   }
 
-  summary(query: SummaryQuery): Promise<SummaryEntry[]> {
-    return this.timed('summary', (c) => summary(c.collections, this.unwritten, query));
+  summary(query: SummaryQuery): Promise<SummaryResult> {
+    return this.timed('summary', (c) => summary(c.collections, query, this.deps.clock.now()));
+  }
+
+  /**
+   * Writes from now on carry this leadership term (the Lease's fencing token). The next write
+   * claims it in the database and recomputes the open buckets there; writes of an older term are
+   * refused from then on, here and in any other process.
+   */
+  beginTerm(term: number): void {
+    this.term = term;
+    this.connected?.writePath.beginTerm(term);
+  }
+
+  /** The latest stored reading of each series (a collector continues them from there). */
+  latestReadings(seriesKeys: readonly string[], lookbackMs?: number): Promise<Map<string, SeriesBase>> {
+    return this.timed('latest-readings', (c) => c.writePath.latestReadings(seriesKeys, lookbackMs));
+  }
+
+  async applyExpiry(now: number): Promise<{ deleted: number }> {
+    // Closes the buckets that are due first (a leader with nothing to collect writes none
+    // otherwise), so the watermarks move on before the finer levels below them expire.
+    await this.write([]);
+    const deleted = await this.timed('retention', (c) =>
+      deleteExpiredSeries(c.collections, now, this.retentionLimits),
+    );
+    return { deleted };
   }
 
   async applyRetention(policy: ObjectKey, retention: Retention, now: number): Promise<{ deleted: number }> {
@@ -128,10 +153,9 @@ export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRun
   }
 
   /**
-   * Writes the rollup buckets open in memory. Call it when this replica stops writing: at the end
-   * of a leadership term (before the lease is released) and at shutdown. A replica that writes
-   * next recomputes what was left open, so a bucket left unwritten is not lost, but one written
-   * after that would count twice.
+   * Writes the rollup buckets open in memory, when this replica stops writing: at the end of a
+   * leadership term and at shutdown. Readers do not rely on it (they read what is past each
+   * watermark from the raw readings), and the next writer recomputes these buckets anyway.
    */
   async flush(): Promise<void> {
     if (this.connected) await this.serialized('flush', (c) => c.writePath.flush());
@@ -211,6 +235,7 @@ export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRun
       graceMs: this.options.graceMs ?? 120_000,
       uncertainCapacity: this.options.uncertainCapacity ?? DEFAULT_OUTAGE_BUFFER_CAPACITY,
     });
+    writePath.beginTerm(this.term);
     this.deps.logger.info('connected to the store', {
       server: features.server,
       database: db.databaseName,

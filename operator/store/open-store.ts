@@ -4,7 +4,7 @@
  */
 import { errorMessage, type Logger } from '../logging.js';
 import type { OperatorMetrics } from '../metrics.js';
-import { systemClock, type Clock, type Retention } from '../model.js';
+import { systemClock, type Clock, type Retention, type SeriesBase } from '../model.js';
 import { MongoUsageStore } from './mongo-store.js';
 import { OutageBuffer } from './outage-buffer.js';
 import type { RetentionRunner, SampleWriter, UsageQueries } from './types.js';
@@ -25,6 +25,13 @@ export interface UsageStore {
   health: StoreHealth;
   /** True when the server answers, else why not. */
   ping(): Promise<true | string>;
+  /**
+   * Starts a leadership term: writes carry its fencing token, the first one claims it in the
+   * database and recomputes the open buckets there; writes of older terms are refused.
+   */
+  beginTerm(fencingToken: number): void;
+  /** The latest stored reading of each series (podUid/container), for a collector to continue from. */
+  latestReadings(seriesKeys: readonly string[], lookbackMs?: number): Promise<Map<string, SeriesBase>>;
   /**
    * Writes what waits in memory (buffered samples, open rollup buckets). Call it when this
    * replica stops writing, at the end of a leadership term, before the lease is released.
@@ -76,6 +83,8 @@ export async function openStore(options: OpenStoreOptions): Promise<UsageStore> 
       },
     },
     ping: () => store.ping(),
+    beginTerm: (fencingToken) => store.beginTerm(fencingToken),
+    latestReadings: (keys, lookbackMs) => store.latestReadings(keys, lookbackMs),
     flush: async () => {
       await buffer.flush();
       await store.flush();

@@ -1,41 +1,56 @@
 /**
- * The read side. Averages, peaks, rankings and chargeback are computed in code from sums, counts
- * and extremes (FerretDB has no $avg/$min/$max accumulators), from the rollups for windows and
- * from raw snapshots for the latest values and raw history.
+ * The read side. Every answer comes from the database alone, so every replica gives the same one:
+ * a level's buckets up to its watermark (written whole), and what lies after it from the finer
+ * levels and the stored raw readings. Averages, peaks, rankings and chargeback are computed in
+ * code from sums, counts, extremes and integrals (FerretDB has no $avg/$min/$max accumulators).
  *
- * A container selected by two policies has two series; each query counts it once, using the
- * series with the most samples. Buckets not written yet (open in memory on this replica) are
- * merged in through `Unwritten`, so the latest minutes are included.
+ * A window is answered from whole buckets, coarsest first, and its edges from the finest level
+ * still kept: within a bucket cut by an edge, the finer level (down to the raw readings, whose
+ * spans are pro-rated by time) when it is kept for the series, else the bucket pro-rated by the
+ * share of it inside the window. See docs/accounting.md.
  */
+import type { Filter } from 'mongodb';
 import type { ContainerSample } from '../model.js';
 import type { StoreCollections } from './connection.js';
-import { bucketStart, coverWindow, granularityMs, type Resolution } from './resolutions.js';
 import {
-  BucketAccumulator,
-  identityOf,
-  MetricAccumulator,
-  type RollupDoc,
-  type SeriesScope,
-} from './rollups.js';
-import { fromSnapshotDoc, seriesKey, type SnapshotDoc } from './snapshots.js';
+  bucketStart,
+  granularityMs,
+  RESOLUTION_MS,
+  ROLLUP_RESOLUTIONS,
+  type Resolution,
+} from './resolutions.js';
+import { MetricAccumulator, seriesOfDoc, type RollupDoc } from './rollups.js';
+import { fromSnapshotDoc, seriesKey, seriesOfSnapshot, type SnapshotDoc } from './snapshots.js';
+import { overlapMs, spanOf } from './spans.js';
+import { readWatermarks, type Watermarks } from './watermarks.js';
+import { readingsOverlapping } from './write-path.js';
 import {
   GRANULARITIES,
   type Aggregate,
   type ContainerHistory,
+  type Coverage,
   type Granularity,
+  type HistoryPoint,
   type HistoryQuery,
   type HistoryResult,
   type SummaryEntry,
   type SummaryQuery,
+  type SummaryResult,
   type TopEntry,
   type TopQuery,
+  type TopResult,
 } from './types.js';
-
-/** Rollups of a resolution held in memory and not in the database yet. */
-export type Unwritten = (resolution: Resolution, filter: (scope: SeriesScope) => boolean) => RollupDoc[];
 
 /** Interval assumed for a pod with no sample yet, to estimate raw points. */
 const DEFAULT_INTERVAL_MS = 30_000;
+
+/** Figures of one read, for the benchmark. */
+export interface ReadStats {
+  documentsRead: number;
+}
+
+/** Coarsest first, then the raw readings. */
+const LEVELS = [...ROLLUP_RESOLUTIONS].reverse();
 
 export async function latestSamples(
   collections: StoreCollections,
@@ -65,10 +80,335 @@ async function newestSample(
   return collections.snapshots.find({ namespace, pod }).sort({ time: -1 }).limit(1).next();
 }
 
+/** One series over (part of) a window. */
+class SeriesWindow {
+  count = 0;
+  readonly cpu = new MetricAccumulator();
+  readonly memory = new MetricAccumulator();
+  /** Time of the bucket or reading the identity was taken from. */
+  private latest = -Infinity;
+
+  constructor(
+    readonly series: string,
+    public namespace: string,
+    public pod: string,
+    public container: string,
+    public labels: { k: string; v: string }[],
+  ) {}
+
+  identify(
+    time: number,
+    source: { namespace: string; pod: string; container: string; labels: SeriesWindow['labels'] },
+  ): void {
+    if (time < this.latest) return;
+    this.latest = time;
+    this.labels = source.labels;
+  }
+
+  add(other: SeriesWindow): void {
+    this.count += other.count;
+    this.cpu.merge(other.cpu.toRollup());
+    this.memory.merge(other.memory.toRollup());
+    this.identify(other.latest, other);
+  }
+}
+
+type Totals = Map<string, SeriesWindow>;
+
+interface RangeResult {
+  totals: Totals;
+  /** Sum over the pieces of the longest measured time of any series in the piece. */
+  coveredMs: number;
+}
+
+interface ReadContext {
+  collections: StoreCollections;
+  marks: Watermarks;
+  now: number;
+  scope: Filter<RollupDoc>;
+  stats: ReadStats;
+}
+
+function windowOf(totals: Totals, key: string, source: RollupDoc | ContainerSample): SeriesWindow {
+  let window = totals.get(key);
+  if (window === undefined) {
+    window = new SeriesWindow(key, source.namespace, source.pod, source.container, source.labels);
+    totals.set(key, window);
+  }
+  return window;
+}
+
+function merge(into: RangeResult, from: RangeResult): void {
+  into.coveredMs += from.coveredMs;
+  for (const [key, window] of from.totals) {
+    const existing = into.totals.get(key);
+    if (existing === undefined) into.totals.set(key, window);
+    else existing.add(window);
+  }
+}
+
+/**
+ * Documents of schema 2 were per policy: of a container's buckets for the same time, the one with
+ * most readings is kept (what that layout answered). Documents with a series are kept as they are.
+ */
+function withoutPolicyDuplicates(docs: RollupDoc[]): RollupDoc[] {
+  if (docs.every((d) => d.series !== undefined)) return docs;
+  const best = new Map<string, RollupDoc>();
+  const result: RollupDoc[] = [];
+  for (const doc of docs) {
+    if (doc.series !== undefined) result.push(doc);
+    else {
+      const key = `${seriesOfDoc(doc)}|${doc.time.getTime()}`;
+      const current = best.get(key);
+      if (current === undefined || doc.count > current.count) best.set(key, doc);
+    }
+  }
+  return [...result, ...best.values()];
+}
+
+async function readBuckets(
+  ctx: ReadContext,
+  resolution: Resolution,
+  from: number,
+  to: number,
+): Promise<RollupDoc[]> {
+  const docs = await ctx.collections.rollups[resolution]
+    .find({ ...ctx.scope, time: { $gte: new Date(from), $lt: new Date(to) } } as Filter<RollupDoc>)
+    .toArray();
+  ctx.stats.documentsRead += docs.length;
+  return withoutPolicyDuplicates(docs);
+}
+
+/** Whole buckets of one level. */
+function wholeBuckets(docs: RollupDoc[]): RangeResult {
+  const totals: Totals = new Map();
+  const longest = new Map<number, number>();
+  for (const doc of docs) {
+    const time = doc.time.getTime();
+    const window = windowOf(totals, seriesOfDoc(doc), doc);
+    window.count += doc.count;
+    window.cpu.merge(doc.cpu);
+    window.memory.merge(doc.memory);
+    window.identify(time, doc);
+    longest.set(time, Math.max(longest.get(time) ?? 0, doc.cpu.ms ?? 0));
+  }
+  let coveredMs = 0;
+  for (const ms of longest.values()) coveredMs += ms;
+  return { totals, coveredMs };
+}
+
+/** The raw readings' spans pro-rated to [a, b). */
+async function rawRange(ctx: ReadContext, a: number, b: number): Promise<RangeResult> {
+  const readings = await readingsOverlapping(
+    ctx.collections.snapshots,
+    a,
+    b,
+    ctx.scope as Filter<SnapshotDoc>,
+  );
+  ctx.stats.documentsRead += readings.length;
+  const totals: Totals = new Map();
+  for (const reading of readings) {
+    const span = spanOf(reading);
+    const ms = overlapMs(span.from, span.to, a, b);
+    const inWindow = reading.time >= a && reading.time < b;
+    if (ms === 0 && !inWindow) continue;
+    const window = windowOf(totals, seriesKey(reading), reading);
+    if (ms > 0) {
+      window.cpu.addPiece(span.cpu, reading.cpuRequestMillicores, ms, span.to - span.from);
+      window.memory.addPiece(span.memory, reading.memoryRequestBytes, ms, span.to - span.from);
+    }
+    if (inWindow) {
+      window.count += 1;
+      window.cpu.addReading(reading.cpuMillicores);
+      window.memory.addReading(reading.memoryBytes);
+      window.identify(reading.time, reading);
+    }
+  }
+  let coveredMs = 0;
+  for (const window of totals.values()) coveredMs = Math.max(coveredMs, window.cpu.ms);
+  return { totals, coveredMs };
+}
+
+/** [a, b) answered from level `index` of LEVELS and the finer ones. */
+async function range(ctx: ReadContext, index: number, a: number, b: number): Promise<RangeResult> {
+  const result: RangeResult = { totals: new Map(), coveredMs: 0 };
+  if (!(b > a)) return result;
+  const resolution = LEVELS[index];
+  if (resolution === undefined) return rawRange(ctx, a, b);
+  const width = RESOLUTION_MS[resolution];
+  const watermark = ctx.marks[resolution];
+  let runStart: number | undefined;
+  let runEnd = 0;
+  const flushRun = async () => {
+    if (runStart === undefined) return;
+    merge(result, wholeBuckets(await readBuckets(ctx, resolution, runStart, runEnd)));
+    runStart = undefined;
+  };
+  for (let start = bucketStart(a, resolution); start < b; start += width) {
+    const end = start + width;
+    if (end > watermark) {
+      // Not written whole yet: the rest of the range comes from the finer levels.
+      await flushRun();
+      merge(result, await range(ctx, index + 1, Math.max(a, start), b));
+      break;
+    }
+    if (start >= a && end <= b) {
+      runStart ??= start;
+      runEnd = end;
+      continue;
+    }
+    await flushRun();
+    merge(result, await edgeBucket(ctx, index, start, Math.max(a, start), Math.min(b, end)));
+  }
+  await flushRun();
+  return result;
+}
+
+/**
+ * The part [a, b) of the bucket starting at `start` of level `index`: from the finer levels, or,
+ * for a series whose finer level is gone, the bucket pro-rated.
+ */
+async function edgeBucket(
+  ctx: ReadContext,
+  index: number,
+  start: number,
+  a: number,
+  b: number,
+): Promise<RangeResult> {
+  const resolution = LEVELS[index] as Resolution;
+  const finer = await range(ctx, index + 1, a, b);
+  const docs = await readBuckets(ctx, resolution, start, start + 1);
+  const share = (b - a) / RESOLUTION_MS[resolution];
+  let prorated = 0;
+  for (const doc of docs) {
+    if (doc.finerExpireAt === undefined || doc.finerExpireAt.getTime() > ctx.now) continue;
+    const key = seriesOfDoc(doc);
+    const window = new SeriesWindow(key, doc.namespace, doc.pod, doc.container, doc.labels);
+    window.cpu.merge({ ...doc.cpu, n: 0, sum: 0 }, share);
+    window.memory.merge({ ...doc.memory, n: 0, sum: 0 }, share);
+    window.identify(doc.time.getTime(), doc);
+    finer.totals.set(key, window);
+    prorated = Math.max(prorated, window.cpu.ms);
+  }
+  finer.coveredMs = Math.max(finer.coveredMs, prorated);
+  return finer;
+}
+
+async function windowTotals(
+  collections: StoreCollections,
+  from: number,
+  to: number,
+  scope: Filter<RollupDoc>,
+  now: number,
+  stats: ReadStats,
+): Promise<RangeResult> {
+  const marks = await readWatermarks(collections.meta);
+  return range({ collections, marks, now, scope, stats }, 0, from, to);
+}
+
+function coverageOf(from: number, to: number, coveredMs: number): Coverage {
+  const windowMs = Math.max(0, to - from);
+  return { windowMs, coveredMs, ratio: windowMs > 0 ? Math.min(1, coveredMs / windowMs) : 0 };
+}
+
+function namespaceScope(namespaces: readonly string[] | undefined): Filter<RollupDoc> {
+  return namespaces === undefined ? {} : { namespace: { $in: [...namespaces] } };
+}
+
+export async function top(
+  collections: StoreCollections,
+  query: TopQuery,
+  now: number,
+  stats: ReadStats = { documentsRead: 0 },
+): Promise<TopResult> {
+  if ((query.namespaces !== undefined && query.namespaces.length === 0) || !(query.to > query.from))
+    return { items: [], coverage: coverageOf(query.from, query.to, 0) };
+  const { totals, coveredMs } = await windowTotals(
+    collections,
+    query.from,
+    query.to,
+    namespaceScope(query.namespaces),
+    now,
+    stats,
+  );
+  const entries: TopEntry[] = [];
+  for (const t of totals.values()) {
+    const metric = query.metric === 'cpu' ? t.cpu : t.memory;
+    if (metric.ms === 0) continue;
+    entries.push({
+      namespace: t.namespace,
+      pod: t.pod,
+      container: t.container,
+      avg: metric.integral / (metric.ms / 1000),
+      max: metric.n > 0 ? metric.max : metric.integral / (metric.ms / 1000),
+      samples: metric.n,
+    });
+  }
+  const name = (e: TopEntry) => `${e.namespace}/${e.pod}/${e.container}`;
+  entries.sort((a, b) => b.avg - a.avg || b.max - a.max || name(a).localeCompare(name(b)));
+  return {
+    items: entries.slice(0, Math.max(0, query.limit)),
+    coverage: coverageOf(query.from, query.to, coveredMs),
+  };
+}
+
+const MILLICORE_SECONDS_PER_CORE_HOUR = 1000 * 3600;
+const BYTE_SECONDS_PER_GIB_HOUR = 2 ** 30 * 3600;
+
+/**
+ * Chargeback per group: usage integrated over the readings' spans within the window (core-hours,
+ * GiB-hours), and the same by max(request, usage). Label groups use the label value of the latest
+ * bucket or reading of the container in the window.
+ */
+export async function summary(
+  collections: StoreCollections,
+  query: SummaryQuery,
+  now: number,
+  stats: ReadStats = { documentsRead: 0 },
+): Promise<SummaryResult> {
+  if ((query.namespaces !== undefined && query.namespaces.length === 0) || !(query.to > query.from))
+    return { items: [], coverage: coverageOf(query.from, query.to, 0) };
+  const { totals, coveredMs } = await windowTotals(
+    collections,
+    query.from,
+    query.to,
+    namespaceScope(query.namespaces),
+    now,
+    stats,
+  );
+  const groups = new Map<string, SummaryEntry>();
+  for (const t of totals.values()) {
+    const group =
+      query.groupBy.kind === 'namespace'
+        ? t.namespace
+        : query.groupBy.kind === 'pod'
+          ? `${t.namespace}/${t.pod}`
+          : (t.labels.find((l) => l.k === (query.groupBy as { key: string }).key)?.v ?? '');
+    const entry = groups.get(group) ?? {
+      group,
+      cpuCoreHours: 0,
+      cpuCoreHoursBilled: 0,
+      memoryGiBHours: 0,
+      memoryGiBHoursBilled: 0,
+      containers: 0,
+    };
+    groups.set(group, entry);
+    entry.cpuCoreHours += t.cpu.integral / MILLICORE_SECONDS_PER_CORE_HOUR;
+    entry.cpuCoreHoursBilled += t.cpu.billedIntegral / MILLICORE_SECONDS_PER_CORE_HOUR;
+    entry.memoryGiBHours += t.memory.integral / BYTE_SECONDS_PER_GIB_HOUR;
+    entry.memoryGiBHoursBilled += t.memory.billedIntegral / BYTE_SECONDS_PER_GIB_HOUR;
+    entry.containers += 1;
+  }
+  const items = [...groups.values()].sort(
+    (a, b) => b.cpuCoreHoursBilled - a.cpuCoreHoursBilled || a.group.localeCompare(b.group),
+  );
+  return { items, coverage: coverageOf(query.from, query.to, coveredMs) };
+}
+
 export async function history(
   collections: StoreCollections,
-  unwritten: Unwritten,
   query: HistoryQuery,
+  now: number,
 ): Promise<HistoryResult> {
   const granularity =
     query.granularity === 'auto' ? await chooseGranularity(collections, query) : query.granularity;
@@ -76,7 +416,7 @@ export async function history(
   const containers =
     granularity === 'raw'
       ? await rawHistory(collections, query)
-      : await rollupHistory(collections, unwritten, query, granularity);
+      : await rollupHistory(collections, query, granularity, now);
   for (const container of containers) container.points = container.points.slice(-query.maxPoints);
   return { granularity, containers };
 }
@@ -120,8 +460,10 @@ async function rawHistory(collections: StoreCollections, query: HistoryQuery): P
     .toArray();
   const bySeries = new Map<string, SnapshotDoc[]>();
   for (const doc of docs) {
-    const series = bySeries.get(doc.series);
-    if (series === undefined) bySeries.set(doc.series, [doc]);
+    // Readings of schema 2 were per policy; a container has one series since.
+    const key = doc.from === undefined ? `${seriesOfSnapshot(doc)}|${doc.policy}` : doc.series;
+    const series = bySeries.get(key);
+    if (series === undefined) bySeries.set(key, [doc]);
     else series.push(doc);
   }
   return containerHistories(
@@ -141,54 +483,73 @@ function pointOf(value: number | null): Aggregate | null {
   return value === null ? null : { min: value, avg: value, max: value };
 }
 
+/** Buckets of a pod: written ones as stored, the ones past the watermark from the finer levels. */
 async function rollupHistory(
   collections: StoreCollections,
-  unwritten: Unwritten,
   query: HistoryQuery,
   resolution: Resolution,
+  now: number,
 ): Promise<ContainerHistory[]> {
+  const width = RESOLUTION_MS[resolution];
   const from = bucketStart(query.from, resolution);
-  const stored = await collections.rollups[resolution]
-    .find({
-      namespace: query.namespace,
-      pod: query.pod,
-      time: { $gte: new Date(from), $lt: new Date(query.to) },
-    })
-    .toArray();
-  const recent = unwritten(resolution, (s) => s.namespace === query.namespace && s.pod === query.pod).filter(
-    (doc) => doc.time.getTime() >= from && doc.time.getTime() < query.to,
+  const marks = await readWatermarks(collections.meta);
+  const watermark = Math.max(from, Math.min(marks[resolution], query.to));
+  const scope = { namespace: query.namespace, pod: query.pod };
+  const ctx: ReadContext = { collections, marks, now, scope, stats: { documentsRead: 0 } };
+  const stored = withoutPolicyDuplicates(
+    await collections.rollups[resolution]
+      .find({ ...scope, time: { $gte: new Date(from), $lt: new Date(watermark) } })
+      .toArray(),
   );
-  const bySeries = new Map<string, Map<number, BucketAccumulator>>();
-  for (const doc of [...stored, ...recent]) {
-    const identity = identityOf(doc);
-    const buckets = bySeries.get(identity.series) ?? new Map<number, BucketAccumulator>();
-    bySeries.set(identity.series, buckets);
-    const start = doc.time.getTime();
+  const byContainer = new Map<string, Map<number, SeriesWindow>>();
+  const bucketOf = (source: RollupDoc | SeriesWindow, start: number) => {
+    let buckets = byContainer.get(source.container);
+    if (buckets === undefined) byContainer.set(source.container, (buckets = new Map()));
     let bucket = buckets.get(start);
-    if (bucket === undefined)
-      buckets.set(start, (bucket = new BucketAccumulator(resolution, start, identity)));
-    bucket.addRollup(doc);
+    if (bucket === undefined) {
+      bucket = new SeriesWindow(
+        source.container,
+        source.namespace,
+        source.pod,
+        source.container,
+        source.labels,
+      );
+      buckets.set(start, bucket);
+    }
+    return bucket;
+  };
+  for (const doc of stored) {
+    const bucket = bucketOf(doc, doc.time.getTime());
+    bucket.count += doc.count;
+    bucket.cpu.merge(doc.cpu);
+    bucket.memory.merge(doc.memory);
   }
-  return containerHistories(
-    [...bySeries.values()].map((buckets) => ({
-      container: ([...buckets.values()][0] as BucketAccumulator).identity.container,
-      points: [...buckets.values()]
-        .sort((a, b) => a.start - b.start)
-        .map((bucket) => ({
-          time: bucket.start,
+  const index = LEVELS.indexOf(resolution);
+  for (let start = bucketStart(watermark, resolution); start < query.to; start += width) {
+    if (start < watermark) continue;
+    const { totals } = await range(ctx, index + 1, start, Math.min(start + width, query.to));
+    for (const t of totals.values()) if (t.count > 0) bucketOf(t, start).add(t);
+  }
+  return [...byContainer.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([container, buckets]) => ({
+      container,
+      points: [...buckets.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([time, bucket]): HistoryPoint => ({
+          time,
           count: bucket.count,
           cpuMillicores: aggregateOf(bucket.cpu),
           memoryBytes: aggregateOf(bucket.memory),
         })),
-    })),
-  );
+    }));
 }
 
 function aggregateOf(metric: MetricAccumulator): Aggregate | null {
   return metric.n === 0 ? null : { min: metric.min, avg: metric.sum / metric.n, max: metric.max };
 }
 
-/** One history per container (the series with most samples when several policies cover it), by name. */
+/** One history per container (the series with most readings when an older layout kept one per policy), by name. */
 function containerHistories(series: ContainerHistory[]): ContainerHistory[] {
   const byContainer = new Map<string, ContainerHistory>();
   const samples = (h: ContainerHistory) => h.points.reduce((n, p) => n + p.count, 0);
@@ -198,134 +559,4 @@ function containerHistories(series: ContainerHistory[]): ContainerHistory[] {
       byContainer.set(candidate.container, candidate);
   }
   return [...byContainer.values()].sort((a, b) => a.container.localeCompare(b.container));
-}
-
-/** Per series, everything the rollups of a window hold. */
-interface SeriesTotals {
-  doc: RollupDoc;
-  latest: number;
-  count: number;
-  cpu: MetricAccumulator;
-  memory: MetricAccumulator;
-}
-
-/** Totals per container over [from, to), read from the rollups that cover the window. */
-async function windowTotals(
-  collections: StoreCollections,
-  unwritten: Unwritten,
-  from: number,
-  to: number,
-  namespaces: readonly string[] | undefined,
-): Promise<SeriesTotals[]> {
-  if (namespaces !== undefined && namespaces.length === 0) return [];
-  const inScope = (s: { namespace: string }) => namespaces === undefined || namespaces.includes(s.namespace);
-  const segments = coverWindow(from, to);
-  const parts = await Promise.all(
-    segments.map(async (segment) => {
-      const range = { $gte: new Date(segment.from), $lt: new Date(segment.to) };
-      const filter =
-        namespaces === undefined ? { time: range } : { time: range, namespace: { $in: [...namespaces] } };
-      const stored = await collections.rollups[segment.resolution].find(filter).toArray();
-      const recent = unwritten(segment.resolution, inScope).filter(
-        (doc) => doc.time.getTime() >= segment.from && doc.time.getTime() < segment.to,
-      );
-      return [...stored, ...recent];
-    }),
-  );
-  const bySeries = new Map<string, SeriesTotals>();
-  for (const doc of parts.flat()) {
-    const series = seriesKey(doc);
-    let totals = bySeries.get(series);
-    if (totals === undefined) {
-      totals = {
-        doc,
-        latest: -Infinity,
-        count: 0,
-        cpu: new MetricAccumulator(),
-        memory: new MetricAccumulator(),
-      };
-      bySeries.set(series, totals);
-    }
-    totals.count += doc.count;
-    totals.cpu.merge(doc.cpu);
-    totals.memory.merge(doc.memory);
-    if (doc.time.getTime() >= totals.latest) {
-      totals.latest = doc.time.getTime();
-      totals.doc = doc;
-    }
-  }
-  const byContainer = new Map<string, SeriesTotals>();
-  for (const totals of bySeries.values()) {
-    const key = `${totals.doc.namespace}|${totals.doc.pod}|${totals.doc.container}`;
-    const current = byContainer.get(key);
-    if (current === undefined || totals.count > current.count) byContainer.set(key, totals);
-  }
-  return [...byContainer.values()];
-}
-
-export async function top(
-  collections: StoreCollections,
-  unwritten: Unwritten,
-  query: TopQuery,
-): Promise<TopEntry[]> {
-  const totals = await windowTotals(collections, unwritten, query.from, query.to, query.namespaces);
-  const entries: TopEntry[] = [];
-  for (const t of totals) {
-    const metric = query.metric === 'cpu' ? t.cpu : t.memory;
-    if (metric.n === 0) continue;
-    const { namespace, pod, container } = t.doc;
-    entries.push({
-      namespace,
-      pod,
-      container,
-      avg: metric.sum / metric.n,
-      max: metric.max,
-      samples: metric.n,
-    });
-  }
-  const name = (e: TopEntry) => `${e.namespace}/${e.pod}/${e.container}`;
-  entries.sort((a, b) => b.avg - a.avg || b.max - a.max || name(a).localeCompare(name(b)));
-  return entries.slice(0, Math.max(0, query.limit));
-}
-
-const MILLICORE_SECONDS_PER_CORE_HOUR = 1000 * 3600;
-const BYTE_SECONDS_PER_GIB_HOUR = 2 ** 30 * 3600;
-
-/**
- * Chargeback per group: usage integrated over each sample's interval (core-hours, GiB-hours),
- * and the same by max(request, usage). Label groups use the label value of the latest bucket.
- */
-export async function summary(
-  collections: StoreCollections,
-  unwritten: Unwritten,
-  query: SummaryQuery,
-): Promise<SummaryEntry[]> {
-  const totals = await windowTotals(collections, unwritten, query.from, query.to, query.namespaces);
-  const groups = new Map<string, SummaryEntry>();
-  for (const t of totals) {
-    const { namespace, pod, labels } = t.doc;
-    const group =
-      query.groupBy.kind === 'namespace'
-        ? namespace
-        : query.groupBy.kind === 'pod'
-          ? `${namespace}/${pod}`
-          : (labels.find((l) => l.k === (query.groupBy as { key: string }).key)?.v ?? '');
-    const entry = groups.get(group) ?? {
-      group,
-      cpuCoreHours: 0,
-      cpuCoreHoursBilled: 0,
-      memoryGiBHours: 0,
-      memoryGiBHoursBilled: 0,
-      containers: 0,
-    };
-    groups.set(group, entry);
-    entry.cpuCoreHours += t.cpu.integral / MILLICORE_SECONDS_PER_CORE_HOUR;
-    entry.cpuCoreHoursBilled += t.cpu.billedIntegral / MILLICORE_SECONDS_PER_CORE_HOUR;
-    entry.memoryGiBHours += t.memory.integral / BYTE_SECONDS_PER_GIB_HOUR;
-    entry.memoryGiBHoursBilled += t.memory.billedIntegral / BYTE_SECONDS_PER_GIB_HOUR;
-    entry.containers += 1;
-  }
-  return [...groups.values()].sort(
-    (a, b) => b.cpuCoreHoursBilled - a.cpuCoreHoursBilled || a.group.localeCompare(b.group),
-  );
 }

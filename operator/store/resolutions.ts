@@ -1,6 +1,6 @@
 /**
- * The store's time resolutions: bucket widths, how long each is kept for a policy, and how a
- * query window is covered by aligned buckets. Pure arithmetic, no MongoDB.
+ * The store's time resolutions: bucket widths and how long each is kept for a policy.
+ * Pure arithmetic, no MongoDB.
  */
 import type { Retention } from '../model.js';
 import type { Granularity } from './types.js';
@@ -32,6 +32,12 @@ export function finerResolution(resolution: Resolution): Resolution | 'raw' {
 }
 
 /**
+ * Raw readings are kept at least this long, whatever the policy says: the open tail of every
+ * answer (the buckets not closed yet, up to a minute plus the grace period) is read from them.
+ */
+export const RAW_MIN_KEEP_MS = 10 * MINUTE;
+
+/**
  * How long a policy keeps each granularity. `raw`, `1m` and `5m` follow the raw retention,
  * `1h` the hourly and `1d` the daily one. A level is kept at least as long as one bucket of the
  * next coarser level, so that a coarser bucket can always be recomputed from the level below.
@@ -39,9 +45,9 @@ export function finerResolution(resolution: Resolution): Resolution | 'raw' {
 export function keepMs(granularity: Granularity, retention: Retention): number {
   switch (granularity) {
     case 'raw':
-      return Math.max(retention.rawMs, MINUTE);
+      return Math.max(retention.rawMs, RAW_MIN_KEEP_MS);
     case '1m':
-      return Math.max(retention.rawMs, 5 * MINUTE);
+      return Math.max(retention.rawMs, RAW_MIN_KEEP_MS);
     case '5m':
       return Math.max(retention.rawMs, HOUR);
     case '1h':
@@ -54,46 +60,4 @@ export function keepMs(granularity: Granularity, retention: Retention): number {
 /** Width of a granularity; for `raw`, the sample interval. */
 export function granularityMs(granularity: Granularity, sampleIntervalMs: number): number {
   return granularity === 'raw' ? sampleIntervalMs : RESOLUTION_MS[granularity];
-}
-
-/** A part of a query window read from one resolution: buckets starting in [from, to). */
-export interface WindowSegment {
-  resolution: Resolution;
-  from: number;
-  to: number;
-}
-
-/** Buckets per window that fix the finest resolution used at the edges of a window (error <= 2/720). */
-const EDGE_BUCKETS_PER_WINDOW = 720;
-
-/**
- * Covers [from, to) with aligned rollup buckets, coarsest first in the middle and finer at the
- * edges. The edges are rounded outward to the finest resolution used, which is the coarsest one
- * no wider than 1/720 of the window (1m for an hour or a day, 5m for a week, 1h for 30 days):
- * a window then includes at most 0.3% more than asked, and reads few documents.
- */
-export function coverWindow(from: number, to: number): WindowSegment[] {
-  if (!(to > from)) return [];
-  const span = to - from;
-  const finest =
-    [...ROLLUP_RESOLUTIONS].reverse().find((r) => RESOLUTION_MS[r] * EDGE_BUCKETS_PER_WINDOW <= span) ?? '1m';
-  const usable = ROLLUP_RESOLUTIONS.slice(ROLLUP_RESOLUTIONS.indexOf(finest));
-  const start = bucketStart(from, finest);
-  const end = Math.ceil(to / RESOLUTION_MS[finest]) * RESOLUTION_MS[finest];
-  return cover(start, end, usable);
-}
-
-/** Greedy aligned decomposition of [start, end) (both aligned to the finest of `usable`). */
-function cover(start: number, end: number, usable: readonly Resolution[]): WindowSegment[] {
-  const coarsest = usable[usable.length - 1];
-  if (coarsest === undefined || start >= end) return [];
-  const width = RESOLUTION_MS[coarsest];
-  const innerStart = Math.ceil(start / width) * width;
-  const innerEnd = Math.floor(end / width) * width;
-  if (innerStart >= innerEnd) return cover(start, end, usable.slice(0, -1));
-  return [
-    ...cover(start, innerStart, usable.slice(0, -1)),
-    { resolution: coarsest, from: innerStart, to: innerEnd },
-    ...cover(innerEnd, end, usable.slice(0, -1)),
-  ];
 }

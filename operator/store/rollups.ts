@@ -1,59 +1,77 @@
 /**
- * Rollups: per container and bucket, the count, sum, min and max of CPU and memory, and the usage
- * integrated over time for chargeback. Pure functions: accumulate samples (or finer rollups) in
- * memory, turn an accumulator into a document, and build the write operations.
+ * Rollups: per series (container) and bucket, the readings' count, sum, min and max of CPU and
+ * memory (for history), and the usage integrated over the time the readings' spans cover, split
+ * at the bucket's boundaries (for chargeback). Pure functions: accumulate samples (or finer
+ * rollups) in memory, turn an accumulator into a document, and build the write operations.
  */
 import { Double, type Filter, type UpdateFilter } from 'mongodb';
-import type { ContainerSample, LabelPair, ObjectKey } from '../model.js';
-import { bucketStart, type Resolution } from './resolutions.js';
+import type { ContainerSample, LabelPair, ObjectKey, Retention } from '../model.js';
+import { bucketStart, finerResolution, keepMs, RESOLUTION_MS, type Resolution } from './resolutions.js';
 import { seriesKey } from './snapshots.js';
+import { spanOf, splitSpan, type Span } from './spans.js';
 
 /** One metric (CPU millicores or memory bytes) over a bucket, as stored. */
 export interface MetricRollup {
-  /** Samples with a value (uptime-only samples have none). */
+  /** Readings in the bucket with a value (uptime-only readings have none). */
   n: number;
   sum: number;
   /** Absent while `n` is 0. */
   min?: number;
   max?: number;
-  /** Sum of value x interval seconds: millicore-seconds or byte-seconds. */
+  /** Usage over the span pieces in the bucket: millicore-seconds or byte-seconds. */
   integral: number;
-  /** Sum of max(request, value) x interval seconds; the request alone when no value was measured. */
+  /** Sum over the pieces of max(request x piece, usage of the piece); the request alone when not measured. */
   billedIntegral: number;
+  /** Milliseconds of the bucket covered by measured span pieces (absent in documents of schema 2). */
+  ms?: number;
 }
 
 /**
  * A rollup bucket: what the readers use and no more (every field costs on each of the many bucket
- * writes). Its labels are those of the latest sample written to it. The series is not stored: it
- * is `seriesKey` of the document.
+ * writes). Its labels are those of the latest reading written to it.
  */
 export interface RollupDoc extends SeriesScope {
   /** `<resolution>|<bucket start ms>|<series>` */
   _id: string;
+  /** The container's series (see seriesKey); absent in documents of schema 2 (derived from the id). */
+  series?: string;
   /** Bucket start. */
   time: Date;
   policy: ObjectKey;
   container: string;
   labels: LabelPair[];
-  /** Samples in the bucket, including uptime-only ones. */
+  /** Readings whose time is in the bucket, including uptime-only ones. */
   count: number;
   cpu: MetricRollup;
   memory: MetricRollup;
   /** Ids of the parts merged into the bucket: a part is applied at most once. */
   parts: string[];
+  /** Leadership term of the last writer; a writer of an older term cannot change the document. */
+  term?: number;
+  /** When retention removes the bucket: its end plus the longest retention of its series' policies. */
+  expireAt?: Date;
+  /** When the level below (raw readings for 1m) is removed for this bucket's time; edges fall back to this bucket then. */
+  finerExpireAt?: Date;
+  /** The series' retention (the longest of its policies') when last written: coarser buckets recomputed from this one expire by it. */
+  retention?: Retention;
 }
 
 export function rollupId(resolution: Resolution, start: number, series: string): string {
   return `${resolution}|${start}|${series}`;
 }
 
+/**
+ * The series of a stored bucket. Documents of schema 2 do not hold it (theirs was per policy):
+ * their container's series is the one of a sample without a pod UID.
+ */
+export function seriesOfDoc(doc: RollupDoc): string {
+  return doc.series ?? `${doc.namespace}|${doc.pod}|${doc.container}`;
+}
+
 /*
  * Running aggregates live in arrays of doubles rather than in object fields. The tracker keeps a
  * container's four open buckets in one Float64Array (no boxed number per field), which is what
- * keeps the memory per tracked container small. The classes below use plain arrays of doubles:
- * they are many and short-lived (every closed bucket is one), and a small Float64Array costs a
- * buffer outside the heap, several times slower to make. `addSampleAt` is the one place a sample
- * is accumulated, for the tracker and for them.
+ * keeps the memory per tracked container small.
  */
 
 /** Doubles a bucket or metric aggregate is kept in. */
@@ -66,9 +84,10 @@ const MIN = 2;
 const MAX = 3;
 const INTEGRAL = 4;
 const BILLED = 5;
-const METRIC_FIELDS = 6;
+const MS = 6;
+const METRIC_FIELDS = 7;
 
-/** Offsets of a bucket's aggregate: its start, latest sample time, count, CPU, memory. */
+/** Offsets of a bucket's aggregate: its start, latest reading time, count, CPU, memory. */
 const START = 0;
 const LATEST = 1;
 const COUNT = 2;
@@ -87,23 +106,6 @@ function initMetric(values: Doubles, at: number): void {
   values[at + MAX] = -Infinity;
 }
 
-function addMetric(
-  values: Doubles,
-  at: number,
-  value: number | null,
-  request: number | undefined,
-  seconds: number,
-): void {
-  if (value !== null) {
-    addTo(values, at + N, 1);
-    addTo(values, at + SUM, value);
-    addTo(values, at + INTEGRAL, value * seconds);
-    if (value < (values[at + MIN] as number)) values[at + MIN] = value;
-    if (value > (values[at + MAX] as number)) values[at + MAX] = value;
-  }
-  addTo(values, at + BILLED, Math.max(request ?? 0, value ?? 0) * seconds);
-}
-
 /** Starts an empty bucket at `at`. */
 export function initBucketAt(values: Doubles, at: number, start: number): void {
   values[at + START] = start;
@@ -118,15 +120,81 @@ export function bucketStartAt(values: Doubles, at: number): number {
   return values[at + START] as number;
 }
 
-/** Adds a sample to the bucket at `at`; true when it is the bucket's latest so far (its identity then applies). */
-export function addSampleAt(values: Doubles, at: number, sample: ContainerSample): boolean {
-  const seconds = sample.intervalSeconds;
+function addReadingMetric(values: Doubles, at: number, value: number | null): void {
+  if (value === null) return;
+  addTo(values, at + N, 1);
+  addTo(values, at + SUM, value);
+  if (value < (values[at + MIN] as number)) values[at + MIN] = value;
+  if (value > (values[at + MAX] as number)) values[at + MAX] = value;
+}
+
+/** Adds a reading (its time is in the bucket) to the bucket at `at`; true when it is the bucket's latest so far. */
+export function addReadingAt(values: Doubles, at: number, sample: ContainerSample): boolean {
   addTo(values, at + COUNT, 1);
-  addMetric(values, at + CPU, sample.cpuMillicores, sample.cpuRequestMillicores, seconds);
-  addMetric(values, at + MEMORY, sample.memoryBytes, sample.memoryRequestBytes, seconds);
+  addReadingMetric(values, at + CPU, sample.cpuMillicores);
+  addReadingMetric(values, at + MEMORY, sample.memoryBytes);
   if (sample.time < (values[at + LATEST] as number)) return false;
   values[at + LATEST] = sample.time;
   return true;
+}
+
+function addPieceMetric(
+  values: Doubles,
+  at: number,
+  usage: number | null,
+  request: number | undefined,
+  ms: number,
+  spanMs: number,
+): void {
+  const requested = ((request ?? 0) * ms) / 1000;
+  if (usage === null) {
+    addTo(values, at + BILLED, requested);
+    return;
+  }
+  // Multiplied first: a piece of a whole number of milliseconds gets its exact share.
+  const used = ms === spanMs ? usage : (usage * ms) / spanMs;
+  addTo(values, at + INTEGRAL, used);
+  addTo(values, at + BILLED, Math.max(requested, used));
+  addTo(values, at + MS, ms);
+}
+
+/** Adds the piece of a span (`ms` of it, its share of the increments) to the bucket at `at`. */
+export function addPieceAt(
+  values: Doubles,
+  at: number,
+  sample: ContainerSample,
+  span: Span,
+  ms: number,
+): void {
+  const spanMs = span.to - span.from;
+  addPieceMetric(values, at + CPU, span.cpu, sample.cpuRequestMillicores, ms, spanMs);
+  addPieceMetric(values, at + MEMORY, span.memory, sample.memoryRequestBytes, ms, spanMs);
+}
+
+/**
+ * Calls `into(start, piece)` for every bucket of `resolution` a sample adds to, in time order:
+ * each piece of its span, and the bucket holding its time (the reading itself), which may get no
+ * piece (a span ending on the boundary). Used by the tracker and to recompute buckets alike.
+ */
+export function forEachBucket(
+  sample: ContainerSample,
+  span: Span,
+  resolution: Resolution,
+  into: (start: number, piece: { ms: number } | undefined, reading: boolean) => void,
+): void {
+  const width = RESOLUTION_MS[resolution];
+  const readingStart = bucketStart(sample.time, resolution);
+  let readingDone = false;
+  for (const piece of splitSpan(span.from, span.to, width)) {
+    if (!readingDone && readingStart < piece.start) {
+      into(readingStart, undefined, true);
+      readingDone = true;
+    }
+    const reading = piece.start === readingStart;
+    into(piece.start, piece, reading);
+    if (reading) readingDone = true;
+  }
+  if (!readingDone) into(readingStart, undefined, true);
 }
 
 /** Running aggregate of one metric: a view on `METRIC_FIELDS` doubles (its own unless given). */
@@ -157,9 +225,22 @@ export class MetricAccumulator {
   get billedIntegral(): number {
     return this.values[this.at + BILLED] as number;
   }
+  get ms(): number {
+    return this.values[this.at + MS] as number;
+  }
 
-  merge(stored: MetricRollup): void {
-    mergeMetricAt(this.values, this.at, stored);
+  /** Adds a stored rollup, its integrals scaled by `share` (a bucket pro-rated at a window's edge). */
+  merge(stored: MetricRollup, share = 1): void {
+    mergeMetricAt(this.values, this.at, stored, share);
+  }
+
+  /** Adds `ms` of a raw reading's span of `spanMs`. */
+  addPiece(usage: number | null, request: number | undefined, ms: number, spanMs: number): void {
+    addPieceMetric(this.values, this.at, usage, request, ms, spanMs);
+  }
+
+  addReading(value: number | null): void {
+    addReadingMetric(this.values, this.at, value);
   }
 
   toRollup(): MetricRollup {
@@ -167,11 +248,12 @@ export class MetricAccumulator {
   }
 }
 
-function mergeMetricAt(values: Doubles, at: number, stored: MetricRollup): void {
+function mergeMetricAt(values: Doubles, at: number, stored: MetricRollup, share = 1): void {
   addTo(values, at + N, stored.n);
   addTo(values, at + SUM, stored.sum);
-  addTo(values, at + INTEGRAL, stored.integral);
-  addTo(values, at + BILLED, stored.billedIntegral);
+  addTo(values, at + INTEGRAL, stored.integral * share);
+  addTo(values, at + BILLED, stored.billedIntegral * share);
+  addTo(values, at + MS, (stored.ms ?? 0) * share);
   if (stored.min !== undefined && stored.min < (values[at + MIN] as number)) values[at + MIN] = stored.min;
   if (stored.max !== undefined && stored.max > (values[at + MAX] as number)) values[at + MAX] = stored.max;
 }
@@ -183,6 +265,7 @@ function metricRollupAt(values: Doubles, at: number): MetricRollup {
     sum: values[at + SUM] as number,
     integral: values[at + INTEGRAL] as number,
     billedIntegral: values[at + BILLED] as number,
+    ms: values[at + MS] as number,
   };
   if (n > 0) {
     rollup.min = values[at + MIN] as number;
@@ -203,6 +286,21 @@ export interface SeriesIdentity extends SeriesScope {
   policy: ObjectKey;
   container: string;
   labels: LabelPair[];
+  retention?: Retention;
+}
+
+/** When a bucket and the level below it expire for a series kept `retention`. */
+export function expiryOf(
+  resolution: Resolution,
+  start: number,
+  retention: Retention | undefined,
+): { expireAt?: Date; finerExpireAt?: Date } {
+  if (retention === undefined) return {};
+  const end = start + RESOLUTION_MS[resolution];
+  return {
+    expireAt: new Date(end + keepMs(resolution, retention)),
+    finerExpireAt: new Date(end + keepMs(finerResolution(resolution), retention)),
+  };
 }
 
 /**
@@ -221,7 +319,7 @@ export class BucketAccumulator {
     initBucketAt(this.values, 0, start);
   }
 
-  /** A copy of the bucket that `addSampleAt` keeps at `at` in a larger array. */
+  /** A copy of the bucket kept at `at` in a larger array. */
   static copyOf(
     resolution: Resolution,
     identity: SeriesIdentity,
@@ -245,13 +343,29 @@ export class BucketAccumulator {
   get count(): number {
     return this.values[COUNT] as number;
   }
-  /** Time of the latest sample or part added; the labels follow it. */
+  /** Time of the latest reading or part added; the labels follow it. */
   get latest(): number {
     return this.values[LATEST] as number;
   }
 
-  addSample(sample: ContainerSample, identity: SeriesIdentity): void {
-    if (addSampleAt(this.values, 0, sample)) this.identity = identity;
+  addSample(sample: ContainerSample, identity: SeriesIdentity, span = spanOf(sample)): void {
+    forEachBucket(sample, span, this.resolution, (start, piece, reading) => {
+      if (start !== this.start) return;
+      if (piece) addPieceAt(this.values, 0, sample, span, piece.ms);
+      if (reading && addReadingAt(this.values, 0, sample)) this.identity = identity;
+    });
+  }
+
+  /** Adds a piece of a span and, when `reading`, the reading itself (the caller split the span). */
+  addSplit(
+    sample: ContainerSample,
+    identity: SeriesIdentity,
+    span: Span,
+    piece: { ms: number } | undefined,
+    reading: boolean,
+  ): void {
+    if (piece) addPieceAt(this.values, 0, sample, span, piece.ms);
+    if (reading && addReadingAt(this.values, 0, sample)) this.identity = identity;
   }
 
   addRollup(doc: RollupDoc): void {
@@ -261,13 +375,15 @@ export class BucketAccumulator {
     if (doc.time.getTime() >= this.latest) {
       this.values[LATEST] = doc.time.getTime();
       this.identity = { ...this.identity, labels: doc.labels };
+      if (doc.retention) this.identity.retention = doc.retention;
     }
   }
 
-  toDoc(parts: string[]): RollupDoc {
-    const { series, policy, namespace, pod, container, labels } = this.identity;
-    return {
+  toDoc(parts: string[], term?: number): RollupDoc {
+    const { series, policy, namespace, pod, container, labels, retention } = this.identity;
+    const doc: RollupDoc = {
       _id: rollupId(this.resolution, this.start, series),
+      series,
       time: new Date(this.start),
       policy,
       namespace,
@@ -278,32 +394,45 @@ export class BucketAccumulator {
       cpu: metricRollupAt(this.values, CPU),
       memory: metricRollupAt(this.values, MEMORY),
       parts,
+      ...expiryOf(this.resolution, this.start, retention),
     };
+    if (retention !== undefined) doc.retention = retention;
+    if (term !== undefined) doc.term = term;
+    return doc;
   }
 }
 
 /** The identity of a sample's or a stored bucket's series. */
-export function identityOf(source: ContainerSample | RollupDoc, series = seriesKey(source)): SeriesIdentity {
+export function identityOf(source: ContainerSample | RollupDoc, series?: string): SeriesIdentity {
   const { policy, namespace, pod, container, labels } = source;
-  return { series, policy, namespace, pod, container, labels };
+  const key = series ?? ('intervalSeconds' in source ? seriesKey(source) : seriesOfDoc(source));
+  const identity: SeriesIdentity = { series: key, policy, namespace, pod, container, labels };
+  if (source.retention !== undefined) identity.retention = source.retention;
+  return identity;
 }
 
-/** Rollups of `resolution` computed from samples, keyed by `_id` (used to recompute buckets). */
+/** Rollups of `resolution` computed from samples (their spans split at the boundaries), keyed by `_id`. */
 export function rollupsOfSamples(
   samples: readonly ContainerSample[],
   resolution: Resolution,
   parts: string[],
+  window?: { from: number; to: number },
+  term?: number,
 ): Map<string, RollupDoc> {
   const buckets = new Map<string, BucketAccumulator>();
   for (const sample of samples) {
     const identity = identityOf(sample);
-    const start = bucketStart(sample.time, resolution);
-    const id = rollupId(resolution, start, identity.series);
-    let bucket = buckets.get(id);
-    if (bucket === undefined) buckets.set(id, (bucket = new BucketAccumulator(resolution, start, identity)));
-    bucket.addSample(sample, identity);
+    const span = spanOf(sample);
+    forEachBucket(sample, span, resolution, (start, piece, reading) => {
+      if (window && (start < window.from || start >= window.to)) return;
+      const id = rollupId(resolution, start, identity.series);
+      let bucket = buckets.get(id);
+      if (bucket === undefined)
+        buckets.set(id, (bucket = new BucketAccumulator(resolution, start, identity)));
+      bucket.addSplit(sample, identity, span, piece, reading);
+    });
   }
-  return new Map([...buckets].map(([id, bucket]) => [id, bucket.toDoc(parts)]));
+  return new Map([...buckets].map(([id, bucket]) => [id, bucket.toDoc(parts, term)]));
 }
 
 /** Rollups of `resolution` merged from finer rollups of the same series, keyed by `_id`. */
@@ -311,6 +440,7 @@ export function rollupsOfRollups(
   finer: readonly RollupDoc[],
   resolution: Resolution,
   parts: string[],
+  term?: number,
 ): Map<string, RollupDoc> {
   const buckets = new Map<string, BucketAccumulator>();
   for (const doc of finer) {
@@ -321,19 +451,23 @@ export function rollupsOfRollups(
     if (bucket === undefined) buckets.set(id, (bucket = new BucketAccumulator(resolution, start, identity)));
     bucket.addRollup(doc);
   }
-  return new Map([...buckets].map(([id, bucket]) => [id, bucket.toDoc(parts)]));
+  return new Map([...buckets].map(([id, bucket]) => [id, bucket.toDoc(parts, term)]));
 }
 
 /**
  * Adds a part to a stored bucket: `$inc` of counts and sums, `$min`/`$max` of extremes, on the
- * bucket's deterministic `_id`, guarded by the part id so that a retry does not count it twice
- * (the guarded filter then matches nothing and the upsert fails with a duplicate key).
+ * bucket's deterministic `_id`, guarded by the part id so that a retry does not count it twice,
+ * and by the writer's term so that a writer of an older term changes nothing (either guard
+ * failing makes the filter match nothing and the upsert fail with a duplicate key).
  */
-export function mergeUpdate(part: RollupDoc): { filter: Filter<RollupDoc>; update: UpdateFilter<RollupDoc> } {
+export function mergeUpdate(
+  part: RollupDoc,
+  term?: number,
+): { filter: Filter<RollupDoc>; update: UpdateFilter<RollupDoc> } {
   const partId = part.parts[0] as string;
   const inc: Record<string, number | Double> = { count: part.count };
-  const min: Record<string, number> = {};
-  const max: Record<string, number> = {};
+  const min: Record<string, number | Date> = {};
+  const max: Record<string, number | Date> = {};
   for (const name of ['cpu', 'memory'] as const) {
     const metric = part[name];
     inc[`${name}.n`] = metric.n;
@@ -341,22 +475,33 @@ export function mergeUpdate(part: RollupDoc): { filter: Filter<RollupDoc>; updat
     inc[`${name}.sum`] = new Double(metric.sum);
     inc[`${name}.integral`] = new Double(metric.integral);
     inc[`${name}.billedIntegral`] = new Double(metric.billedIntegral);
+    inc[`${name}.ms`] = new Double(metric.ms ?? 0);
     if (metric.min !== undefined) min[`${name}.min`] = metric.min;
     if (metric.max !== undefined) max[`${name}.max`] = metric.max;
   }
+  if (part.expireAt) max.expireAt = part.expireAt;
+  if (part.finerExpireAt) max.finerExpireAt = part.finerExpireAt;
+  const setOnInsert: Record<string, unknown> = {
+    series: part.series,
+    time: part.time,
+    policy: part.policy,
+    namespace: part.namespace,
+    pod: part.pod,
+    container: part.container,
+  };
   const update: UpdateFilter<RollupDoc> = {
     $inc: inc,
-    $set: { labels: part.labels },
-    $push: { parts: partId },
-    $setOnInsert: {
-      time: part.time,
-      policy: part.policy,
-      namespace: part.namespace,
-      pod: part.pod,
-      container: part.container,
+    $set: {
+      labels: part.labels,
+      ...(term !== undefined && { term }),
+      ...(part.retention !== undefined && { retention: part.retention }),
     },
+    $push: { parts: partId },
+    $setOnInsert: setOnInsert,
   };
   if (Object.keys(min).length > 0) update.$min = min;
   if (Object.keys(max).length > 0) update.$max = max;
-  return { filter: { _id: part._id, parts: { $ne: partId } }, update };
+  const filter: Filter<RollupDoc> = { _id: part._id, parts: { $ne: partId } };
+  if (term !== undefined) (filter as Record<string, unknown>).term = { $not: { $gt: term } };
+  return { filter, update };
 }

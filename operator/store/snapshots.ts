@@ -3,13 +3,24 @@
  * batch written twice (a retry after an outage) is stored once.
  */
 import { MongoBulkWriteError, type Collection } from 'mongodb';
-import type { ContainerSample, LabelPair, ObjectKey } from '../model.js';
+import { keepMs } from './resolutions.js';
+import { spanOf } from './spans.js';
+import {
+  containerSeriesKey,
+  type ContainerSample,
+  type LabelPair,
+  type ObjectKey,
+  type Retention,
+} from '../model.js';
 
 /** The document of one sample in the `snapshots` collection; field names follow ContainerSample. */
 export interface SnapshotDoc {
-  /** `<series>|<time ms>` */
+  /** `<series>|<time ms>`: a reading is stored once, whichever policy read it. */
   _id: string;
-  /** `<policy>|<namespace>|<pod>|<container>`: one collector's stream of one container. */
+  /**
+   * The container's one series (seriesKey). Documents of schema 2 hold
+   * `<policy>|<namespace>|<pod>|<container>` here and no `from`: see legacySeries.
+   */
   series: string;
   time: Date;
   policy: ObjectKey;
@@ -30,7 +41,24 @@ export interface SnapshotDoc {
   cpuPercentOfLimit?: number;
   memoryPercentOfRequest?: number;
   memoryPercentOfLimit?: number;
+  podUid?: string;
+  /** Start of the span the reading accounts for (after the store clipped it against what it had). */
+  from?: Date;
+  cpuCoreSeconds?: number | null;
+  memoryByteSeconds?: number | null;
+  cpuCoreSecondsTotal?: number;
+  containerStartTime?: number;
+  retention?: Retention;
+  /** Leadership term of the writer. */
+  term?: number;
+  /** Set on spans longer than LONG_SPAN_MS, so that a reader finds the few that reach far back. */
+  long?: 1;
+  /** When retention removes the reading. */
+  expireAt?: Date;
 }
+
+/** Spans longer than this are marked `long`; readers look for others only this far after a window. */
+export const LONG_SPAN_MS = 3_600_000;
 
 const OPTIONAL_NUMBERS = [
   'cpuRequestMillicores',
@@ -43,11 +71,22 @@ const OPTIONAL_NUMBERS = [
   'memoryPercentOfLimit',
 ] as const;
 
-/** Names contain no `|`: Kubernetes names are DNS labels or subdomains. */
+/**
+ * The one series of a container, whatever the policies selecting it: pod UID and container name;
+ * `<namespace>|<pod>|<container>` for a sample without a pod UID (an older collector). Names
+ * contain no `|`: Kubernetes names are DNS labels or subdomains.
+ */
 export function seriesKey(
-  sample: Pick<ContainerSample, 'policy' | 'namespace' | 'pod' | 'container'>,
+  sample: Pick<ContainerSample, 'podUid' | 'namespace' | 'pod' | 'container'>,
 ): string {
-  return `${sample.policy}|${sample.namespace}|${sample.pod}|${sample.container}`;
+  return sample.podUid !== undefined
+    ? containerSeriesKey(sample.podUid, sample.container)
+    : `${sample.namespace}|${sample.pod}|${sample.container}`;
+}
+
+/** The series of a stored reading: documents of schema 2 named it per policy. */
+export function seriesOfSnapshot(doc: SnapshotDoc): string {
+  return doc.from === undefined ? `${doc.namespace}|${doc.pod}|${doc.container}` : doc.series;
 }
 
 /**
@@ -59,6 +98,13 @@ export function invalidSampleField(sample: ContainerSample): string | null {
     return `time: ${sample.time} is not a valid timestamp`;
   if (!(Number.isFinite(sample.intervalSeconds) && sample.intervalSeconds > 0)) {
     return `intervalSeconds: ${sample.intervalSeconds} is not a positive number`;
+  }
+  if (sample.from !== undefined && !(Number.isFinite(sample.from) && sample.from <= sample.time))
+    return `from: ${sample.from} is not a timestamp at or before time ${sample.time}`;
+  for (const field of ['cpuCoreSeconds', 'memoryByteSeconds'] as const) {
+    const value = sample[field];
+    if (value !== undefined && value !== null && !(Number.isFinite(value) && value >= 0))
+      return `${field}: ${value} is not a non-negative number`;
   }
   if (!Number.isFinite(sample.uptimeSeconds)) return `uptimeSeconds: ${sample.uptimeSeconds} is not finite`;
   for (const field of ['cpuMillicores', 'memoryBytes'] as const) {
@@ -73,7 +119,7 @@ export function invalidSampleField(sample: ContainerSample): string | null {
   return null;
 }
 
-export function toSnapshotDoc(sample: ContainerSample): SnapshotDoc {
+export function toSnapshotDoc(sample: ContainerSample, term?: number): SnapshotDoc {
   const series = seriesKey(sample);
   const doc: SnapshotDoc = {
     _id: `${series}|${sample.time}`,
@@ -94,6 +140,19 @@ export function toSnapshotDoc(sample: ContainerSample): SnapshotDoc {
     const value = sample[field];
     if (value !== undefined) doc[field] = value;
   }
+  const span = spanOf(sample);
+  doc.from = new Date(span.from);
+  if (span.to - span.from > LONG_SPAN_MS) doc.long = 1;
+  if (sample.podUid !== undefined) doc.podUid = sample.podUid;
+  doc.cpuCoreSeconds = span.cpu === null ? null : span.cpu / 1000;
+  doc.memoryByteSeconds = span.memory;
+  if (sample.cpuCoreSecondsTotal !== undefined) doc.cpuCoreSecondsTotal = sample.cpuCoreSecondsTotal;
+  if (sample.containerStartTime !== undefined) doc.containerStartTime = sample.containerStartTime;
+  if (sample.retention !== undefined) {
+    doc.retention = sample.retention;
+    doc.expireAt = new Date(sample.time + keepMs('raw', sample.retention));
+  }
+  if (term !== undefined) doc.term = term;
   return doc;
 }
 
@@ -115,6 +174,18 @@ export function fromSnapshotDoc(doc: SnapshotDoc): ContainerSample {
     const value = doc[field];
     if (value !== undefined && value !== null) sample[field] = value;
   }
+  if (doc.from !== undefined) {
+    sample.from = doc.from.getTime();
+    // Stored spans are explicit: a reading without increments had no measurement.
+    sample.cpuCoreSeconds = doc.cpuCoreSeconds ?? null;
+    sample.memoryByteSeconds = doc.memoryByteSeconds ?? null;
+  }
+  if (doc.podUid !== undefined && doc.podUid !== null) sample.podUid = doc.podUid;
+  if (doc.cpuCoreSecondsTotal !== undefined && doc.cpuCoreSecondsTotal !== null)
+    sample.cpuCoreSecondsTotal = doc.cpuCoreSecondsTotal;
+  if (doc.containerStartTime !== undefined && doc.containerStartTime !== null)
+    sample.containerStartTime = doc.containerStartTime;
+  if (doc.retention !== undefined && doc.retention !== null) sample.retention = doc.retention;
   return sample;
 }
 

@@ -1,14 +1,19 @@
 /**
- * The open rollup buckets of every tracked container (series), in memory. Samples are added to
- * the bucket of each resolution that holds them; a bucket is handed out ("closed") once, when the
+ * The open rollup buckets of every tracked container (series), in memory. A sample's span is
+ * split at the boundaries of each resolution and every piece added to its bucket (the reading
+ * itself to the bucket holding its time); a bucket is handed out ("closed") once, when the
  * series moves on to a later bucket or the clock passes the bucket's end plus a grace period (a
- * container that went away). A sample for a bucket that was closed already (late, out of order)
+ * container that went away). A piece for a bucket that was closed already (late, out of order)
  * goes into a part of its own, closed at once. Pure: no I/O.
+ *
+ * Nothing reads these buckets but the write path: answers come from the database only (closed
+ * buckets, and the stored readings for what is still open here), so every replica answers alike.
  */
 import type { ContainerSample } from '../model.js';
-import { bucketStart, RESOLUTION_MS, ROLLUP_RESOLUTIONS, type Resolution } from './resolutions.js';
+import { RESOLUTION_MS, ROLLUP_RESOLUTIONS, type Resolution } from './resolutions.js';
 import {
-  addSampleAt,
+  addPieceAt,
+  addReadingAt,
   BUCKET_FIELDS,
   BucketAccumulator,
   bucketStartAt,
@@ -16,9 +21,9 @@ import {
   initBucketAt,
   rollupId,
   type SeriesIdentity,
-  type SeriesScope,
 } from './rollups.js';
 import { seriesKey } from './snapshots.js';
+import { spanOf, type Span } from './spans.js';
 
 const LEVELS = ROLLUP_RESOLUTIONS.length;
 
@@ -58,27 +63,61 @@ export class RollupTracker {
           (tracked = { buckets, identities: new Array<SeriesIdentity>(LEVELS).fill(identity), identity }),
         );
       } else tracked.identity = identity;
-      const { buckets, identities } = tracked;
+      const span = spanOf(sample);
       for (let i = 0; i < LEVELS; i++) {
-        const resolution = ROLLUP_RESOLUTIONS[i] as Resolution;
-        const start = bucketStart(sample.time, resolution);
-        const at = i * BUCKET_FIELDS;
-        const open = bucketStartAt(buckets, at);
-        if (open > start) {
-          // Late: the bucket was handed out already; this sample goes into a part of its own.
-          const id = rollupId(resolution, start, key);
-          let part = late.get(id);
-          if (part === undefined) late.set(id, (part = new BucketAccumulator(resolution, start, identity)));
-          part.addSample(sample, identity);
-          continue;
+        // The pieces of the span in this level's buckets, in time order, and the reading in the
+        // bucket holding its time (as forEachBucket, written out: this is the hot loop).
+        const width = RESOLUTION_MS[ROLLUP_RESOLUTIONS[i] as Resolution];
+        const readingStart = Math.floor(sample.time / width) * width;
+        let readingDone = false;
+        for (let start = Math.floor(span.from / width) * width; start < span.to; start += width) {
+          if (!readingDone && readingStart < start) {
+            this.place(tracked, i, key, identity, sample, span, readingStart, -1, true, closed, late);
+            readingDone = true;
+          }
+          const ms = Math.min(span.to, start + width) - Math.max(span.from, start);
+          const reading = start === readingStart;
+          this.place(tracked, i, key, identity, sample, span, start, ms, reading, closed, late);
+          if (reading) readingDone = true;
         }
-        if (open < start) closed.push(this.copy(tracked, i));
-        if (open !== start) initBucketAt(buckets, at, start); // also when none was open (NaN)
-        if (addSampleAt(buckets, at, sample)) identities[i] = identity;
+        if (!readingDone)
+          this.place(tracked, i, key, identity, sample, span, readingStart, -1, true, closed, late);
       }
     }
     closed.push(...late.values());
     return closed;
+  }
+
+  /** Adds a piece of `ms` (none when negative) and, when `reading`, the reading, to the bucket at `start` of level `i`. */
+  private place(
+    tracked: TrackedSeries,
+    i: number,
+    key: string,
+    identity: SeriesIdentity,
+    sample: ContainerSample,
+    span: Span,
+    start: number,
+    ms: number,
+    reading: boolean,
+    closed: BucketAccumulator[],
+    late: Map<string, BucketAccumulator>,
+  ): void {
+    const { buckets, identities } = tracked;
+    const at = i * BUCKET_FIELDS;
+    const open = bucketStartAt(buckets, at);
+    if (open > start) {
+      // Late: the bucket was handed out already; this piece goes into a part of its own.
+      const resolution = ROLLUP_RESOLUTIONS[i] as Resolution;
+      const id = rollupId(resolution, start, key);
+      let part = late.get(id);
+      if (part === undefined) late.set(id, (part = new BucketAccumulator(resolution, start, identity)));
+      part.addSplit(sample, identity, span, ms >= 0 ? { ms } : undefined, reading);
+      return;
+    }
+    if (open < start) closed.push(this.copy(tracked, i));
+    if (open !== start) initBucketAt(buckets, at, start); // also when none was open (NaN)
+    if (ms >= 0) addPieceAt(buckets, at, sample, span, ms);
+    if (reading && addReadingAt(buckets, at, sample)) identities[i] = identity;
   }
 
   /** Closes the buckets that ended more than the grace period before `now`. */
@@ -89,17 +128,6 @@ export class RollupTracker {
   /** Closes every open bucket (at shutdown). */
   closeAll(): BucketAccumulator[] {
     return this.close(() => true);
-  }
-
-  /** Open buckets of a resolution that pass the filter (copies, for queries that want the latest data). */
-  openBuckets(resolution: Resolution, filter: (scope: SeriesScope) => boolean): BucketAccumulator[] {
-    const index = ROLLUP_RESOLUTIONS.indexOf(resolution);
-    const result: BucketAccumulator[] = [];
-    for (const tracked of this.series.values()) {
-      const open = !Number.isNaN(bucketStartAt(tracked.buckets, index * BUCKET_FIELDS));
-      if (open && filter(tracked.identity)) result.push(this.copy(tracked, index));
-    }
-    return result;
   }
 
   private copy(tracked: TrackedSeries, index: number): BucketAccumulator {

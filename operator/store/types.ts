@@ -61,11 +61,36 @@ export interface TopEntry {
   namespace: string;
   pod: string;
   container: string;
-  /** Average over the window (millicores or bytes). */
+  /** Average over the time of the window the container was measured (millicores or bytes), time-weighted. */
   avg: number;
-  /** Peak over the window. */
+  /** Peak reading over the window (of the buckets read, see docs/accounting.md). */
   max: number;
+  /** Readings in the window (of the whole buckets and raw readings read). */
   samples: number;
+}
+
+/**
+ * How much of a window the answer had data for (see docs/accounting.md): the window is cut into
+ * the pieces it is answered from (whole buckets, pro-rated edges, raw readings); each piece counts
+ * the longest time any container in scope was measured in it.
+ */
+export interface Coverage {
+  /** Window length, ms. */
+  windowMs: number;
+  /** Milliseconds of the window with data. */
+  coveredMs: number;
+  /** coveredMs / windowMs, from 0 to 1 (0 for an empty window). */
+  ratio: number;
+}
+
+export interface TopResult {
+  items: TopEntry[];
+  coverage: Coverage;
+}
+
+export interface SummaryResult {
+  items: SummaryEntry[];
+  coverage: Coverage;
 }
 
 export type SummaryGroupBy = { kind: 'namespace' } | { kind: 'pod' } | { kind: 'label'; key: string };
@@ -82,7 +107,7 @@ export interface SummaryEntry {
   /** Namespace name, `namespace/pod`, or the label value ('' where the label is missing). */
   group: string;
   cpuCoreHours: number;
-  /** Core-hours by max(request, usage) per sample interval. */
+  /** Core-hours by max(request, usage), piece by piece of every reading's span. */
   cpuCoreHoursBilled: number;
   memoryGiBHours: number;
   memoryGiBHoursBilled: number;
@@ -94,8 +119,8 @@ export interface UsageQueries {
   /** Latest sample of each container of a pod (empty when none). */
   latest(namespace: string, pod: string): Promise<ContainerSample[]>;
   history(query: HistoryQuery): Promise<HistoryResult>;
-  top(query: TopQuery): Promise<TopEntry[]>;
-  summary(query: SummaryQuery): Promise<SummaryEntry[]>;
+  top(query: TopQuery): Promise<TopResult>;
+  summary(query: SummaryQuery): Promise<SummaryResult>;
 }
 
 /** Write side, used by the collector. Resolves once the samples are durable (or buffered). */
@@ -113,5 +138,8 @@ export interface WriteOutcome {
 
 /** Retention, run periodically per policy in bounded batches. */
 export interface RetentionRunner {
+  /** Data written without a retention of its own (older collectors and layouts), by the policy that wrote it. */
   applyRetention(policy: ObjectKey, retention: Retention, now: number): Promise<{ deleted: number }>;
+  /** Data whose own expiry (its series' retention when written) has passed, whatever the policies now. */
+  applyExpiry?(now: number): Promise<{ deleted: number }>;
 }

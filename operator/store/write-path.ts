@@ -1,29 +1,35 @@
 /**
- * The write path, built so that history is exact even when batches are retried, samples arrive
- * late or twice, or the operator restarts.
+ * The write path, built so that usage is exact even when batches are retried, readings arrive
+ * late or twice, two policies read the same container, the operator restarts or leadership moves.
  *
- * 1. Raw snapshots are inserted unordered on a deterministic `_id`; the insert reports the
- *    samples that were stored already. Those are not rolled up again, except the ones of an
- *    earlier attempt that failed half-way (remembered as "uncertain": they may be in raw, but were
- *    never added to a bucket, since buckets only take samples whose insert succeeded).
- * 2. Each new sample goes into the open bucket of every resolution in memory (RollupTracker).
- *    A bucket is written once, when it closes: inserted whole, as one document on its
- *    deterministic `_id`. That costs about as much as the raw insert of the few samples it holds,
- *    where an upsert per sample and resolution would cost several times more.
- * 3. When the bucket's document exists already (a part written before a restart, a late sample,
- *    a retried insert), the part is merged with `$inc`/`$min`/`$max`, guarded by the part's id
- *    listed in the document, so a part is never counted twice.
- * 4. Buckets still open when the process died are lost from memory but not from raw: before its
- *    first write, the write path recomputes every bucket that can have been open (ending within
- *    the grace period before the latest raw sample) from the level below, finest first, and
- *    rewrites it.
+ * 1. Each sample is a reading of its container's one series, accounting for the span
+ *    [from, time]. A span is clipped to what the series has stored already (the time of its latest
+ *    reading, kept here and loaded from the database for a series not seen in this term), and a
+ *    reading at or before that time is refused: nothing is counted twice, whichever policy read it.
+ * 2. Raw readings are inserted unordered on a deterministic `_id` (series and reading time); the
+ *    insert reports the ones that were stored already. Those are not rolled up again, except the
+ *    ones of an earlier attempt that failed half-way (remembered as "uncertain").
+ * 3. Each new span is split at the bucket boundaries of every resolution and added to the open
+ *    buckets in memory (RollupTracker). A bucket is written once, when it closes: inserted whole on
+ *    its deterministic `_id`; when the document exists already it is merged with
+ *    `$inc`/`$min`/`$max`, guarded by the part's id and the writer's term.
+ * 4. Once the buckets that ended more than the grace period ago are written, the level's watermark
+ *    moves to that time: readers take a level's buckets up to its watermark and everything after it
+ *    from finer levels and the raw readings, so no answer depends on this process's memory.
+ * 5. Writes carry the leadership term (the Lease's fencing token). A term is claimed in the
+ *    database (the fence document) before its first write, and checked before every write: a
+ *    writer of an older term is refused (StaleTermError), and the per-document term guards refuse
+ *    it too where a check and a write could interleave.
+ * 6. At the start of a term (and after a restart) the buckets past each watermark are recomputed
+ *    from the level below, finest first from the raw readings, and rewritten: what the previous
+ *    writer held in memory is not trusted, and not lost.
  *
  * Writes must not overlap (the store serializes them). Every failure is thrown; what was not
  * written stays pending and is retried with the next write.
  */
 import { randomUUID } from 'node:crypto';
-import { MongoBulkWriteError, MongoServerError, type Collection } from 'mongodb';
-import type { Clock, ContainerSample } from '../model.js';
+import { MongoBulkWriteError, MongoServerError, type Collection, type Filter } from 'mongodb';
+import type { Clock, ContainerSample, SeriesBase } from '../model.js';
 import type { StoreCollections } from './connection.js';
 import {
   bucketStart,
@@ -38,36 +44,65 @@ import {
   rollupsOfSamples,
   type BucketAccumulator,
   type RollupDoc,
-  type SeriesScope,
 } from './rollups.js';
-import { fromSnapshotDoc, insertSnapshots, toSnapshotDoc, type SnapshotDoc } from './snapshots.js';
+import {
+  fromSnapshotDoc,
+  insertSnapshots,
+  LONG_SPAN_MS,
+  seriesKey,
+  toSnapshotDoc,
+  type SnapshotDoc,
+} from './snapshots.js';
+import { clipSample, spanOf } from './spans.js';
 import { RollupTracker } from './tracker.js';
+import { readWatermarks, termGuard, type Watermarks } from './watermarks.js';
 
 export interface WritePathOptions {
-  /** How long after its end a bucket waits for late samples before it is closed by the clock. */
+  /** How long after its end a bucket waits for late readings before it is closed by the clock. */
   graceMs: number;
-  /** How many sample ids of failed inserts are remembered (at least the outage buffer's capacity). */
+  /** How many reading ids of failed inserts are remembered (at least the outage buffer's capacity). */
   uncertainCapacity: number;
 }
 
 export interface WritePathResult {
-  /** Samples inserted by this call. */
+  /** Readings inserted by this call. */
   inserted: number;
-  /** Samples that were stored already and not rolled up again. */
+  /** Readings that were stored already (or that the series had passed) and not counted again. */
   alreadyStored: number;
 }
 
+/** A write of a term older than the one the database has seen. */
+export class StaleTermError extends Error {
+  constructor(
+    readonly term: number,
+    readonly current: number,
+  ) {
+    super(`leadership term ${term} is over (the store has seen term ${current}); not writing`);
+    this.name = 'StaleTermError';
+  }
+}
+
 const DUPLICATE_KEY = 11000;
+/** How far back latestReadings looks by default. */
+export const LATEST_READINGS_LOOKBACK_MS = 3_600_000;
+/** Series whose latest reading is older than this are forgotten here (and looked up again if they return). */
+const CURSOR_IDLE_MS = 3_600_000;
 
 export class WritePath {
-  private readonly tracker: RollupTracker;
+  private tracker: RollupTracker;
   /** Closed buckets not yet written, by resolution. */
   private readonly pending = new Map<Resolution, RollupDoc[]>(ROLLUP_RESOLUTIONS.map((r) => [r, []]));
-  /** Ids of samples whose insert failed (insertion ordered: the oldest are forgotten first). */
+  /** Ids of readings whose insert failed (insertion ordered: the oldest are forgotten first). */
   private readonly uncertain = new Set<string>();
+  /** Time of each series' latest stored reading, for the series seen in this term. */
+  private cursors = new Map<string, number>();
   private readonly instance = randomUUID().slice(0, 8);
   private nextPart = 0;
   private recovered = false;
+  private term = 0;
+  /** Readings of schema 2 end here: a series without a reading of its own starts no earlier. */
+  private legacyUntil = -Infinity;
+  private lastSweep = -Infinity;
 
   constructor(
     private readonly collections: StoreCollections,
@@ -81,20 +116,43 @@ export class WritePath {
     return this.tracker.trackedSeries;
   }
 
+  /**
+   * Starts writing in a leadership term: the next write claims it and recomputes the open
+   * buckets from the database; what this process held in memory is dropped.
+   */
+  beginTerm(term: number): void {
+    if (term !== this.term || this.recovered) {
+      this.term = term;
+      this.recovered = false;
+      this.tracker = new RollupTracker(this.options.graceMs);
+      for (const resolution of ROLLUP_RESOLUTIONS) this.pending.set(resolution, []);
+      this.cursors = new Map();
+    }
+  }
+
   async write(samples: readonly ContainerSample[]): Promise<WritePathResult> {
     if (!this.recovered) {
+      await this.claimTerm();
       await this.recoverOpenBuckets();
       this.recovered = true;
-    }
+    } else await this.checkFence();
+    const ordered = [...samples].sort((a, b) => a.time - b.time);
+    await this.loadCursors(ordered);
     const docs: SnapshotDoc[] = [];
-    const unique: ContainerSample[] = [];
-    const seen = new Set<string>();
-    for (const sample of samples) {
-      const doc = toSnapshotDoc(sample);
-      if (seen.has(doc._id)) continue;
-      seen.add(doc._id);
-      docs.push(doc);
-      unique.push(sample);
+    const accepted: ContainerSample[] = [];
+    const batchCursor = new Map<string, number>();
+    let refused = 0;
+    for (const sample of ordered) {
+      const key = seriesKey(sample);
+      const last = batchCursor.get(key) ?? Math.max(this.cursors.get(key) ?? -Infinity, this.legacyUntil);
+      if (sample.time <= last) {
+        refused++;
+        continue;
+      }
+      const clipped = clipSample(sample, last);
+      batchCursor.set(key, sample.time);
+      docs.push(toSnapshotDoc(clipped, this.term));
+      accepted.push(clipped);
     }
     let stored: Set<string>;
     try {
@@ -103,39 +161,101 @@ export class WritePath {
       this.rememberUncertain(docs);
       throw err;
     }
+    for (const [key, time] of batchCursor) this.cursors.set(key, time);
     const fresh: ContainerSample[] = [];
-    for (const [i, sample] of unique.entries()) {
+    for (const [i, sample] of accepted.entries()) {
       const id = (docs[i] as SnapshotDoc)._id;
       if (!stored.has(id) || this.uncertain.has(id)) fresh.push(sample);
       this.uncertain.delete(id);
     }
+    const now = this.clock.now();
     this.queue(this.tracker.add(fresh));
-    this.queue(this.tracker.closeExpired(this.clock.now()));
+    this.queue(this.tracker.closeExpired(now));
     await this.writePending();
-    return { inserted: unique.length - stored.size, alreadyStored: unique.length - fresh.length };
+    await this.advanceWatermarks(now - this.options.graceMs);
+    this.sweepCursors(now);
+    return { inserted: docs.length - stored.size, alreadyStored: refused + accepted.length - fresh.length };
   }
 
   /**
    * Closes and writes every open bucket, for when this process stops writing (shutdown, or the
-   * end of a leadership term: another replica may write next, so the next write here starts
-   * with recovery again).
+   * end of a leadership term). The watermarks stay: the next writer recomputes these buckets.
    */
   async flush(): Promise<void> {
+    if (!this.recovered) return;
+    await this.checkFence();
     this.queue(this.tracker.closeAll());
     await this.writePending();
     this.recovered = false;
+    this.tracker = new RollupTracker(this.options.graceMs);
+    this.cursors = new Map();
   }
 
-  /** Buckets not in the database yet (open, or closed and pending), for queries that read recent data. */
-  unwritten(resolution: Resolution, filter: (scope: SeriesScope) => boolean): RollupDoc[] {
-    const open = this.tracker.openBuckets(resolution, filter).map((bucket) => bucket.toDoc([]));
-    const pending = (this.pending.get(resolution) ?? []).filter((doc) => filter(doc));
-    return [...open, ...pending];
+  /**
+   * The latest stored reading of each series (those with one in the last `lookbackMs`), what a
+   * collector continues a series from.
+   */
+  async latestReadings(
+    seriesKeys: readonly string[],
+    lookbackMs = LATEST_READINGS_LOOKBACK_MS,
+  ): Promise<Map<string, SeriesBase>> {
+    const result = new Map<string, SeriesBase>();
+    if (seriesKeys.length === 0) return result;
+    const since = new Date(this.clock.now() - lookbackMs);
+    const docs = await this.collections.snapshots
+      .find(
+        { series: { $in: [...seriesKeys] }, time: { $gte: since } },
+        { projection: { series: 1, time: 1, cpuCoreSecondsTotal: 1, containerStartTime: 1, memoryBytes: 1 } },
+      )
+      .toArray();
+    for (const doc of docs) {
+      const time = doc.time.getTime();
+      if ((result.get(doc.series)?.time ?? -Infinity) >= time) continue;
+      const base: SeriesBase = { time };
+      if (typeof doc.cpuCoreSecondsTotal === 'number') base.cpuCoreSecondsTotal = doc.cpuCoreSecondsTotal;
+      if (typeof doc.containerStartTime === 'number') base.containerStartTime = doc.containerStartTime;
+      if (typeof doc.memoryBytes === 'number') base.memoryBytes = doc.memoryBytes;
+      result.set(doc.series, base);
+    }
+    return result;
+  }
+
+  /** Loads the latest stored reading time of the series this process has not seen in this term. */
+  private async loadCursors(samples: readonly ContainerSample[]): Promise<void> {
+    const unknown = new Set<string>();
+    let earliest = Infinity;
+    for (const sample of samples) {
+      const key = seriesKey(sample);
+      if (this.cursors.has(key) || unknown.has(key)) continue;
+      unknown.add(key);
+      earliest = Math.min(earliest, spanOf(sample).from);
+    }
+    if (unknown.size === 0) return;
+    // Only a stored reading later than a span's start can overlap it.
+    const docs = await this.collections.snapshots
+      .find(
+        { series: { $in: [...unknown] }, time: { $gt: new Date(earliest) } },
+        { projection: { series: 1, time: 1 } },
+      )
+      .toArray();
+    for (const key of unknown) this.cursors.set(key, -Infinity);
+    for (const doc of docs) {
+      const time = doc.time.getTime();
+      if (time > (this.cursors.get(doc.series) ?? -Infinity)) this.cursors.set(doc.series, time);
+    }
+  }
+
+  private sweepCursors(now: number): void {
+    if (now - this.lastSweep < CURSOR_IDLE_MS / 4) return;
+    this.lastSweep = now;
+    for (const [key, time] of this.cursors) if (time < now - CURSOR_IDLE_MS) this.cursors.delete(key);
   }
 
   private queue(buckets: readonly BucketAccumulator[]): void {
     for (const bucket of buckets) {
-      this.pending.get(bucket.resolution)?.push(bucket.toDoc([`${this.instance}:${this.nextPart++}`]));
+      this.pending
+        .get(bucket.resolution)
+        ?.push(bucket.toDoc([`${this.instance}:${this.nextPart++}`], this.term));
     }
   }
 
@@ -151,44 +271,131 @@ export class WritePath {
     for (const resolution of ROLLUP_RESOLUTIONS) {
       const parts = this.pending.get(resolution) as RollupDoc[];
       if (parts.length === 0) continue;
-      await writeParts(this.collections.rollups[resolution], parts);
+      await writeParts(this.collections.rollups[resolution], parts, this.term);
       this.pending.set(resolution, []);
     }
   }
 
-  /** Step 4 of the write path: rewrites the buckets that can have been open when a process stopped. */
+  /** Claims this term in the fence document; refused when the database has seen a later one. */
+  private async claimTerm(): Promise<void> {
+    try {
+      await this.collections.meta.updateOne(
+        { _id: 'fence', ...termGuard(this.term) },
+        { $set: { term: this.term } },
+        { upsert: true },
+      );
+    } catch (err) {
+      if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) await this.checkFence();
+      throw err;
+    }
+    const legacy = await this.collections.meta.findOne({ _id: 'legacy' });
+    this.legacyUntil = typeof legacy?.until === 'number' ? legacy.until : -Infinity;
+  }
+
+  private async checkFence(): Promise<void> {
+    const fence = await this.collections.meta.findOne({ _id: 'fence' });
+    const current = typeof fence?.term === 'number' ? fence.term : -Infinity;
+    if (current > this.term) throw new StaleTermError(this.term, current);
+  }
+
+  /** Moves each level's watermark to the end of its last bucket that ended by `closedBefore`. */
+  private async advanceWatermarks(closedBefore: number): Promise<void> {
+    const marks: Partial<Watermarks> = {};
+    for (const resolution of ROLLUP_RESOLUTIONS) marks[resolution] = bucketStart(closedBefore, resolution);
+    try {
+      await this.collections.meta.updateOne(
+        { _id: 'watermarks', ...termGuard(this.term) },
+        { $max: marks, $set: { term: this.term } },
+        { upsert: true },
+      );
+    } catch (err) {
+      if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) await this.checkFence();
+      throw err;
+    }
+  }
+
+  /** Step 6 of the write path: recomputes and rewrites the buckets past each level's watermark. */
   private async recoverOpenBuckets(): Promise<void> {
+    const marks = await readWatermarks(this.collections.meta);
     const latest = await this.collections.snapshots
       .find({}, { projection: { time: 1 } })
       .sort({ time: -1 })
       .limit(1)
       .next();
     if (latest === null) return;
-    const since = latest.time.getTime() - this.options.graceMs;
+    const end = latest.time.getTime();
     const parts = [`${this.instance}:recovered`];
     for (const resolution of ROLLUP_RESOLUTIONS) {
-      const from = bucketStart(since, resolution);
-      const to = bucketStart(latest.time.getTime(), resolution) + RESOLUTION_MS[resolution];
-      const range = { time: { $gte: new Date(from), $lt: new Date(to) } };
+      // Nothing before the watermark needs it; a database without one (a new or migrated one) is
+      // recomputed from a grace period before its latest reading, as the previous layout did.
+      const from = Math.max(marks[resolution], bucketStart(end - this.options.graceMs, resolution));
+      if (from > end) continue;
+      const to = bucketStart(end, resolution) + RESOLUTION_MS[resolution];
       const finer = finerResolution(resolution);
-      const recomputed =
-        finer === 'raw'
-          ? rollupsOfSamples(
-              (await this.collections.snapshots.find(range).toArray()).map(fromSnapshotDoc),
-              resolution,
-              parts,
-            )
-          : rollupsOfRollups(await this.collections.rollups[finer].find(range).toArray(), resolution, parts);
-      await replaceAll(this.collections.rollups[resolution], [...recomputed.values()]);
+      let recomputed: Map<string, RollupDoc>;
+      if (finer === 'raw') {
+        const readings = await readingsOverlapping(this.collections.snapshots, from, to);
+        recomputed = rollupsOfSamples(readings, resolution, parts, { from, to }, this.term);
+      } else {
+        const range = { time: { $gte: new Date(from), $lt: new Date(to) } };
+        recomputed = rollupsOfRollups(
+          await this.collections.rollups[finer].find(range).toArray(),
+          resolution,
+          parts,
+          this.term,
+        );
+      }
+      await replaceAll(this.collections.rollups[resolution], [...recomputed.values()], this.term);
     }
   }
 }
 
 /**
- * Inserts closed buckets; those whose document exists already are merged one by one (rare: after
- * a restart, for late samples, or when retrying a write that may have succeeded).
+ * The readings whose spans overlap [from, to), as samples (spans clipped against each other:
+ * a reading of an older layout or of a stale writer may overlap the one before it).
  */
-async function writeParts(collection: Collection<RollupDoc>, parts: RollupDoc[]): Promise<void> {
+export async function readingsOverlapping(
+  snapshots: Collection<SnapshotDoc>,
+  from: number,
+  to: number,
+  filter: Filter<SnapshotDoc> = {},
+): Promise<ContainerSample[]> {
+  const near = await snapshots
+    .find({
+      ...filter,
+      time: { $gt: new Date(from), $lte: new Date(to + LONG_SPAN_MS) },
+    } as Filter<SnapshotDoc>)
+    .toArray();
+  const far = await snapshots
+    .find({ ...filter, long: 1, time: { $gt: new Date(to + LONG_SPAN_MS) } } as Filter<SnapshotDoc>)
+    .toArray();
+  return nonOverlapping([...near, ...far].map(fromSnapshotDoc));
+}
+
+/** The readings with every span clipped to start no earlier than the series' previous reading. */
+export function nonOverlapping(samples: ContainerSample[]): ContainerSample[] {
+  samples.sort((a, b) => a.time - b.time);
+  const last = new Map<string, number>();
+  const result: ContainerSample[] = [];
+  for (const sample of samples) {
+    const key = seriesKey(sample);
+    const previous = last.get(key) ?? -Infinity;
+    if (sample.time <= previous) continue;
+    last.set(key, sample.time);
+    result.push(previous === -Infinity ? sample : clipSample(sample, previous));
+  }
+  return result;
+}
+
+/**
+ * Inserts closed buckets; those whose document exists already are merged one by one (rare: after
+ * a restart, for late readings, or when retrying a write that may have succeeded).
+ */
+async function writeParts(
+  collection: Collection<RollupDoc>,
+  parts: RollupDoc[],
+  term: number,
+): Promise<void> {
   let existing: RollupDoc[] = [];
   try {
     await collection.insertMany(parts, { ordered: false });
@@ -201,19 +408,38 @@ async function writeParts(collection: Collection<RollupDoc>, parts: RollupDoc[])
     if (err.result.insertedCount + writeErrors.length !== parts.length) existing = parts;
   }
   for (const part of existing) {
-    const { filter, update } = mergeUpdate(part);
+    const { filter, update } = mergeUpdate(part, term);
     try {
       await collection.updateOne(filter, update, { upsert: true });
     } catch (err) {
-      // The guard matched nothing: the part is in the document already.
+      // A guard matched nothing: the part is in the document already, or a later term wrote it.
       if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err;
     }
   }
 }
 
-/** Replaces the documents: deletes, then inserts (both single commands, fast on every server). */
-async function replaceAll(collection: Collection<RollupDoc>, docs: RollupDoc[]): Promise<void> {
+/**
+ * Replaces the documents, except those a later term wrote: deletes, then inserts (both single
+ * commands, fast on every server); one inserted meanwhile is replaced on its own, guarded.
+ */
+async function replaceAll(collection: Collection<RollupDoc>, docs: RollupDoc[], term: number): Promise<void> {
   if (docs.length === 0) return;
-  await collection.deleteMany({ _id: { $in: docs.map((d) => d._id) } });
-  await collection.insertMany(docs, { ordered: false });
+  await collection.deleteMany({
+    _id: { $in: docs.map((d) => d._id) },
+    ...termGuard(term),
+  } as Filter<RollupDoc>);
+  try {
+    await collection.insertMany(docs, { ordered: false });
+  } catch (err) {
+    if (!(err instanceof MongoBulkWriteError)) throw err;
+    for (const doc of docs) {
+      try {
+        await collection.replaceOne({ _id: doc._id, ...termGuard(term) } as Filter<RollupDoc>, doc, {
+          upsert: true,
+        });
+      } catch (inner) {
+        if (!(inner instanceof MongoServerError && inner.code === DUPLICATE_KEY)) throw inner;
+      }
+    }
+  }
 }

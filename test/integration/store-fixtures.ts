@@ -4,8 +4,8 @@ import type { Db } from 'mongodb';
 import type { ContainerSample } from '../../operator/model.js';
 import { COLLECTION_NAMES } from '../../operator/store/connection.js';
 import { RESOLUTION_MS, ROLLUP_RESOLUTIONS, type Resolution } from '../../operator/store/resolutions.js';
-import type { RollupDoc } from '../../operator/store/rollups.js';
-import { seriesKey, type SnapshotDoc } from '../../operator/store/snapshots.js';
+import { seriesOfDoc, type RollupDoc } from '../../operator/store/rollups.js';
+import type { SnapshotDoc } from '../../operator/store/snapshots.js';
 import { expectBucket } from '../unit/store/fixtures.js';
 
 export async function rawDocs(db: Db): Promise<SnapshotDoc[]> {
@@ -16,18 +16,84 @@ export async function rollupDocs(db: Db, resolution: Resolution): Promise<Rollup
   return db.collection<RollupDoc>(COLLECTION_NAMES.rollups[resolution]).find().toArray();
 }
 
-/** Every rollup document holds exactly the raw samples of its bucket, and every raw sample is in one per level. */
+/** Relative difference, for sums added in different orders. */
+export function expectSame(actual: number, expected: number): void {
+  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(expected)));
+}
+
+/** What the raw readings put into [a, b): usage, billed and measured time, computed the plain way. */
+export function rawIntegrals(raw: readonly SnapshotDoc[], a: number, b: number) {
+  const totals = { cpu: 0, cpuBilled: 0, cpuMs: 0, memory: 0, memoryBilled: 0, memoryMs: 0 };
+  for (const doc of raw) {
+    const from = (doc.from as Date).getTime();
+    const to = doc.time.getTime();
+    const ms = Math.max(0, Math.min(b, to) - Math.max(a, from));
+    if (ms === 0) continue;
+    const part = ms / (to - from);
+    const request = (r: number | undefined) => ((r ?? 0) * ms) / 1000;
+    if (doc.cpuCoreSeconds === null || doc.cpuCoreSeconds === undefined)
+      totals.cpuBilled += request(doc.cpuRequestMillicores);
+    else {
+      const used = doc.cpuCoreSeconds * 1000 * part;
+      totals.cpu += used;
+      totals.cpuBilled += Math.max(used, request(doc.cpuRequestMillicores));
+      totals.cpuMs += ms;
+    }
+    if (doc.memoryByteSeconds === null || doc.memoryByteSeconds === undefined)
+      totals.memoryBilled += request(doc.memoryRequestBytes);
+    else {
+      const used = doc.memoryByteSeconds * part;
+      totals.memory += used;
+      totals.memoryBilled += Math.max(used, request(doc.memoryRequestBytes));
+      totals.memoryMs += ms;
+    }
+  }
+  return totals;
+}
+
+/**
+ * Every rollup document holds exactly the raw readings of its bucket (count, sums, extremes of the
+ * readings whose time is in it, and the integrals of the pieces of their spans inside it), and
+ * every raw reading is in one per level.
+ */
 export async function expectRollupsMatchRaw(db: Db): Promise<void> {
-  const raw = (await rawDocs(db)).map((doc) => ({ ...doc, time: doc.time.getTime() }));
+  const raw = await rawDocs(db);
+  const readings = raw.map((doc) => ({ ...doc, time: doc.time.getTime() }));
   for (const resolution of ROLLUP_RESOLUTIONS) {
     const width = RESOLUTION_MS[resolution];
     const docs = await rollupDocs(db, resolution);
+    const ids = new Set<string>();
     for (const doc of docs) {
       const start = doc.time.getTime();
-      const series = seriesKey(doc);
-      const covered = raw.filter((s) => s.series === series && s.time >= start && s.time < start + width);
+      const series = seriesOfDoc(doc);
+      expect(ids.has(`${series}|${start}`)).toBe(false);
+      ids.add(`${series}|${start}`);
+      const covered = readings.filter(
+        (s) => s.series === series && s.time >= start && s.time < start + width,
+      );
       expectBucket(doc, covered as unknown as ContainerSample[]);
+      const truth = rawIntegrals(
+        raw.filter((s) => s.series === series),
+        start,
+        start + width,
+      );
+      expectSame(doc.cpu.integral, truth.cpu);
+      expectSame(doc.cpu.billedIntegral, truth.cpuBilled);
+      expectSame(doc.cpu.ms ?? 0, truth.cpuMs);
+      expectSame(doc.memory.integral, truth.memory);
+      expectSame(doc.memory.billedIntegral, truth.memoryBilled);
+      expectSame(doc.memory.ms ?? 0, truth.memoryMs);
     }
     expect(docs.reduce((n, d) => n + d.count, 0)).toBe(raw.length);
+    // No piece of a span is outside the buckets.
+    const all = rawIntegrals(raw, -Infinity, Infinity);
+    expectSame(
+      docs.reduce((n, d) => n + d.cpu.integral, 0),
+      all.cpu,
+    );
+    expectSame(
+      docs.reduce((n, d) => n + d.memory.integral, 0),
+      all.memory,
+    );
   }
 }

@@ -17,10 +17,11 @@ import {
 } from '../../operator/store/connection.js';
 import { MongoUsageStore } from '../../operator/store/mongo-store.js';
 import { RESOLUTION_MS, ROLLUP_RESOLUTIONS } from '../../operator/store/resolutions.js';
+import { mergeUpdate, type RollupDoc } from '../../operator/store/rollups.js';
 import { WritePath } from '../../operator/store/write-path.js';
 import { testEnvironment } from '../harness/environment.js';
 import { arbitrarySamples, sample, T0 } from '../unit/store/fixtures.js';
-import { expectRollupsMatchRaw, rawDocs, rollupDocs } from './store-fixtures.js';
+import { expectRollupsMatchRaw, expectSame, rawDocs, rollupDocs } from './store-fixtures.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -67,8 +68,21 @@ describe('MongoUsageStore on FerretDB', () => {
           for (const index of retried) batches.push(batches[index % batches.length] as ContainerSample[]);
           for (const batch of batches) await store.write(batch);
           await store.close();
-          const distinct = new Set(samples.map((s) => `${s.pod}|${s.container}|${s.time}`));
-          expect(await rawDocs(db)).toHaveLength(distinct.size);
+          // A series takes readings later than its latest one only: what a batch repeats or
+          // reaches back to is refused (nothing is counted twice).
+          const latest = new Map<string, number>();
+          let accepted = 0;
+          for (const batch of batches) {
+            const next = new Map(latest);
+            for (const s of [...batch].sort((a, b) => a.time - b.time)) {
+              const key = `${s.pod}|${s.container}`;
+              if (s.time <= (next.get(key) ?? -Infinity)) continue;
+              next.set(key, s.time);
+              accepted++;
+            }
+            for (const [key, time] of next) latest.set(key, time);
+          }
+          expect(await rawDocs(db)).toHaveLength(accepted);
           await expectRollupsMatchRaw(db);
         },
       ),
@@ -96,7 +110,7 @@ describe('MongoUsageStore on FerretDB', () => {
     await store.write(series(600, 630)); // a batch the first process had written, retried
     await store.close();
     await expectRollupsMatchRaw(db);
-    const [day] = await rollupDocs(db, '1d');
+    const day = (await rollupDocs(db, '1d')).find((d) => d.time.getTime() === T0);
     expect(day?.count).toBe(40);
   });
 
@@ -108,11 +122,30 @@ describe('MongoUsageStore on FerretDB', () => {
     await next.write([sample({ time: T0 + 1000, memoryBytes: 1_700_296_084 })]);
     await next.close(); // the same buckets again: merged into the stored documents
     for (const resolution of ROLLUP_RESOLUTIONS) {
-      const [bucket] = await rollupDocs(db, resolution);
+      // The first reading's span ends at T0: its piece is in the bucket before.
+      const bucket = (await rollupDocs(db, resolution)).find((d) => d.time.getTime() === T0);
       expect(bucket?.memory.sum).toBe(2_147_483_648);
       expect(bucket?.memory.max).toBe(1_700_296_084);
     }
     await expectRollupsMatchRaw(db);
+  });
+
+  it('refuses a bucket merge or rewrite from an older term than the document', async () => {
+    const { store, db } = openStore(T0 + HOUR);
+    store.beginTerm(5);
+    await store.write([sample({ time: T0 + 30_000, from: T0 })]);
+    await store.close();
+    const minutes = db.collection<RollupDoc>(COLLECTION_NAMES.rollups['1m']);
+    const before = await minutes.findOne({ time: new Date(T0) });
+    expect(before?.term).toBe(5);
+    const part = { ...(before as RollupDoc), parts: ['stale:1'] };
+    const { filter, update } = mergeUpdate(part, 4);
+    await expect(minutes.updateOne(filter, update, { upsert: true })).rejects.toMatchObject({ code: 11000 });
+    expect(await minutes.findOne({ time: new Date(T0) })).toEqual(before);
+    // The same part from the current term is merged.
+    const current = mergeUpdate(part, 5);
+    await minutes.updateOne(current.filter, current.update, { upsert: true });
+    expect((await minutes.findOne({ time: new Date(T0) }))?.count).toBe(2);
   });
 
   it('answers the latest sample of each container of a pod', async () => {
@@ -137,7 +170,10 @@ describe('MongoUsageStore on FerretDB', () => {
     const { store, db } = openStore(now);
     const ages = [25 * HOUR, 24 * HOUR + 1, 24 * HOUR, 23 * HOUR, 5 * DAY, 12 * DAY, HOUR];
     await store.write(
-      ages.flatMap((age) => [sample({ time: now - age }), sample({ time: now - age, policy: 'shop/other' })]),
+      ages.flatMap((age) => [
+        sample({ time: now - age }),
+        sample({ time: now - age, policy: 'shop/other', pod: 'web-2' }),
+      ]),
     );
     await store.close();
     const retention = { rawMs: DAY, hourlyMs: 3 * DAY, dailyMs: 10 * DAY };
@@ -286,62 +322,88 @@ describe('MongoUsageStore on FerretDB', () => {
     );
 
     const top = await reader.top({ metric: 'cpu', from, to, limit: 2 });
-    expect(top.map((e) => [e.pod, e.samples, e.max])).toEqual([
+    expect(top.items.map((e) => [e.pod, e.samples, e.max])).toEqual([
       ['web-2', 240, 3000],
       ['web-1', 240, 1000],
     ]);
-    expect(top[0]?.avg).toBeCloseTo(1500 * (241 / 240), 6);
+    // Reading i accounts for [from + 30(i-1) s, from + 30i s]: readings 1 to 239 lie in the window
+    // (reading 0's span ends where it starts), the last 30 s of it have none yet.
+    const measuredSeconds = 239 * 30;
+    // Time-weighted: 238 spans at the rate, one (reading 7) at twice the rate.
+    expect(top.items[0]?.avg).toBe((1500 * 240) / 239);
+    expect(top.coverage).toEqual({ windowMs: 2 * HOUR, coveredMs: measuredSeconds * 1000, ratio: 239 / 240 });
     expect(
-      (await reader.top({ metric: 'memory', from, to, limit: 5, namespaces: ['shop'] })).map((e) => e.pod),
+      (await reader.top({ metric: 'memory', from, to, limit: 5, namespaces: ['shop'] })).items.map(
+        (e) => e.pod,
+      ),
     ).toEqual(['web-2', 'web-1']);
 
-    // core-hours = sum(cores x 30 s) / 3600 s: the average over 2 h times 2 h.
-    const coreHours = (cpu: number) => ((cpu * 241) / 240 / 1000) * 2;
+    // core-hours = sum over the spans in the window of cores x span: 240 x 30 s x the rate.
+    const coreHours = (cpu: number) => (cpu / 1000) * ((240 * 30) / 3600);
+    const gibHours = (bytes: number) => (bytes / 2 ** 30) * (measuredSeconds / 3600);
     const byNamespace = await reader.summary({ from, to, groupBy: { kind: 'namespace' } });
-    const shop = byNamespace.find((e) => e.group === 'shop');
-    const bank = byNamespace.find((e) => e.group === 'bank');
-    const close = (actual: number | undefined, expected: number) =>
-      expect(Math.abs((actual ?? NaN) - expected) / expected).toBeLessThan(0.001);
-    close(shop?.cpuCoreHours, coreHours(500) + coreHours(1500));
-    // Billed: web-1 by its request (1 core) except nothing above it; web-2 by usage (above its request).
-    close(shop?.cpuCoreHoursBilled, 2 + coreHours(1500));
-    close(shop?.memoryGiBHours, 1 * 2 + 2 * 2);
-    close(shop?.memoryGiBHoursBilled, 2 * 2 + 2 * 2);
-    close(bank?.cpuCoreHours, coreHours(250));
-    close(bank?.cpuCoreHoursBilled, coreHours(250));
-    close(bank?.memoryGiBHoursBilled, 4 * 2);
+    const shop = byNamespace.items.find((e) => e.group === 'shop');
+    const bank = byNamespace.items.find((e) => e.group === 'bank');
+    const exact = (actual: number | undefined, expected: number) => expectSame(actual ?? NaN, expected);
+    exact(shop?.cpuCoreHours, coreHours(500) + coreHours(1500));
+    // Billed: web-1 by its request (1 core) on every span (reading 7 is at the request exactly);
+    // web-2 by its usage, above its request.
+    exact(shop?.cpuCoreHoursBilled, (measuredSeconds / 3600) * 1 + coreHours(1500));
+    exact(shop?.memoryGiBHours, gibHours(2 ** 30) + gibHours(2 * 2 ** 30));
+    exact(shop?.memoryGiBHoursBilled, gibHours(2 * 2 ** 30) + gibHours(2 * 2 ** 30));
+    exact(bank?.cpuCoreHours, coreHours(250));
+    exact(bank?.cpuCoreHoursBilled, coreHours(250));
+    exact(bank?.memoryGiBHoursBilled, gibHours(4 * 2 ** 30));
     expect(shop?.containers).toBe(2);
+    expect(byNamespace.coverage.ratio).toBe(239 / 240);
     const byTeam = await reader.summary({ from, to, groupBy: { kind: 'label', key: 'team' } });
-    expect(byTeam.map((e) => e.group).sort()).toEqual(['a', 'b']);
+    expect(byTeam.items.map((e) => e.group).sort()).toEqual(['a', 'b']);
     const byPod = await reader.summary({ from, to, groupBy: { kind: 'pod' }, namespaces: ['bank'] });
-    expect(byPod.map((e) => e.group)).toEqual(['bank/db-0']);
+    expect(byPod.items.map((e) => e.group)).toEqual(['bank/db-0']);
     await reader.close();
   });
 
-  it('brings a version 1 database to the current schema at every start-up, and refuses a newer one', async () => {
-    const { store, db } = openStore(T0 + 2 * HOUR);
-    // What version 1 left: its extra indexes and a bucket with the fields it also stored.
-    const minutes = db.collection(COLLECTION_NAMES.rollups['1m']);
-    await minutes.createIndex({ namespace: 1, time: 1 });
-    await minutes.createIndex({ series: 1, time: 1 });
-    await db.collection(COLLECTION_NAMES.snapshots).createIndex({ series: 1, time: 1 });
-    await minutes.insertOne({
-      _id: `1m|${T0}|shop/web|shop|web-1|app` as never,
-      series: 'shop/web|shop|web-1|app',
+  it('brings a version 2 database to the current schema, keeps its data counted once, and refuses a newer one', async () => {
+    const { store, db } = openStore(T0 + 4 * HOUR);
+    // What version 2 left: per-policy buckets (two policies selected the container; that layout
+    // answered with the one with most readings), per-policy raw readings without spans.
+    const legacyBucket = (resolution: '1h' | '1d', policy: string, count: number, integral: number) => ({
+      _id: `${resolution}|${T0}|${policy}|shop|web-1|app`,
       time: new Date(T0),
+      policy,
+      namespace: 'shop',
+      pod: 'web-1',
+      container: 'app',
+      labels: [{ k: 'team', v: 'a' }],
+      count,
+      cpu: { n: count, sum: 500 * count, min: 500, max: 500, integral, billedIntegral: integral },
+      memory: { n: 0, sum: 0, integral: 0, billedIntegral: 0 },
+      parts: ['v2:0'],
+    });
+    for (const resolution of ['1h', '1d'] as const) {
+      const rollups = db.collection(COLLECTION_NAMES.rollups[resolution]);
+      await rollups.insertMany([
+        legacyBucket(resolution, 'shop/web', 120, 500 * 3600),
+        legacyBucket(resolution, 'shop/slow', 60, 500 * 2400),
+      ] as never[]);
+      await rollups.createIndex({ namespace: 1, pod: 1, time: 1 });
+    }
+    await db.collection(COLLECTION_NAMES.snapshots).insertOne({
+      _id: `shop/web|shop|web-1|app|${T0 + 3 * HOUR}`,
+      series: 'shop/web|shop|web-1|app',
+      time: new Date(T0 + 3 * HOUR),
       policy: 'shop/web',
       namespace: 'shop',
       pod: 'web-1',
       container: 'app',
       node: 'node-a',
       labels: [{ k: 'team', v: 'a' }],
-      count: 2,
-      seconds: 60,
-      cpu: { n: 2, sum: 300, min: 100, max: 200, integral: 9000, billedIntegral: 9000, requestMax: 250 },
-      memory: { n: 2, sum: 2048, min: 1024, max: 1024, integral: 61440, billedIntegral: 61440 },
-      parts: ['v1:0'],
-    });
-    await db.collection(COLLECTION_NAMES.meta).insertOne({ _id: 'schema' as never, version: 1 });
+      cpuMillicores: 500,
+      memoryBytes: null,
+      uptimeSeconds: 10_800,
+      intervalSeconds: 30,
+    } as never);
+    await db.collection(COLLECTION_NAMES.meta).insertOne({ _id: 'schema' as never, version: 2 });
 
     // A start-up, then a restart: each step is idempotent.
     const features = await detectFeatures(db);
@@ -351,39 +413,61 @@ describe('MongoUsageStore on FerretDB', () => {
       (await db.collection(name).listIndexes().toArray()).map((index) => JSON.stringify(index.key)).sort();
     for (const resolution of ROLLUP_RESOLUTIONS) {
       expect(await indexKeys(COLLECTION_NAMES.rollups[resolution])).toEqual(
-        ['{"_id":1}', '{"namespace":1,"pod":1,"time":1}', '{"policy":1,"time":1}', '{"time":1}'].sort(),
+        [
+          '{"_id":1}',
+          '{"namespace":1,"pod":1,"time":1}',
+          '{"policy":1,"time":1}',
+          '{"expireAt":1}',
+          '{"time":1}',
+        ].sort(),
       );
     }
     expect(await indexKeys(COLLECTION_NAMES.snapshots)).toEqual(
-      ['{"_id":1}', '{"namespace":1,"pod":1,"time":-1}', '{"policy":1,"time":1}', '{"time":1}'].sort(),
+      [
+        '{"_id":1}',
+        '{"namespace":1,"pod":1,"time":-1}',
+        '{"policy":1,"time":1}',
+        '{"series":1,"time":-1}',
+        '{"expireAt":1}',
+        '{"long":1,"time":1}',
+        '{"time":1}',
+      ].sort(),
     );
-    expect(await db.collection(COLLECTION_NAMES.meta).findOne({ _id: 'schema' as never })).toEqual({
+    const meta = db.collection(COLLECTION_NAMES.meta);
+    expect(await meta.findOne({ _id: 'schema' as never })).toEqual({
       _id: 'schema',
       version: SCHEMA_VERSION,
     });
+    expect(await meta.findOne({ _id: 'legacy' as never })).toEqual({ _id: 'legacy', until: T0 + 3 * HOUR });
 
-    // The version 1 bucket is still read, and a new sample in the same minute is added to it.
-    await store.write([sample({ time: T0 + 45_000, cpuMillicores: 600, labels: [{ k: 'team', v: 'a' }] })]);
+    // The version 2 hour is counted once (the bucket that layout answered with), fully covered.
+    const hour = await store.summary({ from: T0, to: T0 + HOUR, groupBy: { kind: 'namespace' } });
+    expect(hour.items.map((e) => [e.group, e.cpuCoreHours, e.containers])).toEqual([['shop', 0.5, 1]]);
+    expect(hour.coverage.ratio).toBe(1);
+
+    // A collector of this version that saw the container start at T0 sends a span from there:
+    // only what lies after the previous layout's readings is counted.
+    await store.write([
+      sample({
+        podUid: 'uid-1',
+        time: T0 + 3 * HOUR + 60_000,
+        from: T0,
+        cpuCoreSeconds: 0.5 * (3 * 3600 + 60),
+        cpuMillicores: 500,
+        labels: [{ k: 'team', v: 'a' }],
+      }),
+    ]);
+    const after = await store.summary({
+      from: T0 + 3 * HOUR - 30_000,
+      to: T0 + 3 * HOUR + 60_000,
+      groupBy: { kind: 'namespace' },
+    });
+    // 30 s of the old layout's last reading, 60 s of the new one, at 0.5 cores.
+    expectSame(after.items[0]?.cpuCoreHours ?? NaN, (0.5 * 90) / 3600);
+    expect(after.coverage.ratio).toBe(1);
     await store.close();
-    const reader = openStoreOn(db.databaseName, T0 + 2 * HOUR).store;
-    const history = await reader.history({
-      namespace: 'shop',
-      pod: 'web-1',
-      from: T0,
-      to: T0 + HOUR,
-      granularity: '1m',
-      maxPoints: 100,
-    });
-    expect(history.containers[0]?.points[0]).toMatchObject({
-      time: T0,
-      count: 3,
-      cpuMillicores: { min: 100, avg: 300, max: 600 },
-    });
-    await reader.close();
 
-    await db
-      .collection(COLLECTION_NAMES.meta)
-      .updateOne({ _id: 'schema' as never }, { $set: { version: SCHEMA_VERSION + 1 } });
+    await meta.updateOne({ _id: 'schema' as never }, { $set: { version: SCHEMA_VERSION + 1 } });
     await expect(migrate(db, features)).rejects.toThrow(
       `has schema version ${SCHEMA_VERSION + 1}, newer than this operator's ${SCHEMA_VERSION}; upgrade the operator`,
     );

@@ -17,9 +17,12 @@ import type { ContainerSample } from '../../../operator/model.js';
 import type {
   HistoryQuery,
   HistoryResult,
+  Coverage,
   SummaryEntry,
+  SummaryResult,
   SummaryQuery,
   TopEntry,
+  TopResult,
   TopQuery,
   UsageQueries,
 } from '../../../operator/store/types.js';
@@ -168,15 +171,16 @@ export class FakeQueries implements UsageQueries {
     this.calls.history.push(query);
     return this.historyResult;
   }
-  async top(query: TopQuery): Promise<TopEntry[]> {
+  coverage: Coverage = { windowMs: 3_600_000, coveredMs: 3_600_000, ratio: 1 };
+  async top(query: TopQuery): Promise<TopResult> {
     if (this.failure) throw this.failure;
     this.calls.top.push(query);
-    return this.topEntries;
+    return { items: this.topEntries, coverage: this.coverage };
   }
-  async summary(query: SummaryQuery): Promise<SummaryEntry[]> {
+  async summary(query: SummaryQuery): Promise<SummaryResult> {
     if (this.failure) throw this.failure;
     this.calls.summary.push(query);
-    return this.summaryEntries;
+    return { items: this.summaryEntries, coverage: this.coverage };
   }
 }
 

@@ -255,6 +255,7 @@ describe('usage endpoints', () => {
       namespace: 'team-a',
       from: new Date(T0 - 7 * 86_400_000).toISOString(),
       to: new Date(T0).toISOString(),
+      coverage: t.queries.coverage,
       items: t.queries.topEntries,
     });
   });
@@ -268,7 +269,11 @@ describe('usage endpoints', () => {
     expect(t.queries.calls.summary).toEqual([
       { from: T0 - 30 * 86_400_000, to: T0, groupBy: { kind: 'label', key: 'team' } },
     ]);
-    expect(response.body).toMatchObject({ groupBy: 'label:team', items: t.queries.summaryEntries });
+    expect(response.body).toMatchObject({
+      groupBy: 'label:team',
+      coverage: t.queries.coverage,
+      items: t.queries.summaryEntries,
+    });
   });
 });
 

@@ -12,25 +12,43 @@ import {
 import { arbitrarySamples, distinctSamples, expectBucket, sample, T0 } from './fixtures.js';
 
 describe('rollupsOfSamples', () => {
-  it('sums, counts, extremes and usage integrated over each interval', () => {
+  it('sums, counts, extremes, and usage integrated over the spans the readings cover', () => {
     const docs = rollupsOfSamples(
       [
         sample({
           time: T0 + 5_000,
+          from: T0,
           cpuMillicores: 50,
           cpuRequestMillicores: 100,
           memoryBytes: 300,
           memoryLimitBytes: 1000,
         }),
-        sample({ time: T0 + 35_000, cpuMillicores: 250, cpuRequestMillicores: 100, memoryBytes: 100 }),
-        sample({ time: T0 + 50_000, cpuMillicores: null, memoryBytes: null, cpuRequestMillicores: 200 }),
+        // Counter increments given: they count, whatever the rate reported.
+        sample({
+          time: T0 + 35_000,
+          from: T0 + 5_000,
+          cpuMillicores: 250,
+          cpuCoreSeconds: 7.5,
+          cpuRequestMillicores: 100,
+          memoryBytes: 100,
+          memoryByteSeconds: 3000,
+        }),
+        // Uptime-only: billed by its request over its span, no usage, no measured time.
+        sample({
+          time: T0 + 50_000,
+          from: T0 + 35_000,
+          cpuMillicores: null,
+          memoryBytes: null,
+          cpuRequestMillicores: 200,
+        }),
       ],
       '1m',
       ['p1'],
     );
     expect([...docs.values()]).toEqual([
       {
-        _id: `1m|${T0}|shop/web|shop|web-1|app`,
+        _id: `1m|${T0}|shop|web-1|app`,
+        series: 'shop|web-1|app',
         time: new Date(T0),
         policy: 'shop/web',
         namespace: 'shop',
@@ -43,17 +61,19 @@ describe('rollupsOfSamples', () => {
           sum: 300,
           min: 50,
           max: 250,
-          integral: 300 * 30,
-          // max(100, 50) + max(100, 250) + the request alone for the uptime-only sample
-          billedIntegral: (100 + 250 + 200) * 30,
+          integral: 50 * 5 + 7500,
+          ms: 35_000,
+          // max(100 x 5 s, 250) + max(100 x 30 s, 7500) + the request alone for the uptime-only span
+          billedIntegral: 500 + 7500 + 200 * 15,
         },
         memory: {
           n: 2,
           sum: 400,
           min: 100,
           max: 300,
-          integral: 400 * 30,
-          billedIntegral: 400 * 30,
+          integral: 300 * 5 + 3000,
+          ms: 35_000,
+          billedIntegral: 300 * 5 + 3000,
         },
         parts: ['p1'],
       },
@@ -81,11 +101,12 @@ describe('rollupsOfSamples', () => {
           const docs = rollupsOfSamples(samples, resolution, []);
           const groups = new Map<string, ContainerSample[]>();
           for (const s of samples) {
-            const id = `${resolution}|${bucketStart(s.time, resolution)}|${s.policy}|${s.namespace}|${s.pod}|${s.container}`;
+            const id = `${resolution}|${bucketStart(s.time, resolution)}|${s.namespace}|${s.pod}|${s.container}`;
             groups.set(id, [...(groups.get(id) ?? []), s]);
           }
-          expect([...docs.keys()].sort()).toEqual([...groups.keys()].sort());
-          for (const [id, group] of groups) expectBucket(docs.get(id) as RollupDoc, group);
+          // Buckets with readings, and those only the spans of readings reach into.
+          for (const id of groups.keys()) expect(docs.has(id)).toBe(true);
+          for (const [id, doc] of docs) expectBucket(doc, groups.get(id) ?? []);
         }
       }),
     );
@@ -123,10 +144,15 @@ describe('rollupsOfRollups', () => {
 describe('mergeUpdate', () => {
   it('increments counts and sums, keeps extremes, and is guarded by the part id', () => {
     const part = [
-      ...rollupsOfSamples([sample({ cpuMillicores: 70, memoryBytes: null })], '5m', ['run1:7']).values(),
+      ...rollupsOfSamples([sample({ time: T0 + 30_000, cpuMillicores: 70, memoryBytes: null })], '5m', [
+        'run1:7',
+      ]).values(),
     ][0] as RollupDoc;
-    const { filter, update } = mergeUpdate(part);
-    expect(filter).toEqual({ _id: part._id, parts: { $ne: 'run1:7' } });
+    expect(mergeUpdate(part).filter).toEqual({ _id: part._id, parts: { $ne: 'run1:7' } });
+    const { filter, update } = mergeUpdate(part, 4);
+    // A writer of term 4 changes no document a later term wrote.
+    expect(filter).toEqual({ _id: part._id, parts: { $ne: 'run1:7' }, term: { $not: { $gt: 4 } } });
+    expect(update.$set).toEqual({ labels: part.labels, term: 4 });
     const inc = update.$inc as Record<string, number | Double>;
     expect(Object.fromEntries(Object.entries(inc).map(([k, v]) => [k, v.valueOf()]))).toEqual({
       count: 1,
@@ -134,10 +160,12 @@ describe('mergeUpdate', () => {
       'cpu.sum': 70,
       'cpu.integral': 2100,
       'cpu.billedIntegral': 2100,
+      'cpu.ms': 30_000,
       'memory.n': 0,
       'memory.sum': 0,
       'memory.integral': 0,
       'memory.billedIntegral': 0,
+      'memory.ms': 0,
     });
     // Sums are sent as doubles, so adding to a stored 32-bit integer cannot overflow on the server.
     for (const field of ['cpu.sum', 'memory.integral', 'memory.billedIntegral']) {

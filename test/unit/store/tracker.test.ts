@@ -16,6 +16,41 @@ function partsById(parts: readonly BucketAccumulator[]): Map<string, RollupDoc[]
 }
 
 describe('RollupTracker', () => {
+  it('splits a span that straddles boundaries by time, at every level, and bills max(request, usage) per piece', () => {
+    const tracker = new RollupTracker(120_000);
+    // 90 s at 2 cores from 59:30 to 01:00:: 30 s in the hour before, 60 s in the next.
+    const start = T0 + 3_600_000 - 30_000;
+    const closed = tracker.add([
+      sample({
+        time: start + 90_000,
+        from: start,
+        cpuCoreSeconds: 180,
+        cpuMillicores: 2000,
+        cpuRequestMillicores: 3000,
+      }),
+    ]);
+    closed.push(...tracker.closeAll());
+    const of = (resolution: string, at: number) =>
+      closed.find((b) => b.resolution === resolution && b.start === at);
+    for (const [resolution, width] of [
+      ['1m', 60_000],
+      ['5m', 300_000],
+      ['1h', 3_600_000],
+    ] as const) {
+      const before = of(resolution, T0 + 3_600_000 - width)!;
+      const after = of(resolution, T0 + 3_600_000)!;
+      expect([before.cpu.integral, before.cpu.ms, before.count]).toEqual([60_000, 30_000, 0]);
+      expect([after.cpu.integral, after.cpu.ms, after.count]).toEqual([
+        120_000,
+        60_000,
+        resolution === '1m' ? 0 : 1,
+      ]);
+      // Billed by the request (3 cores) on each piece, above the usage.
+      expect([before.cpu.billedIntegral, after.cpu.billedIntegral]).toEqual([90_000, 180_000]);
+    }
+    expect(of('1d', T0)!.cpu.integral).toBe(180_000);
+  });
+
   it('hands out every sample exactly once per resolution, whatever the order and batching', () => {
     fc.assert(
       fc.property(arbitrarySamples(), fc.integer({ min: 1, max: 10 }), (generated, batchSize) => {
@@ -44,23 +79,28 @@ describe('RollupTracker', () => {
 
   it('closes a bucket when the container moves on to the next one', () => {
     const tracker = new RollupTracker(120_000);
-    expect(tracker.add([sample({ time: T0 + 10_000 }), sample({ time: T0 + 40_000 })])).toEqual([]);
-    const closed = tracker.add([sample({ time: T0 + 70_000 })]);
+    const first = [sample({ time: T0 + 10_000, from: T0 }), sample({ time: T0 + 40_000, from: T0 + 10_000 })];
+    expect(tracker.add(first)).toEqual([]);
+    // The third reading's span [40 s, 70 s] is split: 20 s go to the first minute before it closes.
+    const closed = tracker.add([sample({ time: T0 + 70_000, from: T0 + 40_000, cpuMillicores: 600 })]);
     expect(closed.map((b) => [b.resolution, b.start, b.count])).toEqual([['1m', T0, 2]]);
-    expectBucket(closed[0]!.toDoc([]), [sample({ time: T0 + 10_000 }), sample({ time: T0 + 40_000 })]);
+    expectBucket(closed[0]!.toDoc([]), first);
+    expect(closed[0]!.cpu.integral).toBe(100 * 40 + 600 * 20);
+    expect(closed[0]!.cpu.ms).toBe(60_000);
   });
 
   it('puts a late sample into a part of its own, closed at once', () => {
     const tracker = new RollupTracker(120_000);
-    tracker.add([sample({ time: T0 + 130_000 })]);
-    const closed = tracker.add([sample({ time: T0 + 10_000, cpuMillicores: 7 })]);
-    expect(closed.map((b) => [b.resolution, b.start, b.count, b.cpu.max])).toEqual([['1m', T0, 1, 7]]);
-    expect(tracker.openBuckets('1m', () => true).map((b) => b.start)).toEqual([T0 + 120_000]);
+    tracker.add([sample({ time: T0 + 130_000, from: T0 + 125_000 })]);
+    const closed = tracker.add([sample({ time: T0 + 10_000, from: T0, cpuMillicores: 7 })]);
+    expect(closed.map((b) => [b.resolution, b.start, b.count, b.cpu.max, b.cpu.integral])).toEqual([
+      ['1m', T0, 1, 7, 70],
+    ]);
   });
 
   it('closes the buckets of a container that went away once the grace period has passed', () => {
     const tracker = new RollupTracker(120_000);
-    tracker.add([sample({ time: T0 + 10_000 })]);
+    tracker.add([sample({ time: T0 + 10_000, from: T0 })]);
     expect(tracker.closeExpired(T0 + 60_000 + 119_999)).toEqual([]);
     expect(tracker.closeExpired(T0 + 60_000 + 120_000).map((b) => b.resolution)).toEqual(['1m']);
     expect(tracker.trackedSeries).toBe(1);
@@ -70,11 +110,5 @@ describe('RollupTracker', () => {
       '1d',
     ]);
     expect(tracker.trackedSeries).toBe(0);
-  });
-
-  it('lists open buckets of the containers a query asks for', () => {
-    const tracker = new RollupTracker(120_000);
-    tracker.add([sample({ pod: 'web-1' }), sample({ pod: 'web-2' })]);
-    expect(tracker.openBuckets('1h', (s) => s.pod === 'web-2').map((b) => b.identity.pod)).toEqual(['web-2']);
   });
 });
