@@ -12,12 +12,15 @@
  */
 import type { ContainerSample } from '../model.js';
 import type {
+  Coverage,
   HistoryQuery,
   HistoryResult,
   SummaryEntry,
   SummaryQuery,
+  SummaryResult,
   TopEntry,
   TopQuery,
+  TopResult,
   UsageQueries,
 } from '../store/types.js';
 import type { Incarnation, NamespaceLedger } from './namespace-ledger.js';
@@ -30,6 +33,16 @@ export function readableFrom(incarnation: Incarnation): number | undefined {
   if (incarnation.kind === 'gone') return Infinity;
   const afterDeletion = (Math.floor(incarnation.deletedMs / MINUTE_MS) + 1) * MINUTE_MS;
   return Math.max(afterDeletion, incarnation.createdMs);
+}
+
+/**
+ * Coverage of a window answered in parts (each namespace on its readable window): measured as
+ * the store measures it (the best-covered container's time), over the whole window asked for.
+ */
+function mergedCoverage(query: { from: number; to: number }, parts: { coverage: Coverage }[]): Coverage {
+  const windowMs = Math.max(0, query.to - query.from);
+  const coveredMs = Math.min(windowMs, Math.max(0, ...parts.map((p) => p.coverage.coveredMs)));
+  return { windowMs, coveredMs, ratio: windowMs > 0 ? coveredMs / windowMs : 0 };
 }
 
 export class NamespaceReadGuard implements UsageQueries {
@@ -65,20 +78,22 @@ export class NamespaceReadGuard implements UsageQueries {
     };
   }
 
-  async top(query: TopQuery): Promise<TopEntry[]> {
+  async top(query: TopQuery): Promise<TopResult> {
     const parts = await this.split(query);
     if (parts === undefined) return this.inner.top(query);
-    const entries = (await Promise.all(parts.map((q) => this.inner.top(q)))).flat();
+    const results = await Promise.all(parts.map((q) => this.inner.top(q)));
+    const entries = results.flatMap((r) => r.items);
     const name = (e: TopEntry) => `${e.namespace}/${e.pod}/${e.container}`;
     entries.sort((a, b) => b.avg - a.avg || b.max - a.max || name(a).localeCompare(name(b)));
-    return entries.slice(0, Math.max(0, query.limit));
+    return { items: entries.slice(0, Math.max(0, query.limit)), coverage: mergedCoverage(query, results) };
   }
 
-  async summary(query: SummaryQuery): Promise<SummaryEntry[]> {
+  async summary(query: SummaryQuery): Promise<SummaryResult> {
     const parts = await this.split(query);
     if (parts === undefined) return this.inner.summary(query);
+    const results = await Promise.all(parts.map((q) => this.inner.summary(q)));
     const groups = new Map<string, SummaryEntry>();
-    for (const entry of (await Promise.all(parts.map((q) => this.inner.summary(q)))).flat()) {
+    for (const entry of results.flatMap((r) => r.items)) {
       const merged = groups.get(entry.group);
       if (merged === undefined) {
         groups.set(entry.group, { ...entry });
@@ -90,9 +105,10 @@ export class NamespaceReadGuard implements UsageQueries {
       merged.memoryGiBHoursBilled += entry.memoryGiBHoursBilled;
       merged.containers += entry.containers;
     }
-    return [...groups.values()].sort(
+    const items = [...groups.values()].sort(
       (a, b) => b.cpuCoreHoursBilled - a.cpuCoreHoursBilled || a.group.localeCompare(b.group),
     );
+    return { items, coverage: mergedCoverage(query, results) };
   }
 
   /**

@@ -3,10 +3,10 @@ import type { ContainerSample } from '../../../operator/model.js';
 import type {
   HistoryQuery,
   HistoryResult,
-  SummaryEntry,
   SummaryQuery,
-  TopEntry,
+  SummaryResult,
   TopQuery,
+  TopResult,
   UsageQueries,
 } from '../../../operator/store/types.js';
 import { NamespaceReadGuard, readableFrom } from '../../../operator/tenancy/namespace-guard.js';
@@ -21,6 +21,8 @@ class RecordingQueries implements UsageQueries {
   asked: { kind: string; from?: number; namespaces?: string[] }[] = [];
   samples: ContainerSample[] = [];
   historyPoints: number[] = [];
+  /** Measured time each part reports, ms. */
+  coveredMs = 0;
   async latest(): Promise<ContainerSample[]> {
     this.asked.push({ kind: 'latest' });
     return this.samples;
@@ -42,9 +44,9 @@ class RecordingQueries implements UsageQueries {
       ],
     };
   }
-  async top(query: TopQuery): Promise<TopEntry[]> {
+  async top(query: TopQuery): Promise<TopResult> {
     this.asked.push({ kind: 'top', from: query.from, namespaces: query.namespaces });
-    return (query.namespaces ?? []).map((namespace, i) => ({
+    const items = (query.namespaces ?? []).map((namespace, i) => ({
       namespace,
       pod: 'web',
       container: 'app',
@@ -52,10 +54,11 @@ class RecordingQueries implements UsageQueries {
       max: 200,
       samples: 3,
     }));
+    return { items, coverage: coverageOf(query, this.coveredMs) };
   }
-  async summary(query: SummaryQuery): Promise<SummaryEntry[]> {
+  async summary(query: SummaryQuery): Promise<SummaryResult> {
     this.asked.push({ kind: 'summary', from: query.from, namespaces: query.namespaces });
-    return (query.namespaces ?? []).map(() => ({
+    const items = (query.namespaces ?? []).map(() => ({
       group: 'team-a',
       cpuCoreHours: 1,
       cpuCoreHoursBilled: 2,
@@ -63,7 +66,13 @@ class RecordingQueries implements UsageQueries {
       memoryGiBHoursBilled: 4,
       containers: 1,
     }));
+    return { items, coverage: coverageOf(query, this.coveredMs) };
   }
+}
+
+function coverageOf(query: { from: number; to: number }, coveredMs: number) {
+  const windowMs = query.to - query.from;
+  return { windowMs, coveredMs, ratio: coveredMs / windowMs };
 }
 
 function setup(current: Record<string, CurrentNamespace>) {
@@ -101,7 +110,7 @@ describe('reads of a namespace name across its incarnations', () => {
         groupBy: { kind: 'namespace' },
         namespaces: ['shop'],
       }),
-    ).toEqual([]);
+    ).toEqual({ items: [], coverage: { windowMs: 61 * MIN, coveredMs: 0, ratio: 0 } });
     expect(inner.asked).toEqual([]);
   });
 
@@ -133,6 +142,7 @@ describe('reads of a namespace name across its incarnations', () => {
     });
     ledger.noteDeletion('shop', 'u1', T + 10_000);
     const from = T - 3_600_000;
+    inner.coveredMs = 30 * MIN;
     const summary = await guard.summary({
       from,
       to: T + 3_600_000,
@@ -143,7 +153,9 @@ describe('reads of a namespace name across its incarnations', () => {
       { kind: 'summary', from, namespaces: ['blog'] },
       { kind: 'summary', from: T + MIN, namespaces: ['shop'] },
     ]);
-    expect(summary).toEqual([
+    // Coverage over the whole window asked for, measured as the store does (best-covered part).
+    expect(summary.coverage).toEqual({ windowMs: 120 * MIN, coveredMs: 30 * MIN, ratio: 0.25 });
+    expect(summary.items).toEqual([
       {
         group: 'team-a',
         cpuCoreHours: 2,
@@ -160,7 +172,7 @@ describe('reads of a namespace name across its incarnations', () => {
       limit: 1,
       namespaces: ['blog', 'shop'],
     });
-    expect(top).toEqual([expect.objectContaining({ namespace: 'blog', avg: 100 })]);
+    expect(top.items).toEqual([expect.objectContaining({ namespace: 'blog', avg: 100 })]);
   });
 
   it('forgets a deletion it saw once the settle time has passed', async () => {
