@@ -164,6 +164,7 @@ export class UsagePolicyReconciler {
       intervalSeconds: config.intervalMs / 1000,
       namespaces: this.namespacesInScope(namespace, config),
       selector: config.selector,
+      retention: config.retention,
     };
     this.deps.collection.schedule(key, { intervalMs: config.intervalMs, suspended: config.suspend }, target);
     if (config.suspend) this.active.delete(key);
