@@ -196,7 +196,7 @@ export class SeriesCursors {
   }
 
   private repeat(cursor: Cursor | undefined, time: number, memory: number | undefined): SeriesAdvance {
-    return {
+    const advance: SeriesAdvance = {
       kind: 'repeat',
       from: time,
       time,
@@ -205,6 +205,10 @@ export class SeriesCursors {
       cpuCores: cursor?.cpuCores ?? null,
       memoryBytes: memory ?? cursor?.memoryBytes ?? null,
     };
+    // The same reading again: it carries the same counter, so that any sample at this time is a base.
+    if (cursor?.counter !== undefined && cursor.counter.time === time)
+      advance.cpuCoreSecondsTotal = cursor.counter.total;
+    return advance;
   }
 
   private counter(
