@@ -5,7 +5,7 @@
  * current values. Two policies sampling the same container therefore add exact partial
  * increments of one series instead of competing series.
  *
- * Accounting rules (see docs/accounting.md):
+ * Accounting rules (see docs/collection.md):
  * - CPU from a cumulative counter: the core-seconds of (previous reading, reading] are the exact
  *   counter difference. A restart (a new start time, or the counter going down) credits the new
  *   counter, all used since the restart, over the span from the restart (from the previous
