@@ -74,7 +74,10 @@ export interface SeriesAdvance {
 interface Cursor {
   /** End of the last accounted span: the time of the last reading taken. */
   time: number;
+  /** The instance's start time, from the reading or else from the pod's status. */
   startTime?: number;
+  /** The start time the source itself reported (the one restarts are told by). */
+  sourceStartTime?: number;
   /** The last counter reading of the current instance (at or before `time`). */
   counter?: { total: number; time: number };
   /** Core-seconds credited from rates after `counter.time`. */
@@ -109,6 +112,14 @@ function nameOf(reading: Pick<ContainerReading, 'namespace' | 'pod' | 'container
 }
 
 const seconds = (ms: number) => ms / 1000;
+
+/**
+ * Whether two known start times are of different container instances. Sources round them
+ * differently (the pod's status has whole seconds); a container cannot restart within 1 s.
+ */
+function differentStart(a: number | undefined, b: number | undefined): boolean {
+  return a !== undefined && b !== undefined && Math.abs(a - b) >= 1000;
+}
 
 /** Byte-seconds over [from, to]: trapezoid from `before` (at from) to `after` (at to), else `after` flat. */
 function memoryIntegral(before: number | undefined, after: number | undefined, from: number, to: number) {
@@ -152,7 +163,10 @@ export class SeriesCursors {
   seed(key: string, base: SeriesBase): void {
     if (this.cursors.has(key)) return;
     const cursor: Cursor = { time: base.time, creditedSinceCounter: 0, cpuCores: null };
-    if (base.containerStartTime !== undefined) cursor.startTime = base.containerStartTime;
+    if (base.containerStartTime !== undefined) {
+      cursor.startTime = base.containerStartTime;
+      cursor.sourceStartTime = base.containerStartTime;
+    }
     if (base.cpuCoreSecondsTotal !== undefined)
       cursor.counter = { total: base.cpuCoreSecondsTotal, time: base.time };
     if (base.memoryBytes !== undefined) cursor.memoryBytes = base.memoryBytes;
@@ -174,9 +188,9 @@ export class SeriesCursors {
       const time = reading.memoryWorkingSetBytes?.time;
       if (time === undefined) return undefined;
       // A gauge alone does not advance the series (its CPU span would be unaccounted).
-      return this.repeat(cursor, time, memory);
+      return this.repeat(cursor, time, memory, start);
     }
-    if (cursor !== undefined && cpu.time <= cursor.time) return this.repeat(cursor, cpu.time, memory);
+    if (cursor !== undefined && cpu.time <= cursor.time) return this.repeat(cursor, cpu.time, memory, start);
     const advance =
       cpu.kind === 'counter'
         ? this.counter(key, reading, cursor, cpu, start, memory)
@@ -195,7 +209,12 @@ export class SeriesCursors {
     for (const [name, named] of this.names) if (named.time < oldest) this.names.delete(name);
   }
 
-  private repeat(cursor: Cursor | undefined, time: number, memory: number | undefined): SeriesAdvance {
+  private repeat(
+    cursor: Cursor | undefined,
+    time: number,
+    memory: number | undefined,
+    start: number | undefined,
+  ): SeriesAdvance {
     const advance: SeriesAdvance = {
       kind: 'repeat',
       from: time,
@@ -208,6 +227,8 @@ export class SeriesCursors {
     // The same reading again: it carries the same counter, so that any sample at this time is a base.
     if (cursor?.counter !== undefined && cursor.counter.time === time)
       advance.cpuCoreSecondsTotal = cursor.counter.total;
+    const startTime = cursor?.startTime ?? start;
+    if (startTime !== undefined) advance.containerStartTime = startTime;
     return advance;
   }
 
@@ -241,8 +262,10 @@ export class SeriesCursors {
         memoryByteSeconds = memory === undefined ? null : 0;
       }
     } else {
+      // A new start time tells a restart only when the source reports it (the pod's status lags
+      // and has whole seconds); a counter that went down tells it in any case.
       const restarted =
-        (cursor.startTime !== undefined && start !== undefined && start !== cursor.startTime) ||
+        differentStart(cursor.sourceStartTime, reading.startTime) ||
         (cursor.counter !== undefined && total < cursor.counter.total);
       if (restarted) {
         kind = 'restart';
@@ -272,6 +295,8 @@ export class SeriesCursors {
           : null;
     const next: Cursor = { time, counter: { total, time }, creditedSinceCounter: 0, cpuCores };
     if (start !== undefined) next.startTime = start;
+    const sourceStart = reading.startTime ?? cursor?.sourceStartTime;
+    if (sourceStart !== undefined) next.sourceStartTime = sourceStart;
     if (memory !== undefined) next.memoryBytes = memory;
     this.cursors.set(key, next);
     this.names.set(nameOf(reading), { podUid: reading.podUid, total, time });
@@ -307,7 +332,7 @@ export class SeriesCursors {
     const increment = rateIncrement(cursor?.time, cpu, { maxGapMs: this.maxRateGapMs });
     // rateIncrement is undefined only for a window not newer than the cursor, handled before.
     let from = increment?.from ?? cpu.time - cpu.windowMs;
-    const restarted = cursor?.startTime !== undefined && start !== undefined && start !== cursor.startTime;
+    const restarted = differentStart(cursor?.startTime, start);
     // Nothing before the container's start (a new pod, a restart inside the gap).
     if (start !== undefined && start > from && start < cpu.time) from = start;
     const cpuCoreSeconds = cpu.cores * seconds(cpu.time - from);
@@ -322,6 +347,7 @@ export class SeriesCursors {
       next.creditedSinceCounter = cursor.creditedSinceCounter + cpuCoreSeconds;
     }
     if (start !== undefined) next.startTime = start;
+    if (cursor?.sourceStartTime !== undefined && !restarted) next.sourceStartTime = cursor.sourceStartTime;
     if (memory !== undefined) next.memoryBytes = memory;
     this.cursors.set(key, next);
     return {
