@@ -243,6 +243,44 @@ describe('collector on the kubelet resource endpoints (kwok)', () => {
     }
   });
 
+  it('does not bill a re-created pod (same name, new UID) the counter kwok kept for its name', async () => {
+    const old = (await listPods(namespace)).find((p) => p.metadata?.name === 'web-a')!;
+    await coreApi().deleteNamespacedPod({ name: 'web-a', namespace, gracePeriodSeconds: 0 });
+    await waitFor('web-a gone', async () =>
+      (await listPods(namespace)).every((p) => p.metadata?.uid !== old.metadata?.uid) ? true : undefined,
+    );
+    const createdAt = Date.now();
+    await createPod(namespace, {
+      name: 'web-a',
+      labels: { app: 'web' },
+      node: 'kwok-node-0',
+      usage: { cpu: '250m', memory: '128Mi' },
+    });
+    const uid = await waitFor('the new web-a running', async () => {
+      const pod = (await listPods(namespace)).find((p) => p.metadata?.name === 'web-a');
+      return pod?.status?.phase === 'Running' ? pod.metadata?.uid : undefined;
+    });
+    const readings = () =>
+      recorder.cycles
+        .flatMap((c) => c.samples)
+        .filter((s) => s.podUid === uid && s.cpuCoreSecondsTotal !== undefined && s.from! < s.time);
+    await waitFor(
+      'three accounted readings of the new pod',
+      async () => {
+        await cycle();
+        return readings().length >= 3 || undefined;
+      },
+      { intervalMs: 5_000, timeoutMs: 90_000 },
+    );
+    const accounted = readings();
+    const billed = accounted.reduce((total, s) => total + s.cpuCoreSeconds!, 0);
+    // The new pod ran since it was created (its status start has whole seconds: up to 1 s
+    // earlier): whatever kwok's counter says, it is never billed more than that.
+    const ranAtMost = (accounted.at(-1)!.time - (createdAt - 1_000)) / 1000;
+    expect(billed).toBeLessThanOrEqual(0.25 * ranAtMost);
+    expect(billed).toBeGreaterThan(0);
+  });
+
   it('puts the policy Degraded naming a node it cannot read, and keeps reading the others', async () => {
     const core = coreApi(); // the admin: the operator may not create nodes
     refused = uniqueName('kuo-refused');
