@@ -39,6 +39,11 @@ export interface OperatorConfig {
   perTargetMetrics: boolean;
   /** Samples kept in memory while MongoDB is unreachable (oldest dropped first). */
   outageBufferSize: number;
+  /**
+   * Where usage is read: the kubelets' resource endpoints (metrics.k8s.io as the fallback when no
+   * node can be read), or metrics.k8s.io only.
+   */
+  usageSource: { primary: 'kubelet' | 'metrics-api'; kubelet: KubeletAccess };
   shutdownTimeoutMs: number;
   /** Where notifications go: the admin's Alertmanagers, and what tenant webhooks may reach. */
   notifications: NotificationConfig;
@@ -65,6 +70,14 @@ export interface AgentsConfig {
   caFile?: string;
   /** Do not verify the agents' certificates (their self-signed ones). */
   insecureSkipTLSVerify: boolean;
+}
+
+/** How the kubelets are reached, as metrics-server's flags of the same names. */
+export interface KubeletAccess {
+  addressTypes: string[];
+  insecureSkipTLSVerify: boolean;
+  caFile?: string;
+  timeoutMs: number;
 }
 
 export interface NotificationConfig {
@@ -233,6 +246,40 @@ function describeCommandLine(env: Env): { program: Command; settings: Setting[] 
     'export per-container usage gauges on /metrics',
     bool,
     [false, 'false'],
+  );
+  add(
+    '--usage-source <source>',
+    'USAGE_SOURCE',
+    "kubelet (the nodes' resource endpoints, metrics.k8s.io when no node can be read) or metrics-api (metrics.k8s.io only)",
+    usageSource,
+    ['kubelet', 'kubelet'],
+  );
+  add(
+    '--kubelet-preferred-address-types <list>',
+    'KUBELET_PREFERRED_ADDRESS_TYPES',
+    'node address types tried in order to reach a kubelet',
+    listOf(nonEmpty),
+    [['InternalIP', 'ExternalIP', 'Hostname'], 'InternalIP,ExternalIP,Hostname'],
+  );
+  add(
+    '--kubelet-insecure-tls [bool]',
+    'KUBELET_INSECURE_TLS',
+    "do not verify the kubelets' serving certificates",
+    bool,
+    [false, 'false'],
+  );
+  add(
+    '--kubelet-certificate-authority <path>',
+    'KUBELET_CERTIFICATE_AUTHORITY',
+    "PEM CA bundle that signs the kubelets' serving certificates (default: the cluster CA)",
+    nonEmpty,
+  );
+  add(
+    '--kubelet-request-timeout <duration>',
+    'KUBELET_REQUEST_TIMEOUT',
+    "deadline of one node's read",
+    positiveDuration,
+    [10_000, '10s'],
   );
   add(
     '--outage-buffer-size <samples>',
@@ -417,6 +464,15 @@ function validated(values: Record<string, unknown>): OperatorConfig {
     resyncPeriodMs: values.resyncPeriod as number,
     perTargetMetrics: values.perTargetMetrics as boolean,
     outageBufferSize: values.outageBufferSize as number,
+    usageSource: {
+      primary: values.usageSource as 'kubelet' | 'metrics-api',
+      kubelet: {
+        addressTypes: values.kubeletPreferredAddressTypes as string[],
+        insecureSkipTLSVerify: values.kubeletInsecureTls as boolean,
+        ...optionalString('caFile', values.kubeletCertificateAuthority),
+        timeoutMs: values.kubeletRequestTimeout as number,
+      },
+    },
     shutdownTimeoutMs: values.shutdownTimeout as number,
     bounds: {
       maxRetention: {
@@ -560,6 +616,11 @@ function integerIn(min: number, max: number): (text: string) => number {
 }
 
 const port = integerIn(0, 65535);
+
+function usageSource(text: string): 'kubelet' | 'metrics-api' {
+  if (text !== 'kubelet' && text !== 'metrics-api') throw new Error('must be kubelet or metrics-api');
+  return text;
+}
 
 function logLevel(text: string): LogLevel {
   if (!(LOG_LEVELS as readonly string[]).includes(text))

@@ -98,8 +98,8 @@ export interface CollectionCycle {
   policy: ObjectKey;
   /** When the cycle ran, ms since epoch. */
   time: number;
-  /** Where values came from: the metrics API, or uptime only. */
-  metricsSource: 'metrics.k8s.io' | 'none';
+  /** Where values came from: the kubelets' resource endpoints, the metrics API (the fallback), or uptime only. */
+  metricsSource: 'kubelet' | 'metrics.k8s.io' | 'none';
   samples: ContainerSample[];
   /** Matched pods that had no metrics yet (new pods), counted rather than errors. */
   podsWithoutMetrics: number;

@@ -16,8 +16,10 @@ import { alertmanagerTargets } from './alerting/notifiers/alertmanager.js';
 import { DestinationPolicy } from './alerting/notifiers/destination-policy.js';
 import { NotificationDispatcher } from './alerting/notifiers/dispatcher.js';
 import { NOTIFICATION_SECRET_LABEL } from './alerting/notifiers/webhook.js';
-import { PolicyCollector } from './collector/collector.js';
-import { KubernetesMetricsSource } from './collector/kubernetes-metrics-source.js';
+import { PolicyCollector, type NodeUsageSource } from './collector/collector.js';
+import type { SeriesBaseSource } from './collector/series-cursors.js';
+import { createKubeletSource } from './sources/kubernetes-kubelet.js';
+import { KubernetesMetricsSource } from './sources/kubernetes-metrics-api.js';
 import type { MetricsSource } from './collector/metrics-source.js';
 import { PodIndex, type CachedPod } from './collector/pod-index.js';
 import { ScheduledCollection } from './collector/scheduled-collection.js';
@@ -62,8 +64,36 @@ export interface OperatorHandle {
 export interface OperatorOverrides {
   /** Replace the metrics API (tests). */
   metricsSource?: MetricsSource;
+  /** Replace the kubelet source (tests); null: metrics.k8s.io only. */
+  kubeletSource?: NodeUsageSource | null;
   /** While it returns true, the data of deleted namespaces is not purged (tests read before the purge). */
   holdNamespacePurge?: () => boolean;
+}
+
+/** The primary usage source as configured: the kubelets' resource endpoints, or none (metrics.k8s.io only). */
+function kubeletSource(
+  config: OperatorConfig,
+  kubeConfig: KubeClients['config'],
+): (NodeUsageSource & { close(): void }) | undefined {
+  if (config.usageSource.primary !== 'kubelet') return undefined;
+  const { addressTypes, insecureSkipTLSVerify, caFile, timeoutMs } = config.usageSource.kubelet;
+  return createKubeletSource(kubeConfig, {
+    endpoint: { addressTypes },
+    tls: { insecureSkipTLSVerify, ...(caFile !== undefined && { caFile }) },
+    timeoutMs,
+  });
+}
+
+/**
+ * The store's last reading of each series, when the store can tell (a new term's cursors continue
+ * from them). Until the store implements SeriesBaseSource, a new term starts every series with a
+ * base reading (the failover window is not billed, never billed twice).
+ */
+function seriesBases(store: UsageStore): SeriesBaseSource | undefined {
+  const candidate = store as UsageStore & Partial<SeriesBaseSource>;
+  return typeof candidate.latestReadings === 'function'
+    ? { latestReadings: (keys) => candidate.latestReadings!(keys) }
+    : undefined;
 }
 
 /** How a graceful shutdown's time is shared: most for ending the term, some for the lease. */
@@ -220,8 +250,14 @@ export async function startOperator(
     },
     controllerOptions,
   );
+  const ownKubelet =
+    overrides.kubeletSource === undefined ? kubeletSource(config, clients.config) : undefined;
+  const kubelet = overrides.kubeletSource === undefined ? ownKubelet : overrides.kubeletSource;
+  const bases = seriesBases(store);
   const collector = new PolicyCollector({
     source: overrides.metricsSource ?? new KubernetesMetricsSource(clients.config),
+    ...(kubelet && { kubelet }),
+    ...(bases && { seriesBases: bases }),
     pods: podIndex,
     sinks: cycleSinks({
       alerts: alertController.reconciler.evaluation,
@@ -409,6 +445,7 @@ export async function startOperator(
       await manager.stop();
       await store.close();
       await namespaceData.close();
+      ownKubelet?.close();
       logger.info('operator stopped');
     },
   };

@@ -102,7 +102,12 @@ export const usagePolicyStatusSchema = {
     matchedPods: counterSchema,
     matchedContainers: counterSchema,
     lastCollectionTime: timestampSchema,
-    metricsSource: { type: 'string', enum: ['metrics.k8s.io', 'none'] },
+    metricsSource: {
+      type: 'string',
+      enum: ['kubelet', 'metrics.k8s.io', 'none'],
+      description:
+        "Where usage comes from: kubelet (the nodes' resource endpoints, cumulative counters), metrics.k8s.io (the fallback when no node can be read), or none (uptime only).",
+    },
     droppedSamples: {
       ...counterSchema,
       description: 'Samples dropped by the outage buffer while the store was unavailable.',
@@ -158,7 +163,7 @@ export const usagePolicyKind = {
       name: 'Source',
       type: 'string',
       jsonPath: '.status.metricsSource',
-      description: 'metrics.k8s.io, or none while the metrics API is unavailable.',
+      description: 'kubelet, metrics.k8s.io (the fallback), or none while no source answers.',
       priority: 1,
     },
   ],

@@ -169,6 +169,7 @@ export class UsagePolicyReconciler {
       intervalSeconds: config.intervalMs / 1000,
       namespaces: this.namespacesInScope(namespace, config),
       selector: config.selector,
+      retention: config.retention,
     };
     const overBudget = this.budgetProblem(key);
     if (overBudget) {

@@ -1,7 +1,9 @@
 /**
- * Runs the collection cycles of UsagePolicies: lists PodMetrics with as few calls as possible,
- * joins them with the pod cache through the sampler, hands each cycle to the sinks (store
- * writer, alert evaluator), and keeps per policy what its status reports.
+ * Runs the collection cycles of UsagePolicies: reads the kubelets' resource endpoints of the
+ * nodes running the selected pods (the primary source: cumulative counters), or lists PodMetrics
+ * from metrics.k8s.io when no node can be read (the fallback: windowed rates), joins the readings
+ * with the pod cache through the sampler and the process's one cursor per series, hands each
+ * cycle to the sinks (store writer, alert evaluator), and keeps per policy what its status reports.
  * A cycle never throws: failures are reported in the state and logged once per change.
  */
 import { labelSelectorMatches } from '../../api/v1alpha1/labels.js';
@@ -9,10 +11,22 @@ import type { LabelSelector } from '../../api/v1alpha1/schema-helpers.js';
 import type { Logger } from '../logging.js';
 import { errorMessage } from '../logging.js';
 import type { OperatorMetrics } from '../metrics.js';
-import { objectRef, type Clock, type CollectionCycle, type ObjectKey } from '../model.js';
+import {
+  containerSeriesKey,
+  objectRef,
+  type Clock,
+  type CollectionCycle,
+  type ObjectKey,
+  type Retention,
+} from '../model.js';
+import { podLookup, type PodLookup } from '../sources/kubelet-readings.js';
+import { readingsFromPodMetrics } from '../sources/metrics-api-source.js';
+import type { ReadingBatch, UnreadableNode } from '../sources/readings.js';
 import type { MetricsResult, MetricsScope, MetricsSource } from './metrics-source.js';
 import type { PodInfo, PodLister } from './pod-cache.js';
 import { buildCycle } from './sampler.js';
+import { SeriesCursors, type SeriesBaseSource } from './series-cursors.js';
+import { SeriesSeeding } from './series-seeding.js';
 
 /** What to collect for one policy, resolved by the UsagePolicy controller. */
 export interface CollectionTarget {
@@ -22,6 +36,17 @@ export interface CollectionTarget {
   namespaces?: readonly string[];
   /** The policy's pod selector; {} selects every pod in scope. */
   selector: LabelSelector;
+  /** The policy's retention: a series is kept as long as the longest of the policies selecting it. */
+  retention?: Retention;
+}
+
+/**
+ * The primary source: the nodes' resource endpoints (implemented by KubeletResourceSource in
+ * operator/sources). Resolves a batch naming the nodes it could not read; throws only when no
+ * node can be read at all (the nodes cannot be listed, no credentials).
+ */
+export interface NodeUsageSource {
+  read(request: { pods: PodLookup; nodes?: Iterable<string>; signal?: AbortSignal }): Promise<ReadingBatch>;
 }
 
 /** Receives every cycle (store writer, alert evaluator). A failing sink does not stop the others. */
@@ -31,8 +56,10 @@ export interface CycleSink {
 
 /** Why a policy is degraded, as the reason and message of its `Degraded` condition. */
 export interface Degradation {
-  reason: 'MetricsAPIUnavailable' | 'MetricsListFailed';
+  reason: 'NodesUnreadable' | 'KubeletUnavailable' | 'MetricsAPIUnavailable' | 'MetricsListFailed';
   message: string;
+  /** The nodes that could not be read (NodesUnreadable, KubeletUnavailable). */
+  nodes?: string[];
 }
 
 /** What a policy's status reports about collection. */
@@ -54,7 +81,16 @@ export interface PolicyCollectionState {
 }
 
 export interface PolicyCollectorDeps {
+  /** metrics.k8s.io: the source when there is no kubelet source, and the fallback when no node can be read. */
   source: MetricsSource;
+  /** The kubelets' resource endpoints, the primary source. */
+  kubelet?: NodeUsageSource;
+  /** Where a new term's series continue from (the store's last readings). */
+  seriesBases?: SeriesBaseSource;
+  /** After the kubelets could not be read at all, the fallback is used this long before trying them again, ms. Default 60 s. */
+  kubeletRetryMs?: number;
+  /** Rates of the fallback stand for the gap before their window up to this long, ms. Default 5 min. */
+  maxRateGapMs?: number;
   pods: PodLister;
   sinks: readonly CycleSink[];
   clock: Clock;
@@ -67,8 +103,8 @@ export interface PolicyCollectorDeps {
 }
 
 interface PolicyMemory {
-  /** Per pod uid, the PodMetrics timestamp sampled last. */
-  lastSeen: Map<string, number>;
+  /** While on the fallback after the kubelets could not be read: when to try them again, and why. */
+  kubeletRetry?: { at: number; failure: Degradation };
   state?: Omit<PolicyCollectionState, 'skippedCycles'>;
   failingSinks: Set<CycleSink>;
 }
@@ -99,49 +135,98 @@ export function selectPods(pods: PodLister, target: CollectionTarget): PodInfo[]
   );
 }
 
+/** How many unreadable nodes a message names; the rest are counted. */
+const NODES_NAMED = 10;
+
+/** `a (timeout), b (HTTP 403)`, at most NODES_NAMED of them. */
+function describeNodes(nodes: readonly UnreadableNode[]): string {
+  const named = nodes
+    .slice(0, NODES_NAMED)
+    .map((n) => `${n.node} (${n.reason}${n.partial ? ', partial' : ''})`)
+    .join(', ');
+  return nodes.length > NODES_NAMED ? `${named} and ${nodes.length - NODES_NAMED} more` : named;
+}
+
+function selects(target: CollectionTarget, pod: PodInfo): boolean {
+  return (
+    (target.namespaces === undefined || target.namespaces.includes(pod.namespace)) &&
+    labelSelectorMatches(target.selector, pod.labels)
+  );
+}
+
+/** How often cursors of pods that are gone are dropped, ms. */
+const PRUNE_EVERY_MS = 300_000;
+
 export class PolicyCollector {
   private readonly memory = new Map<ObjectKey, PolicyMemory>();
   private readonly maxNamespacedLists: number;
+  /** The targets of every scheduled policy: a series' retention is the longest of those selecting it. */
+  private readonly targets = new Map<ObjectKey, CollectionTarget>();
+  private readonly cursors: SeriesCursors;
+  private readonly seeding: SeriesSeeding;
+  private lastPrune: number;
 
   constructor(private readonly deps: PolicyCollectorDeps) {
     this.maxNamespacedLists = deps.maxNamespacedLists ?? 3;
+    this.cursors = new SeriesCursors({
+      clock: deps.clock,
+      ...(deps.maxRateGapMs !== undefined && { maxRateGapMs: deps.maxRateGapMs }),
+    });
+    this.seeding = new SeriesSeeding(this.cursors, deps.seriesBases, { logger: deps.logger });
+    this.lastPrune = deps.clock.now();
+  }
+
+  /**
+   * A new leadership term: the series cursors start again from the store's last readings, and
+   * containers started from now on are billed from their start.
+   */
+  beginTerm(): void {
+    this.cursors.reset();
+    this.seeding.reset();
+  }
+
+  /** Makes a policy's target known (for retention) before its first cycle. */
+  setTarget(target: CollectionTarget): void {
+    this.targets.set(target.policy, target);
   }
 
   /** Runs one cycle of `target` and returns the policy's state after it. Never throws. */
   async collect(target: CollectionTarget, signal?: AbortSignal): Promise<PolicyCollectionState | undefined> {
     const { policy } = target;
+    this.targets.set(policy, target);
     const memory = this.memoryOf(policy);
     const started = this.deps.clock.now();
-    let metrics: MetricsResult;
-    let failure: Degradation | undefined;
-    try {
-      metrics = await this.listMetrics(target, signal);
-      if (!metrics.available) failure = { reason: 'MetricsAPIUnavailable', message: metrics.reason };
-    } catch (err) {
-      if (signal?.aborted) return this.state(policy);
-      failure = {
-        reason: 'MetricsListFailed',
-        message: `listing ${policy}'s pod metrics failed: ${errorMessage(err)}`,
-      };
-      metrics = { available: false, reason: failure.message };
-    }
+    const pods = selectPods(this.deps.pods, target);
+    const read = await this.read(target, pods, memory, signal);
+    if (read === undefined || signal?.aborted) return this.state(policy);
+    const { batch, failure } = read;
+
+    const keys =
+      batch === undefined ? [] : batch.readings.map((r) => containerSeriesKey(r.podUid, r.container));
+    const notReady = await this.seeding.prepare(keys);
     if (signal?.aborted) return this.state(policy);
 
     const now = this.deps.clock.now();
-    const { cycle, counts, lastSeen } = buildCycle({
+    const retentions = new Map<PodInfo, Retention | undefined>();
+    const { cycle, counts } = buildCycle({
       policy,
       intervalSeconds: target.intervalSeconds,
       now,
-      pods: selectPods(this.deps.pods, target),
-      metrics,
-      lastSeen: memory.lastSeen,
+      pods,
+      batch,
+      cursors: this.cursors,
+      notReady,
+      retentionOf: (pod) => {
+        if (!retentions.has(pod)) retentions.set(pod, this.retentionOf(pod));
+        return retentions.get(pod);
+      },
     });
-    memory.lastSeen = lastSeen;
+    this.prune(now);
     const sinkError = await this.deliver(cycle, memory);
 
     this.deps.metrics.samplesCollected.inc({ policy, source: cycle.metricsSource }, cycle.samples.length);
     this.deps.metrics.collectionDuration.observe({ policy }, (this.deps.clock.now() - started) / 1000);
-    this.transition(policy, memory.state?.degraded, failure);
+    this.transition(policy, memory.state?.degraded, failure, cycle.metricsSource);
     memory.state = {
       metricsSource: cycle.metricsSource,
       lastCollectionTime: this.deps.clock.now(),
@@ -164,12 +249,135 @@ export class PolicyCollector {
   /** Drops what is kept for a deleted policy. */
   forget(policy: ObjectKey): void {
     this.memory.delete(policy);
+    this.targets.delete(policy);
   }
 
   private memoryOf(policy: ObjectKey): PolicyMemory {
     let memory = this.memory.get(policy);
-    if (!memory) this.memory.set(policy, (memory = { lastSeen: new Map(), failingSinks: new Set() }));
+    if (!memory) this.memory.set(policy, (memory = { failingSinks: new Set() }));
     return memory;
+  }
+
+  /** The longest retention (each level's) of the policies selecting the pod. */
+  private retentionOf(pod: PodInfo): Retention | undefined {
+    let longest: Retention | undefined;
+    for (const target of this.targets.values()) {
+      const { retention } = target;
+      if (retention === undefined || !selects(target, pod)) continue;
+      longest =
+        longest === undefined
+          ? retention
+          : {
+              rawMs: Math.max(longest.rawMs, retention.rawMs),
+              hourlyMs: Math.max(longest.hourlyMs, retention.hourlyMs),
+              dailyMs: Math.max(longest.dailyMs, retention.dailyMs),
+            };
+    }
+    return longest;
+  }
+
+  private prune(now: number): void {
+    if (now - this.lastPrune < PRUNE_EVERY_MS) return;
+    this.lastPrune = now;
+    const live = new Set(this.deps.pods.list().map((pod) => pod.uid));
+    const isLive = (uid: string) => live.has(uid);
+    this.cursors.prune(isLive);
+    this.seeding.prune(isLive);
+  }
+
+  /**
+   * The cycle's readings: from the kubelets of the pods' nodes, or from metrics.k8s.io when
+   * there is no kubelet source or none of the nodes could be read. Undefined when aborted.
+   */
+  private async read(
+    target: CollectionTarget,
+    pods: readonly PodInfo[],
+    memory: PolicyMemory,
+    signal: AbortSignal | undefined,
+  ): Promise<{ batch: ReadingBatch | undefined; failure?: Degradation } | undefined> {
+    const lookup = podLookup(pods);
+    let kubeletFailure: Degradation | undefined;
+    const { kubelet } = this.deps;
+    if (kubelet !== undefined) {
+      const retry = memory.kubeletRetry;
+      if (retry !== undefined && this.deps.clock.now() < retry.at) kubeletFailure = retry.failure;
+      else {
+        const nodes = [...new Set(pods.map((pod) => pod.node).filter((node) => node !== ''))];
+        try {
+          const batch = await kubelet.read({ pods: lookup, nodes, ...(signal && { signal }) });
+          if (signal?.aborted) return undefined;
+          const down = batch.unreadableNodes.filter((n) => !n.partial);
+          if (nodes.length === 0 || down.length < nodes.length) {
+            delete memory.kubeletRetry;
+            if (batch.unreadableNodes.length === 0) return { batch };
+            return {
+              batch,
+              failure: {
+                reason: 'NodesUnreadable',
+                message:
+                  `cannot read the resource metrics of node(s) ${describeNodes(batch.unreadableNodes)}: ` +
+                  `their containers are not billed until the nodes are read again (then by the counters' difference)`,
+                nodes: batch.unreadableNodes.map((n) => n.node),
+              },
+            };
+          }
+          kubeletFailure = {
+            reason: 'KubeletUnavailable',
+            message: `cannot read the resource metrics of any node (${describeNodes(down)})`,
+            nodes: down.map((n) => n.node),
+          };
+        } catch (err) {
+          if (signal?.aborted) return undefined;
+          kubeletFailure = {
+            reason: 'KubeletUnavailable',
+            message: `cannot read the kubelets' resource metrics: ${errorMessage(err)}`,
+          };
+        }
+        memory.kubeletRetry = {
+          at: this.deps.clock.now() + (this.deps.kubeletRetryMs ?? 60_000),
+          failure: kubeletFailure,
+        };
+      }
+    }
+
+    let metrics: MetricsResult;
+    try {
+      metrics = await this.listMetrics(target, signal);
+    } catch (err) {
+      if (signal?.aborted) return undefined;
+      const message = `listing ${target.policy}'s pod metrics failed: ${errorMessage(err)}`;
+      return {
+        batch: undefined,
+        failure: this.alsoKubelet({ reason: 'MetricsListFailed', message }, kubeletFailure),
+      };
+    }
+    if (signal?.aborted) return undefined;
+    if (!metrics.available) {
+      return {
+        batch: undefined,
+        failure: this.alsoKubelet(
+          { reason: 'MetricsAPIUnavailable', message: metrics.reason },
+          kubeletFailure,
+        ),
+      };
+    }
+    const { readings } = readingsFromPodMetrics(metrics.items, lookup);
+    const batch: ReadingBatch = { source: 'metrics.k8s.io', readings, unreadableNodes: [] };
+    if (kubeletFailure === undefined) return { batch };
+    return {
+      batch,
+      failure: { ...kubeletFailure, message: `${kubeletFailure.message}; using metrics.k8s.io instead` },
+    };
+  }
+
+  /** A fallback's failure, saying that the kubelets could not be read either. */
+  private alsoKubelet(failure: Degradation, kubelet: Degradation | undefined): Degradation {
+    if (kubelet === undefined) return failure;
+    return {
+      ...failure,
+      message: `${kubelet.message}; and ${failure.message}`,
+      ...(kubelet.nodes && { nodes: kubelet.nodes }),
+    };
   }
 
   /** One cluster-wide list, or one list per namespace when there are few; the selector goes to the server. */
@@ -226,17 +434,19 @@ export class PolicyCollector {
     policy: ObjectKey,
     before: Degradation | undefined,
     after: Degradation | undefined,
+    source: CollectionCycle['metricsSource'],
   ): void {
-    if (before?.reason === after?.reason) return;
+    if (before?.reason === after?.reason && before?.nodes?.join() === after?.nodes?.join()) return;
     const ref = objectRef(policy);
     if (after) {
-      this.deps.logger.warn('collecting uptime only', {
+      this.deps.logger.warn('collection degraded', {
         ...ref,
         reason: after.reason,
         message: after.message,
+        source,
       });
     } else if (before) {
-      this.deps.logger.info('collecting usage again from metrics.k8s.io', {
+      this.deps.logger.info(`collecting as expected again from ${source}`, {
         ...ref,
         previousReason: before.reason,
       });

@@ -1,10 +1,19 @@
 /**
- * The sampler: one policy's selected pods joined with one PodMetrics list, turned into the
- * container samples of one collection cycle. Pure: plain data in, plain data out.
+ * The sampler: one policy's selected pods joined with the readings of one cycle, turned into the
+ * container samples of the cycle. Each reading advances its series' shared cursor (see
+ * series-cursors.ts), which says what span the sample accounts for and the exact increments.
  */
-import type { CollectionCycle, ContainerSample, LabelPair, ObjectKey } from '../model.js';
-import type { ContainerUsage, MetricsResult, PodMetricsItem } from './metrics-source.js';
+import {
+  containerSeriesKey,
+  type CollectionCycle,
+  type ContainerSample,
+  type LabelPair,
+  type ObjectKey,
+  type Retention,
+} from '../model.js';
+import type { ContainerReading, ReadingBatch } from '../sources/readings.js';
 import type { ContainerInfo, PodInfo } from './pod-cache.js';
+import type { SeriesAdvance, SeriesCursors } from './series-cursors.js';
 
 export interface CycleInput {
   policy: ObjectKey;
@@ -14,9 +23,14 @@ export interface CycleInput {
   now: number;
   /** The pods the policy collects from (see selectPods), from the pod cache. */
   pods: readonly PodInfo[];
-  metrics: MetricsResult;
-  /** Per pod uid, the PodMetrics timestamp sampled last, as returned by the previous cycle. */
-  lastSeen: ReadonlyMap<string, number>;
+  /** What the cycle's source read; undefined when no source answered (uptime only). */
+  batch: ReadingBatch | undefined;
+  /** The process's series cursors, advanced by the readings. */
+  cursors: SeriesCursors;
+  /** Series waiting for their stored base: their readings are not accounted this cycle. */
+  notReady?: ReadonlySet<string>;
+  /** The longest retention of the policies selecting a pod. */
+  retentionOf?: (pod: PodInfo) => Retention | undefined;
 }
 
 /** Counts of a cycle that its policy's status reports. */
@@ -24,15 +38,13 @@ export interface CycleCounts {
   /** The pods given, and their containers. */
   matchedPods: number;
   matchedContainers: number;
-  /** Pods whose PodMetrics window was already sampled (metrics-server can answer the same twice). */
+  /** Pods whose readings had all been accounted already (by another policy, or a repeated window). */
   duplicatePods: number;
 }
 
 export interface CycleOutput {
   cycle: CollectionCycle;
   counts: CycleCounts;
-  /** Feed into the next cycle's input; holds only pods that still exist. */
-  lastSeen: Map<string, number>;
 }
 
 function percent(value: number, basis: number | undefined): number | undefined {
@@ -51,28 +63,21 @@ function labelPairs(labels: Record<string, string>): LabelPair[] {
   return pairs;
 }
 
-/** PodMetrics by namespace, then name (no key strings built per pod). */
-function metricsByPod(items: readonly PodMetricsItem[]): Map<string, Map<string, PodMetricsItem>> {
-  const byNamespace = new Map<string, Map<string, PodMetricsItem>>();
-  for (const item of items) {
-    let byName = byNamespace.get(item.namespace);
-    if (!byName) byNamespace.set(item.namespace, (byName = new Map()));
-    byName.set(item.name, item);
-  }
-  return byNamespace;
-}
-
-/** Builds one sample; `usage` undefined gives an uptime-only sample (cpu and memory null). */
+/**
+ * Builds one sample; `advance` undefined gives an uptime-only sample at `time` (cpu and memory
+ * null, a zero span).
+ */
 function containerSample(
   { policy, intervalSeconds }: CycleInput,
   pod: PodInfo,
   labels: LabelPair[],
   container: ContainerInfo,
   time: number,
-  usage: ContainerUsage | undefined,
+  advance: SeriesAdvance | undefined,
+  retention: Retention | undefined,
 ): ContainerSample {
-  const cpuMillicores = usage ? usage.cpuNanocores / 1e6 : null;
-  const memoryBytes = usage ? usage.memoryBytes : null;
+  const cpuMillicores = advance?.cpuCores == null ? null : advance.cpuCores * 1000;
+  const memoryBytes = advance?.memoryBytes ?? null;
   const sample: ContainerSample = {
     time,
     policy,
@@ -85,8 +90,16 @@ function containerSample(
     memoryBytes,
     uptimeSeconds:
       container.startedAt === undefined ? 0 : Math.max(0, Math.floor((time - container.startedAt) / 1000)),
+    podUid: pod.uid,
+    from: advance?.from ?? time,
+    cpuCoreSeconds: advance ? advance.cpuCoreSeconds : null,
+    memoryByteSeconds: advance ? advance.memoryByteSeconds : null,
     intervalSeconds,
   };
+  if (advance?.cpuCoreSecondsTotal !== undefined) sample.cpuCoreSecondsTotal = advance.cpuCoreSecondsTotal;
+  const startTime = advance?.containerStartTime ?? container.startedAt;
+  if (startTime !== undefined) sample.containerStartTime = startTime;
+  if (retention !== undefined) sample.retention = retention;
   const { cpuRequestMillicores, cpuLimitMillicores, memoryRequestBytes, memoryLimitBytes } = container;
   if (cpuRequestMillicores !== undefined) sample.cpuRequestMillicores = cpuRequestMillicores;
   if (cpuLimitMillicores !== undefined) sample.cpuLimitMillicores = cpuLimitMillicores;
@@ -107,69 +120,62 @@ function containerSample(
   return sample;
 }
 
-function usageOf(item: PodMetricsItem, container: string): ContainerUsage | undefined {
-  for (const usage of item.containers) if (usage.name === container) return usage;
-  return undefined;
-}
-
 /**
- * Joins pods and metrics by namespace/name. Per pod:
- * - with a PodMetrics newer than the one sampled last: a sample per container at the PodMetrics
- *   timestamp (a container the PodMetrics lacks gets an uptime-only sample);
- * - with the same (or an older) PodMetrics as last time: no samples, counted in `duplicatePods`;
- * - without PodMetrics (a new pod), or with the metrics API unavailable: uptime-only samples at
- *   `now` for the containers that have started; the former counted in `podsWithoutMetrics`.
+ * Joins the selected pods with the cycle's readings by pod UID and container. Per container:
+ * - with a reading: it advances the series' cursor and the sample accounts for what the cursor
+ *   says (a zero span with the current values when the reading was accounted already);
+ * - without one (no source, the node unreadable, a new pod not on the endpoint yet, a series
+ *   waiting for its base): an uptime-only sample at `now` for a started container, a zero span.
+ * Pods of readable nodes with no reading at all are counted in `podsWithoutMetrics`.
  */
 export function buildCycle(input: CycleInput): CycleOutput {
-  const { policy, now, metrics } = input;
-  const podMetrics = metricsByPod(metrics.available ? metrics.items : []);
+  const { policy, now, batch, cursors } = input;
+  const readings = new Map<string, ContainerReading>();
+  for (const reading of batch?.readings ?? [])
+    readings.set(containerSeriesKey(reading.podUid, reading.container), reading);
+  const unreadable = new Set<string>();
+  for (const node of batch?.unreadableNodes ?? []) if (!node.partial) unreadable.add(node.node);
 
   const samples: ContainerSample[] = [];
-  const lastSeen = new Map<string, number>();
   let matchedContainers = 0;
   let podsWithoutMetrics = 0;
   let duplicatePods = 0;
 
   for (const pod of input.pods) {
     matchedContainers += pod.containers.length;
-    const key = pod.uid;
-    const previous = input.lastSeen.get(key);
-    const item = podMetrics.get(pod.namespace)?.get(pod.name);
     const labels = labelPairs(pod.labels);
-
-    if (item === undefined) {
-      if (previous !== undefined) lastSeen.set(key, previous);
-      if (metrics.available) podsWithoutMetrics++;
-      for (const container of pod.containers) {
-        if (container.startedAt !== undefined) {
-          samples.push(containerSample(input, pod, labels, container, now, undefined));
-        }
-      }
-      continue;
-    }
-
-    if (previous !== undefined && item.timestamp <= previous) {
-      lastSeen.set(key, previous);
-      duplicatePods++;
-      continue;
-    }
-    lastSeen.set(key, item.timestamp);
+    const retention = input.retentionOf?.(pod);
+    let read = 0;
+    let repeats = 0;
     for (const container of pod.containers) {
-      samples.push(
-        containerSample(input, pod, labels, container, item.timestamp, usageOf(item, container.name)),
-      );
+      const key = containerSeriesKey(pod.uid, container.name);
+      const reading = readings.get(key);
+      const advance =
+        reading === undefined || input.notReady?.has(key)
+          ? undefined
+          : cursors.advance(reading, container.startedAt);
+      if (reading !== undefined) read++;
+      if (advance === undefined) {
+        if (container.startedAt !== undefined)
+          samples.push(containerSample(input, pod, labels, container, now, undefined, retention));
+        continue;
+      }
+      if (advance.kind === 'repeat') repeats++;
+      samples.push(containerSample(input, pod, labels, container, advance.time, advance, retention));
     }
+    if (read === 0 && batch !== undefined && !unreadable.has(pod.node)) podsWithoutMetrics++;
+    if (read > 0 && repeats === read) duplicatePods++;
   }
 
   return {
     cycle: {
       policy,
       time: now,
-      metricsSource: metrics.available ? 'metrics.k8s.io' : 'none',
+      metricsSource:
+        batch?.source === 'kubelet' || batch?.source === 'metrics.k8s.io' ? batch.source : 'none',
       samples,
       podsWithoutMetrics,
     },
     counts: { matchedPods: input.pods.length, matchedContainers, duplicatePods },
-    lastSeen,
   };
 }

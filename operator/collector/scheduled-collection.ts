@@ -25,7 +25,9 @@ export class ScheduledCollection {
     this.listeners.push(listener);
   }
 
+  /** A new term: the series cursors continue from the store's last readings. */
   start(): void {
+    this.collector.beginTerm();
     this.running = true;
   }
 
@@ -40,6 +42,7 @@ export class ScheduledCollection {
   schedule(policy: ObjectKey, spec: ScheduleSpec, target: CollectionTarget): void {
     if (!this.running) return;
     this.targets.set(policy, target);
+    this.collector.setTarget(target);
     this.scheduler.upsert(policy, spec, async (signal) => {
       const latest = this.targets.get(policy);
       if (!latest) return;

@@ -1,7 +1,8 @@
 /**
  * The kubelet source's boundary to the Kubernetes client: the operator's credentials for the
  * kubelets (from its kubeconfig or service account, as metrics-server uses its own) and the
- * node list. The only module of operator/sources that imports @kubernetes/client-node.
+ * node list. With kubernetes-metrics-api.ts, the only modules of operator/sources that import
+ * @kubernetes/client-node.
  */
 import { readFileSync } from 'node:fs';
 import type https from 'node:https';

@@ -29,7 +29,7 @@ import { podLookup } from '../../operator/sources/kubelet-readings.js';
 import { KubeletResourceSource, type KubeletBatch } from '../../operator/sources/kubelet-source.js';
 import { KubernetesNodeLister, kubeletCredentials } from '../../operator/sources/kubernetes-kubelet.js';
 import type { ContainerReading } from '../../operator/sources/readings.js';
-import { KubernetesMetricsSource } from '../../operator/collector/kubernetes-metrics-source.js';
+import { KubernetesMetricsSource } from '../../operator/sources/kubernetes-metrics-api.js';
 import { MetricsApiReadingSource } from '../../operator/sources/metrics-api-source.js';
 import { rateIncrement } from '../../operator/sources/counters.js';
 

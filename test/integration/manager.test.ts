@@ -135,7 +135,7 @@ spec: {selector: {matchLabels: {app: web}}, interval: 10s}
           leaderElection: true,
           args: leaseArgs,
         },
-        { metricsSource: source },
+        { metricsSource: source, kubeletSource: null },
         logger,
       );
       const first = await waitFor('the first term', () => operator!.term(), { timeoutMs: 60_000 });

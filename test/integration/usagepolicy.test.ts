@@ -94,7 +94,7 @@ describe('UsagePolicy controller (real apiserver, kwok, metrics-server, FerretDB
       },
       { timeoutMs: 60_000 },
     );
-    expect(collected.status?.metricsSource).toBe('metrics.k8s.io');
+    expect(collected.status?.metricsSource).toBe('kubelet');
   });
 
   it('sets Ready=False with a message naming the field for a spec only the operator can judge, and True once fixed', async () => {

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import {
   KubernetesMetricsSource,
   metricsUnavailableReason,
-} from '../../../operator/collector/kubernetes-metrics-source.js';
+} from '../../../operator/sources/kubernetes-metrics-api.js';
 import { goDurationSeconds, podMetricsItems } from '../../../operator/collector/metrics-source.js';
 
 /** A PodMetricsList as metrics-server serves it. */

@@ -3,12 +3,31 @@ import fc from 'fast-check';
 import type { MetricsResult } from '../../../operator/collector/metrics-source.js';
 import type { PodInfo } from '../../../operator/collector/pod-cache.js';
 import { buildCycle, type CycleInput } from '../../../operator/collector/sampler.js';
+import { SeriesCursors } from '../../../operator/collector/series-cursors.js';
+import { podLookup } from '../../../operator/sources/kubelet-readings.js';
+import { readingsFromPodMetrics } from '../../../operator/sources/metrics-api-source.js';
 import { pod, podMetrics, T0 } from './fixtures.js';
 
 const MiB = 1024 * 1024;
 
-function input(pods: PodInfo[], metrics: MetricsResult, lastSeen = new Map<string, number>()): CycleInput {
-  return { policy: 'shop/web', intervalSeconds: 30, now: T0, pods, metrics, lastSeen };
+/** Cursors created before the fixtures' pods started (T0 - 1h). */
+const cursorsOf = () => new SeriesCursors({ clock: { now: () => T0 - 7_200_000 } });
+
+function input(pods: PodInfo[], metrics: MetricsResult, cursors = cursorsOf()): CycleInput {
+  return {
+    policy: 'shop/web',
+    intervalSeconds: 30,
+    now: T0,
+    pods,
+    batch: metrics.available
+      ? {
+          source: 'metrics.k8s.io',
+          readings: readingsFromPodMetrics(metrics.items, podLookup(pods)).readings,
+          unreadableNodes: [],
+        }
+      : undefined,
+    cursors,
+  };
 }
 
 const limited = {
@@ -53,6 +72,12 @@ describe('buildCycle', () => {
         memoryPercentOfRequest: 156.25,
         memoryPercentOfLimit: 50,
         uptimeSeconds: 3595,
+        // The first window of the series: its 15 s at its rate.
+        podUid: 'uid-web-1',
+        from: at - 15_000,
+        cpuCoreSeconds: 7.5,
+        memoryByteSeconds: 100 * MiB * 15,
+        containerStartTime: T0 - 3_600_000,
         intervalSeconds: 30,
       },
     ]);
@@ -85,7 +110,7 @@ describe('buildCycle', () => {
     }
   });
 
-  it('produces no new samples for a PodMetrics window already sampled, and counts it', () => {
+  it('accounts nothing for a PodMetrics window already sampled (a zero span), and counts it', () => {
     const web = pod('web-1');
     const other = pod('web-2');
     const metrics: MetricsResult = {
@@ -95,16 +120,22 @@ describe('buildCycle', () => {
         podMetrics(other, T0 - 15_000, { c0: { cpuNanocores: 2e8, memoryBytes: 2 } }),
       ],
     };
-    const first = buildCycle(input([web, other], metrics));
+    const cursors = cursorsOf();
+    const first = buildCycle(input([web, other], metrics, cursors));
     expect(first.cycle.samples).toHaveLength(2);
 
     const newer: MetricsResult = {
       available: true,
       items: [metrics.items[0]!, podMetrics(other, T0, { c0: { cpuNanocores: 3e8, memoryBytes: 3 } })],
     };
-    const second = buildCycle(input([web, other], newer, first.lastSeen));
+    const second = buildCycle(input([web, other], newer, cursors));
     expect(second.counts.duplicatePods).toBe(1);
-    expect(second.cycle.samples.map((s) => [s.pod, s.cpuMillicores])).toEqual([['web-2', 300]]);
+    expect(
+      second.cycle.samples.map((s) => [s.pod, s.cpuMillicores, s.from, s.time, s.cpuCoreSeconds]),
+    ).toEqual([
+      ['web-1', 100, T0 - 15_000, T0 - 15_000, 0],
+      ['web-2', 300, T0 - 15_000, T0, 4.5],
+    ]);
   });
 
   it('counts pods without PodMetrics yet and records their uptime only', () => {
@@ -140,7 +171,7 @@ describe('buildCycle', () => {
     expect(cycle.samples[0]?.cpuLimitMillicores).toBe(1000);
   });
 
-  it('gives a container missing from its pod metrics an uptime-only sample at the metrics time', () => {
+  it('gives a container missing from its pod metrics an uptime-only sample (a zero span) at the cycle time', () => {
     const web = pod('web-1', [{ name: 'app' }, { name: 'restarting' }]);
     const { cycle } = buildCycle(
       input([web], {
@@ -148,9 +179,11 @@ describe('buildCycle', () => {
         items: [podMetrics(web, T0 - 1_000, { app: { cpuNanocores: 2e6, memoryBytes: 5 } })],
       }),
     );
-    expect(cycle.samples.map((s) => [s.container, s.cpuMillicores, s.time])).toEqual([
-      ['app', 2, T0 - 1_000],
-      ['restarting', null, T0 - 1_000],
+    expect(
+      cycle.samples.map((s) => [s.container, s.cpuMillicores, s.time, s.from, s.cpuCoreSeconds]),
+    ).toEqual([
+      ['app', 2, T0 - 1_000, T0 - 16_000, 0.03],
+      ['restarting', null, T0, T0, null],
     ]);
   });
 
@@ -174,53 +207,56 @@ describe('buildCycle', () => {
     expect(cycle.samples.map((s) => `${s.namespace}/${s.pod}`)).toEqual(['shop/web-1']);
   });
 
-  it('keeps the last seen window across a gap and forgets pods that are gone', () => {
+  it('keeps the series across a gap and accounts a window seen again as nothing', () => {
     const web = pod('web-1');
-    const gone = pod('web-2');
     const item = podMetrics(web, T0 - 10_000, { c0: { cpuNanocores: 1e6, memoryBytes: 1 } });
-    const first = buildCycle(
-      input([web, gone], {
-        available: true,
-        items: [item, podMetrics(gone, T0 - 10_000, { c0: { cpuNanocores: 1e6, memoryBytes: 1 } })],
-      }),
-    );
-    const gap = buildCycle(input([web], { available: true, items: [] }, first.lastSeen));
-    expect([...gap.lastSeen.keys()]).toEqual(['uid-web-1']);
-    const again = buildCycle(input([web], { available: true, items: [item] }, gap.lastSeen));
+    const cursors = cursorsOf();
+    buildCycle(input([web], { available: true, items: [item] }, cursors));
+    const gap = buildCycle(input([web], { available: true, items: [] }, cursors));
+    expect(gap.cycle.samples.map((s) => [s.cpuCoreSeconds, s.from === s.time])).toEqual([[null, true]]);
+    const again = buildCycle(input([web], { available: true, items: [item] }, cursors));
     expect(again.counts.duplicatePods).toBe(1);
-    expect(again.cycle.samples).toEqual([]);
+    expect(again.cycle.samples.map((s) => [s.cpuCoreSeconds, s.from === s.time])).toEqual([[0, true]]);
   });
 
-  it('treats a pod re-created under the same name as a new pod', () => {
+  it('treats a pod re-created under the same name as a new series', () => {
     const web = pod('web-1');
     const item = podMetrics(web, T0, { c0: { cpuNanocores: 1e6, memoryBytes: 1 } });
-    const first = buildCycle(input([web], { available: true, items: [item] }));
+    const cursors = cursorsOf();
+    buildCycle(input([web], { available: true, items: [item] }, cursors));
     const recreated = { ...web, uid: 'uid-web-1-new' };
-    const second = buildCycle(input([recreated], { available: true, items: [item] }, first.lastSeen));
-    expect(second.cycle.samples).toHaveLength(1);
+    const second = buildCycle(input([recreated], { available: true, items: [item] }, cursors));
+    expect(second.cycle.samples.map((s) => [s.podUid, s.time - s.from!])).toEqual([
+      ['uid-web-1-new', 15_000],
+    ]);
   });
 
-  it('never samples a window twice, whatever the order of answers (property)', () => {
+  it('never accounts for a span twice, whatever the order of answers (property)', () => {
     const web = pod('web-1', [{ name: 'app' }]);
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 30 }), (windows) => {
-        let lastSeen = new Map<string, number>();
-        const sampledTimes: number[] = [];
+        const cursors = cursorsOf();
+        let covered = -Infinity;
         for (const w of windows) {
           const at = T0 + w * 15_000;
           const out = buildCycle(
             input(
               [web],
               { available: true, items: [podMetrics(web, at, { app: { cpuNanocores: w, memoryBytes: w } })] },
-              lastSeen,
+              cursors,
             ),
           );
-          lastSeen = out.lastSeen;
-          sampledTimes.push(...out.cycle.samples.map((s) => s.time));
+          for (const s of out.cycle.samples) {
+            if (s.from === s.time) {
+              expect(s.cpuCoreSeconds).toBe(0);
+              continue;
+            }
+            // Spans follow each other: none starts before the previous one ended.
+            expect(s.from!).toBeGreaterThanOrEqual(covered);
+            covered = s.time;
+          }
         }
-        // Strictly increasing: no window twice and never an older one after a newer one.
-        expect(sampledTimes).toEqual([...new Set(sampledTimes)].sort((a, b) => a - b));
-        expect(sampledTimes.at(-1)).toBe(T0 + Math.max(...windows) * 15_000);
+        expect(covered).toBe(T0 + Math.max(...windows) * 15_000);
       }),
     );
   });

@@ -10,7 +10,7 @@ import { alertSetup, collectingPolicy, RecordingEvents } from './alert-fixtures.
 import type { CollectionControl, StoreHealth } from '../../../controllers/usagepolicy/reconcile.js';
 import { UsagePolicyReconciler } from '../../../controllers/usagepolicy/reconcile.js';
 import type { UsagePolicy } from '../../../api/v1alpha1/usagepolicy.js';
-import type { PolicyCollectionState } from '../../../operator/collector/collector.js';
+import type { CollectionTarget, PolicyCollectionState } from '../../../operator/collector/collector.js';
 import type { PodInfo } from '../../../operator/collector/pod-cache.js';
 import { silentLogger } from '../../../operator/logging.js';
 import { StatusWriter } from '../../../operator/runtime/status-writer.js';
@@ -34,9 +34,11 @@ const signal = new AbortController().signal;
 class FakeCollection implements CollectionControl {
   states = new Map<string, PolicyCollectionState>();
   scheduled = new Set<string>();
+  targets = new Map<string, CollectionTarget>();
   onCollected(): void {}
-  schedule(policy: string): void {
+  schedule(policy: string, _spec: unknown, target: CollectionTarget): void {
     this.scheduled.add(policy);
+    this.targets.set(policy, target);
   }
   unschedule(policy: string): void {
     this.scheduled.delete(policy);
@@ -244,6 +246,29 @@ describe('UsagePolicy conditions', () => {
       });
     },
   );
+
+  it('Degraded=True NodesUnreadable naming the nodes, with the kubelet source in status and the retention in the target', async () => {
+    const { reconcile, collection } = policySetup();
+    const message = 'cannot read the resource metrics of node(s) node-2 (timeout): ...';
+    collection.states.set('shop/web', {
+      metricsSource: 'kubelet',
+      degraded: { reason: 'NodesUnreadable', message, nodes: ['node-2'] },
+      lastCollectionTime: Date.parse('2026-11-21T10:00:00Z'),
+      matchedPods: 2,
+      matchedContainers: 2,
+      podsWithoutMetrics: 0,
+      duplicatePods: 0,
+      skippedCycles: 0,
+    });
+    const policy = await reconcile({ ...validPolicy, retention: { raw: '2h' } });
+    expect(conditionOf(policy, 'Degraded')).toMatchObject({
+      status: 'True',
+      reason: 'NodesUnreadable',
+      message,
+    });
+    expect(policy!.status!.metricsSource).toBe('kubelet');
+    expect(collection.targets.get('shop/web')?.retention?.rawMs).toBe(7_200_000);
+  });
 
   it('Degraded=True StoreUnavailable while MongoDB is unreachable (outage buffer) or a write fails', async () => {
     const { reconcile, store, collection } = policySetup();

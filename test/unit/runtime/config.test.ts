@@ -46,6 +46,14 @@ describe('parseCommandLine', () => {
       perTargetMetrics: false,
       outageBufferSize: 100_000,
       shutdownTimeoutMs: 25_000,
+      usageSource: {
+        primary: 'kubelet',
+        kubelet: {
+          addressTypes: ['InternalIP', 'ExternalIP', 'Hostname'],
+          insecureSkipTLSVerify: false,
+          timeoutMs: 10_000,
+        },
+      },
       bounds: {
         maxRetention: { rawMs: 30 * 86_400_000, hourlyMs: 400 * 86_400_000, dailyMs: 1830 * 86_400_000 },
         maxPoliciesPerNamespace: 20,

@@ -9,7 +9,7 @@ import {
   type MetricsResult,
   type MetricsScope,
   type MetricsSource,
-} from './metrics-source.js';
+} from '../collector/metrics-source.js';
 
 const GROUP = 'metrics.k8s.io';
 const VERSION = 'v1beta1';

@@ -1,0 +1,363 @@
+/**
+ * One cursor per series (pod UID and container name) for the whole process, shared by every
+ * policy: what turns readings into exact increments. A reading is accounted once, by whichever
+ * policy reads it first; a policy that reads it again (same timestamp) gets a zero span with the
+ * current values. Two policies sampling the same container therefore add exact partial
+ * increments of one series instead of competing series.
+ *
+ * Accounting rules (see docs/collection.md):
+ * - CPU from a cumulative counter: the core-seconds of (previous reading, reading] are the exact
+ *   counter difference. A restart (a new start time, or the counter going down) credits the new
+ *   counter, all used since the restart, over the span from the restart (from the previous
+ *   reading when the restart time is unknown); the old instance's tail is unknowable and left
+ *   uncovered rather than invented.
+ * - CPU from a windowed rate (the metrics.k8s.io fallback): the rate stands for the time since the
+ *   previous reading of the series when the gap is at most `maxRateGapMs` (else the window alone).
+ *   Core-seconds credited this way are remembered, and when counters come back the counter
+ *   difference since the last counter reading, less what the rates credited, is what is added:
+ *   the total over the whole period stays the counter's.
+ * - Memory (a gauge) integrated over each span by the trapezoid rule between the previous and
+ *   the current working set; over a span whose start has no gauge (a container's first span
+ *   from its start, a span from a restart) the current value is taken as constant.
+ * - The first reading of a series without a stored base: a container that started after the
+ *   cursors were created (a new pod) is billed from its start (its counter counts from zero
+ *   there); one that started earlier is only a base (a zero span), so nothing that happened
+ *   before collection (or that a previous leader already stored) is billed again.
+ */
+import { containerSeriesKey, type Clock, type SeriesBase } from '../model.js';
+import { rateIncrement } from '../sources/counters.js';
+import type { ContainerReading, CpuCounterReading, CpuRateReading } from '../sources/readings.js';
+
+/**
+ * Where the cursors of a new leadership term start from: the last stored reading of each series
+ * (the store implements it). A base is the last sample that accounted for a reading (a non-null
+ * `cpuCoreSeconds` or a `cpuCoreSecondsTotal`); uptime-only samples are not readings.
+ */
+export interface SeriesBaseSource {
+  latestReadings(keys: readonly string[]): Promise<Map<string, SeriesBase>>;
+}
+
+export type AdvanceKind =
+  /** The counter difference of one container instance. */
+  | 'delta'
+  /** A new instance (start time changed, or counter went down): its counter since the restart. */
+  | 'restart'
+  /** The first reading of a container that started within collection: its counter since start. */
+  | 'since-start'
+  /** The first reading without a base: only the base of the next (zero span). */
+  | 'base'
+  /** A windowed rate, time-weighted. */
+  | 'rate'
+  /** A reading at or before the series' last one (another policy accounted for it): zero span. */
+  | 'repeat';
+
+/** What one reading adds to its series, and the current values it shows. */
+export interface SeriesAdvance {
+  kind: AdvanceKind;
+  /** Start of the span, ms since epoch; equal to `time` when it accounts for none. */
+  from: number;
+  /** The reading's own time, ms since epoch. */
+  time: number;
+  /** Core-seconds in [from, time]; null when the reading has no CPU. */
+  cpuCoreSeconds: number | null;
+  /** Working-set byte-seconds in [from, time]; null when the reading has no memory. */
+  memoryByteSeconds: number | null;
+  /** Current CPU in cores (the rate of the latest span); null until one is known. */
+  cpuCores: number | null;
+  /** Current working set in bytes; null when unknown. */
+  memoryBytes: number | null;
+  /** The counter at `time` (the base of the next increment), when the reading is a counter. */
+  cpuCoreSecondsTotal?: number;
+  containerStartTime?: number;
+}
+
+interface Cursor {
+  /** End of the last accounted span: the time of the last reading taken. */
+  time: number;
+  /** The instance's start time, from the reading or else from the pod's status. */
+  startTime?: number;
+  /** The start time the source itself reported (the one restarts are told by). */
+  sourceStartTime?: number;
+  /** The last counter reading of the current instance (at or before `time`). */
+  counter?: { total: number; time: number };
+  /** Core-seconds credited from rates after `counter.time`. */
+  creditedSinceCounter: number;
+  /** Working set at `time`. */
+  memoryBytes?: number;
+  cpuCores: number | null;
+}
+
+/** What the last counter of a container name was, to recognise a counter kept per pod name. */
+interface NamedCounter {
+  podUid: string;
+  total: number;
+  time: number;
+}
+
+export interface SeriesCursorsOptions {
+  clock: Clock;
+  /** Rates stand for the gap before their window up to this long, ms. Default 5 min. */
+  maxRateGapMs?: number;
+  /** How long to remember a container name's last counter after its series was dropped, ms. Default 1 h. */
+  nameMemoryMs?: number;
+}
+
+/** The identity of a reading's series. */
+export function readingKey(reading: Pick<ContainerReading, 'podUid' | 'container'>): string {
+  return containerSeriesKey(reading.podUid, reading.container);
+}
+
+function nameOf(reading: Pick<ContainerReading, 'namespace' | 'pod' | 'container'>): string {
+  return `${reading.namespace}/${reading.pod}/${reading.container}`;
+}
+
+const seconds = (ms: number) => ms / 1000;
+
+/**
+ * Whether two known start times are of different container instances. Sources round them
+ * differently (the pod's status has whole seconds); a container cannot restart within 1 s.
+ */
+function differentStart(a: number | undefined, b: number | undefined): boolean {
+  return a !== undefined && b !== undefined && Math.abs(a - b) >= 1000;
+}
+
+/** Byte-seconds over [from, to]: trapezoid from `before` (at from) to `after` (at to), else `after` flat. */
+function memoryIntegral(before: number | undefined, after: number | undefined, from: number, to: number) {
+  if (after === undefined) return null;
+  const span = seconds(to - from);
+  return before === undefined ? after * span : ((before + after) / 2) * span;
+}
+
+export class SeriesCursors {
+  private readonly cursors = new Map<string, Cursor>();
+  private readonly names = new Map<string, NamedCounter>();
+  private notBefore: number;
+  private readonly maxRateGapMs: number;
+  private readonly nameMemoryMs: number;
+
+  constructor(private readonly options: SeriesCursorsOptions) {
+    this.notBefore = options.clock.now();
+    this.maxRateGapMs = options.maxRateGapMs ?? 300_000;
+    this.nameMemoryMs = options.nameMemoryMs ?? 3_600_000;
+  }
+
+  /**
+   * Forgets every cursor (a new leadership term): the series continue from the bases given to
+   * `seed`, and containers started from now on are billed from their start.
+   */
+  reset(): void {
+    this.cursors.clear();
+    this.notBefore = this.options.clock.now();
+  }
+
+  /** Whether the series has a cursor (a reading taken or a base seeded). */
+  has(key: string): boolean {
+    return this.cursors.has(key);
+  }
+
+  get size(): number {
+    return this.cursors.size;
+  }
+
+  /** Continues a series from a stored base; a cursor that exists already wins (it is newer). */
+  seed(key: string, base: SeriesBase): void {
+    if (this.cursors.has(key)) return;
+    const cursor: Cursor = { time: base.time, creditedSinceCounter: 0, cpuCores: null };
+    if (base.containerStartTime !== undefined) {
+      cursor.startTime = base.containerStartTime;
+      cursor.sourceStartTime = base.containerStartTime;
+    }
+    if (base.cpuCoreSecondsTotal !== undefined)
+      cursor.counter = { total: base.cpuCoreSecondsTotal, time: base.time };
+    if (base.memoryBytes !== undefined) cursor.memoryBytes = base.memoryBytes;
+    this.cursors.set(key, cursor);
+  }
+
+  /**
+   * Accounts for one reading. `startTime` is the container instance's start when the reading
+   * does not carry one (e.g. from the pod's status). Undefined for a reading with neither CPU nor
+   * memory.
+   */
+  advance(reading: ContainerReading, startTime?: number): SeriesAdvance | undefined {
+    const key = readingKey(reading);
+    const cursor = this.cursors.get(key);
+    const start = reading.startTime ?? startTime;
+    const memory = reading.memoryWorkingSetBytes?.value;
+    const cpu = reading.cpu;
+    if (cpu === undefined) {
+      const time = reading.memoryWorkingSetBytes?.time;
+      if (time === undefined) return undefined;
+      // A gauge alone does not advance the series (its CPU span would be unaccounted).
+      return this.repeat(cursor, time, memory, start);
+    }
+    if (cursor !== undefined && cpu.time <= cursor.time) return this.repeat(cursor, cpu.time, memory, start);
+    const advance =
+      cpu.kind === 'counter'
+        ? this.counter(key, reading, cursor, cpu, start, memory)
+        : this.rate(key, cursor, cpu, start, memory);
+    if (start !== undefined) advance.containerStartTime = start;
+    return advance;
+  }
+
+  /** Drops the cursors of pods that are gone, and name memories older than `nameMemoryMs`. */
+  prune(live: (podUid: string) => boolean): void {
+    for (const key of this.cursors.keys()) {
+      const uid = key.slice(0, key.lastIndexOf('/'));
+      if (!live(uid)) this.cursors.delete(key);
+    }
+    const oldest = this.options.clock.now() - this.nameMemoryMs;
+    for (const [name, named] of this.names) if (named.time < oldest) this.names.delete(name);
+  }
+
+  private repeat(
+    cursor: Cursor | undefined,
+    time: number,
+    memory: number | undefined,
+    start: number | undefined,
+  ): SeriesAdvance {
+    const advance: SeriesAdvance = {
+      kind: 'repeat',
+      from: time,
+      time,
+      cpuCoreSeconds: 0,
+      memoryByteSeconds: 0,
+      cpuCores: cursor?.cpuCores ?? null,
+      memoryBytes: memory ?? cursor?.memoryBytes ?? null,
+    };
+    // The same reading again: it carries the same counter, so that any sample at this time is a base.
+    if (cursor?.counter !== undefined && cursor.counter.time === time)
+      advance.cpuCoreSecondsTotal = cursor.counter.total;
+    const startTime = cursor?.startTime ?? start;
+    if (startTime !== undefined) advance.containerStartTime = startTime;
+    return advance;
+  }
+
+  private counter(
+    key: string,
+    reading: ContainerReading,
+    cursor: Cursor | undefined,
+    cpu: CpuCounterReading,
+    start: number | undefined,
+    memory: number | undefined,
+  ): SeriesAdvance {
+    const { time } = cpu;
+    const total = cpu.coreSecondsTotal;
+    if (!Number.isFinite(total) || total < 0)
+      throw new RangeError(`${readingKey(reading)}: counter ${total} is not a finite non-negative number`);
+    let kind: AdvanceKind;
+    let from: number;
+    let cpuCoreSeconds: number;
+    let memoryByteSeconds: number | null;
+    const startedWithin = start !== undefined && start < time;
+    if (cursor === undefined) {
+      if (startedWithin && start >= this.notBefore && !this.continuesOtherPod(reading, total)) {
+        kind = 'since-start';
+        from = start;
+        cpuCoreSeconds = total;
+        memoryByteSeconds = memoryIntegral(undefined, memory, from, time);
+      } else {
+        kind = 'base';
+        from = time;
+        cpuCoreSeconds = 0;
+        memoryByteSeconds = memory === undefined ? null : 0;
+      }
+    } else {
+      // A new start time tells a restart only when the source reports it (the pod's status lags
+      // and has whole seconds); a counter that went down tells it in any case.
+      const restarted =
+        differentStart(cursor.sourceStartTime, reading.startTime) ||
+        (cursor.counter !== undefined && total < cursor.counter.total);
+      if (restarted) {
+        kind = 'restart';
+        const fromRestart = startedWithin && start > cursor.time;
+        from = fromRestart ? start : cursor.time;
+        cpuCoreSeconds = total;
+        memoryByteSeconds = memoryIntegral(fromRestart ? undefined : cursor.memoryBytes, memory, from, time);
+      } else if (cursor.counter !== undefined) {
+        kind = 'delta';
+        from = cursor.time;
+        // What rates credited since the last counter reading is part of the same difference.
+        cpuCoreSeconds = Math.max(0, total - cursor.counter.total - cursor.creditedSinceCounter);
+        memoryByteSeconds = memoryIntegral(cursor.memoryBytes, memory, from, time);
+      } else {
+        // The series was on rates (or a base without a counter): this counter is a new base.
+        kind = 'base';
+        from = time;
+        cpuCoreSeconds = 0;
+        memoryByteSeconds = memory === undefined ? null : 0;
+      }
+    }
+    const cpuCores =
+      from < time
+        ? cpuCoreSeconds / seconds(time - from)
+        : kind === 'base'
+          ? (cursor?.cpuCores ?? null)
+          : null;
+    const next: Cursor = { time, counter: { total, time }, creditedSinceCounter: 0, cpuCores };
+    if (start !== undefined) next.startTime = start;
+    const sourceStart = reading.startTime ?? cursor?.sourceStartTime;
+    if (sourceStart !== undefined) next.sourceStartTime = sourceStart;
+    if (memory !== undefined) next.memoryBytes = memory;
+    this.cursors.set(key, next);
+    this.names.set(nameOf(reading), { podUid: reading.podUid, total, time });
+    return {
+      kind,
+      from,
+      time,
+      cpuCoreSeconds,
+      memoryByteSeconds,
+      cpuCores,
+      memoryBytes: memory ?? null,
+      cpuCoreSecondsTotal: total,
+    };
+  }
+
+  /**
+   * Whether a new pod's counter continues another pod's of the same name (kwok keeps its
+   * counters per pod name): then it is not all this pod's, and the first reading is only a base.
+   * A real kubelet's new container counts from zero, below the old pod's last counter.
+   */
+  private continuesOtherPod(reading: ContainerReading, total: number): boolean {
+    const named = this.names.get(nameOf(reading));
+    return named !== undefined && named.podUid !== reading.podUid && total >= named.total;
+  }
+
+  private rate(
+    key: string,
+    cursor: Cursor | undefined,
+    cpu: CpuRateReading,
+    start: number | undefined,
+    memory: number | undefined,
+  ): SeriesAdvance {
+    const increment = rateIncrement(cursor?.time, cpu, { maxGapMs: this.maxRateGapMs });
+    // rateIncrement is undefined only for a window not newer than the cursor, handled before.
+    let from = increment?.from ?? cpu.time - cpu.windowMs;
+    const restarted = differentStart(cursor?.startTime, start);
+    // Nothing before the container's start (a new pod, a restart inside the gap).
+    if (start !== undefined && start > from && start < cpu.time) from = start;
+    const cpuCoreSeconds = cpu.cores * seconds(cpu.time - from);
+    const contiguous = cursor !== undefined && from === cursor.time && !restarted;
+    const next: Cursor = {
+      time: cpu.time,
+      creditedSinceCounter: 0,
+      cpuCores: cpu.cores,
+    };
+    if (cursor?.counter !== undefined && !restarted) {
+      next.counter = cursor.counter;
+      next.creditedSinceCounter = cursor.creditedSinceCounter + cpuCoreSeconds;
+    }
+    if (start !== undefined) next.startTime = start;
+    if (cursor?.sourceStartTime !== undefined && !restarted) next.sourceStartTime = cursor.sourceStartTime;
+    if (memory !== undefined) next.memoryBytes = memory;
+    this.cursors.set(key, next);
+    return {
+      kind: 'rate',
+      from,
+      time: cpu.time,
+      cpuCoreSeconds,
+      memoryByteSeconds: memoryIntegral(contiguous ? cursor?.memoryBytes : undefined, memory, from, cpu.time),
+      cpuCores: cpu.cores,
+      memoryBytes: memory ?? null,
+    };
+  }
+}
