@@ -84,18 +84,6 @@ function kubeletSource(
   });
 }
 
-/**
- * The store's last reading of each series, when the store can tell (a new term's cursors continue
- * from them). Until the store implements SeriesBaseSource, a new term starts every series with a
- * base reading (the failover window is not billed, never billed twice).
- */
-function seriesBases(store: UsageStore): SeriesBaseSource | undefined {
-  const candidate = store as UsageStore & Partial<SeriesBaseSource>;
-  return typeof candidate.latestReadings === 'function'
-    ? { latestReadings: (keys) => candidate.latestReadings!(keys) }
-    : undefined;
-}
-
 /** How a graceful shutdown's time is shared: most for ending the term, some for the lease. */
 function shutdownBudget(config: OperatorConfig): { termStopTimeoutMs: number; releaseTimeoutMs: number } {
   const total = config.shutdownTimeoutMs;
@@ -253,11 +241,12 @@ export async function startOperator(
   const ownKubelet =
     overrides.kubeletSource === undefined ? kubeletSource(config, clients.config) : undefined;
   const kubelet = overrides.kubeletSource === undefined ? ownKubelet : overrides.kubeletSource;
-  const bases = seriesBases(store);
+  // A new term's cursors continue each series from its last stored reading (no failover window lost).
+  const bases: SeriesBaseSource = { latestReadings: (keys) => store.latestReadings(keys) };
   const collector = new PolicyCollector({
     source: overrides.metricsSource ?? new KubernetesMetricsSource(clients.config),
     ...(kubelet && { kubelet }),
-    ...(bases && { seriesBases: bases }),
+    seriesBases: bases,
     pods: podIndex,
     sinks: cycleSinks({
       alerts: alertController.reconciler.evaluation,
