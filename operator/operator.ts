@@ -152,6 +152,7 @@ export async function startOperator(
         new NotificationDispatcher({
           metrics,
           logger: logger.child({ component: 'notifications' }),
+          timers,
           onFailureChange,
         }),
       events: recorder,
