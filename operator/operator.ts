@@ -11,6 +11,7 @@ import type { ResourceAlert } from '../api/v1alpha1/resourcealert.js';
 import { API_GROUP, API_VERSION, API_VERSION_NAME } from '../api/v1alpha1/schema-helpers.js';
 import type { UsagePolicy } from '../api/v1alpha1/usagepolicy.js';
 import { setupResourceAlertController } from '../controllers/resourcealert/setup.js';
+import type { ResourceAlertReconcilerDeps } from '../controllers/resourcealert/reconcile.js';
 import { setupUsagePolicyController } from '../controllers/usagepolicy/setup.js';
 import { alertmanagerTargets } from './alerting/notifiers/alertmanager.js';
 import { DestinationPolicy } from './alerting/notifiers/destination-policy.js';
@@ -57,6 +58,8 @@ export interface OperatorHandle {
 export interface OperatorOverrides {
   /** Replace the metrics API (tests). */
   metricsSource?: MetricsSource;
+  /** Called after each ResourceAlert status write, before its transitions are announced (a test hook). */
+  afterAlertStatusWrite?: ResourceAlertReconcilerDeps['afterStatusWrite'];
 }
 
 /** How a graceful shutdown's time is shared: most for ending the term, some for the lease. */
@@ -160,6 +163,7 @@ export async function startOperator(
       destinations,
       ...(alertmanager && { alertmanager }),
       clock: timers,
+      ...(overrides.afterAlertStatusWrite && { afterStatusWrite: overrides.afterAlertStatusWrite }),
       logger: logger.child({ controller: 'resourcealert' }),
       metrics,
       onTransition: (alert, t) =>

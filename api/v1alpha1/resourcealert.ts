@@ -270,7 +270,11 @@ export const alertTargetSchema = {
     },
     since: { ...timestampSchema, description: 'When the target entered its state.' },
     lastNotified: timestampSchema,
-    firingNotified: { type: 'boolean', description: 'Whether the firing notification was delivered.' },
+    firingNotified: {
+      type: 'boolean',
+      description:
+        'Whether the firing notification was delivered (or given up); one not delivered is announced again after a restart.',
+    },
   },
 } as const satisfies StructuralSchema;
 

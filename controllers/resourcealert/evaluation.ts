@@ -35,6 +35,12 @@ export interface AlertMemory {
   state: AlertState;
   /** Transitions evaluated but not yet written to status (and so not yet announced). */
   unannounced: Transition[];
+  /**
+   * Firings announced (handed to the dispatcher) and not yet delivered or given up, per
+   * target and metric: status shows them with `firingNotified: false`, so that a process
+   * killed before their delivery announces them again after its restart.
+   */
+  undelivered: Map<string, number>;
   /** Targets per state at the last status computation, for the alert gauges. */
   counts?: { Firing: number; Pending: number; NoBasis: number };
 }
@@ -125,6 +131,7 @@ export class AlertEvaluation implements CycleSink {
       rule: ruleOf(key, alert.metadata.namespace, config),
       state: existing?.state ?? this.resume(key, alert),
       unannounced: existing?.unannounced ?? [],
+      undelivered: existing?.undelivered ?? new Map(),
     };
     this.memory.set(key, memory);
     this.deps.onConfigured(key, alert, config);

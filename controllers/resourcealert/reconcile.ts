@@ -2,8 +2,16 @@
  * The ResourceAlert reconcile: reads the cached alert, computes its status from the term's
  * evaluation (see evaluation.ts) and readiness, writes the difference, and only then hands the
  * transitions that status records to the notifiers. The transitions announced are exactly
- * those taken when the status was computed, so each one's `firingNotified` is stored before
- * it is announced: a process killed between the write and the notification never repeats it.
+ * those taken when the status was computed.
+ *
+ * A firing is written with `firingNotified: false` until the dispatcher has settled it
+ * (delivered to every notifier, or given up), then with `true` by the next write. A process
+ * killed between the status write and the delivery resumes a firing that is not notified,
+ * and announces it once on its next evaluation; one killed after the delivery but before the
+ * next write would announce it a second time (at least once, the one window left).
+ *
+ * `afterStatusWrite` is a test hook: the kill-between-write-and-notify test makes the process
+ * SIGKILL itself there (cmd/operator.ts, only with KUO_TEST_KILL_AFTER_ALERT_WRITE set).
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
@@ -18,6 +26,7 @@ import type { NotificationDispatcher } from '../../operator/alerting/notifiers/d
 import type { TransitionEventRecorder } from '../../operator/alerting/notifiers/events.js';
 import { firingNotifications, toNotification } from '../../operator/alerting/notifiers/notification.js';
 import type { SecretReader } from '../../operator/alerting/notifiers/webhook.js';
+import { targetKeyOf } from '../../operator/alerting/state.js';
 import { notificationsCondition, toStatus } from '../../operator/alerting/status.js';
 import type { Logger } from '../../operator/logging.js';
 import type { OperatorMetrics } from '../../operator/metrics.js';
@@ -57,6 +66,8 @@ export interface ResourceAlertReconcilerDeps {
   alertmanager?: AlertmanagerTargets;
   /** Bound on delivering what is queued when a term ends. Default 5 s. */
   drainTimeoutMs?: number;
+  /** Called after a status write and before its transitions are announced (a test hook). */
+  afterStatusWrite?: (key: ObjectKey, recorded: readonly Transition[]) => void;
 }
 
 export class ResourceAlertReconciler {
@@ -138,20 +149,25 @@ export class ResourceAlertReconciler {
       this.notifierDeps,
     );
 
-    // The transitions this status records: only these are announced after the write.
+    // The transitions this status records: only these are announced after the write. Their
+    // firings are stored as not notified until the dispatcher settles them.
     const recorded = memory.unannounced.splice(0);
+    const fired = recorded.filter((t) => t.kind === 'fired').map(firingKeyOf);
+    for (const k of fired) countUndelivered(memory, k, 1);
     const desired = this.desiredStatus(alert, memory, problem, dispatcher);
     try {
       await this.write(alert, desired, signal);
     } catch (err) {
       memory.unannounced.unshift(...recorded);
+      for (const k of fired) countUndelivered(memory, k, -1);
       throw err;
     }
     if (signal.aborted) {
       // The term ended: the write may or may not have happened; the next term resumes from
-      // the stored status, where a recorded firing counts as announced (at most once).
+      // the stored status, where these firings are not notified: it announces them.
       return;
     }
+    this.deps.afterStatusWrite?.(key, recorded);
     this.announce(dispatcher, key, memory, recorded);
   };
 
@@ -165,6 +181,11 @@ export class ResourceAlertReconciler {
     const status = toStatus(memory.state, memory.rule, this.deps.clock.now(), {
       maxTargets: this.deps.maxStatusTargets ?? 50,
     });
+    for (const target of status.targets) {
+      if (!target.firingNotified) continue;
+      const k = firingKeyOf({ ref: target, metric: target.metric });
+      if ((memory.undelivered.get(k) ?? 0) > 0) target.firingNotified = false;
+    }
     const conditions: DesiredCondition[] = [
       problem
         ? this.condition(alert, ConditionType.Ready, 'False', problem.reason, problem.message)
@@ -217,7 +238,17 @@ export class ResourceAlertReconciler {
     memory: AlertMemory,
     recorded: readonly Transition[],
   ): void {
-    for (const transition of recorded) dispatcher.enqueue(toNotification(memory.rule, transition));
+    for (const transition of recorded) {
+      const settled =
+        transition.kind === 'fired'
+          ? () => {
+              // Delivered (or given up): the next write stores it as notified.
+              countUndelivered(memory, firingKeyOf(transition), -1);
+              this.deps.enqueue(key);
+            }
+          : undefined;
+      dispatcher.enqueue(toNotification(memory.rule, transition), settled);
+    }
     dispatcher.setFiring(key, firingNotifications(memory.rule, memory.state));
   }
 
@@ -245,6 +276,20 @@ export class ResourceAlertReconciler {
   private async write(alert: ResourceAlert, desired: DesiredStatus, signal: AbortSignal): Promise<void> {
     await this.deps.status.write(alert as unknown as StatusObject, desired, signal);
   }
+}
+
+/** A target and metric, as AlertMemory.undelivered counts them. */
+function firingKeyOf(t: {
+  ref: { namespace: string; pod: string; container?: string };
+  metric: string;
+}): string {
+  return `${targetKeyOf(t.ref.namespace, t.ref.pod, t.ref.container)}|${t.metric}`;
+}
+
+function countUndelivered(memory: AlertMemory, key: string, delta: number): void {
+  const n = (memory.undelivered.get(key) ?? 0) + delta;
+  if (n > 0) memory.undelivered.set(key, n);
+  else memory.undelivered.delete(key);
 }
 
 function sameExceptEvaluationTime(current: Record<string, unknown>, desired: DesiredStatus): boolean {

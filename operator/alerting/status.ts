@@ -42,7 +42,7 @@ export interface AlertStatusTarget {
   state: TargetState;
   /** When the target entered its state (RFC 3339). */
   since: string;
-  /** A firing that has been announced; it is not announced again after a restart. */
+  /** A firing that has been delivered (the controller writes false until then); it is not announced again after a restart. */
   firingNotified?: boolean;
 }
 
@@ -244,6 +244,7 @@ export function fromStatus(status: ResumableStatus): AlertState {
       value: null,
       threshold: null,
       firingNotified: state === 'Firing' && t.firingNotified === true,
+      ...(state === 'Firing' && t.firingNotified !== true && { maybeNotified: true }),
     };
     targets.set(key, entry);
   });
