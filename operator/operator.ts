@@ -5,7 +5,6 @@
  * watches (controllers/<kind>/setup.ts). `cmd/operator.ts` parses the command line and calls
  * {@link startOperator}; tests call it directly.
  */
-import type { V1Namespace } from '@kubernetes/client-node';
 import { CONDITIONS } from '../api/v1alpha1/conditions.js';
 import type { ResourceAlert } from '../api/v1alpha1/resourcealert.js';
 import { API_GROUP, API_VERSION, API_VERSION_NAME } from '../api/v1alpha1/schema-helpers.js';
@@ -13,6 +12,7 @@ import type { UsagePolicy } from '../api/v1alpha1/usagepolicy.js';
 import { setupResourceAlertController } from '../controllers/resourcealert/setup.js';
 import type { ResourceAlertReconcilerDeps } from '../controllers/resourcealert/reconcile.js';
 import { setupUsagePolicyController } from '../controllers/usagepolicy/setup.js';
+import type { LabelledObject } from '../controllers/usagepolicy/reconcile.js';
 import { alertmanagerTargets } from './alerting/notifiers/alertmanager.js';
 import { DestinationPolicy } from './alerting/notifiers/destination-policy.js';
 import { NotificationDispatcher } from './alerting/notifiers/dispatcher.js';
@@ -106,7 +106,7 @@ export async function startOperator(
       transform,
     });
   const pods = informer<CachedPod>('v1', 'Pod', 'pods', podIndex.transform);
-  const namespaces = informer<V1Namespace & KubeObject>('v1', 'Namespace', 'namespaces');
+  const namespaces = informer<LabelledObject & KubeObject>('v1', 'Namespace', 'namespaces');
   const policies = informer<UsagePolicy & KubeObject>(API_VERSION, 'UsagePolicy', 'usagepolicies');
   const alerts = informer<ResourceAlert & KubeObject>(API_VERSION, 'ResourceAlert', 'resourcealerts');
   pods.addHandlers(podIndex.handlers);

@@ -5,6 +5,7 @@ import { podPermission, type AccessControl } from './auth.js';
 import type { EventBus, UsageEvent } from './event-bus.js';
 import { ApiError, errorBody } from './errors.js';
 import { parseEventsQuery } from './validation.js';
+import { formatInstant } from '../../api/timestamp.js';
 
 export interface EventStreamOptions {
   /** Interval of the comment lines that keep proxies from closing an idle stream (default 15 s). */
@@ -185,7 +186,7 @@ class EventStreamClient {
     try {
       for (let event = this.queue.shift(); event && !this.closed; event = this.queue.shift()) {
         if (await this.visible(event))
-          await this.write(frame(event.type, { ...event, time: iso(event.time) }));
+          await this.write(frame(event.type, { ...event, time: formatInstant(event.time) }));
       }
     } catch (err) {
       const status = err instanceof ApiError ? err.statusCode : 500;
@@ -221,8 +222,4 @@ class EventStreamClient {
 
 function frame(eventName: string, data: object): string {
   return `event: ${eventName}\ndata: ${JSON.stringify(data)}\n\n`;
-}
-
-function iso(time: number): string {
-  return new Date(time).toISOString();
 }

@@ -13,6 +13,7 @@ import {
   type PodRef,
   type Scoped,
 } from './validation.js';
+import { formatInstant } from '../../api/timestamp.js';
 
 /*
  * The read endpoints and the permission each one asks SubjectAccessReview about:
@@ -84,8 +85,8 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRoutesDeps)
       metric: query.metric,
       unit: query.metric === 'cpu' ? 'millicores' : 'bytes',
       ...(namespace === undefined ? {} : { namespace }),
-      from: iso(query.from),
-      to: iso(query.to),
+      from: formatInstant(query.from),
+      to: formatInstant(query.to),
       items: await queries.top(query),
     }),
   });
@@ -96,8 +97,8 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRoutesDeps)
     answer: async ({ namespace, query }) => ({
       groupBy: query.groupBy.kind === 'label' ? `label:${query.groupBy.key}` : query.groupBy.kind,
       ...(namespace === undefined ? {} : { namespace }),
-      from: iso(query.from),
-      to: iso(query.to),
+      from: formatInstant(query.from),
+      to: formatInstant(query.to),
       items: await queries.summary(query),
     }),
   });
@@ -108,7 +109,7 @@ function presentSample(sample: ContainerSample) {
     container: sample.container,
     node: sample.node,
     policy: sample.policy,
-    time: iso(sample.time),
+    time: formatInstant(sample.time),
     cpuMillicores: sample.cpuMillicores,
     memoryBytes: sample.memoryBytes,
     cpuRequestMillicores: sample.cpuRequestMillicores,
@@ -129,16 +130,12 @@ function presentHistory(query: HistoryQuery, result: HistoryResult) {
   return {
     namespace: query.namespace,
     pod: query.pod,
-    from: iso(query.from),
-    to: iso(query.to),
+    from: formatInstant(query.from),
+    to: formatInstant(query.to),
     granularity: result.granularity,
     containers: result.containers.map((container) => ({
       container: container.container,
-      points: container.points.map((point) => ({ ...point, time: iso(point.time) })),
+      points: container.points.map((point) => ({ ...point, time: formatInstant(point.time) })),
     })),
   };
-}
-
-function iso(time: number): string {
-  return new Date(time).toISOString();
 }

@@ -18,6 +18,7 @@ import {
 } from '@kubernetes/client-node';
 import type { SecretReader } from '../alerting/notifiers/webhook.js';
 import type { AccessReviewer, TokenReviewer } from '../http/auth-types.js';
+import { formatInstant } from '../../api/timestamp.js';
 import { jittered } from './clock.js';
 import { isNotFound } from './errors.js';
 import type { EventRecord, EventSink } from './event-recorder.js';
@@ -266,7 +267,7 @@ export class KubeClients {
         });
       },
       async updateSeries(event: EventRecord) {
-        const body = { count: event.count, lastTimestamp: new Date(event.lastTimestampMs).toISOString() };
+        const body = { count: event.count, lastTimestamp: formatInstant(event.lastTimestampMs) };
         await api.patchNamespacedEvent(
           { name: event.name, namespace: event.involvedObject.namespace, body },
           mergePatch,

@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { formatTime } from '../format.js';
+import { formatInstant } from '../../../api/timestamp.js';
 import { systemClock, type Clock } from '../../model.js';
 import { DEFAULT_HTTP_TIMEOUT_MS, postJson, type TlsOptions } from './http.js';
 import { DEFAULT_RESEND_INTERVAL_MS, type Notification, type RepeatingNotifier } from './notification.js';
@@ -127,9 +128,7 @@ export class AlertmanagerNotifier implements RepeatingNotifier {
       },
       // Whole seconds, as in status: the same startsAt after the operator resumes from status.
       startsAt: formatTime(n.startsAt),
-      endsAt: new Date(
-        n.transition === 'resolved' ? (n.endsAt ?? now) : now + this.activeForMs,
-      ).toISOString(),
+      endsAt: formatInstant(n.transition === 'resolved' ? (n.endsAt ?? now) : now + this.activeForMs),
     };
     if (this.options.generatorURL) alert.generatorURL = this.options.generatorURL;
     return alert;
