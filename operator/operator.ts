@@ -247,6 +247,8 @@ export async function startOperator(
     },
     uiDirectory: config.uiDirectory ?? defaultUiDirectory(),
     logger: logger.child({ component: 'http' }),
+    clock: timers,
+    timers,
     health: {
       live: () => true,
       ready: async () => {
