@@ -30,7 +30,8 @@ import { targetKeyOf } from '../../operator/alerting/state.js';
 import { notificationsCondition, toStatus } from '../../operator/alerting/status.js';
 import type { Logger } from '../../operator/logging.js';
 import type { OperatorMetrics } from '../../operator/metrics.js';
-import { objectKey, objectRef, type Clock, type ObjectKey } from '../../operator/model.js';
+import { objectKey, objectRef, type ObjectKey } from '../../operator/model.js';
+import type { Timers } from '../../operator/runtime/clock.js';
 import type { ReconcileResult } from '../../operator/runtime/controller.js';
 import type { DesiredCondition, DesiredStatus, StatusObject } from '../../operator/runtime/status-writer.js';
 import type { StatusSink } from '../usagepolicy/reconcile.js';
@@ -55,7 +56,8 @@ export interface ResourceAlertReconcilerDeps {
   secrets: SecretReader;
   /** Queues an alert's key for reconcile. */
   enqueue: (key: ObjectKey) => void;
-  clock: Clock;
+  /** Time, and the notifiers' timers. */
+  clock: Timers;
   logger: Logger;
   metrics: Pick<OperatorMetrics, 'alertTransitions' | 'alertsByState'>;
   onTransition?: AlertTransitionListener;

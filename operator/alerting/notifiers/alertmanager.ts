@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { formatTime } from '../format.js';
 import { formatInstant } from '../../../api/timestamp.js';
-import { systemClock, type Clock } from '../../model.js';
+import { systemTimers, type Timers } from '../../runtime/clock.js';
 import { DEFAULT_HTTP_TIMEOUT_MS, postJson, type TlsOptions } from './http.js';
 import { DEFAULT_RESEND_INTERVAL_MS, type Notification, type RepeatingNotifier } from './notification.js';
 
@@ -63,7 +63,8 @@ export interface AlertmanagerOptions {
   activeForMs?: number;
   /** Link back to the source, e.g. a console URL of the ResourceAlert. */
   generatorURL?: string;
-  clock?: Clock;
+  /** endsAt and the request timeout; the system's by default. */
+  clock?: Timers;
 }
 
 /** The body of one alert in POST /api/v2/alerts (postableAlert). */
@@ -82,13 +83,13 @@ export class AlertmanagerNotifier implements RepeatingNotifier {
   private readonly endpoints: string[];
   private readonly timeoutMs: number;
   private readonly activeForMs: number;
-  private readonly clock: Clock;
+  private readonly clock: Timers;
 
   constructor(private readonly options: AlertmanagerOptions) {
     this.endpoints = options.targets.urls.map((url) => `${url.replace(/\/+$/, '')}/api/v2/alerts`);
     this.timeoutMs = options.targets.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
     this.activeForMs = options.activeForMs ?? 4 * DEFAULT_RESEND_INTERVAL_MS;
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock ?? systemTimers;
   }
 
   send(notification: Notification, signal: AbortSignal): Promise<void> {
@@ -109,6 +110,7 @@ export class AlertmanagerNotifier implements RepeatingNotifier {
         postJson(endpoint, alerts, {
           signal,
           timeoutMs: this.timeoutMs,
+          timers: this.clock,
           ...(auth && { headers: { authorization: auth } }),
           ...(tls && { tls }),
         }),
