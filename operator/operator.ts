@@ -159,7 +159,7 @@ export async function startOperator(
           onFailureChange,
         }),
       events: recorder,
-      secrets: clients.secretReader({ requiredLabel: NOTIFICATION_SECRET_LABEL }),
+      secrets: clients.secretReader({ requiredLabel: NOTIFICATION_SECRET_LABEL, clock: timers }),
       destinations,
       ...(alertmanager && { alertmanager }),
       clock: timers,
@@ -293,6 +293,7 @@ export async function startOperator(
             logger.warn('the TLS certificate files do not load; serving the previous ones', {
               error: String(err),
             }),
+          { timers },
         )
       : () => undefined;
   const election = config.leaderElection;
