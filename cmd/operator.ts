@@ -15,28 +15,32 @@ const KILL_AFTER_ALERT_WRITE = 'KUO_TEST_KILL_AFTER_ALERT_WRITE';
 /**
  * A test hook for the kill-between-write-and-notify test only
  * (test/integration/announce-kill.test.ts), never set in a deployment: with
- * KUO_TEST_KILL_AFTER_ALERT_WRITE=fired the process SIGKILLs itself right after the first
- * ResourceAlert status write that records a firing, before that firing is handed to the
- * notifiers. It says so on stderr, synchronously, before it dies.
+ * KUO_TEST_KILL_AFTER_ALERT_WRITE=fired (or =resolved) the process SIGKILLs itself right after
+ * the first ResourceAlert status write that records a firing (a resolution), before that
+ * transition is handed to the notifiers. It says so on stderr, synchronously, before it dies.
  */
 function testHooks(logger: Logger): OperatorOverrides {
   const hook = process.env[KILL_AFTER_ALERT_WRITE];
   if (hook === undefined || hook === '') return {};
-  if (hook !== 'fired') {
+  if (hook !== 'fired' && hook !== 'resolved') {
     throw new ConfigError(
-      `${KILL_AFTER_ALERT_WRITE} (a test hook) must be "fired" or unset, got ${JSON.stringify(hook)}`,
+      `${KILL_AFTER_ALERT_WRITE} (a test hook) must be "fired", "resolved" or unset, got ${JSON.stringify(hook)}`,
     );
   }
-  logger.warn('test hook active: the process kills itself after the first status write of a firing', {
-    hook: KILL_AFTER_ALERT_WRITE,
-  });
+  logger.warn(
+    `test hook active: the process kills itself after the first status write of a ${hook} transition`,
+    {
+      hook: KILL_AFTER_ALERT_WRITE,
+    },
+  );
   return {
     afterAlertStatusWrite: (alert, recorded) => {
-      if (!recorded.some((t) => t.kind === 'fired')) return;
+      if (!recorded.some((t) => t.kind === hook)) return;
       const line = {
         level: 'warn',
         message: 'test hook: SIGKILL after the status write, before the notification',
         alert,
+        transition: hook,
       };
       writeSync(2, `${JSON.stringify(line)}\n`);
       process.kill(process.pid, 'SIGKILL');

@@ -270,6 +270,11 @@ export const alertTargetSchema = {
     },
     since: { ...timestampSchema, description: 'When the target entered its state.' },
     lastNotified: timestampSchema,
+    resolvedAt: {
+      ...timestampSchema,
+      description:
+        'Only on a target listed as Normal: when it resolved. It stays listed until its resolution is delivered; an operator that restarts before then announces it.',
+    },
     firingNotified: {
       type: 'boolean',
       description:
@@ -299,7 +304,7 @@ export const resourceAlertStatusSchema = {
     lastAlertedAt: timestampSchema,
     targets: {
       type: 'array',
-      description: `The targets that are not Normal, worst first, at most ${MAX_STATUS_TARGETS}.`,
+      description: `The targets that are not Normal, worst first, then resolved ones whose resolution is not yet delivered (Normal, with resolvedAt); at most ${MAX_STATUS_TARGETS}.`,
       maxItems: MAX_STATUS_TARGETS,
       items: alertTargetSchema,
     },

@@ -5,10 +5,12 @@
  * those taken when the status was computed.
  *
  * A firing is written with `firingNotified: false` until the dispatcher has settled it
- * (delivered to every notifier, or given up), then with `true` by the next write. A process
- * killed between the status write and the delivery resumes a firing that is not notified,
- * and announces it once on its next evaluation; one killed after the delivery but before the
- * next write would announce it a second time (at least once, the one window left).
+ * (delivered to every notifier, or given up), then with `true` by the next write; a resolution
+ * stays listed as a Normal entry with `resolvedAt` until it is settled. A process killed
+ * between the status write and the delivery leaves both in status: the next one announces the
+ * firing on its next evaluation, and the resolution as soon as it sees the alert. One killed
+ * after the delivery but before the next write announces it a second time (at least once:
+ * the one window left).
  *
  * `afterStatusWrite` is a test hook: the kill-between-write-and-notify test makes the process
  * SIGKILL itself there (cmd/operator.ts, only with KUO_TEST_KILL_AFTER_ALERT_WRITE set).
@@ -26,6 +28,7 @@ import type { NotificationDispatcher } from '../../operator/alerting/notifiers/d
 import type { TransitionEventRecorder } from '../../operator/alerting/notifiers/events.js';
 import { firingNotifications, toNotification } from '../../operator/alerting/notifiers/notification.js';
 import type { SecretReader } from '../../operator/alerting/notifiers/webhook.js';
+import { formatQuantity, formatTime } from '../../operator/alerting/format.js';
 import { targetKeyOf } from '../../operator/alerting/state.js';
 import { notificationsCondition, toStatus } from '../../operator/alerting/status.js';
 import type { Logger } from '../../operator/logging.js';
@@ -155,13 +158,16 @@ export class ResourceAlertReconciler {
     // firings are stored as not notified until the dispatcher settles them.
     const recorded = memory.unannounced.splice(0);
     const fired = recorded.filter((t) => t.kind === 'fired').map(firingKeyOf);
+    const resolved = recorded.filter((t) => t.kind === 'resolved');
     for (const k of fired) countUndelivered(memory, k, 1);
+    for (const t of resolved) countUndeliveredResolution(memory, t, 1);
     const desired = this.desiredStatus(alert, memory, problem, dispatcher);
     try {
       await this.write(alert, desired, signal);
     } catch (err) {
       memory.unannounced.unshift(...recorded);
       for (const k of fired) countUndelivered(memory, k, -1);
+      for (const t of resolved) countUndeliveredResolution(memory, t, -1);
       throw err;
     }
     if (signal.aborted) {
@@ -187,6 +193,25 @@ export class ResourceAlertReconciler {
       if (!target.firingNotified) continue;
       const k = firingKeyOf({ ref: target, metric: target.metric });
       if ((memory.undelivered.get(k) ?? 0) > 0) target.firingNotified = false;
+    }
+    // Resolutions not yet delivered stay listed (as Normal, with resolvedAt), within the bound.
+    const maxTargets = this.deps.maxStatusTargets ?? 50;
+    const listed = new Set(status.targets.map((t) => firingKeyOf({ ref: t, metric: t.metric })));
+    for (const [k, { transition: t }] of memory.undeliveredResolutions) {
+      if (listed.has(k) || status.targets.length >= maxTargets) continue;
+      status.targets.push({
+        namespace: t.ref.namespace,
+        pod: t.ref.pod,
+        ...(t.ref.container !== undefined && { container: t.ref.container }),
+        metric: t.metric,
+        ...(t.value !== null && { value: formatQuantity(t.metric, t.value) }),
+        ...(t.threshold !== null && { threshold: formatQuantity(t.metric, t.threshold) }),
+        breaches: 0,
+        healthy: 0,
+        state: 'Normal',
+        since: formatTime(t.firingSince),
+        resolvedAt: formatTime(t.at),
+      });
     }
     const conditions: DesiredCondition[] = [
       problem
@@ -241,14 +266,12 @@ export class ResourceAlertReconciler {
     recorded: readonly Transition[],
   ): void {
     for (const transition of recorded) {
-      const settled =
-        transition.kind === 'fired'
-          ? () => {
-              // Delivered (or given up): the next write stores it as notified.
-              countUndelivered(memory, firingKeyOf(transition), -1);
-              this.deps.enqueue(key);
-            }
-          : undefined;
+      // Delivered (or given up): the next write records it.
+      const settled = () => {
+        if (transition.kind === 'fired') countUndelivered(memory, firingKeyOf(transition), -1);
+        else countUndeliveredResolution(memory, transition, -1);
+        this.deps.enqueue(key);
+      };
       dispatcher.enqueue(toNotification(memory.rule, transition), settled);
     }
     dispatcher.setFiring(key, firingNotifications(memory.rule, memory.state));
@@ -292,6 +315,14 @@ function countUndelivered(memory: AlertMemory, key: string, delta: number): void
   const n = (memory.undelivered.get(key) ?? 0) + delta;
   if (n > 0) memory.undelivered.set(key, n);
   else memory.undelivered.delete(key);
+}
+
+function countUndeliveredResolution(memory: AlertMemory, t: Transition, delta: number): void {
+  const key = firingKeyOf(t);
+  const entry = memory.undeliveredResolutions.get(key);
+  const count = (entry?.count ?? 0) + delta;
+  if (count <= 0) memory.undeliveredResolutions.delete(key);
+  else memory.undeliveredResolutions.set(key, { count, transition: delta > 0 ? t : entry!.transition });
 }
 
 function sameExceptEvaluationTime(current: Record<string, unknown>, desired: DesiredStatus): boolean {

@@ -1,10 +1,11 @@
 /**
- * The kill between the status write and the notification, with real operator processes:
- * process A runs with the test hook of cmd/operator.ts (KUO_TEST_KILL_AFTER_ALERT_WRITE=fired)
- * and SIGKILLs itself right after it wrote the ResourceAlert status that records a firing,
- * before it hands the firing to the notifiers; process B, started on the same cluster and
- * database, delivers it. A real webhook receiver on 127.0.0.1 counts exactly one notification
- * per transition: one fired, one resolved, nothing more in later cycles.
+ * The kill between the status write and the notification, with real operator processes and
+ * the test hook of cmd/operator.ts (KUO_TEST_KILL_AFTER_ALERT_WRITE): process A SIGKILLs itself
+ * right after it wrote the ResourceAlert status that records a firing, before it hands the
+ * firing to the notifiers; process B, on the same cluster and database, delivers it, and
+ * SIGKILLs itself likewise after writing the resolution; process C delivers that. A real
+ * webhook receiver on 127.0.0.1 counts exactly one notification per transition: one fired,
+ * one resolved, nothing more in later cycles.
  * (test/unit/controllers/announce.test.ts covers the same ordering in-process.)
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -26,7 +27,7 @@ import { Receiver } from '../harness/receiver.js';
 
 interface AlertView {
   status?: {
-    targets?: { pod: string; metric: string; state: string; firingNotified?: boolean }[];
+    targets?: { pod: string; metric: string; state: string; firingNotified?: boolean; resolvedAt?: string }[];
     conditions?: { type: string; status: string; reason: string }[];
   };
 }
@@ -37,7 +38,10 @@ interface WebhookBody {
   metric: string;
 }
 
-const HOOK = { KUO_TEST_KILL_AFTER_ALERT_WRITE: 'fired' };
+const killAfterWriting = (transition: 'fired' | 'resolved') => ({
+  KUO_TEST_KILL_AFTER_ALERT_WRITE: transition,
+});
+const HOOK_LINE = 'test hook: SIGKILL after the status write, before the notification';
 
 describe('a process killed between the ResourceAlert status write and the notification', () => {
   const receiver = new Receiver();
@@ -96,15 +100,16 @@ spec:
 
   it('has the restarted process deliver the firing, and each transition reaches the receiver once', async () => {
     // A: fires on its first cycle, writes the status, dies before notifying.
-    const a = spawnOperator({ namespace: operatorNamespace, database }, HOOK);
+    const a = spawnOperator({ namespace: operatorNamespace, database }, killAfterWriting('fired'));
     processes.push(a);
     await waitFor('process A to kill itself after the status write', () => a.child.signalCode === 'SIGKILL', {
       timeoutMs: 120_000,
     });
     expect(a.logs).toContainEqual(
       expect.objectContaining({
-        message: 'test hook: SIGKILL after the status write, before the notification',
+        message: HOOK_LINE,
         alert: `${ns}/hot-cpu`,
+        transition: 'fired',
       }),
     );
     const written = await alert();
@@ -116,7 +121,7 @@ spec:
     expect(receiver.to('/hook')).toEqual([]);
 
     // B: resumes from that status and delivers the firing once, then records it as delivered.
-    const b = spawnOperator({ namespace: operatorNamespace, database });
+    const b = spawnOperator({ namespace: operatorNamespace, database }, killAfterWriting('resolved'));
     processes.push(b);
     await waitFor('the firing at the receiver', () => delivered('fired') > 0, { timeoutMs: 120_000 });
     await waitFor(
@@ -130,9 +135,28 @@ spec:
       metric: 'cpu',
     });
 
-    // It resolves once; the cycles after that announce nothing more.
+    // B writes the resolution and dies before notifying it: the status lists it as owed.
     await setPodUsage(ns, 'hot', { cpu: '100m' });
+    await waitFor('process B to kill itself after the status write', () => b.child.signalCode === 'SIGKILL', {
+      timeoutMs: 120_000,
+    });
+    expect(b.logs).toContainEqual(expect.objectContaining({ message: HOOK_LINE, transition: 'resolved' }));
+    const resolvedStatus = await alert();
+    expect(conditionOf(resolvedStatus, 'Firing')?.status).toBe('False');
+    expect(resolvedStatus?.status?.targets).toEqual([
+      expect.objectContaining({ pod: 'hot', metric: 'cpu', state: 'Normal', resolvedAt: expect.any(String) }),
+    ]);
+    expect(delivered('resolved')).toBe(0);
+
+    // C: announces the owed resolution once; the cycles after that announce nothing more.
+    const c = spawnOperator({ namespace: operatorNamespace, database });
+    processes.push(c);
     await waitFor('the resolution at the receiver', () => delivered('resolved') > 0, { timeoutMs: 120_000 });
+    await waitFor(
+      'the delivery recorded in status',
+      async () => (await alert())?.status?.targets?.length === 0,
+      { timeoutMs: 60_000 },
+    );
     const snapshots = mongo.db(database).collection('snapshots');
     const cyclesSoFar = await snapshots.countDocuments({});
     await waitFor(
@@ -143,7 +167,7 @@ spec:
     expect(delivered('fired')).toBe(1);
     expect(delivered('resolved')).toBe(1);
     expect(receiver.to('/hook')).toHaveLength(2);
-    expect(b.child.exitCode).toBeNull();
-    expect(await b.terminate()).toBe(0);
+    expect(c.child.exitCode).toBeNull();
+    expect(await c.terminate()).toBe(0);
   });
 });

@@ -119,4 +119,52 @@ describe('announcing transitions', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(events.recorded.map((e) => e.reason)).toEqual(['AlertFiring', 'AlertResolved']);
   });
+
+  it('a process killed between writing a resolution and notifying it: the restarted one announces it, once', async () => {
+    const events = new RecordingEvents();
+    const s = alertSetup({ events });
+    cleanup.push(s.stopAll);
+    s.put(alert);
+    const a = s.reconciler;
+    await s.reconcile(a);
+    await s.cycles([900], undefined, a);
+    await until(() => events.recorded.length >= 1);
+    await s.reconcile(a); // records the firing as delivered
+    await s.clock.advance(30_000);
+    a.evaluation.onCycle(s.cycleAt(s.clock.now(), 100));
+    const kill = new AbortController();
+    s.alerts.afterPatch = () => kill.abort();
+    await a.reconcile('shop/web-hot', kill.signal);
+    s.alerts.afterPatch = undefined;
+    const stored = s.alerts.get('shop', 'web-hot');
+    expect(conditionOf(stored, 'Firing')).toMatchObject({ status: 'False' });
+    // Listed as owed: Normal, with when it resolved.
+    expect(stored?.status?.targets).toEqual([
+      expect.objectContaining({
+        pod: 'web-1',
+        metric: 'cpu',
+        state: 'Normal',
+        value: '100m',
+        threshold: '800m',
+        since: '2026-11-21T10:00:30Z',
+        resolvedAt: '2026-11-21T10:01:00Z',
+      }),
+    ]);
+    expect(events.recorded.map((e) => e.reason)).toEqual(['AlertFiring']);
+
+    // B announces it when it first reconciles the alert, before any cycle; once delivered, the
+    // entry is gone, and later cycles announce nothing more.
+    const b = s.startProcess();
+    await s.reconcile(b);
+    await until(() => events.recorded.length >= 2);
+    expect(events.recorded[1]).toEqual({
+      reason: 'AlertResolved',
+      message: expect.stringContaining('100m <= 800m (firing since 2026-11-21T10:00:30Z)'),
+    });
+    await s.reconcile(b);
+    expect(s.alerts.get('shop', 'web-hot')?.status?.targets).toEqual([]);
+    await s.cycles([100, 100], undefined, b);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events.recorded.map((e) => e.reason)).toEqual(['AlertFiring', 'AlertResolved']);
+  });
 });
