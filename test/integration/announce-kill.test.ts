@@ -98,7 +98,7 @@ spec:
     await deleteNamespace(operatorNamespace);
   });
 
-  it('has the restarted process deliver the firing, and each transition reaches the receiver once', async () => {
+  it('has the restarted processes deliver the firing and the resolution, each once at the receiver', async () => {
     // A: fires on its first cycle, writes the status, dies before notifying.
     const a = spawnOperator({ namespace: operatorNamespace, database }, killAfterWriting('fired'));
     processes.push(a);
