@@ -46,9 +46,25 @@ export interface OperatorConfig {
   bounds: {
     maxRetention: { rawMs: number; hourlyMs: number; dailyMs: number };
     maxPoliciesPerNamespace: number;
+    maxAlertsPerNamespace: number;
+    /** Containers collected cluster-wide at most (all policies together); 0: no budget. */
+    maxCollectedContainers: number;
   };
   /** The built dashboard served under /ui/; absent: dist/ui of the package. */
   uiDirectory?: string;
+  /** The node agents (manifests/agent): read over HTTPS on each node's address when enabled. */
+  agents: AgentsConfig;
+}
+
+export interface AgentsConfig {
+  enabled: boolean;
+  port: number;
+  intervalMs: number;
+  timeoutMs: number;
+  /** CA bundle that signs the agents' serving certificates; the kubeconfig's cluster CA when absent. */
+  caFile?: string;
+  /** Do not verify the agents' certificates (their self-signed ones). */
+  insecureSkipTLSVerify: boolean;
 }
 
 export interface NotificationConfig {
@@ -261,6 +277,20 @@ function describeCommandLine(env: Env): { program: Command; settings: Setting[] 
     [20, '20'],
   );
   add(
+    '--max-alerts-per-namespace <n>',
+    'MAX_ALERTS_PER_NAMESPACE',
+    'ResourceAlerts evaluated in one namespace (the newest beyond get Ready=False)',
+    integerIn(1, 10_000),
+    [50, '50'],
+  );
+  add(
+    '--max-collected-containers <n>',
+    'MAX_COLLECTED_CONTAINERS',
+    'containers collected cluster-wide by all UsagePolicies together; policies beyond, newest first, get Ready=False; 0 means no budget',
+    integerIn(0, 10_000_000),
+    [0, '0'],
+  );
+  add(
     '--webhook-allow <list>',
     'WEBHOOK_ALLOW',
     'comma-separated CIDRs and host names ResourceAlert webhooks may reach although private or in-cluster (e.g. 127.0.0.0/8 for local receivers)',
@@ -313,6 +343,38 @@ function describeCommandLine(env: Env): { program: Command; settings: Setting[] 
     nonEmpty,
   );
   add(
+    '--agents [bool]',
+    'AGENTS',
+    'read the node agents (manifests/agent) for network, block I/O, processes and host statistics',
+    bool,
+    [false, 'false'],
+  );
+  add('--agent-port <port>', 'AGENT_PORT', "the agents' HTTPS port on each node's address", port, [
+    10265,
+    '10265',
+  ]);
+  add('--agent-interval <duration>', 'AGENT_INTERVAL', 'how often every agent is read', positiveDuration, [
+    15_000,
+    '15s',
+  ]);
+  add('--agent-timeout <duration>', 'AGENT_TIMEOUT', "deadline of one agent's read", positiveDuration, [
+    5_000,
+    '5s',
+  ]);
+  add(
+    '--agent-ca-file <path>',
+    'AGENT_CA_FILE',
+    "PEM CA bundle that signs the agents' serving certificates (default: the cluster CA)",
+    nonEmpty,
+  );
+  add(
+    '--agent-insecure-tls [bool]',
+    'AGENT_INSECURE_TLS',
+    "do not verify the agents' serving certificates (their self-signed ones)",
+    bool,
+    [false, 'false'],
+  );
+  add(
     '--ui-dir <path>',
     'UI_DIR',
     'the built dashboard served under /ui/ (default: dist/ui of the package)',
@@ -363,6 +425,8 @@ function validated(values: Record<string, unknown>): OperatorConfig {
         dailyMs: values.maxRetentionDaily as number,
       },
       maxPoliciesPerNamespace: values.maxPoliciesPerNamespace as number,
+      maxAlertsPerNamespace: values.maxAlertsPerNamespace as number,
+      maxCollectedContainers: values.maxCollectedContainers as number,
     },
     notifications: {
       webhookAllow: values.webhookAllow as string[],
@@ -379,7 +443,17 @@ function validated(values: Record<string, unknown>): OperatorConfig {
       },
     },
     ...(typeof values.uiDir === 'string' ? { uiDirectory: values.uiDir } : {}),
+    agents: {
+      enabled: values.agents as boolean,
+      port: values.agentPort as number,
+      intervalMs: values.agentInterval as number,
+      timeoutMs: values.agentTimeout as number,
+      ...optionalString('caFile', values.agentCaFile),
+      insecureSkipTLSVerify: values.agentInsecureTls as boolean,
+    },
   };
+  if (config.agents.caFile !== undefined && config.agents.insecureSkipTLSVerify)
+    throw new ConfigError('--agent-ca-file and --agent-insecure-tls exclude each other');
   const tls = config.http.tls;
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined))
     throw new ConfigError('--tls-cert-file and --tls-key-file go together');

@@ -28,6 +28,8 @@ export class OperatorMetrics {
   readonly containerMemory: Gauge<'namespace' | 'pod' | 'container'>;
   readonly tokenReviews: Counter<'result'>;
   readonly eventStreams: Gauge;
+  readonly agentNodes: Gauge<'state'>;
+  readonly agentReadDuration: Histogram;
 
   /** Removes the series of a policy that is gone (deleted), so that /metrics does not keep them forever. */
   async forgetPolicy(policy: string): Promise<void> {
@@ -177,6 +179,18 @@ export class OperatorMetrics {
     this.eventStreams = new Gauge({
       name: `${p}http_event_streams`,
       help: 'Open event streams (GET /api/v1/events).',
+      registers,
+    });
+    this.agentNodes = new Gauge({
+      name: `${p}agent_nodes`,
+      help: 'Nodes whose agent the last read of the agents read (state=read) or could not (state=absent).',
+      labelNames: ['state'],
+      registers,
+    });
+    this.agentReadDuration = new Histogram({
+      name: `${p}agent_read_duration_seconds`,
+      help: "How long one node's agent read took.",
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
   }

@@ -40,7 +40,12 @@ import { KubeClients, loadKubeConfig } from './runtime/kube.js';
 import { Manager, type Runnable, type Term } from './runtime/manager.js';
 import { StatusWriter } from './runtime/status-writer.js';
 import { cycleSinks } from './sinks.js';
-import { openStore, type UsageStore } from './store/index.js';
+import { openNamespaceData, openStore, type UsageStore } from './store/index.js';
+import { AgentReadings } from './sources/agent-readings.js';
+import { createAgentSource } from './sources/kubernetes-agent.js';
+import { NamespaceReadGuard } from './tenancy/namespace-guard.js';
+import { NamespaceLedger, type CurrentNamespace } from './tenancy/namespace-ledger.js';
+import { NamespacePurger } from './tenancy/namespace-purger.js';
 
 export interface OperatorHandle {
   /** Base URL of the HTTP API. */
@@ -60,7 +65,13 @@ export interface OperatorOverrides {
   metricsSource?: MetricsSource;
   /** Called after each ResourceAlert status write, before its transitions are announced (a test hook). */
   afterAlertStatusWrite?: ResourceAlertReconcilerDeps['afterStatusWrite'];
+  /** While it returns true, the data of deleted namespaces is not purged (tests read before the purge). */
+  holdNamespacePurge?: () => boolean;
 }
+
+/** What the operator reads of a cached Namespace (without client-node's types: see the layering test). */
+type CachedNamespace = KubeObject &
+  LabelledObject & { metadata?: { uid?: string; creationTimestamp?: string | Date } };
 
 /** How a graceful shutdown's time is shared: most for ending the term, some for the lease. */
 function shutdownBudget(config: OperatorConfig): { termStopTimeoutMs: number; releaseTimeoutMs: number } {
@@ -106,10 +117,46 @@ export async function startOperator(
       transform,
     });
   const pods = informer<CachedPod>('v1', 'Pod', 'pods', podIndex.transform);
-  const namespaces = informer<LabelledObject & KubeObject>('v1', 'Namespace', 'namespaces');
+  const namespaces = informer<CachedNamespace>('v1', 'Namespace', 'namespaces');
   const policies = informer<UsagePolicy & KubeObject>(API_VERSION, 'UsagePolicy', 'usagepolicies');
   const alerts = informer<ResourceAlert & KubeObject>(API_VERSION, 'ResourceAlert', 'resourcealerts');
   pods.addHandlers(podIndex.handlers);
+
+  // Tenants over time: a namespace re-created under an old name reads nothing of the old one,
+  // whose data is purged (leader) once it is gone.
+  const namespaceData = openNamespaceData({ uri: config.mongodb.uri, database: config.mongodb.database });
+  const currentNamespace = (object: CachedNamespace | undefined): CurrentNamespace | undefined =>
+    object?.metadata?.uid === undefined
+      ? undefined
+      : {
+          uid: object.metadata.uid,
+          createdMs: new Date(object.metadata.creationTimestamp ?? 0).getTime(),
+        };
+  const ledger = new NamespaceLedger({
+    current: (name) => currentNamespace(namespaces.get(undefined, name)),
+    data: namespaceData,
+    clock: timers,
+  });
+  const purger = new NamespacePurger({
+    data: namespaceData,
+    ledger,
+    namespaces: () =>
+      new Map(
+        namespaces.list().flatMap((n) => {
+          const current = currentNamespace(n);
+          return current && n.metadata?.name ? [[n.metadata.name, current] as const] : [];
+        }),
+      ),
+    synced: () => namespaces.hasSynced,
+    timers,
+    logger: logger.child({ component: 'namespace-purge' }),
+    ...(overrides.holdNamespacePurge && { held: overrides.holdNamespacePurge }),
+  });
+  namespaces.addHandlers({
+    onDelete: (n) => {
+      if (n.metadata?.name && n.metadata.uid) purger.onDeleted(n.metadata.name, n.metadata.uid);
+    },
+  });
   // A deleted policy's series leave /metrics with it.
   policies.addHandlers({ onDelete: (policy) => void metrics.forgetPolicy(keyOf(policy)) });
 
@@ -162,6 +209,7 @@ export async function startOperator(
       secrets: clients.secretReader({ requiredLabel: NOTIFICATION_SECRET_LABEL, clock: timers }),
       destinations,
       ...(alertmanager && { alertmanager }),
+      bounds: config.bounds,
       clock: timers,
       ...(overrides.afterAlertStatusWrite && { afterStatusWrite: overrides.afterAlertStatusWrite }),
       logger: logger.child({ controller: 'resourcealert' }),
@@ -234,9 +282,34 @@ export async function startOperator(
         : undefined;
   if (!tls)
     logger.warn('the HTTP API serves plain HTTP: callers send their tokens in clear (set --tls-cert-file)');
+  // The node agents' latest readings, on every replica (they feed the API, not the store).
+  const agentSource = config.agents.enabled
+    ? createAgentSource(clients.config, {
+        port: config.agents.port,
+        timeoutMs: config.agents.timeoutMs,
+        tls: {
+          ...(config.agents.caFile === undefined ? {} : { caFile: config.agents.caFile }),
+          insecureSkipTLSVerify: config.agents.insecureSkipTLSVerify,
+        },
+      })
+    : undefined;
+  const agents = agentSource
+    ? new AgentReadings({
+        source: agentSource,
+        timers,
+        intervalMs: config.agents.intervalMs,
+        logger: logger.child({ component: 'agents' }),
+        onRead: (batch) => {
+          metrics.agentNodes.set({ state: 'read' }, batch.reports.length);
+          metrics.agentNodes.set({ state: 'absent' }, batch.absent.length);
+          for (const n of batch.nodes) metrics.agentReadDuration.observe(n.durationMs / 1000);
+        },
+      })
+    : undefined;
   const http = createHttpServer({
     ...(tls && { tls }),
-    queries: store.queries,
+    ...(agents && { agents }),
+    queries: new NamespaceReadGuard(store.queries, ledger),
     tokenReviewer: clients.tokenReviewer(config.http.tokenAudience ? [config.http.tokenAudience] : undefined),
     accessReviewer: clients.accessReviewer(),
     metrics,
@@ -267,6 +340,15 @@ export async function startOperator(
     needsLeadership: false,
     start: async () => void ({ url } = await http.listen(config.http.address, config.http.port)),
     stop: () => http.close(),
+  };
+  const agentReader: Runnable | undefined = agents && {
+    name: 'agents',
+    needsLeadership: false,
+    start: () => agents.start(),
+    stop: async () => {
+      await agents.stop();
+      agentSource?.close();
+    },
   };
   // Stopped last in a term, after collection: the open rollup buckets are written before the
   // lease goes, since a new leader recovers them from the store (written later, they would count twice).
@@ -315,11 +397,13 @@ export async function startOperator(
   for (const cache of [pods, namespaces, policies, alerts]) manager.addCache(cache);
   // Leader-only runnables start in this order and stop in reverse: the controllers first,
   // then retention, collection (waiting for cycles in flight), and the store's flush last.
+  if (agentReader) manager.add(agentReader);
   manager
     .add(httpServer)
     .add(storeFlush)
     .add(collection)
     .add(retention)
+    .add(purger)
     .add(policyController.controller)
     .add(alertController.controller);
 
@@ -335,6 +419,7 @@ export async function startOperator(
       stopWatchingTls();
       await manager.stop();
       await store.close();
+      await namespaceData.close();
       logger.info('operator stopped');
     },
   };

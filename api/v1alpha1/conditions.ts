@@ -80,6 +80,10 @@ export const CONDITIONS = {
         status: 'False',
         when: 'the namespace has more UsagePolicies than the admin allows; the newest are refused',
       },
+      CollectionBudgetExceeded: {
+        status: 'False',
+        when: "the policy's containers do not fit in the cluster-wide collection budget (--max-collected-containers) left by older policies",
+      },
     },
     Degraded: {
       AsExpected: { status: 'False', when: 'collection works fully (or the policy does not collect)' },
@@ -119,6 +123,10 @@ export const CONDITIONS = {
       AlertmanagerNotConfigured: {
         status: 'False',
         when: 'spec.notify.alertmanager is set but the operator has no Alertmanager configured',
+      },
+      QuotaExceeded: {
+        status: 'False',
+        when: 'the namespace has more ResourceAlerts than the admin allows (--max-alerts-per-namespace); the newest are refused',
       },
     },
     Firing: {

@@ -41,6 +41,7 @@ import type { StatusSink } from '../usagepolicy/reconcile.js';
 import { AlertEvaluation, type AlertMemory, type AlertTransitionListener } from './evaluation.js';
 import { notifiersFor, type NotifierDeps } from './notifiers.js';
 import { readinessProblem } from './readiness.js';
+import { alertQuotaProblem, alertsWithinQuota, type AdminBounds } from '../admin-bounds.js';
 
 export type { AlertTransitionListener } from './evaluation.js';
 
@@ -73,6 +74,8 @@ export interface ResourceAlertReconcilerDeps {
   drainTimeoutMs?: number;
   /** Called after a status write and before its transitions are announced (a test hook). */
   afterStatusWrite?: (key: ObjectKey, recorded: readonly Transition[]) => void;
+  /** The admin's bound on ResourceAlerts per namespace; unbounded when absent. */
+  bounds?: Pick<AdminBounds, 'maxAlertsPerNamespace'>;
 }
 
 export class ResourceAlertReconciler {
@@ -90,7 +93,8 @@ export class ResourceAlertReconciler {
       ...(deps.alertmanager && { alertmanager: deps.alertmanager }),
     };
     this.evaluation = new AlertEvaluation({
-      alerts: (namespace) => deps.caches.alerts(namespace),
+      // Alerts beyond their namespace's quota are not evaluated (their Ready says why).
+      alerts: (namespace) => alertsWithinQuota(deps.caches.alerts(namespace), deps.bounds),
       enqueue: deps.enqueue,
       onConfigured: (key, alert, config) =>
         this.dispatcher?.configure(key, notifiersFor(alert, config, this.notifierDeps)),
@@ -140,6 +144,14 @@ export class ResourceAlertReconciler {
       dispatcher.remove(key);
       const message = `invalid spec: ${formatFieldErrors(normalized.errors)}`;
       await this.write(alert, this.notReady(alert, Reason.InvalidSpec, message), signal);
+      return;
+    }
+    const overQuota =
+      this.deps.bounds && alertQuotaProblem(alert, this.deps.caches.alerts(namespace), this.deps.bounds);
+    if (overQuota) {
+      this.evaluation.forget(key);
+      dispatcher.remove(key);
+      await this.write(alert, this.notReady(alert, overQuota.reason, overQuota.message), signal);
       return;
     }
     const memory = this.evaluation.memoryOf(key, alert);

@@ -1,6 +1,6 @@
 /**
  * What the ResourceAlert controller watches and how each event maps to the alerts to
- * reconcile: an alert itself; a UsagePolicy, to the alerts that reference it (their
+ * reconcile: an alert itself, and the other alerts of its namespace (their quota); a UsagePolicy, to the alerts that reference it (their
  * readiness follows the policy's status). Collection cycles reach the alerts through
  * `reconciler.evaluation`, a cycle sink, which queues each alert it evaluated.
  */
@@ -9,7 +9,7 @@ import type { UsagePolicy } from '../../api/v1alpha1/usagepolicy.js';
 import type { Logger } from '../../operator/logging.js';
 import type { OperatorMetrics } from '../../operator/metrics.js';
 import { objectKey } from '../../operator/model.js';
-import { Controller, type WatchedSource } from '../../operator/runtime/controller.js';
+import { Controller, keyOf, type WatchedSource } from '../../operator/runtime/controller.js';
 import type { KubeObject } from '../../operator/runtime/informer.js';
 import { ResourceAlertReconciler, type ResourceAlertReconcilerDeps } from './reconcile.js';
 
@@ -37,6 +37,13 @@ export function setupResourceAlertController(
   const reconciler = new ResourceAlertReconciler({ ...deps, enqueue: (key) => controller.enqueue(key) });
   controller
     .forObjects(sources.alerts)
+    // A namespace's quota of alerts: a change of one may let another in or out.
+    .watches(sources.alerts, (alert) =>
+      sources.alerts
+        .list()
+        .filter((a) => a.metadata.namespace === alert.metadata.namespace)
+        .map(keyOf),
+    )
     .watches(sources.policies, (policy) =>
       reconciler.alertsOf(objectKey(policy.metadata.namespace, policy.metadata.name)),
     )

@@ -4,7 +4,8 @@
  * does in the policy's status. Level-triggered: every reconcile reads the cached policy and
  * writes only what differs.
  */
-import { quotaProblem, retentionProblem, type AdminBounds } from '../admin-bounds.js';
+import { admissionOrder, quotaProblem, retentionProblem, type AdminBounds } from '../admin-bounds.js';
+import { BudgetTracker, budgetProblem, decideBudget, type BudgetCandidate } from '../collection-budget.js';
 import { ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
 import { labelSelectorMatches } from '../../api/v1alpha1/labels.js';
 import { formatTimestamp } from '../../api/timestamp.js';
@@ -59,6 +60,8 @@ export interface UsagePolicyControllerDeps {
   operatorNamespace: string;
   /** The admin's bounds (retention, policies per namespace); none when absent. */
   bounds?: AdminBounds;
+  /** Queues policies for reconcile (those whose place in the collection budget changed). */
+  requeue?: (keys: ObjectKey[]) => void;
   clock: Clock;
   logger: Logger;
 }
@@ -71,12 +74,14 @@ type PolicyStatus = Omit<UsagePolicyStatus, 'conditions'> & DesiredStatus;
 
 export class UsagePolicyReconciler {
   private readonly active = new Map<ObjectKey, UsagePolicyConfig>();
+  private readonly budget = new BudgetTracker();
 
   constructor(private readonly deps: UsagePolicyControllerDeps) {}
 
   /** A term starts with no policy active; its reconciles (every policy is queued) fill them in. */
   startTerm(): void {
     this.active.clear();
+    this.budget.clear();
   }
 
   async stopTerm(): Promise<void> {
@@ -165,6 +170,17 @@ export class UsagePolicyReconciler {
       namespaces: this.namespacesInScope(namespace, config),
       selector: config.selector,
     };
+    const overBudget = this.budgetProblem(key);
+    if (overBudget) {
+      this.stop(key);
+      await this.writeStatus(
+        policy,
+        this.notReady(policy, overBudget.reason, overBudget.message),
+        signal,
+        logger,
+      );
+      return;
+    }
     this.deps.collection.schedule(key, { intervalMs: config.intervalMs, suspended: config.suspend }, target);
     if (config.suspend) this.active.delete(key);
     else this.active.set(key, config);
@@ -209,9 +225,66 @@ export class UsagePolicyReconciler {
     await this.writeStatus(policy, status, signal, logger);
   };
 
+  /**
+   * The policy's place in the cluster-wide collection budget, decided over every policy that
+   * would collect (valid, allowed, within the other bounds, not suspended); undefined without a
+   * budget or when it fits. Policies whose place changed are requeued.
+   */
+  private budgetProblem(key: ObjectKey): { reason: string; message: string } | undefined {
+    const budget = this.deps.bounds?.maxCollectedContainers;
+    if (!budget) return undefined;
+    const decisions = decideBudget(this.budgetCandidates(), budget);
+    const changed = this.budget.update(decisions, key);
+    if (changed.length > 0) this.deps.requeue?.(changed);
+    const decision = decisions.get(key);
+    return decision && budgetProblem(decision, budget);
+  }
+
+  private budgetCandidates(): BudgetCandidate[] {
+    const bounds = this.deps.bounds;
+    const byNamespace = new Map<string, UsagePolicy[]>();
+    for (const p of this.deps.caches.policies()) {
+      const list = byNamespace.get(p.metadata.namespace);
+      if (list) list.push(p);
+      else byNamespace.set(p.metadata.namespace, [p]);
+    }
+    const candidates: BudgetCandidate[] = [];
+    for (const [ns, inNamespace] of byNamespace) {
+      // The namespace's quota, decided once for all of its policies.
+      const admitted = bounds
+        ? admissionOrder(inNamespace).slice(0, bounds.maxPoliciesPerNamespace)
+        : inNamespace;
+      for (const p of admitted) {
+        const normalized = normalizedOf(p);
+        if (!normalized.ok || normalized.config.suspend) continue;
+        const config = normalized.config;
+        if (config.namespaceSelector && ns !== this.deps.operatorNamespace) continue;
+        if (bounds && retentionProblem(config, bounds)) continue;
+        const key = objectKey(ns, p.metadata.name);
+        const pods = selectPods(this.deps.caches.pods, {
+          policy: key,
+          intervalSeconds: config.intervalMs / 1000,
+          namespaces: this.namespacesInScope(ns, config),
+          selector: config.selector,
+        });
+        candidates.push({
+          key,
+          ...(p.metadata.creationTimestamp !== undefined && {
+            creationTimestamp: p.metadata.creationTimestamp as string | Date,
+          }),
+          containers: pods.reduce((n, pod) => n + pod.containers.length, 0),
+        });
+      }
+    }
+    return candidates;
+  }
+
   private stop(key: ObjectKey): void {
     this.deps.collection.unschedule(key);
     this.active.delete(key);
+    // A policy that stops collecting (deleted, invalid, over a bound) frees its share of the
+    // collection budget: the policies it kept out are requeued.
+    this.budgetProblem(key);
   }
 
   private namespacesInScope(own: string, config: UsagePolicyConfig): string[] {
@@ -304,6 +377,14 @@ export class UsagePolicyReconciler {
     if (written)
       logger.debug('status written', { conditions: status.conditions?.map((c) => `${c.type}=${c.status}`) });
   }
+}
+
+/** normalizeUsagePolicy, once per cached object (the informer replaces an object that changes). */
+const normalizedCache = new WeakMap<UsagePolicy, ReturnType<typeof normalizeUsagePolicy>>();
+function normalizedOf(policy: UsagePolicy): ReturnType<typeof normalizeUsagePolicy> {
+  let result = normalizedCache.get(policy);
+  if (result === undefined) normalizedCache.set(policy, (result = normalizeUsagePolicy(policy)));
+  return result;
 }
 
 function describeScope(target: CollectionTarget): string {

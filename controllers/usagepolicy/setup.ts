@@ -26,7 +26,11 @@ export function setupUsagePolicyController(
   deps: UsagePolicyControllerDeps,
   options: { workers: number; logger: Logger; metrics: OperatorMetrics },
 ): UsagePolicySetup {
-  const reconciler = new UsagePolicyReconciler(deps);
+  // Policies whose place in the collection budget changed are reconciled again.
+  const reconciler = new UsagePolicyReconciler({
+    ...deps,
+    requeue: (keys) => keys.forEach((key) => controller.enqueue(key)),
+  });
   const controller = new Controller({
     name: 'usagepolicy',
     logger: options.logger,

@@ -18,6 +18,8 @@ import {
 } from './event-stream.js';
 import type { TlsMaterial } from './tls.js';
 import { registerClusterRoutes, type ClusterView } from './cluster-routes.js';
+import type { AgentView } from '../sources/agent-readings.js';
+import { registerAgentRoutes } from './agent-routes.js';
 import { registerUi } from './ui-routes.js';
 import { registerUsageRoutes } from './usage-routes.js';
 
@@ -54,6 +56,8 @@ export interface HttpServerDeps {
   timers?: Timers;
   /** Namespaces and ResourceAlerts for the dashboard's reads; those routes are absent without it. */
   cluster?: ClusterView;
+  /** The node agents' latest readings (host statistics, processes, network and block I/O); absent: no agents. */
+  agents?: AgentView;
   /** The built dashboard served under /ui/ (ui-routes.ts); absent: /ui/ answers 404. */
   uiDirectory?: string;
 }
@@ -119,7 +123,13 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     onTokenReview: (result) => deps.metrics.tokenReviews.inc({ result }),
     logger,
   });
-  registerUsageRoutes(app, { queries: deps.queries, access, clock });
+  registerUsageRoutes(app, {
+    queries: deps.queries,
+    access,
+    clock,
+    ...(deps.agents && { agents: deps.agents }),
+  });
+  registerAgentRoutes(app, { access, ...(deps.agents && { agents: deps.agents }) });
   if (deps.cluster) registerClusterRoutes(app, { cluster: deps.cluster, access });
   registerUi(app, { directory: deps.uiDirectory });
   const endEventStreams = registerEventStream(app, {

@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Clock, ContainerSample } from '../model.js';
 import type { HistoryQuery, HistoryResult, SummaryQuery, TopQuery, UsageQueries } from '../store/types.js';
+import type { AgentView } from '../sources/agent-readings.js';
+import { agentContainerFields, agentPodFields, containerName, NO_AGENTS } from './agent-present.js';
 import { listPermission, podPermission, type AccessControl } from './auth.js';
 import type { ResourceAttributes } from './auth-types.js';
 import { ApiError } from './errors.js';
@@ -19,6 +21,7 @@ import { formatInstant } from '../../api/timestamp.js';
  * The read endpoints and the permission each one asks SubjectAccessReview about:
  *
  *   GET /api/v1/namespaces/{ns}/pods/{pod}/usage              get pods in ns
+ *     (CPU and memory from the store; network, block I/O and process counts from the agents)
  *   GET /api/v1/namespaces/{ns}/pods/{pod}/usage/history      get pods in ns
  *   GET /api/v1/usage/top?namespace={ns}, /usage/summary?...  list pods in ns
  *   GET /api/v1/usage/top, /api/v1/usage/summary              list pods cluster-wide
@@ -43,6 +46,8 @@ export interface UsageRoutesDeps {
   queries: UsageQueries;
   access: AccessControl;
   clock: Clock;
+  /** The node agents' latest readings; absent: the operator reads no agents. */
+  agents?: AgentView;
 }
 
 export function registerUsageRoutes(app: FastifyInstance, deps: UsageRoutesDeps): void {
@@ -65,10 +70,40 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRoutesDeps)
     permission: (pod) => podPermission(pod.namespace),
     answer: async (pod) => {
       const samples = await queries.latest(pod.namespace, pod.pod);
-      if (samples.length === 0) {
+      const found = deps.agents ? deps.agents.pod(pod.namespace, pod.pod) : { absent: NO_AGENTS };
+      if (samples.length === 0 && 'absent' in found) {
         throw new ApiError(404, `no usage recorded for the pod "${pod.namespace}/${pod.pod}"`);
       }
-      return { namespace: pod.namespace, pod: pod.pod, containers: samples.map(presentSample) };
+      // The agent's containers by name; those the store has no sample of yet are listed too.
+      const agentContainers = new Map(
+        'absent' in found ? [] : found.pod.containers.map((c) => [containerName(c), c]),
+      );
+      const names = [...samples.map((s) => s.container)];
+      for (const name of agentContainers.keys()) if (!names.includes(name)) names.push(name);
+      const bySample = new Map(samples.map((s) => [s.container, s]));
+      const { agent, network, absent } = agentPodFields(found, names);
+      return {
+        namespace: pod.namespace,
+        pod: pod.pod,
+        agent,
+        network,
+        containers: names.map((name) => {
+          const sample = bySample.get(name);
+          return {
+            ...(sample ? presentSample(sample) : { ...NO_SAMPLE, container: name }),
+            ...agentContainerFields(agentContainers.get(name)),
+          };
+        }),
+        absent: [
+          ...names
+            .filter((name) => !bySample.has(name))
+            .map((name) => ({
+              field: `containers[${name}].cpuMillicores`,
+              reason: 'no sample of this container recorded yet (no UsagePolicy collects it, or not yet)',
+            })),
+          ...absent,
+        ],
+      };
     },
   });
   add<HistoryQuery>({
@@ -103,6 +138,26 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRoutesDeps)
     }),
   });
 }
+
+/** The sample fields of a container only the agents know (no UsagePolicy collects it yet). */
+const NO_SAMPLE = {
+  node: null,
+  policy: null,
+  time: null,
+  cpuMillicores: null,
+  memoryBytes: null,
+  cpuRequestMillicores: null,
+  cpuLimitMillicores: null,
+  memoryRequestBytes: null,
+  memoryLimitBytes: null,
+  cpuPercentOfRequest: null,
+  cpuPercentOfLimit: null,
+  memoryPercentOfRequest: null,
+  memoryPercentOfLimit: null,
+  uptimeSeconds: null,
+  intervalSeconds: null,
+  labels: {},
+};
 
 function presentSample(sample: ContainerSample) {
   return {

@@ -269,3 +269,15 @@ const namespacePath = new ParameterSchema<{ namespace: string }>('path parameter
 export function parseNamespaceRef(params: unknown): { namespace: string } {
   return namespacePath.parse(params);
 }
+
+const nodePath = new ParameterSchema<{ node: string }>('path parameter', {
+  node: {
+    ...podName,
+    description: 'a node name (lowercase letters, digits, "-" and ".", at most 253 characters)',
+  },
+});
+
+/** The `{node}` of `/api/v1/nodes/{node}/usage`. */
+export function parseNodeRef(params: unknown): { node: string } {
+  return nodePath.parse(params);
+}

@@ -15,3 +15,13 @@ export {
 } from './outage-buffer.js';
 export type { ServerFeatures } from './connection.js';
 export { openStore, type UsageStore, type StoreHealth, type OpenStoreOptions } from './open-store.js';
+export {
+  openNamespaceData,
+  MongoNamespaceData,
+  NAMESPACED_COLLECTIONS,
+  TOMBSTONE_COLLECTION,
+  type NamespaceDataStore,
+  type NamespaceTombstone,
+  type PurgeLimits,
+  type PurgeResult,
+} from './namespace-purge.js';

@@ -131,6 +131,11 @@ describe('HTTP API with Kubernetes authentication and RBAC', () => {
       [`/api/v1/usage/top?namespace=${nsB}`, 403],
       ['/api/v1/usage/top', 403],
       ['/api/v1/usage/summary', 403],
+      // The node agents' endpoints: processes like the pod's usage (404: this server reads no
+      // agents), a node's host statistics only with get nodes.
+      [`/api/v1/namespaces/${nsA}/pods/web-1/processes`, 404],
+      [`/api/v1/namespaces/${nsB}/pods/web-1/processes`, 403],
+      ['/api/v1/nodes/kwok-node-0/usage', 403],
     ];
     const actual: [string, number][] = [];
     for (const [path] of expected) actual.push([path, (await getJson(url + path, viewerToken)).status]);
@@ -155,6 +160,9 @@ describe('HTTP API with Kubernetes authentication and RBAC', () => {
     expect(top.status).toBe(200);
     expect(top.body).toMatchObject({ metric: 'cpu', items: queries.topEntries });
     expect((await getJson(`${url}/api/v1/usage/summary?groupBy=pod`, adminToken)).status).toBe(200);
+    const host = await getJson(`${url}/api/v1/nodes/kwok-node-0/usage`, adminToken);
+    expect(host.status).toBe(404);
+    expect(host.body).toMatchObject({ message: expect.stringContaining('reads no node agents') });
   });
 
   it('streams an alert transition to the viewer, and never one from a namespace it cannot see', async () => {

@@ -74,6 +74,7 @@ export function alertSetup(
     secret?: () => Promise<string>;
     events?: RecordingEvents;
     onStatus?: (object: StoredObject | undefined) => void;
+    maxAlertsPerNamespace?: number;
   } = {},
 ) {
   const clock = new FakeTimers(T0);
@@ -100,6 +101,9 @@ export function alertSetup(
     clock,
     logger: silentLogger(),
     metrics,
+    ...(options.maxAlertsPerNamespace !== undefined && {
+      bounds: { maxAlertsPerNamespace: options.maxAlertsPerNamespace },
+    }),
   };
   const processes: ResourceAlertReconciler[] = [];
   /** A fresh operator process (or term): no memory, resumes from the stored status. */

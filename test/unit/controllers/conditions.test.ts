@@ -94,6 +94,41 @@ function policySetup() {
   return { clock, objects, collection, store, reconciler, reconcile };
 }
 
+/** A reconciler like policySetup's with a cluster-wide budget of `budget` containers. */
+function budgetReconciler(
+  objects: ObjectStore<StoredObject>,
+  collection: FakeCollection,
+  budget: number,
+  requeued: string[],
+): UsagePolicyReconciler {
+  const pods = [pod('shop', 'web-1'), pod('shop', 'web-2')];
+  const reconciler = new UsagePolicyReconciler({
+    caches: {
+      policy: (ns, name) => objects.get(ns, name) as unknown as UsagePolicy | undefined,
+      policies: () => objects.list() as unknown as UsagePolicy[],
+      namespaces: () => [{ metadata: { name: 'shop' } }],
+      pods: { list: (ns) => pods.filter((p) => ns === undefined || p.namespace === ns) },
+    },
+    collection,
+    store: { droppedSamples: () => 0, outage: () => undefined },
+    status: new StatusWriter(objects, {
+      clock: new FakeTimers(),
+      ownedConditionTypes: CONDITION_OWNED_TYPES.UsagePolicy,
+    }),
+    operatorNamespace: OPERATOR_NS,
+    bounds: {
+      maxRetention: { rawMs: 30 * 86_400_000, hourlyMs: 365 * 86_400_000, dailyMs: 800 * 86_400_000 },
+      maxPoliciesPerNamespace: 5,
+      maxCollectedContainers: budget,
+    },
+    requeue: (keys) => requeued.push(...keys),
+    clock: new FakeTimers(),
+    logger: silentLogger(),
+  });
+  reconciler.startTerm();
+  return reconciler;
+}
+
 const validPolicy = { selector: { matchLabels: { app: 'web' } }, interval: '30s' };
 
 describe('UsagePolicy conditions', () => {
@@ -151,6 +186,40 @@ describe('UsagePolicy conditions', () => {
     seen('UsagePolicy', policy);
     expect(conditionOf(policy, 'Ready')).toMatchObject({ status: 'False', reason: 'QuotaExceeded' });
     expect(conditionOf(policy, 'Ready')!.message).toContain('--max-policies-per-namespace');
+  });
+
+  it('Ready=False CollectionBudgetExceeded for the newer policy that does not fit in the cluster budget', async () => {
+    const { objects, collection } = policySetup();
+    const requeued: string[] = [];
+    const reconciler = budgetReconciler(objects, collection, 3, requeued);
+    // Two policies over the same 2 containers: the older fits (2 of 3), the newer does not (2 more).
+    for (const [name, day] of [
+      ['old', '01'],
+      ['web', '02'],
+    ] as const) {
+      const metadata = { namespace: 'shop', name, creationTimestamp: `2026-11-${day}T00:00:00Z` };
+      objects.put({ metadata: metadata as StoredObject['metadata'], spec: validPolicy });
+    }
+    await reconciler.reconcile('shop/old', signal);
+    await reconciler.reconcile('shop/web', signal);
+    const refused = objects.get('shop', 'web');
+    seen('UsagePolicy', refused);
+    expect(conditionOf(objects.get('shop', 'old'), 'Ready')).toMatchObject({ reason: 'Collecting' });
+    expect(conditionOf(refused, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'CollectionBudgetExceeded',
+    });
+    expect(conditionOf(refused, 'Ready')!.message).toBe(
+      "collecting this policy's 2 containers would exceed the cluster's collection budget: 2 of 3 containers " +
+        "(--max-collected-containers) are collected by policies created earlier; narrow spec.selector, or ask the operator's admin to raise the budget; nothing is collected meanwhile",
+    );
+    expect([...collection.scheduled]).toEqual(['shop/old']);
+    // The older one goes: its share frees, and the refused one is requeued and then collects.
+    objects.delete('shop', 'old');
+    await reconciler.reconcile('shop/old', signal);
+    expect(requeued).toEqual(['shop/web']);
+    await reconciler.reconcile('shop/web', signal);
+    expect(conditionOf(objects.get('shop', 'web'), 'Ready')).toMatchObject({ reason: 'Collecting' });
   });
 
   it.each(['MetricsAPIUnavailable', 'MetricsListFailed'] as const)(
@@ -335,6 +404,39 @@ describe('ResourceAlert conditions', () => {
     const ready = conditionOf(await reconcile(), 'Ready');
     expect(ready).toMatchObject({ status: 'False', reason: 'DestinationForbidden' });
     expect(ready!.message).toContain('--webhook-allow');
+  });
+
+  it('Ready=False QuotaExceeded for the newest alert beyond the namespace quota; not evaluated, nothing sent', async () => {
+    const { alerts, reconcile, reconciler, clock, cycleAt, queued } = setup({ maxAlertsPerNamespace: 1 });
+    alerts.put({
+      metadata: {
+        namespace: 'shop',
+        name: 'older',
+        uid: 'u-0',
+        creationTimestamp: '2026-11-01T00:00:00Z',
+      } as StoredObject['metadata'],
+      spec: cpuAlert,
+    });
+    alerts.put({
+      metadata: {
+        namespace: 'shop',
+        name: 'web-hot',
+        uid: 'u-1',
+        creationTimestamp: '2026-11-02T00:00:00Z',
+      } as StoredObject['metadata'],
+      spec: { ...cpuAlert, for: 1 },
+    });
+    const alert = await reconcile();
+    const ready = conditionOf(alert, 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: 'QuotaExceeded' });
+    expect(ready!.message).toContain("this namespace has 2 ResourceAlerts and the operator's admin allows 1");
+    expect(ready!.message).toContain('--max-alerts-per-namespace');
+    // A cycle far above the threshold evaluates the admitted alert only.
+    await clock.advance(30_000);
+    queued.length = 0;
+    reconciler.evaluation.onCycle(cycleAt(clock.now(), 5_000));
+    expect(queued).toEqual(['shop/older']);
+    expect(conditionOf(await reconcile(), 'Firing')).toBeUndefined();
   });
 
   it('Ready=False AlertmanagerNotConfigured when the alert opts in but the operator has none', async () => {

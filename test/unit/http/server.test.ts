@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { NO_AGENTS } from '../../../operator/http/agent-present.js';
 import { getJson, rawRequest, startTestServer, T0, TOKENS, type TestServer } from './fixtures.js';
 
 let t: TestServer;
@@ -157,7 +158,21 @@ describe('usage endpoints', () => {
         }),
         expect.objectContaining({ container: 'sidecar', cpuMillicores: 10 }),
       ],
+      // Without node agents their fields are null, and the answer says why.
+      agent: null,
+      network: null,
+      absent: [
+        { field: 'network', reason: NO_AGENTS },
+        { field: 'containers[].cgroupCpu', reason: NO_AGENTS },
+        { field: 'containers[].blockIo', reason: NO_AGENTS },
+        { field: 'containers[].processCount', reason: NO_AGENTS },
+      ],
     });
+    const containers = (response.body as { containers: Record<string, unknown>[] }).containers;
+    expect(containers.map((c) => [c.cgroupCpu, c.blockIo, c.processCount])).toEqual([
+      [null, null, null],
+      [null, null, null],
+    ]);
   });
 
   it('answers 404 JSON for a pod without recorded usage', async () => {

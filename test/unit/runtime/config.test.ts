@@ -49,6 +49,8 @@ describe('parseCommandLine', () => {
       bounds: {
         maxRetention: { rawMs: 30 * 86_400_000, hourlyMs: 400 * 86_400_000, dailyMs: 1830 * 86_400_000 },
         maxPoliciesPerNamespace: 20,
+        maxAlertsPerNamespace: 50,
+        maxCollectedContainers: 0,
       },
       notifications: {
         webhookAllow: [],
@@ -57,7 +59,38 @@ describe('parseCommandLine', () => {
         clusterDomain: 'cluster.local',
         alertmanager: { urls: [] },
       },
+      agents: {
+        enabled: false,
+        port: 10265,
+        intervalMs: 15_000,
+        timeoutMs: 5_000,
+        insecureSkipTLSVerify: false,
+      },
     });
+  });
+
+  it('reads the node agents when told, and how to verify them', () => {
+    const c = config([
+      '--agents',
+      '--agent-port',
+      '10300',
+      '--agent-interval',
+      '30s',
+      '--agent-ca-file',
+      '/ca.pem',
+    ]);
+    expect(c.agents).toEqual({
+      enabled: true,
+      port: 10300,
+      intervalMs: 30_000,
+      timeoutMs: 5_000,
+      caFile: '/ca.pem',
+      insecureSkipTLSVerify: false,
+    });
+    expect(() => config(['--agent-ca-file', '/ca.pem', '--agent-insecure-tls'])).toThrow(
+      '--agent-ca-file and --agent-insecure-tls exclude each other',
+    );
+    expect(() => config(['--agent-interval', '0s'])).toThrow('must be longer than zero');
   });
 
   it('reads where notifications may go, and rejects what is not a CIDR or host', () => {
@@ -89,6 +122,13 @@ describe('parseCommandLine', () => {
     expect(() => config(['--alertmanager-cert-file', '/c'])).toThrow(
       '--alertmanager-cert-file and --alertmanager-key-file go together',
     );
+  });
+
+  it('reads the bounds on alerts per namespace and the cluster-wide collection budget', () => {
+    const c = config(['--max-alerts-per-namespace', '3'], { ...env, MAX_COLLECTED_CONTAINERS: '5000' });
+    expect(c.bounds).toMatchObject({ maxAlertsPerNamespace: 3, maxCollectedContainers: 5000 });
+    expect(errorOf(['--max-alerts-per-namespace', '0'])).toContain('--max-alerts-per-namespace');
+    expect(errorOf(['--max-collected-containers', '-1'])).toContain('--max-collected-containers');
   });
 
   it('defaults the identity to hostname-pid outside a pod', () => {

@@ -1,0 +1,176 @@
+/**
+ * What the store keeps of namespaces that are gone: a tombstone per deleted namespace (its name,
+ * its UID and when it went), and the removal of the data that namespace left, in bounded
+ * batches. It relies only on the collections' names and on two fields every usage document
+ * has, `namespace` and `time`, so it does not depend on the rest of the document layout.
+ *
+ * A namespace deleted and re-created under the same name is a new tenant: everything stored
+ * under the name up to the deletion belongs to the old one. Readers clamp to after the
+ * deletion while the purge runs (operator/tenancy/namespace-guard.ts).
+ */
+import { MongoClient, type Collection, type Db } from 'mongodb';
+import { COLLECTION_NAMES } from './connection.js';
+
+export const TOMBSTONE_COLLECTION = 'namespace_tombstones';
+
+/** The data collections, each with a `namespace` and a `time` field. */
+export const NAMESPACED_COLLECTIONS: readonly string[] = [
+  COLLECTION_NAMES.snapshots,
+  ...Object.values(COLLECTION_NAMES.rollups),
+];
+
+export interface NamespaceTombstone {
+  /** `<namespace>|<uid>` */
+  _id: string;
+  namespace: string;
+  /** The deleted namespace's UID; `unknown` when it went while no operator watched. */
+  uid: string;
+  /** Everything stored under the name at or before this time belongs to the deleted namespace. */
+  deletedAt: Date;
+}
+
+export interface PurgeLimits {
+  /** Documents deleted per command. */
+  batchSize: number;
+  /** Batches per collection and call; the rest waits for the next call. */
+  maxBatches: number;
+}
+
+export interface PurgeResult {
+  deleted: number;
+  /** True when a collection still held matching documents after its batches ran out. */
+  more: boolean;
+}
+
+/** Tombstones and the purge of a deleted namespace's data, on a database of the store. */
+export interface NamespaceDataStore {
+  recordDeletion(tombstone: Omit<NamespaceTombstone, '_id'>): Promise<void>;
+  /** Every tombstone, or those of one namespace name; oldest deletion first. */
+  tombstones(namespace?: string): Promise<NamespaceTombstone[]>;
+  removeTombstone(id: string): Promise<void>;
+  /** Deletes documents of `namespace` with `time <= through`, bounded by `limits`. */
+  purge(namespace: string, through: Date, limits: PurgeLimits): Promise<PurgeResult>;
+  /** The namespace names that have data (a scan: call it rarely). */
+  namespacesWithData(): Promise<string[]>;
+  /** Whether the raw samples hold any of `namespace` from before `time` (an earlier incarnation). */
+  hasRawDataBefore(namespace: string, time: Date): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export function tombstoneId(namespace: string, uid: string): string {
+  return `${namespace}|${uid}`;
+}
+
+/** The store's namespace data on a database (the caller owns the connection). */
+export class MongoNamespaceData implements Omit<NamespaceDataStore, 'close'> {
+  private indexed: Promise<unknown> | undefined;
+
+  constructor(private readonly db: Db) {}
+
+  private get stones(): Collection<NamespaceTombstone> {
+    return this.db.collection<NamespaceTombstone>(TOMBSTONE_COLLECTION);
+  }
+
+  private ready(): Promise<unknown> {
+    // Asked once per process: FerretDB v1 drops the connection on a repeated index creation.
+    this.indexed ??= this.stones
+      .listIndexes()
+      .toArray()
+      .catch(() => [])
+      .then((indexes) =>
+        indexes.some((i) => JSON.stringify(i.key) === '{"namespace":1}')
+          ? undefined
+          : this.stones.createIndex({ namespace: 1 }),
+      )
+      .catch((err: unknown) => {
+        this.indexed = undefined;
+        throw err;
+      });
+    return this.indexed;
+  }
+
+  async recordDeletion(tombstone: Omit<NamespaceTombstone, '_id'>): Promise<void> {
+    await this.ready();
+    const _id = tombstoneId(tombstone.namespace, tombstone.uid);
+    // The first recorded deletion time stays (two replicas, or a watch event replayed).
+    // The filter's _id is the new document's (MongoDB refuses to set _id in an update operator).
+    await this.stones.updateOne(
+      { _id },
+      {
+        $setOnInsert: { namespace: tombstone.namespace, uid: tombstone.uid, deletedAt: tombstone.deletedAt },
+      },
+      { upsert: true },
+    );
+  }
+
+  async tombstones(namespace?: string): Promise<NamespaceTombstone[]> {
+    const found = await this.stones.find(namespace === undefined ? {} : { namespace }).toArray();
+    return found.sort((a, b) => a.deletedAt.getTime() - b.deletedAt.getTime() || a._id.localeCompare(b._id));
+  }
+
+  async removeTombstone(id: string): Promise<void> {
+    await this.stones.deleteOne({ _id: id });
+  }
+
+  async purge(namespace: string, through: Date, limits: PurgeLimits): Promise<PurgeResult> {
+    const filter = { namespace, time: { $lte: through } };
+    let deleted = 0;
+    let more = false;
+    for (const name of NAMESPACED_COLLECTIONS) {
+      const collection = this.db.collection<{ _id: unknown }>(name);
+      let batch = 0;
+      for (; batch < limits.maxBatches; batch++) {
+        const ids = (
+          await collection
+            .find(filter as never, { projection: { _id: 1 } })
+            .limit(limits.batchSize)
+            .toArray()
+        ).map((d) => d._id);
+        if (ids.length === 0) break;
+        deleted += (await collection.deleteMany({ _id: { $in: ids } } as never)).deletedCount;
+        if (ids.length < limits.batchSize) break;
+      }
+      if (batch === limits.maxBatches) more = true;
+    }
+    return { deleted, more };
+  }
+
+  async namespacesWithData(): Promise<string[]> {
+    const names = new Set<string>();
+    // Raw samples, and the daily rollups that outlive them: every name with data is in one.
+    for (const name of [COLLECTION_NAMES.snapshots, COLLECTION_NAMES.rollups['1d']])
+      for (const value of await this.db.collection(name).distinct('namespace'))
+        if (typeof value === 'string') names.add(value);
+    return [...names].sort();
+  }
+
+  async hasRawDataBefore(namespace: string, time: Date): Promise<boolean> {
+    const found = await this.db
+      .collection(COLLECTION_NAMES.snapshots)
+      .findOne({ namespace, time: { $lt: time } }, { projection: { _id: 1 } });
+    return found !== null;
+  }
+}
+
+/** Opens its own connection to the store's database (a small pool: one purge at a time, few reads). */
+export function openNamespaceData(options: {
+  uri: string;
+  database: string;
+  serverSelectionTimeoutMs?: number;
+}): NamespaceDataStore {
+  const client = new MongoClient(options.uri, {
+    serverSelectionTimeoutMS: options.serverSelectionTimeoutMs ?? 5_000,
+    maxPoolSize: 4,
+    ignoreUndefined: true,
+  });
+  const data = new MongoNamespaceData(client.db(options.database));
+  return {
+    recordDeletion: (t) => data.recordDeletion(t),
+    tombstones: (ns) => data.tombstones(ns),
+    removeTombstone: (id) => data.removeTombstone(id),
+    purge: (ns, through, limits) => data.purge(ns, through, limits),
+    namespacesWithData: () => data.namespacesWithData(),
+    hasRawDataBefore: (ns, time) => data.hasRawDataBefore(ns, time),
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * The read side of tenant separation over time: a namespace deleted and re-created under the
+ * same name is a new tenant, and nothing the old one left is readable through it, even before
+ * the purge (namespace-purger.ts) has removed it. Wraps the store's queries and, for a name
+ * with a recorded deletion:
+ * - while the name does not exist, answers as if nothing were stored;
+ * - once it exists again, reads only what was stored after the deletion: windows start at the
+ *   first minute boundary after it (no rollup bucket that began before it counts) and not before
+ *   the new namespace's creation, and history points of buckets that began at or before the
+ *   deletion are withheld (a bucket straddling the deletion may hold both tenants' samples).
+ * Names without a recorded deletion are read unchanged, so their figures stay exact.
+ */
+import type { ContainerSample } from '../model.js';
+import type {
+  HistoryQuery,
+  HistoryResult,
+  SummaryEntry,
+  SummaryQuery,
+  TopEntry,
+  TopQuery,
+  UsageQueries,
+} from '../store/types.js';
+import type { Incarnation, NamespaceLedger } from './namespace-ledger.js';
+
+const MINUTE_MS = 60_000;
+
+/** The earliest window start that shows nothing of an earlier incarnation, or undefined. */
+export function readableFrom(incarnation: Incarnation): number | undefined {
+  if (incarnation.kind === 'unrestricted') return undefined;
+  if (incarnation.kind === 'gone') return Infinity;
+  const afterDeletion = (Math.floor(incarnation.deletedMs / MINUTE_MS) + 1) * MINUTE_MS;
+  return Math.max(afterDeletion, incarnation.createdMs);
+}
+
+export class NamespaceReadGuard implements UsageQueries {
+  constructor(
+    private readonly inner: UsageQueries,
+    private readonly ledger: Pick<NamespaceLedger, 'incarnation'>,
+  ) {}
+
+  async latest(namespace: string, pod: string): Promise<ContainerSample[]> {
+    const incarnation = await this.ledger.incarnation(namespace);
+    if (incarnation.kind === 'gone') return [];
+    const samples = await this.inner.latest(namespace, pod);
+    if (incarnation.kind === 'unrestricted') return samples;
+    return samples.filter((s) => s.time > incarnation.deletedMs);
+  }
+
+  async history(query: HistoryQuery): Promise<HistoryResult> {
+    const incarnation = await this.ledger.incarnation(query.namespace);
+    const floor = readableFrom(incarnation);
+    if (floor === undefined) return this.inner.history(query);
+    const from = Math.max(query.from, floor);
+    if (!(query.to > from)) {
+      const granularity = query.granularity === 'auto' ? 'raw' : query.granularity;
+      return { granularity, containers: [] };
+    }
+    const result = await this.inner.history({ ...query, from });
+    const deletedMs = incarnation.kind === 'since' ? incarnation.deletedMs : Infinity;
+    return {
+      granularity: result.granularity,
+      containers: result.containers
+        .map((c) => ({ ...c, points: c.points.filter((p) => p.time > deletedMs) }))
+        .filter((c) => c.points.length > 0),
+    };
+  }
+
+  async top(query: TopQuery): Promise<TopEntry[]> {
+    const parts = await this.split(query);
+    if (parts === undefined) return this.inner.top(query);
+    const entries = (await Promise.all(parts.map((q) => this.inner.top(q)))).flat();
+    const name = (e: TopEntry) => `${e.namespace}/${e.pod}/${e.container}`;
+    entries.sort((a, b) => b.avg - a.avg || b.max - a.max || name(a).localeCompare(name(b)));
+    return entries.slice(0, Math.max(0, query.limit));
+  }
+
+  async summary(query: SummaryQuery): Promise<SummaryEntry[]> {
+    const parts = await this.split(query);
+    if (parts === undefined) return this.inner.summary(query);
+    const groups = new Map<string, SummaryEntry>();
+    for (const entry of (await Promise.all(parts.map((q) => this.inner.summary(q)))).flat()) {
+      const merged = groups.get(entry.group);
+      if (merged === undefined) {
+        groups.set(entry.group, { ...entry });
+        continue;
+      }
+      merged.cpuCoreHours += entry.cpuCoreHours;
+      merged.cpuCoreHoursBilled += entry.cpuCoreHoursBilled;
+      merged.memoryGiBHours += entry.memoryGiBHours;
+      merged.memoryGiBHoursBilled += entry.memoryGiBHoursBilled;
+      merged.containers += entry.containers;
+    }
+    return [...groups.values()].sort(
+      (a, b) => b.cpuCoreHoursBilled - a.cpuCoreHoursBilled || a.group.localeCompare(b.group),
+    );
+  }
+
+  /**
+   * The queries to run instead of `query`, or undefined when it runs unchanged: the namespaces
+   * read as they are together, each restricted one on its own window (none when nothing of it
+   * is readable). Cluster-wide queries (no namespace list) run unchanged.
+   */
+  private async split<Q extends { from: number; to: number; namespaces?: string[] }>(
+    query: Q,
+  ): Promise<Q[] | undefined> {
+    if (query.namespaces === undefined) return undefined;
+    const floors = await Promise.all(
+      query.namespaces.map(async (ns) => [ns, readableFrom(await this.ledger.incarnation(ns))] as const),
+    );
+    if (floors.every(([, floor]) => floor === undefined || floor <= query.from)) return undefined;
+    const open = floors.filter(([, floor]) => floor === undefined || floor <= query.from).map(([ns]) => ns);
+    const parts: Q[] = open.length > 0 ? [{ ...query, namespaces: open }] : [];
+    for (const [ns, floor] of floors) {
+      if (floor === undefined || floor <= query.from) continue;
+      if (query.to > floor) parts.push({ ...query, namespaces: [ns], from: floor });
+    }
+    return parts;
+  }
+}

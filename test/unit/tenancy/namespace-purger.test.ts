@@ -1,0 +1,117 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { silentLogger } from '../../../operator/logging.js';
+import { NamespaceLedger, type CurrentNamespace } from '../../../operator/tenancy/namespace-ledger.js';
+import { NamespacePurger } from '../../../operator/tenancy/namespace-purger.js';
+import { FakeTimers } from '../runtime/fake-timers.js';
+import { FakeNamespaceData, type FakeDoc } from './fake-namespace-data.js';
+
+const HOUR = 3_600_000;
+
+function setup(options: { held?: () => boolean } = {}) {
+  const timers = new FakeTimers();
+  const data = new FakeNamespaceData();
+  const current = new Map<string, CurrentNamespace>();
+  const ledger = new NamespaceLedger({ current: (name) => current.get(name), data, clock: timers });
+  const purger = new NamespacePurger({
+    data,
+    ledger,
+    namespaces: () => current,
+    synced: () => true,
+    timers,
+    logger: silentLogger(),
+    intervalMs: 60_000,
+    sweepIntervalMs: HOUR,
+    settleMs: 2 * HOUR,
+    limits: { batchSize: 2, maxBatches: 1 },
+    ...options,
+  });
+  const docs = (namespace: string, times: number[], collection: FakeDoc['collection'] = 'snapshots') =>
+    data.docs.push(...times.map((time) => ({ collection, namespace, time })));
+  return { timers, data, current, ledger, purger, docs };
+}
+
+let running: NamespacePurger[] = [];
+afterEach(async () => {
+  await Promise.all(running.map((p) => p.stop()));
+  running = [];
+});
+const start = (purger: NamespacePurger) => {
+  running.push(purger);
+  purger.start();
+};
+
+describe('the purge of deleted namespaces', () => {
+  it('records a deleted namespace and removes its data up to the deletion in bounded passes, keeping newer data and other namespaces', async () => {
+    const { timers, data, purger, docs, current } = setup();
+    current.set('blog', { uid: 'b1', createdMs: 0 });
+    const now = timers.now();
+    docs('shop', [now - 3000, now - 2000, now - 1000, now]);
+    docs('shop', [now - HOUR], 'rollups_1h');
+    docs('blog', [now - 1000]);
+    start(purger);
+    await timers.advance(0);
+    purger.onDeleted('shop', 'u1');
+    await timers.advance(0);
+    expect([...data.stones.values()]).toEqual([
+      { _id: 'shop|u1', namespace: 'shop', uid: 'u1', deletedAt: new Date(now) },
+    ]);
+    // Two per collection and pass; a pass that left some starts the next one at once.
+    await timers.advanceUntil(() => data.docs.filter((d) => d.namespace === 'shop').length === 0, 1000);
+    expect(data.docs).toEqual([{ collection: 'snapshots', namespace: 'blog', time: now - 1000 }]);
+    expect(data.purgeCalls).toBeGreaterThanOrEqual(2);
+    // A late write of the old namespace (a rollup bucket closing) within the settle time goes too.
+    docs('shop', [now - 500], 'rollups_1h');
+    await timers.advance(60_000);
+    expect(data.docs.filter((d) => d.namespace === 'shop')).toEqual([]);
+    expect(data.stones.size).toBe(1);
+    // Data of the name written after the deletion (a new namespace) stays; the tombstone settles.
+    current.set('shop', { uid: 'u2', createdMs: now + 5000 });
+    docs('shop', [now + 6000]);
+    await timers.advance(2 * HOUR);
+    expect(data.stones.size).toBe(0);
+    expect(data.docs.filter((d) => d.namespace === 'shop')).toEqual([
+      { collection: 'snapshots', namespace: 'shop', time: now + 6000 },
+    ]);
+  });
+
+  it('on a replica that does not lead, restricts readers at once and records nothing', async () => {
+    const { data, purger, ledger, current } = setup();
+    current.set('shop', { uid: 'u2', createdMs: Date.now() });
+    purger.onDeleted('shop', 'u1');
+    await Promise.resolve();
+    expect(data.stones.size).toBe(0);
+    expect((await ledger.incarnation('shop')).kind).toBe('since');
+  });
+
+  it('finds deletions no event announced: a name absent in two sweeps, and raw data older than the namespace of the name', async () => {
+    const { timers, data, purger, docs, current } = setup();
+    const now = timers.now();
+    docs('gone', [now - 1000]);
+    docs('again', [now - HOUR, now + 10 * 60_000]);
+    current.set('again', { uid: 'a2', createdMs: now });
+    start(purger);
+    await timers.advance(0);
+    expect([...data.stones.keys()]).toEqual(['again|before-a2']);
+    expect(data.docs.filter((d) => d.namespace === 'again')).toEqual([
+      { collection: 'snapshots', namespace: 'again', time: now + 10 * 60_000 },
+    ]);
+    expect(data.docs.filter((d) => d.namespace === 'gone')).toHaveLength(1);
+    await timers.advance(HOUR);
+    expect(data.stones.has('gone|unknown')).toBe(true);
+    expect(data.docs.filter((d) => d.namespace === 'gone')).toEqual([]);
+  });
+
+  it('deletes nothing while held, and catches up once released', async () => {
+    let held = true;
+    const { timers, data, purger, docs } = setup({ held: () => held });
+    docs('shop', [timers.now() - 1000]);
+    start(purger);
+    purger.onDeleted('shop', 'u1');
+    await timers.advance(120_000);
+    expect(data.stones.size).toBe(1);
+    expect(data.docs).toHaveLength(1);
+    held = false;
+    await timers.advance(60_000);
+    expect(data.docs).toEqual([]);
+  });
+});
