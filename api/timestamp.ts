@@ -1,5 +1,14 @@
-/** The one RFC 3339 formatter: whole seconds in UTC, as Kubernetes writes times ("2026-11-21T10:00:30Z"). */
+/**
+ * The project's RFC 3339 formatters, both in UTC with a `Z`:
+ * - formatTimestamp: whole seconds, as Kubernetes writes times (status, conditions, Events);
+ * - formatInstant: with milliseconds, for the HTTP API's sample times and Alertmanager's endsAt,
+ *   where a sample time is exact to the millisecond and rounding would move it.
+ */
 export function formatTimestamp(time: number | Date): string {
-  const ms = typeof time === 'number' ? time : time.getTime();
-  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+  return `${formatInstant(time).slice(0, 19)}Z`;
+}
+
+/** "2026-11-21T10:00:30.250Z". */
+export function formatInstant(time: number | Date): string {
+  return new Date(typeof time === 'number' ? time : time.getTime()).toISOString();
 }

@@ -5,13 +5,14 @@
  * watches (controllers/<kind>/setup.ts). `cmd/operator.ts` parses the command line and calls
  * {@link startOperator}; tests call it directly.
  */
-import type { V1Namespace } from '@kubernetes/client-node';
 import { CONDITIONS } from '../api/v1alpha1/conditions.js';
 import type { ResourceAlert } from '../api/v1alpha1/resourcealert.js';
 import { API_GROUP, API_VERSION, API_VERSION_NAME } from '../api/v1alpha1/schema-helpers.js';
 import type { UsagePolicy } from '../api/v1alpha1/usagepolicy.js';
 import { setupResourceAlertController } from '../controllers/resourcealert/setup.js';
+import type { ResourceAlertReconcilerDeps } from '../controllers/resourcealert/reconcile.js';
 import { setupUsagePolicyController } from '../controllers/usagepolicy/setup.js';
+import type { LabelledObject } from '../controllers/usagepolicy/reconcile.js';
 import { alertmanagerTargets } from './alerting/notifiers/alertmanager.js';
 import { DestinationPolicy } from './alerting/notifiers/destination-policy.js';
 import { NotificationDispatcher } from './alerting/notifiers/dispatcher.js';
@@ -66,6 +67,8 @@ export interface OperatorOverrides {
   metricsSource?: MetricsSource;
   /** Replace the kubelet source (tests); null: metrics.k8s.io only. */
   kubeletSource?: NodeUsageSource | null;
+  /** Called after each ResourceAlert status write, before its transitions are announced (a test hook). */
+  afterAlertStatusWrite?: ResourceAlertReconcilerDeps['afterStatusWrite'];
   /** While it returns true, the data of deleted namespaces is not purged (tests read before the purge). */
   holdNamespacePurge?: () => boolean;
 }
@@ -83,6 +86,9 @@ function kubeletSource(
     timeoutMs,
   });
 }
+/** What the operator reads of a cached Namespace (without client-node's types: see the layering test). */
+type CachedNamespace = KubeObject &
+  LabelledObject & { metadata?: { uid?: string; creationTimestamp?: string | Date } };
 
 /** How a graceful shutdown's time is shared: most for ending the term, some for the lease. */
 function shutdownBudget(config: OperatorConfig): { termStopTimeoutMs: number; releaseTimeoutMs: number } {
@@ -128,7 +134,7 @@ export async function startOperator(
       transform,
     });
   const pods = informer<CachedPod>('v1', 'Pod', 'pods', podIndex.transform);
-  const namespaces = informer<V1Namespace & KubeObject>('v1', 'Namespace', 'namespaces');
+  const namespaces = informer<CachedNamespace>('v1', 'Namespace', 'namespaces');
   const policies = informer<UsagePolicy & KubeObject>(API_VERSION, 'UsagePolicy', 'usagepolicies');
   const alerts = informer<ResourceAlert & KubeObject>(API_VERSION, 'ResourceAlert', 'resourcealerts');
   pods.addHandlers(podIndex.handlers);
@@ -136,7 +142,7 @@ export async function startOperator(
   // Tenants over time: a namespace re-created under an old name reads nothing of the old one,
   // whose data is purged (leader) once it is gone.
   const namespaceData = openNamespaceData({ uri: config.mongodb.uri, database: config.mongodb.database });
-  const currentNamespace = (object: V1Namespace | undefined): CurrentNamespace | undefined =>
+  const currentNamespace = (object: CachedNamespace | undefined): CurrentNamespace | undefined =>
     object?.metadata?.uid === undefined
       ? undefined
       : {
@@ -213,14 +219,16 @@ export async function startOperator(
         new NotificationDispatcher({
           metrics,
           logger: logger.child({ component: 'notifications' }),
+          timers,
           onFailureChange,
         }),
       events: recorder,
-      secrets: clients.secretReader({ requiredLabel: NOTIFICATION_SECRET_LABEL }),
+      secrets: clients.secretReader({ requiredLabel: NOTIFICATION_SECRET_LABEL, clock: timers }),
       destinations,
       ...(alertmanager && { alertmanager }),
       bounds: config.bounds,
       clock: timers,
+      ...(overrides.afterAlertStatusWrite && { afterStatusWrite: overrides.afterAlertStatusWrite }),
       logger: logger.child({ controller: 'resourcealert' }),
       metrics,
       onTransition: (alert, t) =>
@@ -336,6 +344,8 @@ export async function startOperator(
     },
     uiDirectory: config.uiDirectory ?? defaultUiDirectory(),
     logger: logger.child({ component: 'http' }),
+    clock: timers,
+    timers,
     health: {
       live: () => true,
       ready: async () => {
@@ -390,6 +400,7 @@ export async function startOperator(
             logger.warn('the TLS certificate files do not load; serving the previous ones', {
               error: String(err),
             }),
+          { timers },
         )
       : () => undefined;
   const election = config.leaderElection;

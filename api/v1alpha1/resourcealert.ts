@@ -270,7 +270,16 @@ export const alertTargetSchema = {
     },
     since: { ...timestampSchema, description: 'When the target entered its state.' },
     lastNotified: timestampSchema,
-    firingNotified: { type: 'boolean', description: 'Whether the firing notification was delivered.' },
+    resolvedAt: {
+      ...timestampSchema,
+      description:
+        'Only on a target listed as Normal: when it resolved. It stays listed until its resolution is delivered; an operator that restarts before then announces it.',
+    },
+    firingNotified: {
+      type: 'boolean',
+      description:
+        'Whether the firing notification was delivered (or given up); one not delivered is announced again after a restart.',
+    },
   },
 } as const satisfies StructuralSchema;
 
@@ -295,7 +304,7 @@ export const resourceAlertStatusSchema = {
     lastAlertedAt: timestampSchema,
     targets: {
       type: 'array',
-      description: `The targets that are not Normal, worst first, at most ${MAX_STATUS_TARGETS}.`,
+      description: `The targets that are not Normal, worst first, then resolved ones whose resolution is not yet delivered (Normal, with resolvedAt); at most ${MAX_STATUS_TARGETS}.`,
       maxItems: MAX_STATUS_TARGETS,
       items: alertTargetSchema,
     },

@@ -4,6 +4,7 @@
  * its transitions wait here until the reconcile has written them to status. State resumes
  * from status when an alert is first seen in a term (restart, failover).
  */
+import { parseCpuMillicores, parseMemoryBytes } from '../../api/quantity.js';
 import { labelSelectorMatches } from '../../api/v1alpha1/labels.js';
 import { normalizeResourceAlert, type ResourceAlertConfig } from '../../api/v1alpha1/normalize.js';
 import type { ResourceAlert } from '../../api/v1alpha1/resourcealert.js';
@@ -35,6 +36,18 @@ export interface AlertMemory {
   state: AlertState;
   /** Transitions evaluated but not yet written to status (and so not yet announced). */
   unannounced: Transition[];
+  /**
+   * Firings announced (handed to the dispatcher) and not yet delivered or given up, per
+   * target and metric: status shows them with `firingNotified: false`, so that a process
+   * killed before their delivery announces them again after its restart.
+   */
+  undelivered: Map<string, number>;
+  /**
+   * Resolutions announced and not yet delivered or given up, per target and metric, with the
+   * last of them: status lists each as a Normal entry with `resolvedAt`, so that a process
+   * killed before the delivery has the next one announce it.
+   */
+  undeliveredResolutions: Map<string, { count: number; transition: Transition }>;
   /** Targets per state at the last status computation, for the alert gauges. */
   counts?: { Firing: number; Pending: number; NoBasis: number };
 }
@@ -124,7 +137,10 @@ export class AlertEvaluation implements CycleSink {
       config,
       rule: ruleOf(key, alert.metadata.namespace, config),
       state: existing?.state ?? this.resume(key, alert),
-      unannounced: existing?.unannounced ?? [],
+      // First seen in this term: resolutions that the status says are owed are announced.
+      unannounced: existing?.unannounced ?? this.owedResolutions(key, alert),
+      undelivered: existing?.undelivered ?? new Map(),
+      undeliveredResolutions: existing?.undeliveredResolutions ?? new Map(),
     };
     this.memory.set(key, memory);
     this.deps.onConfigured(key, alert, config);
@@ -135,6 +151,48 @@ export class AlertEvaluation implements CycleSink {
   setCounts(memory: AlertMemory, counts: NonNullable<AlertMemory['counts']>): void {
     memory.counts = counts;
     this.updateGauges();
+  }
+
+  /** The resolutions the stored status lists as not delivered (entries with resolvedAt). */
+  private owedResolutions(key: ObjectKey, alert: ResourceAlert): Transition[] {
+    const owed: Transition[] = [];
+    for (const t of alert.status?.targets ?? []) {
+      if (t.resolvedAt === undefined || t.state !== 'Normal' || t.namespace === undefined) continue;
+      try {
+        const metric = t.metric;
+        const quantity = (text: string | undefined) =>
+          text === undefined ? null : metric === 'cpu' ? parseCpuMillicores(text) : parseMemoryBytes(text);
+        const time = (text: string | undefined, field: string) => {
+          const ms = text === undefined ? NaN : Date.parse(text);
+          if (!Number.isFinite(ms)) throw new Error(`${field}: not a time: ${JSON.stringify(text)}`);
+          return ms;
+        };
+        owed.push({
+          kind: 'resolved',
+          ref: {
+            namespace: t.namespace,
+            pod: t.pod,
+            ...(t.container !== undefined && { container: t.container }),
+          },
+          metric,
+          cause: 'recovered',
+          value: quantity(t.value),
+          threshold: quantity(t.threshold),
+          breaches: t.breaches,
+          firingSince: time(t.since, 'since'),
+          at: time(t.resolvedAt, 'resolvedAt'),
+          notify: true,
+          delayed: false,
+        });
+      } catch (err) {
+        this.deps.logger.warn('an owed resolution in status cannot be read; not announced', {
+          ...objectRef(key),
+          pod: t.pod,
+          error: errorMessage(err),
+        });
+      }
+    }
+    return owed;
   }
 
   private resume(key: ObjectKey, alert: ResourceAlert): AlertState {

@@ -13,12 +13,13 @@ import type { DestinationPolicy } from '../../operator/alerting/notifiers/destin
 import { EventsNotifier, type TransitionEventRecorder } from '../../operator/alerting/notifiers/events.js';
 import type { Notifier } from '../../operator/alerting/notifiers/notification.js';
 import { WebhookNotifier, type SecretReader } from '../../operator/alerting/notifiers/webhook.js';
-import type { Clock } from '../../operator/model.js';
+import type { Timers } from '../../operator/runtime/clock.js';
 
 export interface NotifierDeps {
   events: TransitionEventRecorder;
   secrets: SecretReader;
-  clock: Clock;
+  /** Time and timers of the notifiers (Alertmanager's endsAt, request timeouts). */
+  clock: Timers;
   /** Where tenant webhooks may connect. */
   destinations: DestinationPolicy;
   /** The operator's Alertmanagers (configured by the admin). */
@@ -61,6 +62,7 @@ export function notifiersFor(
         new WebhookNotifier({
           url,
           policy: deps.destinations,
+          timers: deps.clock,
           ...(webhook.secretRef && { token: secret(webhook.secretRef) }),
         }),
       );

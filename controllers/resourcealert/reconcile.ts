@@ -2,8 +2,18 @@
  * The ResourceAlert reconcile: reads the cached alert, computes its status from the term's
  * evaluation (see evaluation.ts) and readiness, writes the difference, and only then hands the
  * transitions that status records to the notifiers. The transitions announced are exactly
- * those taken when the status was computed, so each one's `firingNotified` is stored before
- * it is announced: a process killed between the write and the notification never repeats it.
+ * those taken when the status was computed.
+ *
+ * A firing is written with `firingNotified: false` until the dispatcher has settled it
+ * (delivered to every notifier, or given up), then with `true` by the next write; a resolution
+ * stays listed as a Normal entry with `resolvedAt` until it is settled. A process killed
+ * between the status write and the delivery leaves both in status: the next one announces the
+ * firing on its next evaluation, and the resolution as soon as it sees the alert. One killed
+ * after the delivery but before the next write announces it a second time (at least once:
+ * the one window left).
+ *
+ * `afterStatusWrite` is a test hook: the kill-between-write-and-notify test makes the process
+ * SIGKILL itself there (cmd/operator.ts, only with KUO_TEST_KILL_AFTER_ALERT_WRITE set).
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
@@ -18,10 +28,13 @@ import type { NotificationDispatcher } from '../../operator/alerting/notifiers/d
 import type { TransitionEventRecorder } from '../../operator/alerting/notifiers/events.js';
 import { firingNotifications, toNotification } from '../../operator/alerting/notifiers/notification.js';
 import type { SecretReader } from '../../operator/alerting/notifiers/webhook.js';
+import { formatQuantity, formatTime } from '../../operator/alerting/format.js';
+import { targetKeyOf } from '../../operator/alerting/state.js';
 import { notificationsCondition, toStatus } from '../../operator/alerting/status.js';
 import type { Logger } from '../../operator/logging.js';
 import type { OperatorMetrics } from '../../operator/metrics.js';
-import { objectKey, objectRef, type Clock, type ObjectKey } from '../../operator/model.js';
+import { objectKey, objectRef, type ObjectKey } from '../../operator/model.js';
+import type { Timers } from '../../operator/runtime/clock.js';
 import type { ReconcileResult } from '../../operator/runtime/controller.js';
 import type { DesiredCondition, DesiredStatus, StatusObject } from '../../operator/runtime/status-writer.js';
 import type { StatusSink } from '../usagepolicy/reconcile.js';
@@ -47,7 +60,8 @@ export interface ResourceAlertReconcilerDeps {
   secrets: SecretReader;
   /** Queues an alert's key for reconcile. */
   enqueue: (key: ObjectKey) => void;
-  clock: Clock;
+  /** Time, and the notifiers' timers. */
+  clock: Timers;
   logger: Logger;
   metrics: Pick<OperatorMetrics, 'alertTransitions' | 'alertsByState'>;
   onTransition?: AlertTransitionListener;
@@ -58,6 +72,8 @@ export interface ResourceAlertReconcilerDeps {
   alertmanager?: AlertmanagerTargets;
   /** Bound on delivering what is queued when a term ends. Default 5 s. */
   drainTimeoutMs?: number;
+  /** Called after a status write and before its transitions are announced (a test hook). */
+  afterStatusWrite?: (key: ObjectKey, recorded: readonly Transition[]) => void;
   /** The admin's bound on ResourceAlerts per namespace; unbounded when absent. */
   bounds?: Pick<AdminBounds, 'maxAlertsPerNamespace'>;
 }
@@ -150,20 +166,28 @@ export class ResourceAlertReconciler {
       this.notifierDeps,
     );
 
-    // The transitions this status records: only these are announced after the write.
+    // The transitions this status records: only these are announced after the write. Their
+    // firings are stored as not notified until the dispatcher settles them.
     const recorded = memory.unannounced.splice(0);
+    const fired = recorded.filter((t) => t.kind === 'fired').map(firingKeyOf);
+    const resolved = recorded.filter((t) => t.kind === 'resolved');
+    for (const k of fired) countUndelivered(memory, k, 1);
+    for (const t of resolved) countUndeliveredResolution(memory, t, 1);
     const desired = this.desiredStatus(alert, memory, problem, dispatcher);
     try {
       await this.write(alert, desired, signal);
     } catch (err) {
       memory.unannounced.unshift(...recorded);
+      for (const k of fired) countUndelivered(memory, k, -1);
+      for (const t of resolved) countUndeliveredResolution(memory, t, -1);
       throw err;
     }
     if (signal.aborted) {
       // The term ended: the write may or may not have happened; the next term resumes from
-      // the stored status, where a recorded firing counts as announced (at most once).
+      // the stored status, where these firings are not notified: it announces them.
       return;
     }
+    this.deps.afterStatusWrite?.(key, recorded);
     this.announce(dispatcher, key, memory, recorded);
   };
 
@@ -177,6 +201,30 @@ export class ResourceAlertReconciler {
     const status = toStatus(memory.state, memory.rule, this.deps.clock.now(), {
       maxTargets: this.deps.maxStatusTargets ?? 50,
     });
+    for (const target of status.targets) {
+      if (!target.firingNotified) continue;
+      const k = firingKeyOf({ ref: target, metric: target.metric });
+      if ((memory.undelivered.get(k) ?? 0) > 0) target.firingNotified = false;
+    }
+    // Resolutions not yet delivered stay listed (as Normal, with resolvedAt), within the bound.
+    const maxTargets = this.deps.maxStatusTargets ?? 50;
+    const listed = new Set(status.targets.map((t) => firingKeyOf({ ref: t, metric: t.metric })));
+    for (const [k, { transition: t }] of memory.undeliveredResolutions) {
+      if (listed.has(k) || status.targets.length >= maxTargets) continue;
+      status.targets.push({
+        namespace: t.ref.namespace,
+        pod: t.ref.pod,
+        ...(t.ref.container !== undefined && { container: t.ref.container }),
+        metric: t.metric,
+        ...(t.value !== null && { value: formatQuantity(t.metric, t.value) }),
+        ...(t.threshold !== null && { threshold: formatQuantity(t.metric, t.threshold) }),
+        breaches: 0,
+        healthy: 0,
+        state: 'Normal',
+        since: formatTime(t.firingSince),
+        resolvedAt: formatTime(t.at),
+      });
+    }
     const conditions: DesiredCondition[] = [
       problem
         ? this.condition(alert, ConditionType.Ready, 'False', problem.reason, problem.message)
@@ -229,7 +277,15 @@ export class ResourceAlertReconciler {
     memory: AlertMemory,
     recorded: readonly Transition[],
   ): void {
-    for (const transition of recorded) dispatcher.enqueue(toNotification(memory.rule, transition));
+    for (const transition of recorded) {
+      // Delivered (or given up): the next write records it.
+      const settled = () => {
+        if (transition.kind === 'fired') countUndelivered(memory, firingKeyOf(transition), -1);
+        else countUndeliveredResolution(memory, transition, -1);
+        this.deps.enqueue(key);
+      };
+      dispatcher.enqueue(toNotification(memory.rule, transition), settled);
+    }
     dispatcher.setFiring(key, firingNotifications(memory.rule, memory.state));
   }
 
@@ -257,6 +313,28 @@ export class ResourceAlertReconciler {
   private async write(alert: ResourceAlert, desired: DesiredStatus, signal: AbortSignal): Promise<void> {
     await this.deps.status.write(alert as unknown as StatusObject, desired, signal);
   }
+}
+
+/** A target and metric, as AlertMemory.undelivered counts them. */
+function firingKeyOf(t: {
+  ref: { namespace: string; pod: string; container?: string };
+  metric: string;
+}): string {
+  return `${targetKeyOf(t.ref.namespace, t.ref.pod, t.ref.container)}|${t.metric}`;
+}
+
+function countUndelivered(memory: AlertMemory, key: string, delta: number): void {
+  const n = (memory.undelivered.get(key) ?? 0) + delta;
+  if (n > 0) memory.undelivered.set(key, n);
+  else memory.undelivered.delete(key);
+}
+
+function countUndeliveredResolution(memory: AlertMemory, t: Transition, delta: number): void {
+  const key = firingKeyOf(t);
+  const entry = memory.undeliveredResolutions.get(key);
+  const count = (entry?.count ?? 0) + delta;
+  if (count <= 0) memory.undeliveredResolutions.delete(key);
+  else memory.undeliveredResolutions.set(key, { count, transition: delta > 0 ? t : entry!.transition });
 }
 
 function sameExceptEvaluationTime(current: Record<string, unknown>, desired: DesiredStatus): boolean {

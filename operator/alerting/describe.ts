@@ -40,7 +40,7 @@ export function describeTransition(rule: AlertRule, t: Transition): string {
   const reading = describeReading(t.metric, t.value, t.threshold, t.basis);
   if (t.kind === 'fired') {
     const since = t.delayed
-      ? `, firing since ${formatTime(t.firingSince)} (announced after the mute ended)`
+      ? `, firing since ${formatTime(t.firingSince)} (announced late, after a mute or a restart)`
       : '';
     return `${who} ${reading} for ${t.breaches} consecutive samples${since}`;
   }

@@ -19,14 +19,17 @@
  * Muting (now < muteUntil): everything is evaluated, but a new firing is not announced
  * (`notify: false`); if it is still firing when the mute ends, it is announced then
  * (`delayed: true`), as Alertmanager does when a silence expires. A resolution is announced
- * exactly when its firing was, even during a mute: it closes an incident the receivers know.
+ * exactly when its firing was (or may have been), even during a mute: it closes an incident
+ * the receivers know.
  *
  * Suspended: nothing is evaluated, the state is returned as it was.
  *
- * Exactly once: a firing is announced once; `firingNotified` records it in the state, which
- * the controller persists in status BEFORE it hands the transitions to the dispatcher. A
- * crash between the two loses that notification (at most once) rather than repeating it
- * after the restart; Alertmanager still receives the firing with the periodic re-send.
+ * Once per transition: a firing is announced once; `firingNotified` records it in the state.
+ * The controller stores it in status as not notified until the firing has been delivered, so
+ * that a state resumed after a crash between the status write and the delivery has
+ * `firingNotified: false`, and the next evaluation announces the firing (`delayed`) once. Such
+ * a resumed firing is `maybeNotified` (the crash may have come after the delivery, before the
+ * write that records it): if it resolves first, the resolution is announced all the same.
  */
 import type { CollectionCycle } from '../model.js';
 import { checkRule, type AlertRule, type Metric } from './rule.js';
@@ -91,7 +94,12 @@ export function evaluate(
     throw new Error(`alert ${rule.key} evaluates policy ${rule.policy}, not a cycle of ${cycle.policy}`);
   }
   checkRule(rule);
-  const run = new Run(rule, now, previous.lastAlertedAt);
+  // A resumed firing that is not notified was announced (and perhaps delivered) if the last
+  // evaluation before the resume was not muted: unmuted evaluations announce every firing.
+  const lastUnmuted =
+    rule.muteUntil === undefined ||
+    (previous.lastEvaluationTime !== undefined && previous.lastEvaluationTime >= rule.muteUntil);
+  const run = new Run(rule, now, previous.lastAlertedAt, lastUnmuted);
   const observed = observeTargets(rule, cycle);
   const targets = new Map<string, TargetEntry>();
 
@@ -148,6 +156,7 @@ class Run {
     private readonly rule: AlertRule,
     private readonly now: number,
     public lastAlertedAt: number | undefined,
+    private readonly lastUnmuted: boolean,
   ) {
     this.muted = rule.muteUntil !== undefined && now < rule.muteUntil;
   }
@@ -173,7 +182,9 @@ class Run {
             : next.value === null
               ? 'noData'
               : 'recovered';
-      this.emit('resolved', ref, metric, cause, next ?? last, last, last.firingNotified, false);
+      const announced =
+        last.firingNotified || (last.maybeNotified === true && this.lastUnmuted && !this.muted);
+      this.emit('resolved', ref, metric, cause, next ?? last, last, announced, false);
       return next;
     }
     if (next?.state !== 'Firing' || next.firingNotified) return next;

@@ -57,6 +57,13 @@ export interface MetricState {
   basis?: ThresholdBasis;
   /** The firing has been handed to the notifiers (so it is not announced again). */
   firingNotified: boolean;
+  /**
+   * Resumed from a status that shows the firing as not notified: if the last evaluation before
+   * the resume was not muted, the firing was announced, and the process that wrote the status
+   * may have delivered it before it stopped; so its resolution is announced (unless muted).
+   * Only the first evaluation after the resume reads it.
+   */
+  maybeNotified?: boolean;
 }
 
 export interface TargetEntry {

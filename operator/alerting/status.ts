@@ -42,8 +42,13 @@ export interface AlertStatusTarget {
   state: TargetState;
   /** When the target entered its state (RFC 3339). */
   since: string;
-  /** A firing that has been announced; it is not announced again after a restart. */
+  /** A firing that has been delivered (the controller writes false until then); it is not announced again after a restart. */
   firingNotified?: boolean;
+  /**
+   * Set by the controller on a Normal entry it lists while the target's resolution is not yet
+   * delivered (RFC 3339); such an entry is not evaluator state (fromStatus skips it).
+   */
+  resolvedAt?: string;
 }
 
 /** A condition without the times and generation, which the controller sets when it merges. */
@@ -207,6 +212,7 @@ export interface ResumableStatus {
     state: string;
     since?: string;
     firingNotified?: boolean;
+    resolvedAt?: string;
   }[];
   lastEvaluationTime?: string;
   lastAlertedAt?: string;
@@ -220,6 +226,7 @@ export interface ResumableStatus {
 export function fromStatus(status: ResumableStatus): AlertState {
   const targets = new Map<string, TargetEntry>();
   (status.targets ?? []).forEach((t, i) => {
+    if (t.resolvedAt !== undefined) return; // a resolution owed to the receivers, not state
     const field = `status.targets[${i}]`;
     const metric = METRICS.find((m) => m === t.metric);
     if (!metric) throw new Error(`${field}.metric: unknown metric ${JSON.stringify(t.metric)}`);
@@ -244,6 +251,7 @@ export function fromStatus(status: ResumableStatus): AlertState {
       value: null,
       threshold: null,
       firingNotified: state === 'Firing' && t.firingNotified === true,
+      ...(state === 'Firing' && t.firingNotified !== true && { maybeNotified: true }),
     };
     targets.set(key, entry);
   });

@@ -5,6 +5,8 @@ import { podPermission, type AccessControl } from './auth.js';
 import type { EventBus, UsageEvent } from './event-bus.js';
 import { ApiError, errorBody } from './errors.js';
 import { parseEventsQuery } from './validation.js';
+import { formatInstant } from '../../api/timestamp.js';
+import { systemTimers, type TimerHandle, type Timers } from '../runtime/clock.js';
 
 export interface EventStreamOptions {
   /** Interval of the comment lines that keep proxies from closing an idle stream (default 15 s). */
@@ -39,6 +41,8 @@ export interface EventStreamDeps {
   options: EventStreamOptions;
   /** Called with the number of open streams when it changes. */
   onCount?: (open: number) => void;
+  /** Keep-alives, lifetimes and token re-checks run on these; the system's by default. */
+  timers?: Timers;
 }
 
 /**
@@ -90,6 +94,7 @@ export function registerEventStream(app: FastifyInstance, deps: EventStreamDeps)
         (namespace === undefined || event.namespace === namespace) &&
         deps.access.canI(user, podPermission(event.namespace)),
       deps.options,
+      deps.timers ?? systemTimers,
       () => {
         unsubscribe();
         clients.delete(client);
@@ -123,41 +128,56 @@ class EventStreamClient {
   private readonly queue: UsageEvent[] = [];
   private pumping = false;
   private closed = false;
-  private readonly keepAlive: NodeJS.Timeout;
-  private readonly lifetime: NodeJS.Timeout;
-  private readonly recheck: NodeJS.Timeout;
+  private keepAlive?: TimerHandle;
+  private readonly lifetime: TimerHandle;
+  private recheck?: TimerHandle;
 
   constructor(
     private readonly response: ServerResponse,
     private readonly visible: EventFilter,
     private readonly options: EventStreamOptions,
+    private readonly timers: Timers,
     private readonly onClose: () => void,
     stillAuthenticated: () => Promise<void>,
   ) {
     response.write(`retry: 5000\n: connected\n\n`);
-    this.keepAlive = setInterval(() => {
-      if (!response.writableNeedDrain) response.write(': keep-alive\n\n');
-    }, options.keepAliveMs);
-    this.lifetime = setTimeout(
+    const keepAlive = (): void => {
+      this.keepAlive = timers.setTimeout(() => {
+        if (this.closed) return;
+        if (!response.writableNeedDrain) response.write(': keep-alive\n\n');
+        keepAlive();
+      }, options.keepAliveMs);
+    };
+    keepAlive();
+    this.lifetime = timers.setTimeout(
       () => this.end('expired', { message: 'the stream reached its maximum lifetime; reconnect' }),
       options.maxLifetimeMs,
     );
-    this.recheck = setInterval(() => {
-      stillAuthenticated().catch((err: unknown) => {
-        const status = err instanceof ApiError ? err.statusCode : 503;
-        if (status === 429) return; // not reviewed this time; the next check tries again
-        this.end(
-          'error',
-          errorBody(
-            status,
-            status === 401
-              ? 'the token is no longer valid; reconnect with a valid one'
-              : 'authentication is unavailable; reconnect later',
-          ),
-        );
-      });
-    }, options.recheckMs);
+    const recheck = (): void => {
+      this.recheck = timers.setTimeout(() => {
+        if (this.closed) return;
+        recheck();
+        this.recheckToken(stillAuthenticated);
+      }, options.recheckMs);
+    };
+    recheck();
     response.on('close', () => this.cleanUp());
+  }
+
+  private recheckToken(stillAuthenticated: () => Promise<void>): void {
+    stillAuthenticated().catch((err: unknown) => {
+      const status = err instanceof ApiError ? err.statusCode : 503;
+      if (status === 429) return; // not reviewed this time; the next check tries again
+      this.end(
+        'error',
+        errorBody(
+          status,
+          status === 401
+            ? 'the token is no longer valid; reconnect with a valid one'
+            : 'authentication is unavailable; reconnect later',
+        ),
+      );
+    });
   }
 
   offer(event: UsageEvent): void {
@@ -185,7 +205,7 @@ class EventStreamClient {
     try {
       for (let event = this.queue.shift(); event && !this.closed; event = this.queue.shift()) {
         if (await this.visible(event))
-          await this.write(frame(event.type, { ...event, time: iso(event.time) }));
+          await this.write(frame(event.type, { ...event, time: formatInstant(event.time) }));
       }
     } catch (err) {
       const status = err instanceof ApiError ? err.statusCode : 500;
@@ -212,17 +232,13 @@ class EventStreamClient {
     if (this.closed) return;
     this.closed = true;
     this.queue.length = 0;
-    clearInterval(this.keepAlive);
-    clearInterval(this.recheck);
-    clearTimeout(this.lifetime);
+    this.timers.clearTimeout(this.keepAlive);
+    this.timers.clearTimeout(this.recheck);
+    this.timers.clearTimeout(this.lifetime);
     this.onClose();
   }
 }
 
 function frame(eventName: string, data: object): string {
   return `event: ${eventName}\ndata: ${JSON.stringify(data)}\n\n`;
-}
-
-function iso(time: number): string {
-  return new Date(time).toISOString();
 }

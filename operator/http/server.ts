@@ -4,6 +4,7 @@ import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } fr
 import { errorMessage, type Logger } from '../logging.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { systemClock, type Clock } from '../model.js';
+import type { Timers } from '../runtime/clock.js';
 import type { UsageQueries } from '../store/types.js';
 import { AccessControl } from './auth.js';
 import type { AccessReviewer, TokenReviewer } from './auth-types.js';
@@ -51,6 +52,8 @@ export interface HttpServerDeps {
   /** Serve HTTPS with this certificate and key; plain HTTP without. */
   tls?: TlsMaterial;
   eventStream?: Partial<EventStreamOptions>;
+  /** The event streams' keep-alives, lifetimes and token re-checks run on these; the system's by default. */
+  timers?: Timers;
   /** Namespaces and ResourceAlerts for the dashboard's reads; those routes are absent without it. */
   cluster?: ClusterView;
   /** The node agents' latest readings (host statistics, processes, network and block I/O); absent: no agents. */
@@ -134,6 +137,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     access,
     options: { ...DEFAULT_EVENT_STREAM_OPTIONS, ...deps.eventStream },
     onCount: (open) => deps.metrics.eventStreams.set(open),
+    ...(deps.timers && { timers: deps.timers }),
   });
   app.addHook('preClose', async () => endEventStreams());
 

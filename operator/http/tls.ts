@@ -6,6 +6,7 @@
  */
 import { createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { systemTimers, type TimerHandle, type Timers } from '../runtime/clock.js';
 
 export interface TlsMaterial {
   cert: string;
@@ -24,18 +25,21 @@ export function readTlsFiles(certFile: string, keyFile: string): TlsMaterial {
 
 /**
  * Calls `onChange` with the files' new contents when their modification time changes
- * (checked every `intervalMs`); a pair that does not load is reported and skipped.
+ * (checked every `intervalMs`, default 1 min, on `timers`); a pair that does not load is
+ * reported and skipped. Returns a function that stops watching.
  */
 export function watchTlsFiles(
   certFile: string,
   keyFile: string,
   onChange: (material: TlsMaterial) => void,
   onError: (err: unknown) => void,
-  intervalMs = 60_000,
+  { intervalMs = 60_000, timers = systemTimers }: { intervalMs?: number; timers?: Timers } = {},
 ): () => void {
   const stamp = () => `${statSync(certFile).mtimeMs}/${statSync(keyFile).mtimeMs}`;
   let last = stamp();
-  const timer = setInterval(() => {
+  let stopped = false;
+  let timer: TimerHandle;
+  const check = (): void => {
     try {
       const now = stamp();
       if (now === last) return;
@@ -44,9 +48,19 @@ export function watchTlsFiles(
     } catch (err) {
       onError(err);
     }
-  }, intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
+  };
+  const schedule = (): void => {
+    timer = timers.setTimeout(() => {
+      check();
+      if (!stopped) schedule();
+    }, intervalMs);
+    (timer as { unref?: () => void }).unref?.();
+  };
+  schedule();
+  return () => {
+    stopped = true;
+    timers.clearTimeout(timer);
+  };
 }
 
 /** A self-signed certificate for `localhost` and 127.0.0.1 / ::1, valid for `days`. */

@@ -15,6 +15,7 @@ import {
   type PodRef,
   type Scoped,
 } from './validation.js';
+import { formatInstant } from '../../api/timestamp.js';
 
 /*
  * The read endpoints and the permission each one asks SubjectAccessReview about:
@@ -121,8 +122,8 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRoutesDeps)
         metric: query.metric,
         unit: query.metric === 'cpu' ? 'millicores' : 'bytes',
         ...(namespace === undefined ? {} : { namespace }),
-        from: iso(query.from),
-        to: iso(query.to),
+        from: formatInstant(query.from),
+        to: formatInstant(query.to),
         coverage,
         items,
       };
@@ -137,8 +138,8 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRoutesDeps)
       return {
         groupBy: query.groupBy.kind === 'label' ? `label:${query.groupBy.key}` : query.groupBy.kind,
         ...(namespace === undefined ? {} : { namespace }),
-        from: iso(query.from),
-        to: iso(query.to),
+        from: formatInstant(query.from),
+        to: formatInstant(query.to),
         // How much of the window had data (docs/accounting.md): gaps show instead of passing silently.
         coverage,
         items,
@@ -172,7 +173,7 @@ function presentSample(sample: ContainerSample) {
     container: sample.container,
     node: sample.node,
     policy: sample.policy,
-    time: iso(sample.time),
+    time: formatInstant(sample.time),
     cpuMillicores: sample.cpuMillicores,
     memoryBytes: sample.memoryBytes,
     cpuRequestMillicores: sample.cpuRequestMillicores,
@@ -193,16 +194,12 @@ function presentHistory(query: HistoryQuery, result: HistoryResult) {
   return {
     namespace: query.namespace,
     pod: query.pod,
-    from: iso(query.from),
-    to: iso(query.to),
+    from: formatInstant(query.from),
+    to: formatInstant(query.to),
     granularity: result.granularity,
     containers: result.containers.map((container) => ({
       container: container.container,
-      points: container.points.map((point) => ({ ...point, time: iso(point.time) })),
+      points: container.points.map((point) => ({ ...point, time: formatInstant(point.time) })),
     })),
   };
-}
-
-function iso(time: number): string {
-  return new Date(time).toISOString();
 }

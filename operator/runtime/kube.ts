@@ -18,6 +18,8 @@ import {
 } from '@kubernetes/client-node';
 import type { SecretReader } from '../alerting/notifiers/webhook.js';
 import type { AccessReviewer, TokenReviewer } from '../http/auth-types.js';
+import { formatInstant } from '../../api/timestamp.js';
+import { systemClock, type Clock } from '../model.js';
 import { jittered } from './clock.js';
 import { isNotFound } from './errors.js';
 import type { EventRecord, EventSink } from './event-recorder.js';
@@ -266,7 +268,7 @@ export class KubeClients {
         });
       },
       async updateSeries(event: EventRecord) {
-        const body = { count: event.count, lastTimestamp: new Date(event.lastTimestampMs).toISOString() };
+        const body = { count: event.count, lastTimestamp: formatInstant(event.lastTimestampMs) };
         await api.patchNamespacedEvent(
           { name: event.name, namespace: event.involvedObject.namespace, body },
           mergePatch,
@@ -330,14 +332,15 @@ export class KubeClients {
   secretReader({
     ttlMs = 30_000,
     requiredLabel,
-  }: { ttlMs?: number; requiredLabel?: string } = {}): SecretReader {
+    clock = systemClock,
+  }: { ttlMs?: number; requiredLabel?: string; clock?: Clock } = {}): SecretReader {
     const api = this.config.makeApiClient(CoreV1Api);
     const cache = new Map<string, { value: string; until: number }>();
     return {
       async read(namespace, name, key) {
         const id = `${namespace}/${name}/${key}`;
         const hit = cache.get(id);
-        if (hit && hit.until > Date.now()) return hit.value;
+        if (hit && hit.until > clock.now()) return hit.value;
         const secret = await api.readNamespacedSecret({ namespace, name });
         // Only Secrets their owner opted in: a label, so that an alert cannot read any Secret.
         if (requiredLabel !== undefined && secret.metadata?.labels?.[requiredLabel] !== 'true')
@@ -345,7 +348,7 @@ export class KubeClients {
         const encoded = secret.data?.[key];
         if (encoded === undefined) throw new Error(`Secret ${namespace}/${name} has no key "${key}"`);
         const value = Buffer.from(encoded, 'base64').toString('utf8').trim();
-        cache.set(id, { value, until: Date.now() + ttlMs });
+        cache.set(id, { value, until: clock.now() + ttlMs });
         return value;
       },
     };

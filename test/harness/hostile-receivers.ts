@@ -12,6 +12,8 @@ export interface HostileReceiver {
   requests: number;
   /** Bytes of error body the receiver could write before the client went away, per request. */
   bytesWritten: number[];
+  /** Responses that have ended or whose connection has closed (the huge-body receiver). */
+  closedResponses?: number;
   stop(): Promise<void>;
 }
 
@@ -42,7 +44,10 @@ export async function startHugeBodyReceiver(bodyBytes: number, status = 500): Pr
         }
         if (left === 0) res.end();
       };
-      res.on('close', () => (left = 0));
+      res.on('close', () => {
+        left = 0;
+        receiver.closedResponses = (receiver.closedResponses ?? 0) + 1;
+      });
       pump();
     });
   });

@@ -79,14 +79,20 @@ export interface OperatorProcess {
   terminate(): Promise<number | null>;
 }
 
-/** Starts the operator as a separate process (from the TypeScript sources, through tsx's loader). */
-export function spawnOperator(options: TestOperatorOptions): OperatorProcess {
+/**
+ * Starts the operator as a separate process (from the TypeScript sources, through tsx's
+ * loader); `env` adds to its environment (e.g. the test hook of cmd/operator.ts).
+ */
+export function spawnOperator(
+  options: TestOperatorOptions,
+  env: Record<string, string> = {},
+): OperatorProcess {
   // One process (node with tsx's loader), so that a kill reaches the operator itself.
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(ROOT, 'cmd', 'operator.ts'), ...operatorArgs(options), '--log-level', 'debug'],
     {
-      env: { ...process.env, MONGODB_URI: testEnvironment().mongoUri, NODE_OPTIONS: '' },
+      env: { ...process.env, MONGODB_URI: testEnvironment().mongoUri, NODE_OPTIONS: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

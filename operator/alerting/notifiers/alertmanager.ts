@@ -11,7 +11,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { formatTime } from '../format.js';
-import { systemClock, type Clock } from '../../model.js';
+import { formatInstant } from '../../../api/timestamp.js';
+import { systemTimers, type Timers } from '../../runtime/clock.js';
 import { DEFAULT_HTTP_TIMEOUT_MS, postJson, type TlsOptions } from './http.js';
 import { DEFAULT_RESEND_INTERVAL_MS, type Notification, type RepeatingNotifier } from './notification.js';
 
@@ -62,7 +63,8 @@ export interface AlertmanagerOptions {
   activeForMs?: number;
   /** Link back to the source, e.g. a console URL of the ResourceAlert. */
   generatorURL?: string;
-  clock?: Clock;
+  /** endsAt and the request timeout; the system's by default. */
+  clock?: Timers;
 }
 
 /** The body of one alert in POST /api/v2/alerts (postableAlert). */
@@ -81,13 +83,13 @@ export class AlertmanagerNotifier implements RepeatingNotifier {
   private readonly endpoints: string[];
   private readonly timeoutMs: number;
   private readonly activeForMs: number;
-  private readonly clock: Clock;
+  private readonly clock: Timers;
 
   constructor(private readonly options: AlertmanagerOptions) {
     this.endpoints = options.targets.urls.map((url) => `${url.replace(/\/+$/, '')}/api/v2/alerts`);
     this.timeoutMs = options.targets.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
     this.activeForMs = options.activeForMs ?? 4 * DEFAULT_RESEND_INTERVAL_MS;
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock ?? systemTimers;
   }
 
   send(notification: Notification, signal: AbortSignal): Promise<void> {
@@ -108,6 +110,7 @@ export class AlertmanagerNotifier implements RepeatingNotifier {
         postJson(endpoint, alerts, {
           signal,
           timeoutMs: this.timeoutMs,
+          timers: this.clock,
           ...(auth && { headers: { authorization: auth } }),
           ...(tls && { tls }),
         }),
@@ -127,9 +130,7 @@ export class AlertmanagerNotifier implements RepeatingNotifier {
       },
       // Whole seconds, as in status: the same startsAt after the operator resumes from status.
       startsAt: formatTime(n.startsAt),
-      endsAt: new Date(
-        n.transition === 'resolved' ? (n.endsAt ?? now) : now + this.activeForMs,
-      ).toISOString(),
+      endsAt: formatInstant(n.transition === 'resolved' ? (n.endsAt ?? now) : now + this.activeForMs),
     };
     if (this.options.generatorURL) alert.generatorURL = this.options.generatorURL;
     return alert;

@@ -24,7 +24,8 @@
  */
 import { errorMessage, type Logger } from '../../logging.js';
 import type { OperatorMetrics } from '../../metrics.js';
-import { objectRef, systemClock, type Clock, type ObjectKey } from '../../model.js';
+import { objectRef, type ObjectKey } from '../../model.js';
+import { sleep, systemTimers, type TimerHandle, type Timers } from '../../runtime/clock.js';
 import { targetKey } from '../state.js';
 import {
   DEFAULT_RESEND_INTERVAL_MS,
@@ -81,7 +82,8 @@ type Lane = 'local' | 'http';
 export interface DispatcherDeps {
   metrics: Pick<OperatorMetrics, 'notificationsSent' | 'notificationFailures'>;
   logger: Logger;
-  clock?: Clock;
+  /** Time and timers (backoff, re-sends, the close deadline, circuit cool-downs); the system's by default. */
+  timers?: Timers;
   /** Uniform in [0, 1), for jitter. */
   random?: () => number;
   /** Called when failures(alert) changes, so that the controller can update the alert's condition. */
@@ -118,6 +120,8 @@ interface Job {
   /** A transition, or a re-send of all firing alerts (a single attempt: the next re-send retries). */
   work: { notification: Notification } | { resend: readonly Notification[] };
   attempts: number;
+  /** Counts this job done for its notification (see enqueue's `onSettled`). */
+  settled?: () => void;
 }
 
 interface Stream {
@@ -128,12 +132,12 @@ interface Stream {
   notifier: string;
   jobs: Job[];
   status: 'idle' | 'queued' | 'running' | 'backoff';
-  timer?: NodeJS.Timeout;
+  timer?: TimerHandle;
 }
 
 export class NotificationDispatcher {
   private readonly options: DispatcherOptions;
-  private readonly clock: Clock;
+  private readonly timers: Timers;
   private readonly random: () => number;
   private readonly notifiers = new Map<ObjectKey, readonly Notifier[]>();
   private readonly firing = new Map<ObjectKey, Map<string, Notification>>();
@@ -147,7 +151,7 @@ export class NotificationDispatcher {
   private readonly breakers = new Map<string, Breaker>();
   private readonly abort = new AbortController();
   private readonly idleWaiters: (() => void)[] = [];
-  private readonly resendTimer: NodeJS.Timeout;
+  private resendTimer?: TimerHandle;
   private waiting = 0;
   private inFlight = 0;
   private closed = false;
@@ -175,10 +179,17 @@ export class NotificationDispatcher {
         'dispatcher options: maxAttempts, concurrency, concurrencyPerNamespace, localConcurrency and resendIntervalMs must be >= 1, jitter <= 1',
       );
     }
-    this.clock = deps.clock ?? systemClock;
+    this.timers = deps.timers ?? systemTimers;
     this.random = deps.random ?? Math.random;
-    this.resendTimer = setInterval(() => this.resendFiring(), this.options.resendIntervalMs);
-    this.resendTimer.unref();
+    this.scheduleResend();
+  }
+
+  /** Every resendIntervalMs until close(). */
+  private scheduleResend(): void {
+    this.resendTimer = this.timers.setTimeout(() => {
+      this.resendFiring();
+      if (!this.closed) this.scheduleResend();
+    }, this.options.resendIntervalMs);
   }
 
   /** Sets the notifiers of an alert (from its spec); later notifications go to these. */
@@ -193,8 +204,13 @@ export class NotificationDispatcher {
     this.failureState.delete(alert);
   }
 
-  /** Queues a notification for every notifier of its alert; returns at once. */
-  enqueue(notification: Notification): void {
+  /**
+   * Queues a notification for every notifier of its alert; returns at once. `onSettled` is
+   * called once every notifier is done with it: delivered, or given up (attempts spent, refused,
+   * dropped over a quota). It is not called for what close() leaves undelivered, so that the
+   * caller can keep such a notification owed to the next term or process.
+   */
+  enqueue(notification: Notification, onSettled?: () => void): void {
     const alert = notification.alert;
     const notifiers = this.notifiers.get(alert);
     if (!notifiers) {
@@ -202,6 +218,7 @@ export class NotificationDispatcher {
         alert,
         transition: notification.transition,
       });
+      onSettled?.();
       return;
     }
     const firing = this.firing.get(alert) ?? new Map<string, Notification>();
@@ -209,7 +226,15 @@ export class NotificationDispatcher {
     const key = firingKey(notification);
     if (notification.transition === 'fired') firing.set(key, notification);
     else firing.delete(key);
-    for (const notifier of notifiers) this.push(alert, notifier, { notification });
+    let left = notifiers.length;
+    const settled =
+      onSettled &&
+      ((): void => {
+        left -= 1;
+        if (left === 0) onSettled();
+      });
+    if (left === 0) onSettled?.();
+    for (const notifier of notifiers) this.push(alert, notifier, { notification }, settled);
   }
 
   /**
@@ -230,6 +255,11 @@ export class NotificationDispatcher {
     return this.waiting + this.inFlight;
   }
 
+  /** Deliveries being sent now (the rest of pending() waits for a worker or a retry). */
+  sending(): number {
+    return this.inFlight;
+  }
+
   /**
    * Stops accepting notifications and re-sends, retries waiting deliveries at once, and waits
    * until all are done or `deadlineMs` has passed; then aborts what is left, which counts as
@@ -237,17 +267,18 @@ export class NotificationDispatcher {
    */
   async close(deadlineMs = 10_000): Promise<{ undelivered: number }> {
     this.closed = true;
-    clearInterval(this.resendTimer);
+    this.timers.clearTimeout(this.resendTimer);
     for (const stream of this.streams.values()) {
       if (stream.status !== 'backoff') continue;
-      clearTimeout(stream.timer);
+      this.timers.clearTimeout(stream.timer);
       this.makeRunnable(stream);
     }
     this.pump();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)));
-    await Promise.race([this.whenIdle(), deadline]);
-    clearTimeout(timer);
+    const idle = new AbortController();
+    await Promise.race([
+      this.whenIdle().then(() => idle.abort()),
+      sleep(this.timers, deadlineMs, idle.signal),
+    ]);
     const reason = 'the operator stopped before it could be delivered';
     let undelivered = 0;
     for (const stream of this.streams.values()) {
@@ -265,7 +296,7 @@ export class NotificationDispatcher {
     return { undelivered };
   }
 
-  private push(alert: ObjectKey, notifier: Notifier, work: Job['work']): void {
+  private push(alert: ObjectKey, notifier: Notifier, work: Job['work'], settled?: () => void): void {
     const namespace = objectRef(alert).namespace;
     const nsWaiting = this.waitingByNamespace.get(namespace) ?? 0;
     if (
@@ -279,6 +310,7 @@ export class NotificationDispatcher {
           ? `dropped: ${this.waiting} notifications already waiting (maxPending)`
           : `dropped: ${nsWaiting} notifications of namespace ${namespace} already waiting (the per-namespace quota)`;
       this.recordFailure(alert, notifier.name, reason, true, 'dropped');
+      if (!this.closed) settled?.();
       return;
     }
     const key = `${alert}\u0000${notifier.name}`;
@@ -295,7 +327,7 @@ export class NotificationDispatcher {
       };
       this.streams.set(key, stream);
     }
-    stream.jobs.push({ notifier, work, attempts: 0 });
+    stream.jobs.push({ notifier, work, attempts: 0, ...(settled && { settled }) });
     this.addWaiting(namespace, 1);
     if (stream.status === 'idle') this.makeRunnable(stream);
     this.pump();
@@ -373,6 +405,7 @@ export class NotificationDispatcher {
       this.breakerSuccess(receiver);
       this.recordSuccess(stream.alert, job.notifier.name);
       stream.jobs.shift();
+      job.settled?.();
     } catch (err) {
       this.deps.metrics.notificationFailures.inc({ notifier: job.notifier.name });
       if (!(err instanceof CircuitOpenError)) this.breakerFailure(receiver);
@@ -394,6 +427,8 @@ export class NotificationDispatcher {
       }
       stream.jobs.shift();
       this.giveUp(stream, job, err, false);
+      // Given up at close (aborted): owed to the next term, not settled.
+      if (!this.abort.signal.aborted) job.settled?.();
     }
     this.startFlight(stream, -1);
     if (stream.jobs.length > 0) this.makeRunnable(stream);
@@ -418,7 +453,7 @@ export class NotificationDispatcher {
   private checkBreaker(receiver: string): void {
     const breaker = this.breakers.get(receiver);
     if (!breaker || breaker.consecutiveFailures < this.options.breakerThreshold) return;
-    const now = this.clock.now();
+    const now = this.timers.now();
     if (now < breaker.openUntil || breaker.trial) throw new CircuitOpenError(breaker.consecutiveFailures);
     breaker.trial = true;
   }
@@ -439,7 +474,7 @@ export class NotificationDispatcher {
     if (breaker.consecutiveFailures >= breakerThreshold) {
       breaker.cooldownMs =
         breaker.cooldownMs === 0 ? breakerCooldownMs : Math.min(breakerMaxCooldownMs, breaker.cooldownMs * 2);
-      breaker.openUntil = this.clock.now() + breaker.cooldownMs;
+      breaker.openUntil = this.timers.now() + breaker.cooldownMs;
       if (!breaker.trial)
         this.deps.logger.warn('receiver failing, circuit opened', {
           receiver,
@@ -472,11 +507,11 @@ export class NotificationDispatcher {
       return;
     }
     stream.status = 'backoff';
-    stream.timer = setTimeout(() => {
+    stream.timer = this.timers.setTimeout(() => {
+      stream.timer = undefined;
       this.makeRunnable(stream);
       this.pump();
     }, delay);
-    stream.timer.unref();
   }
 
   private giveUp(stream: Stream, job: Job, err: unknown, neverAttempted: boolean): void {
@@ -523,7 +558,7 @@ export class NotificationDispatcher {
       lastError: error,
       lastErrorClass: errorClass,
       ...(addressClass !== undefined && { addressClass }),
-      lastFailureTime: this.clock.now(),
+      lastFailureTime: this.timers.now(),
     });
     this.failureChanged(alert);
   }

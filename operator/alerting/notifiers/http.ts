@@ -15,6 +15,7 @@ import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { DestinationForbiddenError, type DestinationPolicy } from './destination-policy.js';
 import { DeliveryError } from './notification.js';
+import { systemTimers, type Timers } from '../../runtime/clock.js';
 
 export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
 /** Bytes of a receiver's answer read before the connection is closed. */
@@ -34,6 +35,8 @@ export interface TlsOptions {
 export interface PostOptions {
   signal: AbortSignal;
   timeoutMs: number;
+  /** The timeout runs on these; the system's by default. */
+  timers?: Timers;
   headers?: Record<string, string>;
   /** Where the request may connect; every destination when absent. */
   policy?: DestinationPolicy;
@@ -60,7 +63,10 @@ export async function postJson(url: string, body: unknown, options: PostOptions)
     if (problem !== undefined) throw forbidden(new DestinationForbiddenError(problem));
   }
   const payload = Buffer.from(JSON.stringify(body));
-  const signal = AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]);
+  const timers = options.timers ?? systemTimers;
+  const timeout = new AbortController();
+  const timer = timers.setTimeout(() => timeout.abort(new Error('timeout')), options.timeoutMs);
+  const signal = AbortSignal.any([options.signal, timeout.signal]);
   const status = await new Promise<number>((resolve, reject) => {
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     const tls = options.tls ?? {};
@@ -91,12 +97,14 @@ export async function postJson(url: string, body: unknown, options: PostOptions)
     );
     req.on('error', (err) => reject(err));
     req.end(payload);
-  }).catch((err: unknown) => {
-    if (err instanceof DestinationForbiddenError) throw forbidden(err);
-    if (signal.aborted && !options.signal.aborted) throw new DeliveryError('timeout', true, 'timeout');
-    const cls = errorClass(err);
-    throw new DeliveryError(cls, true, cls);
-  });
+  })
+    .catch((err: unknown) => {
+      if (err instanceof DestinationForbiddenError) throw forbidden(err);
+      if (signal.aborted && !options.signal.aborted) throw new DeliveryError('timeout', true, 'timeout');
+      const cls = errorClass(err);
+      throw new DeliveryError(cls, true, cls);
+    })
+    .finally(() => timers.clearTimeout(timer));
   if (status >= 200 && status < 300) return;
   if (status >= 300 && status < 400)
     throw new DeliveryError(`HTTP ${status} (redirects are not followed)`, false, `HTTP ${status}`);

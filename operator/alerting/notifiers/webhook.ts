@@ -8,6 +8,7 @@ import { formatQuantity, formatTime } from '../format.js';
 import { DEFAULT_HTTP_TIMEOUT_MS, postJson } from './http.js';
 import { DeliveryError, type Notification, type Notifier } from './notification.js';
 import type { DestinationPolicy } from './destination-policy.js';
+import type { Timers } from '../../runtime/clock.js';
 
 /**
  * Secrets the operator reads for notifications must carry this label with the value "true":
@@ -46,6 +47,8 @@ export interface WebhookOptions {
   /** Where the bearer token is; no Authorization header without it. */
   token?: { secrets: SecretReader; ref: SecretKeyRef };
   timeoutMs?: number;
+  /** The timeout runs on these; the system's by default. */
+  timers?: Timers;
   /** Where the webhook may connect (tenant webhooks are restricted). */
   policy?: DestinationPolicy;
 }
@@ -93,6 +96,7 @@ export class WebhookNotifier implements Notifier {
     await postJson(url, webhookPayload(notification), {
       signal,
       timeoutMs: this.options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS,
+      ...(this.options.timers && { timers: this.options.timers }),
       headers,
       ...(this.options.policy && { policy: this.options.policy }),
     });

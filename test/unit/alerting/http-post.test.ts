@@ -8,6 +8,8 @@ import {
   startSilentReceiver,
   type HostileReceiver,
 } from '../../harness/hostile-receivers.js';
+import { waitFor } from '../../harness/wait.js';
+import { FakeTimers } from '../runtime/fake-timers.js';
 import { startReceiver } from './receiver.js';
 
 const MB = 1024 * 1024;
@@ -37,7 +39,11 @@ describe('postJson', () => {
         `${(huge.bytesWritten[0]! / MB).toFixed(2)} MB written by the receiver\n`,
     );
     expect(error).toMatchObject({ message: 'HTTP 500', failureClass: 'HTTP 500', retryable: true });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // What the receiver managed to write once the client had closed the connection.
+    await waitFor('the receiver to see the connection closed', () => huge.closedResponses === 1, {
+      timeoutMs: 10_000,
+      intervalMs: 5,
+    });
     expect(huge.bytesWritten[0]).toBeLessThan(32 * MB);
     expect(MAX_RESPONSE_BYTES).toBeLessThanOrEqual(64 * 1024);
   });
@@ -58,8 +64,19 @@ describe('postJson', () => {
 
   it('reports a receiver that never answers as a timeout', async () => {
     const silent = await keep(startSilentReceiver());
-    const error = await postJson(silent.url, {}, { signal, timeoutMs: 100 }).catch((err: unknown) => err);
-    expect(error).toMatchObject({ message: 'timeout', retryable: true });
+    const timers = new FakeTimers();
+    let settled: unknown = 'pending';
+    const posting = postJson(silent.url, {}, { signal, timeoutMs: 30_000, timers }).then(
+      () => (settled = 'delivered'),
+      (err: unknown) => (settled = err),
+    );
+    await waitFor('the connection', () => silent.requests === 1, { timeoutMs: 10_000, intervalMs: 5 });
+    await timers.advance(29_999);
+    expect(settled).toBe('pending');
+    await timers.advance(1);
+    await posting;
+    expect(settled).toMatchObject({ message: 'timeout', failureClass: 'timeout', retryable: true });
+    expect(timers.pendingCount).toBe(0);
   });
 
   it('refuses a forbidden destination before connecting, not retryable', async () => {

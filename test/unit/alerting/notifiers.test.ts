@@ -11,6 +11,7 @@ import {
 import { WebhookNotifier, type SecretReader } from '../../../operator/alerting/notifiers/webhook.js';
 import { INTERVAL, T0, cpuSeries, rule, runCycles } from './fixtures.js';
 import { startReceiver, type Receiver } from './receiver.js';
+import { FakeTimers } from '../runtime/fake-timers.js';
 
 const r = rule({
   for: 1,
@@ -23,7 +24,7 @@ const fired = toNotification(r, steps[0]!.transitions[0]!);
 const resolved = toNotification(r, steps[1]!.transitions[0]!);
 const signal = new AbortController().signal;
 const NOW = T0 + 2 * INTERVAL;
-const clock = { now: () => NOW };
+const clock = new FakeTimers(NOW);
 
 let receiver: Receiver | undefined;
 afterEach(async () => {

@@ -92,7 +92,7 @@ export function alertSetup(
     status: new StatusWriter(alerts, { clock, ownedConditionTypes: CONDITION_OWNED_TYPES.ResourceAlert }),
     newDispatcher: (onFailureChange: (alert: string) => void) =>
       new NotificationDispatcher(
-        { metrics, logger: silentLogger(), clock, onFailureChange },
+        { metrics, logger: silentLogger(), timers: clock, onFailureChange },
         { maxAttempts: 1 },
       ),
     events,

@@ -98,10 +98,18 @@ describe('GET /api/v1/events', () => {
     stream.close();
   });
 
-  it('sends keep-alive comments', async () => {
-    const t = await start({ eventStream: { keepAliveMs: 20 } });
+  it('sends a keep-alive comment every keepAliveMs (fake clock)', async () => {
+    const t = await start({ eventStream: { keepAliveMs: 15_000 } });
     const stream = await SseReader.open(`${t.url}/api/v1/events`, TOKENS.admin);
-    await eventually('keep-alive comments', () => (stream.comments >= 3 ? true : undefined));
+    await eventually('the connected comment', () => (stream.comments === 1 ? true : undefined));
+    await t.timers.advance(14_999);
+    t.events.publish(snapshot('team-a')); // a frame after anything sent so far
+    await stream.waitFor('the event', (f) => f.length === 1);
+    expect(stream.comments).toBe(1);
+    for (const n of [2, 3, 4]) {
+      await t.timers.advance(n === 2 ? 1 : 15_000);
+      await eventually(`keep-alive ${n - 1}`, () => (stream.comments === n ? true : undefined));
+    }
     stream.close();
   });
 
@@ -176,17 +184,19 @@ describe('GET /api/v1/events', () => {
   });
 
   it('ends a stream at its maximum lifetime, and when its token is no longer valid', async () => {
-    const t = await start({ eventStream: { maxLifetimeMs: 300, recheckMs: 60_000 } });
+    const t = await start({ eventStream: { maxLifetimeMs: 3_600_000, recheckMs: 600_000 } });
     const expiring = await SseReader.open(`${t.url}/api/v1/events`, TOKENS.tenantA);
+    await t.timers.advance(3_600_000);
     const frames = await expiring.waitFor('the expired event', (f) => f.length === 1);
     expect(frames[0]).toEqual({ event: 'expired', data: { message: expect.stringContaining('reconnect') } });
     await eventually('the stream to end', () => (expiring.ended ? true : undefined));
 
-    const u = await start({ eventStream: { recheckMs: 100 } });
+    const u = await start({ eventStream: { recheckMs: 60_000 } });
     const revoked = await SseReader.open(`${u.url}/api/v1/events`, TOKENS.tenantA);
     // The token stops being valid (revoked, expired): the next review refuses it.
     u.clock.time += 60_000;
     u.tokens.refuse.add(TOKENS.tenantA);
+    await u.timers.advance(60_000);
     const ended = await revoked.waitFor('the error event', (f) => f.length === 1);
     expect(ended[0]).toEqual({
       event: 'error',

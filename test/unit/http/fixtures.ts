@@ -14,6 +14,7 @@ import { createHttpServer, type HttpServer, type HttpServerDeps } from '../../..
 import { silentLogger } from '../../../operator/logging.js';
 import { OperatorMetrics } from '../../../operator/metrics.js';
 import type { ContainerSample } from '../../../operator/model.js';
+import { FakeTimers } from '../runtime/fake-timers.js';
 import type {
   HistoryQuery,
   HistoryResult,
@@ -191,6 +192,8 @@ export interface TestServer {
   access: FakeAccessReviewer;
   queries: FakeQueries;
   clock: FakeClock;
+  /** The event streams' timers (keep-alives, lifetimes, token re-checks): they move only with advance(). */
+  timers: FakeTimers;
   events: EventBus;
   metrics: OperatorMetrics;
   health: { alive: boolean; checks: Record<string, boolean | string> };
@@ -202,6 +205,7 @@ export async function startTestServer(overrides: Partial<HttpServerDeps> = {}): 
   const access = new FakeAccessReviewer();
   const queries = new FakeQueries();
   const clock = new FakeClock();
+  const timers = new FakeTimers();
   const events = new EventBus(silentLogger());
   const metrics = new OperatorMetrics();
   const health = {
@@ -216,6 +220,7 @@ export async function startTestServer(overrides: Partial<HttpServerDeps> = {}): 
     events,
     logger: silentLogger(),
     clock,
+    timers,
     health: {
       live: () => health.alive,
       ready: async () => ({
@@ -226,7 +231,7 @@ export async function startTestServer(overrides: Partial<HttpServerDeps> = {}): 
     ...overrides,
   });
   const { url } = await server.listen('127.0.0.1', 0);
-  return { url, server, tokens, access, queries, clock, events, metrics, health };
+  return { url, server, tokens, access, queries, clock, timers, events, metrics, health };
 }
 
 export interface JsonResponse {

@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { readTlsFiles, selfSignedCertificate } from '../../../operator/http/tls.js';
+import { readTlsFiles, selfSignedCertificate, watchTlsFiles } from '../../../operator/http/tls.js';
+import type { TlsMaterial } from '../../../operator/http/tls.js';
+import { FakeTimers } from '../runtime/fake-timers.js';
 import { startTestServer } from './fixtures.js';
 
 function healthz(url: string, ca: string): Promise<{ status: number; fingerprint: string }> {
@@ -50,6 +52,50 @@ describe('TLS on the HTTP API', () => {
       expect(() => readTlsFiles(join(dir, 'tls.crt'), join(dir, 'other.key'))).toThrow(
         'does not belong to the certificate',
       );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('watches the files: a renewed pair is taken at the next check, one that does not load is reported (fake clock)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kuo-tls-'));
+    const cert = join(dir, 'tls.crt');
+    const key = join(dir, 'tls.key');
+    const write = (material: TlsMaterial, mtimeS: number) => {
+      writeFileSync(cert, material.cert);
+      writeFileSync(key, material.key);
+      utimesSync(cert, mtimeS, mtimeS);
+      utimesSync(key, mtimeS, mtimeS);
+    };
+    const timers = new FakeTimers();
+    const changes: TlsMaterial[] = [];
+    const errors: string[] = [];
+    try {
+      write(selfSignedCertificate(), 1_000_000);
+      const stop = watchTlsFiles(
+        cert,
+        key,
+        (m) => changes.push(m),
+        (err) => errors.push(String(err)),
+        { intervalMs: 60_000, timers },
+      );
+      const renewed = selfSignedCertificate();
+      write(renewed, 1_000_100);
+      await timers.advance(59_999);
+      expect(changes).toEqual([]);
+      await timers.advance(1);
+      expect(changes).toEqual([renewed]);
+      await timers.advance(60_000); // unchanged: nothing new
+      expect(changes).toHaveLength(1);
+
+      writeFileSync(key, selfSignedCertificate().key); // a key of another certificate
+      utimesSync(key, 1_000_200, 1_000_200);
+      await timers.advance(60_000);
+      expect(changes).toHaveLength(1);
+      expect(errors).toEqual([expect.stringContaining('does not belong to the certificate')]);
+
+      stop();
+      expect(timers.pendingCount).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -51,6 +51,16 @@ export class FakeTimers implements Timers {
     await settle();
   }
 
+  /** Advances to the next pending timer (firing it and any due with it); returns the time moved, or undefined if none is pending. */
+  async advanceToNext(): Promise<number | undefined> {
+    await settle();
+    const next = this.nextDue(Infinity);
+    if (!next) return undefined;
+    const delta = next.at - this.nowMs;
+    await this.advance(delta);
+    return delta;
+  }
+
   /** Advances in steps until `condition` holds; returns the time it took, or throws after `limitMs`. */
   async advanceUntil(condition: () => boolean, limitMs: number, stepMs = 10): Promise<number> {
     const start = this.nowMs;
