@@ -249,7 +249,10 @@ TIMES=""
 timed() { # LABEL COMMAND...: runs COMMAND and adds its wall time to the summary
   local label=$1 t=$SECONDS rc=0
   shift
-  "$@" || rc=$?
+  # In the background and waited for, so that INT or TERM runs the teardown at once (bash
+  # defers traps until a foreground command ends).
+  "$@" &
+  wait $! || rc=$?
   TIMES="$TIMES, $label $((SECONDS - t)) s"
   return "$rc"
 }
