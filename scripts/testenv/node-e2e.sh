@@ -180,9 +180,10 @@ sleep_until() { # EPOCH_SECONDS
 }
 
 # In the background until killed: appends `cpu MINUTE T_NS CPU_NS` at every whole minute and
-# `mem T_NS BYTES` every 2 s to FILE.
+# `mem T_NS BYTES` every 2 s to FILE. Stops when a container's cgroup is gone (a window that
+# needs the missing reads then fails with "no counters").
 record_counters() { # CPU_DIR MEM_DIR FILE
-  local cpu_dir=$1 mem_dir=$2 out=$3 next_min next_mem t c
+  local cpu_dir=$1 mem_dir=$2 out=$3 next_min next_mem t c m
   trap 'exit 0' TERM
   next_min=$((($(date +%s) / 60 + 1) * 60))
   next_mem=$(($(date +%s) + 1))
@@ -190,12 +191,14 @@ record_counters() { # CPU_DIR MEM_DIR FILE
     if ((next_min <= next_mem)); then
       sleep_until "$next_min"
       t=$(now_ns)
-      c=$(cpu_ns "$cpu_dir")
+      c=$(cpu_ns "$cpu_dir" 2>/dev/null) && [[ -n $c ]] || exit 0
       echo "cpu $next_min $t $c" >>"$out"
       next_min=$((next_min + 60))
     else
       sleep_until "$next_mem"
-      echo "mem $(now_ns) $(working_set "$mem_dir")" >>"$out"
+      t=$(now_ns)
+      m=$(working_set "$mem_dir" 2>/dev/null) && [[ -n $m ]] || exit 0
+      echo "mem $t $m" >>"$out"
       next_mem=$((next_mem + 2))
     fi
   done
