@@ -48,7 +48,8 @@ e2e_port_forward() {
   E2E_PORT_FORWARD_PID=$!
   forwarded() { grep -qoE '127\.0\.0\.1:[0-9]+' "$E2E_WORKDIR/port-forward.log"; }
   e2e_wait_until "kubectl port-forward" 30 forwarded
-  E2E_API="http://$(grep -oE '127\.0\.0\.1:[0-9]+' "$E2E_WORKDIR/port-forward.log" | head -1)"
+  # One grep, no pipe: with pipefail, `grep | head -1` fails when head closes the pipe early.
+  E2E_API="http://$(grep -m1 -oE '127\.0\.0\.1:[0-9]+' "$E2E_WORKDIR/port-forward.log")"
 }
 
 # GET PATH with the tenant's token; prints the body, fails on a status other than 200.

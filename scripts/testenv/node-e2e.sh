@@ -49,6 +49,9 @@ inner() { # KUBECONFIG: runs inside the node's network namespace
   . scripts/e2e/scenario.sh
   E2E_WORKLOAD_IMAGE=$(bash scripts/testenv/images.sh names | sed -n 's/^busybox=//p')
   trap inner_cleanup EXIT
+  # A command that fails under set -e says where (die says why; this covers the rest).
+  set -E
+  trap 'printf "[e2e-node] error: \"%s\" failed (line %s)\n" "$BASH_COMMAND" "$LINENO" >&2' ERR
 
   phase "kubectl apply -k manifests/overlays/node"
   local started=$SECONDS
