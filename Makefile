@@ -37,8 +37,9 @@ lint: deps ## ESLint and Prettier
 	$(NPM) run lint
 
 .PHONY: test
-test: deps test-env browser ## Type-check, lint, unit and integration tests (starts and stops its own cluster and FerretDB)
+test: deps test-env browser ## Type-check, lint, unit and integration tests, then the real-node e2e (root; starts and stops everything it needs)
 	$(NPM) test
+	bash scripts/testenv/node-e2e.sh
 
 .PHONY: e2e-node
 e2e-node: deps test-env ## The image built and installed with kubectl apply -k on a real node (kubelet + containerd), measured against the kernel's counters (root)

@@ -13,7 +13,6 @@
 #   3. the leader's pod is killed (--grace-period=0 --force): the other replica takes over the
 #      Lease and carries on counting from the breach count in status instead of from zero;
 #   4. the threshold is raised: the alert resolves.
-# Between the steps the caller may run its own checks (scenario_run's hooks).
 # shellcheck shell=bash disable=SC2034 # E2E_* are read by the callers
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -49,7 +48,8 @@ e2e_port_forward() {
   E2E_PORT_FORWARD_PID=$!
   forwarded() { grep -qoE '127\.0\.0\.1:[0-9]+' "$E2E_WORKDIR/port-forward.log"; }
   e2e_wait_until "kubectl port-forward" 30 forwarded
-  E2E_API="http://$(grep -oE '127\.0\.0\.1:[0-9]+' "$E2E_WORKDIR/port-forward.log" | head -1)"
+  # One grep, no pipe: with pipefail, `grep | head -1` fails when head closes the pipe early.
+  E2E_API="http://$(grep -m1 -oE '127\.0\.0\.1:[0-9]+' "$E2E_WORKDIR/port-forward.log")"
 }
 
 # GET PATH with the tenant's token; prints the body, fails on a status other than 200.
@@ -64,12 +64,22 @@ e2e_cleanup() {
 }
 
 e2e_step1_workload_and_alert() {
+  e2e_step1_workloads
+  e2e_step1_alert_fires
+}
+
+# The objects created and both workload pods running.
+e2e_step1_workloads() {
   log "1. workloads, UsagePolicy and ResourceAlert in namespace $E2E_NS"
   k create namespace "$E2E_NS" >/dev/null
   sed "s|image: busybox:1.37|image: ${E2E_WORKLOAD_IMAGE:-busybox:1.37}|" "$E2E_DIR/scenario.yaml" |
     k -n "$E2E_NS" apply -f - >/dev/null
   k -n "$E2E_NS" rollout status deployment/burner --timeout=3m >/dev/null
   k -n "$E2E_NS" rollout status deployment/holder --timeout=3m >/dev/null
+}
+
+# The policy Ready and counting both pods, the alert Firing with an Event.
+e2e_step1_alert_fires() {
   k -n "$E2E_NS" wait --for=condition=Ready usagepolicy/workloads --timeout=2m >/dev/null
   pods_counted() { [[ $(e2e_jsonpath usagepolicy/workloads .status.matchedPods) == 2 ]]; }
   e2e_wait_until "the UsagePolicy to count the pods" 120 pods_counted
@@ -139,16 +149,20 @@ e2e_step4_recovery() {
   e2e_pass "the alert resolves once the usage is below the threshold"
 }
 
-# scenario_run [HOOK_AFTER_API [HOOK_AFTER_FAILOVER]]: the four steps in a namespace of its own,
-# deleted at the end (the caller's EXIT trap should call e2e_cleanup too).
-scenario_run() {
+# A namespace name and a work folder for a run (e2e_cleanup removes both).
+e2e_begin() {
   E2E_NS="kuo-e2e-$RANDOM"
   E2E_WORKDIR=$(mktemp -d)
+}
+
+# scenario_run: the four steps in a namespace of its own, deleted at the end (the caller's EXIT
+# trap should call e2e_cleanup too). make e2e-node runs the same steps with its measurements
+# around them (scripts/testenv/node-e2e.sh).
+scenario_run() {
+  e2e_begin
   e2e_step1_workload_and_alert
   e2e_step2_api
-  [[ -n ${1:-} ]] && "$1"
   e2e_step3_failover
-  [[ -n ${2:-} ]] && "$2"
   e2e_step4_recovery
   e2e_cleanup
   E2E_NS=""

@@ -213,12 +213,16 @@ build_busybox() {
   rm -rf "$dir"
 }
 
-# The operator's key: the Dockerfile, everything its context admits (.dockerignore), and the
-# bases' inputs.
+# The operator's key: the Dockerfile, everything its context admits (the `!` lines of
+# .dockerignore, so a folder added there is part of the key too), and the bases' inputs.
 operator_key() {
   local files
-  files=$(cd "$REPO_ROOT" && { printf '%s\n' Dockerfile .dockerignore package.json package-lock.json \
-    tsconfig.json tsconfig.build.json README.md; find api controllers operator crds -type f; } | sort)
+  files=$(cd "$REPO_ROOT" && {
+    printf '%s\n' Dockerfile .dockerignore
+    sed -n 's|^!\(.*[^/]\)/*$|\1|p' .dockerignore | while read -r p; do
+      if [ -d "$p" ]; then find "$p" -type f; else echo "$p"; fi
+    done
+  } | sort)
   # shellcheck disable=SC2086 # one path a line, none with spaces
   { echo "$files"; cd "$REPO_ROOT" && hash_of $files "$NODE_BIN" /bin/busybox "$(npm_dir)/package.json"; } | sha256sum | cut -c1-16
 }
