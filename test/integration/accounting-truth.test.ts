@@ -18,6 +18,13 @@
  *   collection's first reading (pods that were there before), to its last reading before it
  *   was deleted (the usage after the last reading of a deleted container cannot be known;
  *   docs/collection.md). That last reading's time is the only figure taken from the store.
+ *
+ * The one uncertainty: kwok writes no timestamps on /metrics/resource, so a reading is stamped
+ * with the time its request was sent, and kwok evaluates the counter a little later (the test
+ * measures that lag for every stored reading and prints it: a few ms, up to ~70 ms on a loaded
+ * machine). A window's CPU is therefore off by rate x the difference of the lags at its edges,
+ * which is why the windows are tens of seconds long (a real kubelet stamps its own readings).
+ * Memory has no such uncertainty and must be exact to rounding.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MongoClient, type Collection } from 'mongodb';
@@ -47,6 +54,11 @@ const MI = 2 ** 20;
 const GI = 2 ** 30;
 /** The accuracy issue 12 asks for. */
 const TOLERANCE = 1e-3;
+/**
+ * Memory has no uncertainty at all here (a constant gauge over spans whose ends are the readings'
+ * own times): it must be exact to floating-point rounding.
+ */
+const MEMORY_TOLERANCE = 1e-9;
 
 type Ns = 'a' | 'b' | 'c';
 interface ContainerPlan {
@@ -88,7 +100,7 @@ const PLAN: PodPlan[] = [
   { ns: 'b', name: 'b3', node: NODE1, fast: true, slow: true, late: true, containers: [c('app', 350, 96)] },
   { ns: 'c', name: 'c1', node: NODE0, fast: true, slow: true, containers: [c('app', 150, 32)] },
   { ns: 'c', name: 'c2', node: NODE1, slow: true, deleted: true, containers: [c('app', 1000, 1024)] },
-  { ns: 'c', name: 'c3', node: NODE0, slow: true, late: true, containers: [c('app', 600, 300)] },
+  { ns: 'c', name: 'c3', node: NODE0, fast: true, late: true, containers: [c('app', 600, 300)] },
 ];
 
 interface Scrape {
@@ -321,7 +333,7 @@ describe('exact accounting against the ground truth, across pod churn and a SIGK
     snapshots
       .find(
         { podUid, container, cpuCoreSecondsTotal: { $exists: true } },
-        { projection: { time: 1, from: 1 } },
+        { projection: { time: 1, from: 1, cpuCoreSecondsTotal: 1 } },
       )
       .sort({ time: 1 })
       .toArray();
@@ -421,7 +433,7 @@ spec: {selector: {matchLabels: {pod: a1}}, interval: 20s}
     // Pods started mid-run, billed from their start.
     const untilT0 = async (offsetMs: number) =>
       waitFor(`T0 + ${offsetMs} ms`, () => Date.now() >= t0 + offsetMs, { timeoutMs: offsetMs + 60_000 });
-    await untilT0(10_000);
+    await untilT0(30_000);
     const late = PLAN.filter((p) => p.late);
     for (const pod of late) await createPlanned(pod);
     const starts = new Map<string, number>();
@@ -444,7 +456,7 @@ spec: {selector: {matchLabels: {pod: a1}}, interval: 20s}
     // Before the failover: both replicas answer the same, and the truth.
     // (The windows' edges keep out of the first spans of the pods started mid-run: checked below.)
     const checks: { label: string; from: number; to: number; offset: number }[] = [];
-    checks.push({ label: 'before the failover', from: t0 + 1_517, to: t0 + 9_093, offset: 0 });
+    checks.push({ label: 'before the failover', from: t0 + 1_517, to: t0 + 28_093, offset: 0 });
 
     // SIGKILL the leader while it writes a cycle: the moment a reading of a new cycle is stored.
     await untilT0(75_000);
@@ -543,6 +555,16 @@ spec: {selector: {matchLabels: {pod: a1}}, interval: 20s}
       }
       period.set(key, { cpuFrom, memoryFrom, to });
     }
+    // How much later than its stored time kwok evaluated each stored counter (ms).
+    const lags: number[] = [];
+    for (const { pod, container, uid } of series.values()) {
+      const { origin } = recorder.origin(`${ns[pod.ns]}/${pod.name}/${container.name}`, container.cores);
+      for (const r of await readings(uid, container.name))
+        if (r.cpuCoreSecondsTotal! > 0)
+          lags.push((r.cpuCoreSecondsTotal! / container.cores) * 1000 + origin - r.time.getTime());
+    }
+    lags.sort((x, y) => x - y);
+    const lagLine = `reading lag ms: min ${lags[0]!.toFixed(1)} p50 ${lags[lags.length >> 1]!.toFixed(1)} p90 ${lags[Math.floor(lags.length * 0.9)]!.toFixed(1)} max ${lags.at(-1)!.toFixed(1)} (n ${lags.length})`;
     const truth = (key: Ns, from: number, to: number) => {
       let coreSeconds = 0;
       let byteSeconds = 0;
@@ -576,7 +598,7 @@ spec: {selector: {matchLabels: {pod: a1}}, interval: 20s}
           `${check.label.padEnd(20)} ns ${key}: cpu ${item.cpuCoreHours.toFixed(6)} vs ${expected.cpuCoreHours.toFixed(6)} core-h (${(cpuError * 100).toExponential(2)}%), ` +
             `memory ${item.memoryGiBHours.toFixed(6)} vs ${expected.memoryGiBHours.toFixed(6)} GiB-h (${(memoryError * 100).toExponential(2)}%)`,
         );
-        if (Math.abs(cpuError) > TOLERANCE || Math.abs(memoryError) > TOLERANCE)
+        if (Math.abs(cpuError) > TOLERANCE || Math.abs(memoryError) > MEMORY_TOLERANCE)
           failures.push(report.at(-1)!);
         // No requests: billed is usage.
         expect(item.cpuCoreHoursBilled).toBeCloseTo(item.cpuCoreHours, 12);
@@ -584,7 +606,7 @@ spec: {selector: {matchLabels: {pod: a1}}, interval: 20s}
     }
     // The figures of the run (every window and namespace), then the verdict.
     console.log(
-      `accounting truth (wall ${((Date.now() - startedAt) / 1000).toFixed(0)} s, killed at T0+${((killedAt - t0) / 1000).toFixed(1)} s):\n${report.join('\n')}`,
+      `accounting truth (wall ${((Date.now() - startedAt) / 1000).toFixed(0)} s, killed at T0+${((killedAt - t0) / 1000).toFixed(1)} s; ${lagLine}):\n${report.join('\n')}`,
     );
     expect(failures).toEqual([]);
 
@@ -599,6 +621,6 @@ spec: {selector: {matchLabels: {pod: a1}}, interval: 20s}
     const alone = (0.25 * (whole.to - whole.from)) / 1000 / 3600;
     expect(Math.abs(podA1!.cpuCoreHours / alone - 1)).toBeLessThan(TOLERANCE);
     expect(Math.abs(podB1!.cpuCoreHours / alone - 1)).toBeLessThan(TOLERANCE);
-    expect(Math.abs(podA1!.memoryGiBHours / podB1!.memoryGiBHours - 1)).toBeLessThan(TOLERANCE);
+    expect(Math.abs(podA1!.memoryGiBHours / podB1!.memoryGiBHours - 1)).toBeLessThan(MEMORY_TOLERANCE);
   }, 600_000);
 });
