@@ -525,6 +525,18 @@ spec: {selector: {matchLabels: {pod: a1}}, interval: 20s}
     );
     recorder.stop();
 
+    // Both leadership terms wrote readings: the killed leader's and its successor's.
+    const terms = new Set(
+      (
+        await mongo
+          .db(database)
+          .collection<{ term?: number }>('snapshots')
+          .find({}, { projection: { term: 1 } })
+          .toArray()
+      ).map((d) => d.term),
+    );
+    expect(terms.size).toBeGreaterThanOrEqual(2);
+
     // The measured period of each container.
     const period = new Map<string, { cpuFrom: number; memoryFrom: number; to: number }>();
     const edges = checks.flatMap((x) => [x.from, x.to]);
