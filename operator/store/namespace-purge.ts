@@ -9,6 +9,7 @@
  * deletion while the purge runs (operator/tenancy/namespace-guard.ts).
  */
 import { MongoClient, type Collection, type Db } from 'mongodb';
+import { deleteInBatches, type BatchLimits } from './batch-delete.js';
 import { COLLECTION_NAMES } from './connection.js';
 
 export const TOMBSTONE_COLLECTION = 'namespace_tombstones';
@@ -29,12 +30,7 @@ export interface NamespaceTombstone {
   deletedAt: Date;
 }
 
-export interface PurgeLimits {
-  /** Documents deleted per command. */
-  batchSize: number;
-  /** Batches per collection and call; the rest waits for the next call. */
-  maxBatches: number;
-}
+export type PurgeLimits = BatchLimits;
 
 export interface PurgeResult {
   deleted: number;
@@ -117,20 +113,9 @@ export class MongoNamespaceData implements Omit<NamespaceDataStore, 'close'> {
     let deleted = 0;
     let more = false;
     for (const name of NAMESPACED_COLLECTIONS) {
-      const collection = this.db.collection<{ _id: unknown }>(name);
-      let batch = 0;
-      for (; batch < limits.maxBatches; batch++) {
-        const ids = (
-          await collection
-            .find(filter as never, { projection: { _id: 1 } })
-            .limit(limits.batchSize)
-            .toArray()
-        ).map((d) => d._id);
-        if (ids.length === 0) break;
-        deleted += (await collection.deleteMany({ _id: { $in: ids } } as never)).deletedCount;
-        if (ids.length < limits.batchSize) break;
-      }
-      if (batch === limits.maxBatches) more = true;
+      const result = await deleteInBatches(this.db.collection<{ _id: unknown }>(name), filter, limits);
+      deleted += result.deleted;
+      more ||= result.more;
     }
     return { deleted, more };
   }

@@ -315,22 +315,25 @@ function namespaceScope(namespaces: readonly string[] | undefined): Filter<Rollu
   return namespaces === undefined ? {} : { namespace: { $in: [...namespaces] } };
 }
 
+/** The window's totals per container for a top or summary query; none for an empty scope or window. */
+async function queryTotals(
+  collections: StoreCollections,
+  query: { from: number; to: number; namespaces?: readonly string[] },
+  now: number,
+  stats: ReadStats,
+): Promise<RangeResult> {
+  if ((query.namespaces !== undefined && query.namespaces.length === 0) || !(query.to > query.from))
+    return { totals: new Map(), coveredMs: 0 };
+  return windowTotals(collections, query.from, query.to, namespaceScope(query.namespaces), now, stats);
+}
+
 export async function top(
   collections: StoreCollections,
   query: TopQuery,
   now: number,
   stats: ReadStats = { documentsRead: 0 },
 ): Promise<TopResult> {
-  if ((query.namespaces !== undefined && query.namespaces.length === 0) || !(query.to > query.from))
-    return { items: [], coverage: coverageOf(query.from, query.to, 0) };
-  const { totals, coveredMs } = await windowTotals(
-    collections,
-    query.from,
-    query.to,
-    namespaceScope(query.namespaces),
-    now,
-    stats,
-  );
+  const { totals, coveredMs } = await queryTotals(collections, query, now, stats);
   const entries: TopEntry[] = [];
   for (const t of totals.values()) {
     const metric = query.metric === 'cpu' ? t.cpu : t.memory;
@@ -366,16 +369,7 @@ export async function summary(
   now: number,
   stats: ReadStats = { documentsRead: 0 },
 ): Promise<SummaryResult> {
-  if ((query.namespaces !== undefined && query.namespaces.length === 0) || !(query.to > query.from))
-    return { items: [], coverage: coverageOf(query.from, query.to, 0) };
-  const { totals, coveredMs } = await windowTotals(
-    collections,
-    query.from,
-    query.to,
-    namespaceScope(query.namespaces),
-    now,
-    stats,
-  );
+  const { totals, coveredMs } = await queryTotals(collections, query, now, stats);
   const groups = new Map<string, SummaryEntry>();
   for (const t of totals.values()) {
     const group =

@@ -10,15 +10,12 @@
  */
 import type { Collection } from 'mongodb';
 import type { ObjectKey, Retention } from '../model.js';
+import { deleteInBatches, type BatchLimits } from './batch-delete.js';
 import type { StoreCollections } from './connection.js';
 import { keepMs, RESOLUTION_MS, ROLLUP_RESOLUTIONS } from './resolutions.js';
 
-export interface RetentionLimits {
-  /** Documents deleted per command. */
-  batchSize: number;
-  /** Batches per collection and run; the rest waits for the next run. */
-  maxBatches: number;
-}
+/** Per collection and run; the rest waits for the next run. */
+export type RetentionLimits = BatchLimits;
 
 type Expiring = { _id: string; policy: string; time: Date; expireAt?: Date };
 
@@ -65,17 +62,6 @@ async function deleteMatching<T extends Expiring>(
   filter: Record<string, unknown>,
   limits: RetentionLimits,
 ): Promise<number> {
-  let deleted = 0;
-  for (let batch = 0; batch < limits.maxBatches; batch++) {
-    const ids = (
-      await collection
-        .find(filter as never, { projection: { _id: 1 } })
-        .limit(limits.batchSize)
-        .toArray()
-    ).map((d) => d._id);
-    if (ids.length === 0) break;
-    deleted += (await collection.deleteMany({ _id: { $in: ids } } as never)).deletedCount;
-    if (ids.length < limits.batchSize) break;
-  }
-  return deleted;
+  return (await deleteInBatches(collection as unknown as Collection<{ _id: unknown }>, filter, limits))
+    .deleted;
 }
