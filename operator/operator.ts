@@ -48,6 +48,8 @@ import { createAgentSource } from './sources/kubernetes-agent.js';
 import { NamespaceReadGuard } from './tenancy/namespace-guard.js';
 import { NamespaceLedger, type CurrentNamespace } from './tenancy/namespace-ledger.js';
 import { NamespacePurger } from './tenancy/namespace-purger.js';
+import { Recommender } from './recommend/recommender.js';
+import { ownerLookupOf } from './recommend/workloads.js';
 
 export interface OperatorHandle {
   /** Base URL of the HTTP API. */
@@ -330,10 +332,17 @@ export async function startOperator(
         },
       })
     : undefined;
+  const guardedQueries = new NamespaceReadGuard(store.queries, ledger);
   const http = createHttpServer({
     ...(tls && { tls }),
     ...(agents && { agents }),
-    queries: new NamespaceReadGuard(store.queries, ledger),
+    queries: guardedQueries,
+    recommender: new Recommender({
+      queries: guardedQueries,
+      pods: podIndex,
+      owners: ownerLookupOf(clients.controllerLister()),
+      prices: config.prices,
+    }),
     tokenReviewer: clients.tokenReviewer(config.http.tokenAudience ? [config.http.tokenAudience] : undefined),
     accessReviewer: clients.accessReviewer(),
     metrics,
