@@ -73,7 +73,7 @@ export const VPA_PARAMETERS = {
   oomBumpRatio: 1.2,
   /** History in days at which confidence reaches 1. */
   confidenceDays: 1,
-  /** Upper bounds are capped at this multiple of the observed peak with margin (young workloads). */
+  /** Upper bounds are capped at this multiple of the highest bucket (its end) with margin (young workloads). */
   upperBoundPeakCap: 2,
 } as const;
 
@@ -135,7 +135,7 @@ export function vpaStrategy(usage: ContainerUsage): StrategyResult | undefined {
   if (cpuTarget === undefined || memoryTarget === undefined) return undefined;
   const containers = Math.max(1, usage.containersPerPod);
   const cpuPeak = percentile(usage.cpu, CPU_SCALE, 1) as number;
-  const memoryPeak = Math.max(...peaks);
+  const memoryPeak = percentile(memory, MEMORY_SCALE, 1) as number;
   const cpu = vpaBounds(
     cpuTarget * margin,
     percentile(usage.cpu, CPU_SCALE, p.lowerBoundPercentile) as number,
