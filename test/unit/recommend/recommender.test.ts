@@ -2,7 +2,12 @@ import { describe, expect, it } from '@jest/globals';
 import type { PodInfo } from '../../../operator/collector/pod-cache.js';
 import { DEFAULT_PRICES, Recommender } from '../../../operator/recommend/recommender.js';
 import { WorkloadResolver, ownerLookupOf } from '../../../operator/recommend/workloads.js';
-import { BucketHistograms, bucketIndexOf, CPU_SCALE, MEMORY_SCALE } from '../../../operator/store/histograms.js';
+import {
+  BucketHistograms,
+  bucketIndexOf,
+  CPU_SCALE,
+  MEMORY_SCALE,
+} from '../../../operator/store/histograms.js';
 import type { DistributionQuery, SeriesDistribution } from '../../../operator/store/types.js';
 
 const DAY = 86_400_000;
@@ -10,7 +15,13 @@ const T = 100 * DAY;
 const MIB = 2 ** 20;
 
 /** A series measured whole days at one CPU rate and one memory peak per day. */
-function series(pod: string, container: string, millicores: number, peakBytes: number, days = 2): SeriesDistribution {
+function series(
+  pod: string,
+  container: string,
+  millicores: number,
+  peakBytes: number,
+  days = 2,
+): SeriesDistribution {
   const histograms = new BucketHistograms();
   histograms.addPiece(
     { cpu: bucketIndexOf(CPU_SCALE, millicores), memory: bucketIndexOf(MEMORY_SCALE, peakBytes) },
@@ -73,7 +84,10 @@ describe('WorkloadResolver', () => {
       kind: 'ReplicaSet',
       name: 'orphan-rs',
     });
-    expect(resolver.ofOwner('db-0', { kind: 'StatefulSet', name: 'db' })).toEqual({ kind: 'StatefulSet', name: 'db' });
+    expect(resolver.ofOwner('db-0', { kind: 'StatefulSet', name: 'db' })).toEqual({
+      kind: 'StatefulSet',
+      name: 'db',
+    });
     expect(resolver.ofOwner('lonely', undefined)).toEqual({ kind: 'Pod', name: 'lonely' });
   });
 
@@ -119,13 +133,20 @@ describe('Recommender', () => {
     },
     pods: { list: () => pods },
     owners: ownerLookupOf({
-      list: async () => [{ kind: 'ReplicaSet', name: 'web-7d9f8c6b5', owner: { kind: 'Deployment', name: 'web' } }],
+      list: async () => [
+        { kind: 'ReplicaSet', name: 'web-7d9f8c6b5', owner: { kind: 'Deployment', name: 'web' } },
+      ],
     }),
     prices: DEFAULT_PRICES,
   });
 
   it('groups pods by workload and keeps containers apart, with requests, differences and costs', async () => {
-    const items = await recommender.recommend({ namespace: 'shop', from: T - 8 * DAY, to: T, strategy: 'vpa' });
+    const items = await recommender.recommend({
+      namespace: 'shop',
+      from: T - 8 * DAY,
+      to: T,
+      strategy: 'vpa',
+    });
     expect(asked).toEqual({ namespace: 'shop', from: T - 8 * DAY, to: T });
     expect(items.map((i) => [i.workload.kind, i.workload.name, i.container, i.containerType])).toEqual([
       ['Deployment', 'web', 'app', 'container'],
@@ -134,7 +155,12 @@ describe('Recommender', () => {
     ]);
     const app = items[0]!;
     // Two pods of two days each over the same two days: 2 days covered, 4 container-days.
-    expect(app.history).toEqual({ seconds: 2 * 86_400, samples: 4 * 2880, containerSeconds: 4 * 86_400, pods: 2 });
+    expect(app.history).toEqual({
+      seconds: 2 * 86_400,
+      samples: 4 * 2880,
+      containerSeconds: 4 * 86_400,
+      pods: 2,
+    });
     expect(app.confidence).toBe(1);
     expect(app.cpu.request).toBe(0.5);
     expect(app.cpu.limit).toBe(1);
@@ -169,7 +195,9 @@ describe('Recommender', () => {
       queries: { distributions: async () => distributions },
       pods: { list: () => oomPods },
       owners: ownerLookupOf({
-        list: async () => [{ kind: 'ReplicaSet', name: 'web-7d9f8c6b5', owner: { kind: 'Deployment', name: 'web' } }],
+        list: async () => [
+          { kind: 'ReplicaSet', name: 'web-7d9f8c6b5', owner: { kind: 'Deployment', name: 'web' } },
+        ],
       }),
       prices: DEFAULT_PRICES,
     });

@@ -1,6 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { bucketIndexOf, CPU_SCALE, MEMORY_SCALE, type Histogram } from '../../../operator/store/histograms.js';
+import {
+  bucketIndexOf,
+  CPU_SCALE,
+  MEMORY_SCALE,
+  type Histogram,
+} from '../../../operator/store/histograms.js';
 import {
   krrStrategy,
   oomBump,
@@ -46,7 +51,10 @@ function histogramOf(scale: typeof CPU_SCALE, values: [number, number][]): Histo
 function usage(cpu: [number, number][], peaks: number[], days: number, extra: Partial<ContainerUsage> = {}) {
   return {
     cpu: histogramOf(CPU_SCALE, cpu),
-    memory: histogramOf(MEMORY_SCALE, peaks.map((p) => [p, 1])),
+    memory: histogramOf(
+      MEMORY_SCALE,
+      peaks.map((p) => [p, 1]),
+    ),
     memoryPeaks: peaks,
     memoryMax: Math.max(...peaks),
     coveredMs: days * DAY,
@@ -58,7 +66,10 @@ function usage(cpu: [number, number][], peaks: number[], days: number, extra: Pa
 
 /** Values whose percentiles fall well inside buckets (no value within 0.1% of an edge). */
 const cpuValues = fc.array(
-  fc.tuple(fc.integer({ min: 30, max: 4000 }).map((m) => m + 0.5), fc.integer({ min: 1, max: 60_000 })),
+  fc.tuple(
+    fc.integer({ min: 30, max: 4000 }).map((m) => m + 0.5),
+    fc.integer({ min: 1, max: 60_000 }),
+  ),
   { minLength: 1, maxLength: 50 },
 );
 
@@ -110,7 +121,9 @@ describe('vpa strategy', () => {
   it('after an OOM kill: a peak of max(used + 100 MiB, used x 1.2), and a target never below it', () => {
     expect(oomBump(1024 * MIB)).toBe(1.2 * 1024 * MIB);
     expect(oomBump(200 * MIB)).toBe(300 * MIB);
-    const result = vpaStrategy(usage([[100.5, 1000]], [180 * MIB, 190 * MIB], 8, { oomKilledAt: 256 * MIB }))!;
+    const result = vpaStrategy(
+      usage([[100.5, 1000]], [180 * MIB, 190 * MIB], 8, { oomKilledAt: 256 * MIB }),
+    )!;
     expect(result.oomBump).toBe(356 * MIB);
     expect(result.memory.target).toBeGreaterThanOrEqual(356 * MIB);
     expect(result.memory.target).toBeCloseTo(endOfBucketHolding(1e7, 356 * MIB) * 1.15, 0);
@@ -145,7 +158,10 @@ describe('krr strategy', () => {
 
   it('is fully confident from 3 hours and 100 readings', () => {
     expect(krrStrategy({ ...usage([[100.5, 1]], [MIB], 3 / 24), samples: 100 })!.confidence).toBe(1);
-    expect(krrStrategy({ ...usage([[100.5, 1]], [MIB], 1.5 / 24), samples: 100 })!.confidence).toBeCloseTo(0.5, 9);
+    expect(krrStrategy({ ...usage([[100.5, 1]], [MIB], 1.5 / 24), samples: 100 })!.confidence).toBeCloseTo(
+      0.5,
+      9,
+    );
     expect(krrStrategy({ ...usage([[100.5, 1]], [MIB], 1), samples: 25 })!.confidence).toBe(0.25);
   });
 });
