@@ -48,13 +48,28 @@ export function bucketEndOf(s: HistogramScale, index: number): number {
   return bucketStartOf(s, index + 1);
 }
 
+/** Bucket starts of each scale, computed once (bucketIndexOf is on the write path's hot loop). */
+const STARTS = new WeakMap<HistogramScale, Float64Array>();
+
+function startsOf(s: HistogramScale): Float64Array {
+  let starts = STARTS.get(s);
+  if (starts === undefined) {
+    starts = new Float64Array(s.buckets + 1);
+    for (let i = 0; i <= s.buckets; i++) starts[i] = bucketStartOf(s, i);
+    STARTS.set(s, starts);
+  }
+  return starts;
+}
+
 /** The bucket holding `value` (clamped to the scale). */
 export function bucketIndexOf(s: HistogramScale, value: number): number {
   if (!(value > 0)) return 0;
-  let index = Math.floor(Math.log(1 + (value * (s.ratio - 1)) / s.first) / Math.log(s.ratio));
+  const starts = startsOf(s);
+  let index = Math.floor(Math.log1p((value * (s.ratio - 1)) / s.first) / Math.log(s.ratio));
+  if (index >= s.buckets) return s.buckets - 1;
   // The logarithm may land one off at a boundary: settle it against the bucket's own edges.
-  if (index > 0 && bucketStartOf(s, index) > value) index--;
-  else if (bucketStartOf(s, index + 1) <= value) index++;
+  if (index > 0 && (starts[index] as number) > value) index--;
+  else if ((starts[index + 1] as number) <= value) index++;
   return Math.min(Math.max(index, 0), s.buckets - 1);
 }
 
@@ -98,25 +113,17 @@ export interface StoredHistograms {
   memory?: Record<string, number>;
 }
 
-function toRecord(histogram: Histogram): Record<string, number> | undefined {
-  if (histogram.size === 0) return undefined;
-  const record: Record<string, number> = {};
-  for (const [index, weight] of [...histogram].sort((a, b) => a[0] - b[0])) record[String(index)] = weight;
-  return record;
-}
-
-function fromRecord(into: Histogram, record: Record<string, number> | undefined, share: number): void {
-  if (record === undefined) return;
-  for (const key of Object.keys(record)) addWeight(into, Number(key), (record[key] as number) * share);
-}
-
 /** Which buckets a span's pieces go to: its average rates' indices, -1 when not measured or empty. */
 export interface PieceIndices {
   cpu: number;
   memory: number;
 }
 
+/** Off only in the store benchmark, to print what the histograms cost (bench/store.bench.ts). */
+export const histogramSwitch = { enabled: true };
+
 export function pieceIndicesOf(span: Span): PieceIndices {
+  if (!histogramSwitch.enabled) return { cpu: -1, memory: -1 };
   const seconds = (span.to - span.from) / 1000;
   if (!(seconds > 0)) return { cpu: -1, memory: -1 };
   return {
@@ -126,15 +133,18 @@ export function pieceIndicesOf(span: Span): PieceIndices {
 }
 
 /**
- * The tracker's compact form of an open bucket's histograms: flat `[key, weight, key, weight...]`
- * with key = index for CPU and MEMORY_KEY + index for memory (few distinct keys per bucket).
+ * The tracker's compact form of a series' open buckets' histograms, all levels in one flat
+ * `[key, weight, key, weight...]` list (few distinct keys per bucket; one small array per
+ * series): key = level x LEVEL_KEY + (MEMORY_KEY for memory) + bucket index.
  */
 export type PairList = number[];
 const MEMORY_KEY = 1 << 16;
+const LEVEL_KEY = 1 << 17;
 
-export function addPiecePairs(pairs: PairList, indices: PieceIndices, ms: number): void {
-  if (indices.cpu >= 0) addPair(pairs, indices.cpu, ms);
-  if (indices.memory >= 0) addPair(pairs, MEMORY_KEY + indices.memory, ms);
+export function addPiecePairs(pairs: PairList, level: number, indices: PieceIndices, ms: number): void {
+  const base = level * LEVEL_KEY;
+  if (indices.cpu >= 0) addPair(pairs, base + indices.cpu, ms);
+  if (indices.memory >= 0) addPair(pairs, base + MEMORY_KEY + indices.memory, ms);
 }
 
 function addPair(pairs: PairList, key: number, weight: number): void {
@@ -147,44 +157,86 @@ function addPair(pairs: PairList, key: number, weight: number): void {
   pairs.push(key, weight);
 }
 
-/** A bucket's two histograms. */
+/** Removes one level's pairs from the list and returns them with level-free keys (for addPairs). */
+export function takeLevelPairs(pairs: PairList, level: number): PairList {
+  const taken: PairList = [];
+  let kept = 0;
+  for (let i = 0; i < pairs.length; i += 2) {
+    const key = pairs[i] as number;
+    if (Math.floor(key / LEVEL_KEY) === level) taken.push(key - level * LEVEL_KEY, pairs[i + 1] as number);
+    else {
+      pairs[kept++] = key;
+      pairs[kept++] = pairs[i + 1] as number;
+    }
+  }
+  pairs.length = kept;
+  return taken;
+}
+
+/**
+ * A bucket's two histograms, kept as one pair list (CPU keys are bucket indices, memory keys
+ * MEMORY_KEY + index): many are made (every closed bucket has one), so no Map per bucket; readers
+ * take Map views (`cpu`, `memory`).
+ */
 export class BucketHistograms {
-  readonly cpu: Histogram = new Map();
-  readonly memory: Histogram = new Map();
+  private readonly pairs: PairList = [];
+
+  get cpu(): Histogram {
+    return this.view(false);
+  }
+
+  get memory(): Histogram {
+    return this.view(true);
+  }
+
+  private view(memory: boolean): Histogram {
+    const histogram: Histogram = new Map();
+    for (let i = 0; i < this.pairs.length; i += 2) {
+      const key = this.pairs[i] as number;
+      if (key >= MEMORY_KEY === memory)
+        addWeight(histogram, memory ? key - MEMORY_KEY : key, this.pairs[i + 1] as number);
+    }
+    return histogram;
+  }
 
   /** Adds `ms` of a span (its indices from pieceIndicesOf). */
   addPiece(indices: PieceIndices, ms: number): void {
-    if (!(ms > 0)) return;
-    if (indices.cpu >= 0) addWeight(this.cpu, indices.cpu, ms);
-    if (indices.memory >= 0) addWeight(this.memory, indices.memory, ms);
+    if (ms > 0) addPiecePairs(this.pairs, 0, indices, ms);
   }
 
+  /** Adds level-free pairs (takeLevelPairs). */
   addPairs(pairs: PairList): void {
-    for (let i = 0; i < pairs.length; i += 2) {
-      const key = pairs[i] as number;
-      const weight = pairs[i + 1] as number;
-      if (key >= MEMORY_KEY) addWeight(this.memory, key - MEMORY_KEY, weight);
-      else addWeight(this.cpu, key, weight);
-    }
+    for (let i = 0; i < pairs.length; i += 2) addPair(this.pairs, pairs[i] as number, pairs[i + 1] as number);
   }
 
   /** Adds stored histograms, weights scaled by `share` (a bucket pro-rated at a window's edge). */
   mergeStored(stored: StoredHistograms | undefined, share = 1): void {
     if (stored === undefined) return;
-    fromRecord(this.cpu, stored.cpu, share);
-    fromRecord(this.memory, stored.memory, share);
+    for (const [metric, offset] of [
+      [stored.cpu, 0],
+      [stored.memory, MEMORY_KEY],
+    ] as const) {
+      if (metric === undefined) continue;
+      for (const key of Object.keys(metric))
+        addPair(this.pairs, offset + Number(key), (metric[key] as number) * share);
+    }
   }
 
   merge(other: BucketHistograms): void {
-    mergeHistogram(this.cpu, other.cpu);
-    mergeHistogram(this.memory, other.memory);
+    this.addPairs(other.pairs);
   }
 
   /** The stored form; undefined when both are empty (no field written). */
   toStored(): StoredHistograms | undefined {
-    const cpu = toRecord(this.cpu);
-    const memory = toRecord(this.memory);
-    if (cpu === undefined && memory === undefined) return undefined;
+    if (this.pairs.length === 0) return undefined;
+    let cpu: Record<string, number> | undefined;
+    let memory: Record<string, number> | undefined;
+    for (let i = 0; i < this.pairs.length; i += 2) {
+      const key = this.pairs[i] as number;
+      const weight = this.pairs[i + 1] as number;
+      if (key >= MEMORY_KEY) (memory ??= {})[key - MEMORY_KEY] = weight;
+      else (cpu ??= {})[key] = weight;
+    }
     return { ...(cpu && { cpu }), ...(memory && { memory }) };
   }
 }

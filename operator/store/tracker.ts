@@ -22,7 +22,7 @@ import {
   rollupId,
   type SeriesIdentity,
 } from './rollups.js';
-import { addPiecePairs, pieceIndicesOf, type PairList, type PieceIndices } from './histograms.js';
+import { addPiecePairs, pieceIndicesOf, takeLevelPairs, type PairList, type PieceIndices } from './histograms.js';
 import { seriesKey } from './snapshots.js';
 import { spanOf, type Span } from './spans.js';
 
@@ -35,8 +35,8 @@ interface TrackedSeries {
   identities: SeriesIdentity[];
   /** Identity of the latest sample of the series (reused while the labels stay the same). */
   identity: SeriesIdentity;
-  /** Histogram weights of each open bucket (histograms.ts), ROLLUP_RESOLUTIONS order. */
-  histograms: PairList[];
+  /** Histogram weights of the open buckets of every level (histograms.ts). */
+  histograms: PairList;
 }
 
 export class RollupTracker {
@@ -67,7 +67,7 @@ export class RollupTracker {
             buckets,
             identities: new Array<SeriesIdentity>(LEVELS).fill(identity),
             identity,
-            histograms: Array.from({ length: LEVELS }, () => []),
+            histograms: [],
           }),
         );
       } else tracked.identity = identity;
@@ -138,13 +138,10 @@ export class RollupTracker {
       return;
     }
     if (open < start) closed.push(this.copy(tracked, i));
-    if (open !== start) {
-      initBucketAt(buckets, at, start); // also when none was open (NaN)
-      tracked.histograms[i] = [];
-    }
+    if (open !== start) initBucketAt(buckets, at, start); // also when none was open (NaN)
     if (ms >= 0) {
       addPieceAt(buckets, at, sample, span, ms);
-      if (ms > 0) addPiecePairs(tracked.histograms[i] as PairList, indices, ms);
+      if (ms > 0) addPiecePairs(tracked.histograms, i, indices, ms);
     }
     if (reading && addReadingAt(buckets, at, sample)) identities[i] = identity;
   }
@@ -166,7 +163,8 @@ export class RollupTracker {
       tracked.identities[index] as SeriesIdentity,
       tracked.buckets,
       index * BUCKET_FIELDS,
-      tracked.histograms[index],
+      // The bucket is handed out: its weights leave the list with it.
+      takeLevelPairs(tracked.histograms, index),
     );
   }
 
