@@ -126,6 +126,8 @@ spec: {selector: {matchLabels: {tier: x}}, interval: 10s}
       ['Pod', 'solo', 'main', 'container'],
     ]);
     const web = items[0]!;
+    // A real answer, as docs/rightsizing.md shows and explains it.
+    console.log(`[recommendations] Deployment/web app:\n${JSON.stringify(web, null, 2)}`);
     expect(web.strategy).toBe('vpa');
     expect(web.history.pods).toBe(2);
     expect(web.history.seconds).toBeGreaterThan(0);
