@@ -43,7 +43,7 @@ export interface RecommendationItem {
   containerType: ContainerType;
   strategy: StrategyName;
   history: {
-    /** Time at least one of the workload's pods was measured in the window. */
+    /** History: per day of the window, the longest time one of the workload's pods was measured, summed. */
     seconds: number;
     /** Readings of the container over all its pods. */
     samples: number;
@@ -84,7 +84,7 @@ interface Group {
   memoryMax?: number;
   samples: number;
   measuredMs: number;
-  /** Interval start -> measured ms summed over the pods, and the interval's length. */
+  /** Interval start -> the longest measured time of one pod in it, and the interval's length. */
   intervals: Map<number, { ms: number; length: number }>;
   pods: Set<string>;
   /** Containers of the pods seen in the store (for pods that are gone). */
@@ -248,7 +248,9 @@ export function groupSeries(
     for (const name of containersByPod.get(s.pod) ?? []) group.storedContainers.add(name);
     for (const interval of s.intervals) {
       const entry = group.intervals.get(interval.start) ?? { ms: 0, length: interval.end - interval.start };
-      entry.ms += interval.measuredMs;
+      // The longest-measured pod of the interval: never more history than there is (replicas
+      // measured at the same time do not add up), at worst short of a replacement's overlap.
+      entry.ms = Math.max(entry.ms, interval.measuredMs);
       group.intervals.set(interval.start, entry);
       if (interval.memoryPeak !== undefined) {
         group.peaks.push(interval.memoryPeak);
