@@ -61,6 +61,8 @@ export interface OperatorConfig {
   agents: AgentsConfig;
   /** Prices of right-sizing's cost differences (docs/rightsizing.md). */
   prices: { cpuCoreHour: number; memoryGiBHour: number };
+  /** How often the UsagePolicy status' right-sizing summary and the OOM Events are refreshed. */
+  rightsizingIntervalMs: number;
 }
 
 export interface AgentsConfig {
@@ -438,6 +440,13 @@ function describeCommandLine(env: Env): { program: Command; settings: Setting[] 
     [0.004237, '0.004237'],
   );
   add(
+    '--rightsizing-interval <duration>',
+    'RIGHTSIZING_INTERVAL',
+    "how often the policies' right-sizing summaries and the OOM-kill Events are refreshed",
+    positiveDuration,
+    [600_000, '10m'],
+  );
+  add(
     '--ui-dir <path>',
     'UI_DIR',
     'the built dashboard served under /ui/ (default: dist/ui of the package)',
@@ -519,6 +528,7 @@ function validated(values: Record<string, unknown>): OperatorConfig {
       cpuCoreHour: values.priceCpuCoreHour as number,
       memoryGiBHour: values.priceMemoryGibHour as number,
     },
+    rightsizingIntervalMs: values.rightsizingInterval as number,
     agents: {
       enabled: values.agents as boolean,
       port: values.agentPort as number,

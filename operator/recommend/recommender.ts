@@ -54,8 +54,16 @@ export interface RecommendationItem {
   confidence: number;
   cpu: ResourceRecommendation;
   memory: ResourceRecommendation;
-  /** The OOM kill taken into account: the memory it happened at and the bump (bytes). */
-  oom?: { usedBytes: number; bumpBytes: number };
+  /**
+   * The OOM kill taken into account: the memory it happened at, the bump (bytes), the memory
+   * target the history alone gives, and the pods whose container was last OOM-killed.
+   */
+  oom?: {
+    usedBytes: number;
+    bumpBytes: number;
+    targetWithoutKill: number;
+    pods: { name: string; uid: string; finishedAt?: number }[];
+  };
   cost: {
     cpuPerCoreHour: number;
     memoryPerGiBHour: number;
@@ -136,9 +144,13 @@ export class Recommender {
     // The newest live pod tells the current spec; any live pod's OOM kill counts.
     const newest = [...pods].sort((a, b) => (b.startTime ?? 0) - (a.startTime ?? 0))[0];
     const spec: ContainerInfo | undefined = newest?.containers.find((c) => c.name === group.container);
-    const oomKilled = pods.some((p) =>
-      p.containers.some((c) => c.name === group.container && c.lastTermination?.reason === 'OOMKilled'),
-    );
+    const killed = pods.flatMap((p) => {
+      const c = p.containers.find((c) => c.name === group.container);
+      if (c?.lastTermination?.reason !== 'OOMKilled') return [];
+      const { finishedAt } = c.lastTermination;
+      return [{ name: p.name, uid: p.uid, ...(finishedAt !== undefined && { finishedAt }) }];
+    });
+    const oomKilled = killed.length > 0;
     let coveredMs = 0;
     for (const { ms, length } of group.intervals.values()) coveredMs += Math.min(ms, length);
     const oomKilledAt = oomKilled ? (spec?.memoryLimitBytes ?? group.memoryMax) : undefined;
@@ -154,6 +166,7 @@ export class Recommender {
     };
     const result = runStrategy(strategy, usage);
     if (result === undefined) return undefined;
+    const withoutKill = oomKilled ? runStrategy(strategy, { ...usage, oomKilledAt: undefined }) : undefined;
     const { prices } = this.deps;
     const cpuRequest = spec?.cpuRequestMillicores;
     const memoryRequest = spec?.memoryRequestBytes;
@@ -192,7 +205,14 @@ export class Recommender {
         difference: memoryRequest === undefined ? null : memoryTarget - memoryRequest,
       },
       ...(oomKilledAt !== undefined &&
-        result.oomBump !== undefined && { oom: { usedBytes: oomKilledAt, bumpBytes: result.oomBump } }),
+        result.oomBump !== undefined && {
+          oom: {
+            usedBytes: oomKilledAt,
+            bumpBytes: result.oomBump,
+            targetWithoutKill: roundUp(withoutKill?.memory.target ?? 0, 1),
+            pods: killed,
+          },
+        }),
       cost: {
         cpuPerCoreHour: prices.cpuCoreHour,
         memoryPerGiBHour: prices.memoryGiBHour,

@@ -22,7 +22,13 @@ import {
   rollupId,
   type SeriesIdentity,
 } from './rollups.js';
-import { addPiecePairs, pieceIndicesOf, takeLevelPairs, type PairList, type PieceIndices } from './histograms.js';
+import {
+  addPiecePairs,
+  pieceIndicesOf,
+  takeLevelPairs,
+  type PairList,
+  type PieceIndices,
+} from './histograms.js';
 import { seriesKey } from './snapshots.js';
 import { spanOf, type Span } from './spans.js';
 

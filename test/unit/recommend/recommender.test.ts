@@ -210,7 +210,19 @@ describe('Recommender', () => {
     });
     const app = items.find((i) => i.container === 'app')!;
     expect(items.map((i) => i.container)).toEqual(['app', 'proxy']);
-    expect(app.oom).toEqual({ usedBytes: 512 * MIB, bumpBytes: 512 * MIB * 1.2 });
+    expect(app.oom).toMatchObject({
+      usedBytes: 512 * MIB,
+      bumpBytes: 512 * MIB * 1.2,
+      pods: [{ name: 'web-7d9f8c6b5-x2x4z', uid: 'web-7d9f8c6b5-x2x4z-uid' }],
+    });
+    // What the history alone recommends: the daily peaks of 300 MiB, their bucket end + 15%.
+    const plain = await recommender.recommend({
+      namespace: 'shop',
+      from: T - 8 * DAY,
+      to: T,
+      strategy: 'vpa',
+    });
+    expect(app.oom?.targetWithoutKill).toBe(plain[0]!.memory.target);
     expect(app.memory.target).toBeGreaterThanOrEqual(512 * MIB * 1.2);
   });
 });
