@@ -10,6 +10,8 @@ import type { OperatorHandle } from '../../operator/operator.js';
 import {
   apply,
   createDeployment,
+  getObject,
+  kubectlOk,
   createPod,
   deleteNamespace,
   namespaceViewerToken,
@@ -73,7 +75,11 @@ describe('recommendations API over collected usage', () => {
   beforeAll(async () => {
     operatorNamespace = await newNamespace('kuo-system');
     ns = await newNamespace('reco');
-    operator = await startTestOperator({ namespace: operatorNamespace, database: uniqueName('recotest') });
+    operator = await startTestOperator({
+      namespace: operatorNamespace,
+      database: uniqueName('recotest'),
+      args: ['--rightsizing-interval', '5s'],
+    });
     token = await namespaceViewerToken(ns);
     await createDeployment(ns, {
       name: 'web',
@@ -173,5 +179,35 @@ spec: {selector: {matchLabels: {tier: x}}, interval: 10s}
     }
     expect((await get(`/api/v1/namespaces/${ns}/recommendations`, false)).status).toBe(401);
     expect((await get(`/api/v1/namespaces/${operatorNamespace}/recommendations`)).status).toBe(403);
+
+    // The policy's status sums it up: web requests more than recommended (a saving), solo
+    // requests nothing (below its recommendation).
+    const rightsizing = await waitFor(
+      'the right-sizing summary on the UsagePolicy status',
+      async () => {
+        const policy = await getObject<{ status?: { rightsizing?: Record<string, unknown> } }>(
+          'usagepolicies',
+          ns,
+          'all',
+        );
+        const r = policy?.status?.rightsizing as
+          | {
+              overProvisioned?: { workload: string; cpu: string }[];
+              underProvisioned?: { workload: string }[];
+            }
+          | undefined;
+        return r?.overProvisioned?.length && r.underProvisioned?.length ? r : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    );
+    expect(rightsizing.overProvisioned?.[0]).toMatchObject({
+      workload: 'Deployment/web',
+      cpu: '500m -> 249m',
+    });
+    expect(rightsizing.underProvisioned?.[0]).toMatchObject({ workload: 'Pod/solo' });
+    const table = await kubectlOk(['-n', ns, 'get', 'usagepolicy', 'all', '-o', 'wide']);
+    expect(table).toMatch(/SAVINGS\/H/);
+    expect(table).toMatch(/MOST OVER\s+MOST UNDER/);
+    expect(table).toMatch(/Deployment\/web\s+Pod\/solo/);
   });
 });
