@@ -9,6 +9,7 @@ import type { ContainerSample, LabelPair, ObjectKey, Retention } from '../model.
 import { bucketStart, finerResolution, keepMs, RESOLUTION_MS, type Resolution } from './resolutions.js';
 import { seriesKey } from './snapshots.js';
 import { spanOf, splitSpan, type Span } from './spans.js';
+import { addIoPiece, emptyIo, ioIncFields, ioPieces, mergeIo, type IoRollup } from './io-counters.js';
 
 /** One metric (CPU millicores or memory bytes) over a bucket, as stored. */
 export interface MetricRollup {
@@ -44,6 +45,8 @@ export interface RollupDoc extends SeriesScope {
   count: number;
   cpu: MetricRollup;
   memory: MetricRollup;
+  /** Network and block I/O over the span pieces in the bucket (io-counters.ts); absent when no agent supplied any. */
+  io?: IoRollup;
   /** Ids of the parts merged into the bucket: a part is applied at most once. */
   parts: string[];
   /** Leadership term of the last writer; a writer of an older term cannot change the document. */
@@ -309,6 +312,8 @@ export function expiryOf(
  */
 export class BucketAccumulator {
   private readonly values: number[];
+  /** I/O of the bucket, kept beside the doubles (only buckets of series with an agent have any). */
+  io: IoRollup | undefined;
 
   constructor(
     readonly resolution: Resolution,
@@ -329,6 +334,12 @@ export class BucketAccumulator {
     const bucket = new BucketAccumulator(resolution, bucketStartAt(values, at), identity);
     for (let i = 0; i < BUCKET_FIELDS; i++) bucket.values[i] = values[at + i] as number;
     return bucket;
+  }
+
+  /** Adds `ms` of the sample's I/O span (the caller split it). */
+  addIo(sample: ContainerSample, ms: number): void {
+    if (sample.io === undefined) return;
+    addIoPiece((this.io ??= emptyIo()), sample.io, ms);
   }
 
   get cpu(): MetricAccumulator {
@@ -354,6 +365,9 @@ export class BucketAccumulator {
       if (piece) addPieceAt(this.values, 0, sample, span, piece.ms);
       if (reading && addReadingAt(this.values, 0, sample)) this.identity = identity;
     });
+    if (sample.io !== undefined)
+      for (const piece of ioPieces(sample.io, RESOLUTION_MS[this.resolution]))
+        if (piece.start === this.start) this.addIo(sample, piece.ms);
   }
 
   /** Adds a piece of a span and, when `reading`, the reading itself (the caller split the span). */
@@ -372,6 +386,7 @@ export class BucketAccumulator {
     addTo(this.values, COUNT, doc.count);
     mergeMetricAt(this.values, CPU, doc.cpu);
     mergeMetricAt(this.values, MEMORY, doc.memory);
+    if (doc.io) mergeIo((this.io ??= emptyIo()), doc.io);
     if (doc.time.getTime() >= this.latest) {
       this.values[LATEST] = doc.time.getTime();
       this.identity = { ...this.identity, labels: doc.labels };
@@ -398,6 +413,7 @@ export class BucketAccumulator {
     };
     if (retention !== undefined) doc.retention = retention;
     if (term !== undefined) doc.term = term;
+    if (this.io !== undefined) doc.io = this.io;
     return doc;
   }
 }
@@ -431,6 +447,15 @@ export function rollupsOfSamples(
         buckets.set(id, (bucket = new BucketAccumulator(resolution, start, identity)));
       bucket.addSplit(sample, identity, span, piece, reading);
     });
+    if (sample.io === undefined) continue;
+    for (const piece of ioPieces(sample.io, RESOLUTION_MS[resolution])) {
+      if (window && (piece.start < window.from || piece.start >= window.to)) continue;
+      const id = rollupId(resolution, piece.start, identity.series);
+      let bucket = buckets.get(id);
+      if (bucket === undefined)
+        buckets.set(id, (bucket = new BucketAccumulator(resolution, piece.start, identity)));
+      bucket.addIo(sample, piece.ms);
+    }
   }
   return new Map([...buckets].map(([id, bucket]) => [id, bucket.toDoc(parts, term)]));
 }
@@ -479,6 +504,8 @@ export function mergeUpdate(
     if (metric.min !== undefined) min[`${name}.min`] = metric.min;
     if (metric.max !== undefined) max[`${name}.max`] = metric.max;
   }
+  if (part.io)
+    for (const [field, value] of Object.entries(ioIncFields(part.io))) inc[field] = new Double(value);
   if (part.expireAt) max.expireAt = part.expireAt;
   if (part.finerExpireAt) max.finerExpireAt = part.finerExpireAt;
   const setOnInsert: Record<string, unknown> = {

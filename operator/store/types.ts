@@ -2,6 +2,7 @@
  * The store's boundary: what the collector writes and what the HTTP API reads.
  * Implemented by the MongoDB store; other modules depend on these interfaces only.
  */
+import type { IoRollup } from './io-counters.js';
 import type { ContainerSample, ObjectKey, Retention } from '../model.js';
 
 /** Resolutions kept by the store. `raw` is the samples themselves. */
@@ -23,6 +24,8 @@ export interface HistoryPoint {
   count: number;
   cpuMillicores: Aggregate | null;
   memoryBytes: Aggregate | null;
+  /** Network and block I/O in the point (counter increments; `ms` of agent readings covering it); null without an agent. */
+  io?: IoRollup | null;
 }
 
 export interface ContainerHistory {
@@ -67,6 +70,8 @@ export interface TopEntry {
   max: number;
   /** Readings in the window (of the whole buckets and raw readings read). */
   samples: number;
+  /** Network and block I/O of the container over the window; null when no agent supplied any. */
+  io?: IoRollup | null;
 }
 
 /**
@@ -112,6 +117,8 @@ export interface SummaryEntry {
   memoryGiBHours: number;
   memoryGiBHoursBilled: number;
   containers: number;
+  /** Network and block I/O in the window (bytes, packets, operations); null when no agent supplied any. */
+  io?: IoRollup | null;
 }
 
 /** Read side, served by the HTTP API. */
