@@ -27,6 +27,8 @@ export function objectKey(namespace: string, name: string): ObjectKey {
 }
 
 /** The namespace and name of a key made by objectKey, e.g. for log fields. */
+import type { IoReading } from './store/io-counters.js';
+
 export function objectRef(key: ObjectKey): { namespace: string; name: string } {
   const slash = key.indexOf('/');
   return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
@@ -83,6 +85,8 @@ export interface ContainerSample extends ContainerResources {
   containerStartTime?: number;
   /** The longest retention of the policies that select the container, when it was read. */
   retention?: Retention;
+  /** Network and block I/O from the node agent over its own span (store/io-counters.ts); absent without an agent. */
+  io?: IoReading;
   /**
    * The collecting policy's interval in seconds: the span of time this sample stands for.
    * Chargeback integrates usage over it (core-hours = sum of cores x interval).

@@ -44,6 +44,7 @@ import { StatusWriter } from './runtime/status-writer.js';
 import { cycleSinks } from './sinks.js';
 import { openNamespaceData, openStore, type UsageStore } from './store/index.js';
 import { AgentReadings } from './sources/agent-readings.js';
+import { AgentIoJoiner, AgentIoWriter } from './sources/agent-io.js';
 import { createAgentSource } from './sources/kubernetes-agent.js';
 import { NamespaceReadGuard } from './tenancy/namespace-guard.js';
 import { NamespaceLedger, type CurrentNamespace } from './tenancy/namespace-ledger.js';
@@ -262,7 +263,8 @@ export async function startOperator(
     pods: podIndex,
     sinks: cycleSinks({
       alerts: alertController.reconciler.evaluation,
-      store: store.writer,
+      // The agents' I/O counters join the samples of the containers they report (sources/agent-io.ts).
+      store: new AgentIoWriter(store.writer, new AgentIoJoiner(() => agents)),
       events,
       metrics,
       perTargetMetrics: config.perTargetMetrics,

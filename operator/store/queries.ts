@@ -12,6 +12,7 @@
 import type { Filter } from 'mongodb';
 import type { ContainerSample } from '../model.js';
 import type { StoreCollections } from './connection.js';
+import { addIoPiece, emptyIo, ioOverlapMs, IO_COUNTERS, mergeIo, type IoRollup } from './io-counters.js';
 import {
   bucketStart,
   granularityMs,
@@ -87,6 +88,8 @@ export class SeriesWindow {
   readonly cpu = new MetricAccumulator();
   readonly memory = new MetricAccumulator();
   readonly histograms = new BucketHistograms();
+  /** I/O over the window (io-counters.ts); undefined when no agent supplied any. */
+  io: IoRollup | undefined;
   /** Time of the bucket or reading the identity was taken from. */
   private latest = -Infinity;
 
@@ -112,6 +115,7 @@ export class SeriesWindow {
     this.cpu.merge(other.cpu.toRollup());
     this.memory.merge(other.memory.toRollup());
     this.histograms.merge(other.histograms);
+    if (other.io) mergeIo((this.io ??= emptyIo()), other.io);
     this.identify(other.latest, other);
   }
 }
@@ -193,6 +197,7 @@ function wholeBuckets(docs: RollupDoc[]): RangeResult {
     window.cpu.merge(doc.cpu);
     window.memory.merge(doc.memory);
     window.histograms.mergeStored(doc.hist);
+    if (doc.io) mergeIo((window.io ??= emptyIo()), doc.io);
     window.identify(time, doc);
     longest.set(time, Math.max(longest.get(time) ?? 0, doc.cpu.ms ?? 0));
   }
@@ -215,8 +220,10 @@ async function rawRange(ctx: ReadContext, a: number, b: number): Promise<RangeRe
     const span = spanOf(reading);
     const ms = overlapMs(span.from, span.to, a, b);
     const inWindow = reading.time >= a && reading.time < b;
-    if (ms === 0 && !inWindow) continue;
+    const ioMs = reading.io ? ioOverlapMs(reading.io, a, b) : 0;
+    if (ms === 0 && !inWindow && ioMs === 0) continue;
     const window = windowOf(totals, seriesKey(reading), reading);
+    if (reading.io && ioMs > 0) addIoPiece((window.io ??= emptyIo()), reading.io, ioMs);
     if (ms > 0) {
       window.cpu.addPiece(span.cpu, reading.cpuRequestMillicores, ms, span.to - span.from);
       window.memory.addPiece(span.memory, reading.memoryRequestBytes, ms, span.to - span.from);
@@ -292,6 +299,7 @@ async function edgeBucket(
     window.cpu.merge({ ...doc.cpu, n: 0, sum: 0 }, share);
     window.memory.merge({ ...doc.memory, n: 0, sum: 0 }, share);
     window.histograms.mergeStored(doc.hist, share);
+    if (doc.io) mergeIo((window.io = emptyIo()), doc.io, share);
     window.identify(doc.time.getTime(), doc);
     finer.totals.set(key, window);
     prorated = Math.max(prorated, window.cpu.ms);
@@ -368,6 +376,7 @@ export async function top(
       avg: metric.integral / (metric.ms / 1000),
       max: metric.n > 0 ? metric.max : metric.integral / (metric.ms / 1000),
       samples: metric.n,
+      io: ioOf(t.io),
     });
   }
   const name = (e: TopEntry) => `${e.namespace}/${e.pod}/${e.container}`;
@@ -408,6 +417,7 @@ export async function summary(
       memoryGiBHours: 0,
       memoryGiBHoursBilled: 0,
       containers: 0,
+      io: null,
     };
     groups.set(group, entry);
     entry.cpuCoreHours += t.cpu.integral / MILLICORE_SECONDS_PER_CORE_HOUR;
@@ -415,6 +425,14 @@ export async function summary(
     entry.memoryGiBHours += t.memory.integral / BYTE_SECONDS_PER_GIB_HOUR;
     entry.memoryGiBHoursBilled += t.memory.billedIntegral / BYTE_SECONDS_PER_GIB_HOUR;
     entry.containers += 1;
+    if (t.io) {
+      const io = (entry.io ??= emptyIo());
+      mergeIo(io, t.io);
+    }
+  }
+  for (const entry of groups.values()) {
+    if (entry.io === null) continue;
+    entry.io = ioOf(entry.io as IoRollup);
   }
   const items = [...groups.values()].sort(
     (a, b) => b.cpuCoreHoursBilled - a.cpuCoreHoursBilled || a.group.localeCompare(b.group),
@@ -491,6 +509,7 @@ async function rawHistory(collections: StoreCollections, query: HistoryQuery): P
         count: 1,
         cpuMillicores: pointOf(doc.cpuMillicores),
         memoryBytes: pointOf(doc.memoryBytes),
+        io: doc.io ? ioOf({ ...doc.io.inc, ms: doc.io.to - doc.io.from }) : null,
       })),
     })),
   );
@@ -540,12 +559,13 @@ async function rollupHistory(
     bucket.count += doc.count;
     bucket.cpu.merge(doc.cpu);
     bucket.memory.merge(doc.memory);
+    if (doc.io) mergeIo((bucket.io ??= emptyIo()), doc.io);
   }
   const index = LEVELS.indexOf(resolution);
   for (let start = bucketStart(watermark, resolution); start < query.to; start += width) {
     if (start < watermark) continue;
     const { totals } = await range(ctx, index + 1, start, Math.min(start + width, query.to));
-    for (const t of totals.values()) if (t.count > 0) bucketOf(t, start).add(t);
+    for (const t of totals.values()) if (t.count > 0 || t.io) bucketOf(t, start).add(t);
   }
   return [...byContainer.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
@@ -558,6 +578,7 @@ async function rollupHistory(
           count: bucket.count,
           cpuMillicores: aggregateOf(bucket.cpu),
           memoryBytes: aggregateOf(bucket.memory),
+          io: ioOf(bucket.io),
         })),
     }));
 }
@@ -576,4 +597,12 @@ function containerHistories(series: ContainerHistory[]): ContainerHistory[] {
       byContainer.set(candidate.container, candidate);
   }
   return [...byContainer.values()].sort((a, b) => a.container.localeCompare(b.container));
+}
+
+/** The I/O of an answer: the counters (rounded where they are exact counts) and the ms they cover; null when none. */
+function ioOf(io: IoRollup | undefined | null): IoRollup | null {
+  if (!io) return null;
+  const out: IoRollup = { ms: io.ms };
+  for (const name of IO_COUNTERS) if (io[name] !== undefined) out[name] = io[name];
+  return out;
 }

@@ -16,6 +16,7 @@ import {
   type PairList,
   type StoredHistograms,
 } from './histograms.js';
+import { addIoPiece, emptyIo, ioIncFields, ioPieces, mergeIo, type IoRollup } from './io-counters.js';
 
 /** One metric (CPU millicores or memory bytes) over a bucket, as stored. */
 export interface MetricRollup {
@@ -51,6 +52,8 @@ export interface RollupDoc extends SeriesScope {
   count: number;
   cpu: MetricRollup;
   memory: MetricRollup;
+  /** Network and block I/O over the span pieces in the bucket (io-counters.ts); absent when no agent supplied any. */
+  io?: IoRollup;
   /** Ids of the parts merged into the bucket: a part is applied at most once. */
   parts: string[];
   /** Leadership term of the last writer; a writer of an older term cannot change the document. */
@@ -319,6 +322,8 @@ export function expiryOf(
 export class BucketAccumulator {
   private readonly values: number[];
   readonly histograms = new BucketHistograms();
+  /** I/O of the bucket, kept beside the doubles (only buckets of series with an agent have any). */
+  io: IoRollup | undefined;
 
   constructor(
     readonly resolution: Resolution,
@@ -341,6 +346,12 @@ export class BucketAccumulator {
     for (let i = 0; i < BUCKET_FIELDS; i++) bucket.values[i] = values[at + i] as number;
     if (histogramPairs) bucket.histograms.addPairs(histogramPairs);
     return bucket;
+  }
+
+  /** Adds `ms` of the sample's I/O span (the caller split it). */
+  addIo(sample: ContainerSample, ms: number): void {
+    if (sample.io === undefined) return;
+    addIoPiece((this.io ??= emptyIo()), sample.io, ms);
   }
 
   get cpu(): MetricAccumulator {
@@ -369,6 +380,9 @@ export class BucketAccumulator {
       }
       if (reading && addReadingAt(this.values, 0, sample)) this.identity = identity;
     });
+    if (sample.io !== undefined)
+      for (const piece of ioPieces(sample.io, RESOLUTION_MS[this.resolution]))
+        if (piece.start === this.start) this.addIo(sample, piece.ms);
   }
 
   /** Adds a piece of a span and, when `reading`, the reading itself (the caller split the span). */
@@ -391,6 +405,7 @@ export class BucketAccumulator {
     mergeMetricAt(this.values, CPU, doc.cpu);
     mergeMetricAt(this.values, MEMORY, doc.memory);
     this.histograms.mergeStored(doc.hist);
+    if (doc.io) mergeIo((this.io ??= emptyIo()), doc.io);
     if (doc.time.getTime() >= this.latest) {
       this.values[LATEST] = doc.time.getTime();
       this.identity = { ...this.identity, labels: doc.labels };
@@ -419,6 +434,7 @@ export class BucketAccumulator {
     if (term !== undefined) doc.term = term;
     const hist = this.histograms.toStored();
     if (hist !== undefined) doc.hist = hist;
+    if (this.io !== undefined) doc.io = this.io;
     return doc;
   }
 }
@@ -452,6 +468,15 @@ export function rollupsOfSamples(
         buckets.set(id, (bucket = new BucketAccumulator(resolution, start, identity)));
       bucket.addSplit(sample, identity, span, piece, reading);
     });
+    if (sample.io === undefined) continue;
+    for (const piece of ioPieces(sample.io, RESOLUTION_MS[resolution])) {
+      if (window && (piece.start < window.from || piece.start >= window.to)) continue;
+      const id = rollupId(resolution, piece.start, identity.series);
+      let bucket = buckets.get(id);
+      if (bucket === undefined)
+        buckets.set(id, (bucket = new BucketAccumulator(resolution, piece.start, identity)));
+      bucket.addIo(sample, piece.ms);
+    }
   }
   return new Map([...buckets].map(([id, bucket]) => [id, bucket.toDoc(parts, term)]));
 }
@@ -501,6 +526,8 @@ export function mergeUpdate(
     if (metric.max !== undefined) max[`${name}.max`] = metric.max;
   }
   Object.assign(inc, histogramIncrements(part.hist));
+  if (part.io)
+    for (const [field, value] of Object.entries(ioIncFields(part.io))) inc[field] = new Double(value);
   if (part.expireAt) max.expireAt = part.expireAt;
   if (part.finerExpireAt) max.finerExpireAt = part.finerExpireAt;
   const setOnInsert: Record<string, unknown> = {

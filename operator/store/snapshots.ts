@@ -5,6 +5,7 @@
 import { MongoBulkWriteError, type Collection } from 'mongodb';
 import { keepMs } from './resolutions.js';
 import { spanOf } from './spans.js';
+import type { IoReading } from './io-counters.js';
 import {
   containerSeriesKey,
   type ContainerSample,
@@ -47,6 +48,8 @@ export interface SnapshotDoc {
   cpuCoreSeconds?: number | null;
   memoryByteSeconds?: number | null;
   cpuCoreSecondsTotal?: number;
+  /** The node agent's I/O over its own span (io-counters.ts). */
+  io?: IoReading;
   containerStartTime?: number;
   retention?: Retention;
   /** Leadership term of the writer. */
@@ -148,6 +151,7 @@ export function toSnapshotDoc(sample: ContainerSample, term?: number): SnapshotD
   doc.memoryByteSeconds = span.memory;
   if (sample.cpuCoreSecondsTotal !== undefined) doc.cpuCoreSecondsTotal = sample.cpuCoreSecondsTotal;
   if (sample.containerStartTime !== undefined) doc.containerStartTime = sample.containerStartTime;
+  if (sample.io !== undefined) doc.io = sample.io;
   if (sample.retention !== undefined) {
     doc.retention = sample.retention;
     doc.expireAt = new Date(sample.time + keepMs('raw', sample.retention));
@@ -186,6 +190,7 @@ export function fromSnapshotDoc(doc: SnapshotDoc): ContainerSample {
   if (doc.containerStartTime !== undefined && doc.containerStartTime !== null)
     sample.containerStartTime = doc.containerStartTime;
   if (doc.retention !== undefined && doc.retention !== null) sample.retention = doc.retention;
+  if (doc.io !== undefined && doc.io !== null) sample.io = doc.io;
   return sample;
 }
 

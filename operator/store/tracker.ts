@@ -31,6 +31,7 @@ import {
 } from './histograms.js';
 import { seriesKey } from './snapshots.js';
 import { spanOf, type Span } from './spans.js';
+import { addIoPiece, emptyIo, ioPieces, type IoRollup } from './io-counters.js';
 
 const LEVELS = ROLLUP_RESOLUTIONS.length;
 
@@ -43,6 +44,8 @@ interface TrackedSeries {
   identity: SeriesIdentity;
   /** Histogram weights of the open buckets of every level (histograms.ts). */
   histograms: PairList;
+  /** I/O of each open bucket (io-counters.ts); only for series an agent supplies. */
+  io?: (IoRollup | undefined)[];
 }
 
 export class RollupTracker {
@@ -110,6 +113,9 @@ export class RollupTracker {
         }
         if (!readingDone)
           this.place(tracked, i, key, identity, sample, span, indices, readingStart, -1, true, closed, late);
+        if (sample.io !== undefined)
+          for (const piece of ioPieces(sample.io, width))
+            this.placeIo(tracked, i, key, identity, sample, piece.start, piece.ms, closed, late);
       }
     }
     closed.push(...late.values());
@@ -144,12 +150,47 @@ export class RollupTracker {
       return;
     }
     if (open < start) closed.push(this.copy(tracked, i));
-    if (open !== start) initBucketAt(buckets, at, start); // also when none was open (NaN)
+    if (open !== start) this.open(tracked, i, start); // also when none was open (NaN)
     if (ms >= 0) {
       addPieceAt(buckets, at, sample, span, ms);
       if (ms > 0) addPiecePairs(tracked.histograms, i, indices, ms);
     }
     if (reading && addReadingAt(buckets, at, sample)) identities[i] = identity;
+  }
+
+  /** Adds `ms` of the sample's I/O span to the bucket at `start` of level `i` (as place). */
+  private placeIo(
+    tracked: TrackedSeries,
+    i: number,
+    key: string,
+    identity: SeriesIdentity,
+    sample: ContainerSample,
+    start: number,
+    ms: number,
+    closed: BucketAccumulator[],
+    late: Map<string, BucketAccumulator>,
+  ): void {
+    const io = sample.io;
+    if (io === undefined) return;
+    const open = bucketStartAt(tracked.buckets, i * BUCKET_FIELDS);
+    if (open > start) {
+      const resolution = ROLLUP_RESOLUTIONS[i] as Resolution;
+      const id = rollupId(resolution, start, key);
+      let part = late.get(id);
+      if (part === undefined) late.set(id, (part = new BucketAccumulator(resolution, start, identity)));
+      part.addIo(sample, ms);
+      return;
+    }
+    if (open < start) closed.push(this.copy(tracked, i));
+    if (open !== start) this.open(tracked, i, start);
+    tracked.io ??= new Array<IoRollup | undefined>(LEVELS).fill(undefined);
+    addIoPiece((tracked.io[i] ??= emptyIo()), io, ms);
+  }
+
+  /** Starts the bucket at `start` of level `i` (its I/O empty). */
+  private open(tracked: TrackedSeries, i: number, start: number): void {
+    initBucketAt(tracked.buckets, i * BUCKET_FIELDS, start);
+    if (tracked.io) tracked.io[i] = undefined;
   }
 
   /** Closes the buckets that ended more than the grace period before `now`. */
@@ -164,7 +205,7 @@ export class RollupTracker {
 
   private copy(tracked: TrackedSeries, index: number): BucketAccumulator {
     const resolution = ROLLUP_RESOLUTIONS[index] as Resolution;
-    return BucketAccumulator.copyOf(
+    const bucket = BucketAccumulator.copyOf(
       resolution,
       tracked.identities[index] as SeriesIdentity,
       tracked.buckets,
@@ -172,6 +213,8 @@ export class RollupTracker {
       // The bucket is handed out: its weights leave the list with it.
       takeLevelPairs(tracked.histograms, index),
     );
+    bucket.io = tracked.io?.[index];
+    return bucket;
   }
 
   private close(due: (resolution: Resolution, start: number) => boolean): BucketAccumulator[] {
@@ -185,6 +228,7 @@ export class RollupTracker {
         if (due(ROLLUP_RESOLUTIONS[i] as Resolution, start)) {
           closed.push(this.copy(tracked, i));
           tracked.buckets[at] = NaN;
+          if (tracked.io) tracked.io[i] = undefined;
         } else stillOpen = true;
       }
       if (!stillOpen) this.series.delete(key);

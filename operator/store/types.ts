@@ -2,6 +2,7 @@
  * The store's boundary: what the collector writes and what the HTTP API reads.
  * Implemented by the MongoDB store; other modules depend on these interfaces only.
  */
+import type { IoRollup } from './io-counters.js';
 import type { ContainerSample, ObjectKey, Retention } from '../model.js';
 import type { BucketHistograms } from './histograms.js';
 
@@ -24,6 +25,8 @@ export interface HistoryPoint {
   count: number;
   cpuMillicores: Aggregate | null;
   memoryBytes: Aggregate | null;
+  /** Network and block I/O in the point (counter increments; `ms` of agent readings covering it); null without an agent. */
+  io?: IoRollup | null;
 }
 
 export interface ContainerHistory {
@@ -68,6 +71,8 @@ export interface TopEntry {
   max: number;
   /** Readings in the window (of the whole buckets and raw readings read). */
   samples: number;
+  /** Network and block I/O of the container over the window; null when no agent supplied any. */
+  io?: IoRollup | null;
 }
 
 /**
@@ -113,6 +118,8 @@ export interface SummaryEntry {
   memoryGiBHours: number;
   memoryGiBHoursBilled: number;
   containers: number;
+  /** Network and block I/O in the window (bytes, packets, operations); null when no agent supplied any. */
+  io?: IoRollup | null;
 }
 
 export interface DistributionQuery {

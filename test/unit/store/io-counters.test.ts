@@ -1,0 +1,150 @@
+import { describe, expect, it } from '@jest/globals';
+import { addIoPiece, emptyIo, ioIncrements, type IoReading } from '../../../operator/store/io-counters.js';
+import { ROLLUP_RESOLUTIONS, RESOLUTION_MS } from '../../../operator/store/resolutions.js';
+import { rollupsOfRollups, rollupsOfSamples, type RollupDoc } from '../../../operator/store/rollups.js';
+import { RollupTracker } from '../../../operator/store/tracker.js';
+import { fromSnapshotDoc, toSnapshotDoc } from '../../../operator/store/snapshots.js';
+import { AgentIoJoiner, networkCarrier } from '../../../operator/sources/agent-io.js';
+import type { PodStats } from '../../../agent/types.js';
+import { sample, T0 } from './fixtures.js';
+
+const HOUR = 3_600_000;
+
+/** I/O over 90 s from 59:30 to 01:00:00: 30 s in the hour before, 60 s in the next. */
+const io: IoReading = {
+  from: T0 + HOUR - 30_000,
+  to: T0 + HOUR + 60_000,
+  inc: { blockWriteBytes: 9_000_000, blockWriteOps: 90, networkRxBytes: 4500 },
+  totals: { blockWriteBytes: 10_000_000, blockWriteOps: 100, networkRxBytes: 5000 },
+};
+
+function sumOf(docs: Iterable<RollupDoc>, field: 'blockWriteBytes' | 'networkRxBytes'): number {
+  let total = 0;
+  for (const doc of docs) total += doc.io?.[field] ?? 0;
+  return total;
+}
+
+describe('I/O counters', () => {
+  it('takes counter differences, a lower counter as a reset counted from zero, and skips counters one side lacks', () => {
+    expect(
+      ioIncrements(
+        { blockReadBytes: 100, networkRxBytes: 50 },
+        { blockReadBytes: 160, networkRxBytes: 20, blockWriteOps: 3 },
+      ),
+    ).toEqual({
+      blockReadBytes: 60,
+      networkRxBytes: 20,
+    });
+  });
+
+  it('gives a piece its share of the span and a whole span its exact increment', () => {
+    const whole = emptyIo();
+    addIoPiece(whole, io, 90_000);
+    expect(whole).toEqual({ ms: 90_000, ...io.inc });
+    const part = emptyIo();
+    addIoPiece(part, io, 30_000);
+    expect(part.blockWriteBytes).toBe(3_000_000);
+    expect(part.ms).toBe(30_000);
+  });
+
+  it('splits the I/O span at bucket boundaries at every level, independent of the CPU span, and keeps the totals', () => {
+    // The CPU reading is at 01:02 with its own span; the I/O span ends earlier.
+    const s = sample({ time: T0 + HOUR + 120_000, from: T0 + HOUR + 60_000, cpuCoreSeconds: 60, io });
+    for (const resolution of ROLLUP_RESOLUTIONS) {
+      const docs = rollupsOfSamples([s], resolution, []);
+      expect(sumOf(docs.values(), 'blockWriteBytes')).toBe(9_000_000);
+      expect(sumOf(docs.values(), 'networkRxBytes')).toBe(4500);
+      const width = RESOLUTION_MS[resolution];
+      const hourBefore = [...docs.values()].find(
+        (d) => d.time.getTime() === Math.floor((T0 + HOUR - 1) / width) * width,
+      );
+      // 30 s of the 90 s fall in the bucket holding 59:59 at every level up to the hour; the day holds all.
+      expect(hourBefore?.io?.blockWriteBytes).toBeCloseTo(width <= HOUR ? 3_000_000 : 9_000_000, 6);
+    }
+    // Coarser levels from finer ones keep them.
+    const fine = [...rollupsOfSamples([s], '1m', []).values()];
+    const hours = [...rollupsOfRollups(fine, '1h', []).values()];
+    expect(sumOf(hours, 'blockWriteBytes')).toBeCloseTo(9_000_000, 6);
+    expect(hours.find((d) => d.time.getTime() === T0)?.io?.blockWriteBytes).toBeCloseTo(3_000_000, 6);
+  });
+
+  it('the tracker closes buckets with their I/O, the same as recomputing from the raw reading', () => {
+    const s = sample({ time: T0 + HOUR + 120_000, from: T0 + HOUR + 60_000, cpuCoreSeconds: 60, io });
+    const tracker = new RollupTracker(120_000);
+    const closed = [...tracker.add([s]), ...tracker.closeAll()].map((b) => b.toDoc([]));
+    for (const resolution of ROLLUP_RESOLUTIONS) {
+      const tracked = closed.filter((d) => d._id.startsWith(`${resolution}|`));
+      const recomputed = [...rollupsOfSamples([s], resolution, []).values()];
+      const byStart = (docs: RollupDoc[]) =>
+        Object.fromEntries(docs.filter((d) => d.io).map((d) => [d.time.getTime(), d.io]));
+      expect(byStart(tracked)).toEqual(byStart(recomputed));
+    }
+  });
+
+  it('a raw reading keeps its I/O', () => {
+    const s = sample({ time: T0 + HOUR + 120_000, from: T0 + HOUR + 60_000, cpuCoreSeconds: 60, io });
+    expect(fromSnapshotDoc(toSnapshotDoc(s)).io).toEqual(io);
+  });
+});
+
+describe('AgentIoJoiner', () => {
+  const pod = (time: number, written: number, rx: number): PodStats =>
+    ({
+      namespace: 'ns',
+      name: 'p',
+      uid: 'uid-1',
+      qos: 'burstable',
+      cgroupDriver: 'cgroupfs',
+      time,
+      network: {
+        rxBytes: rx,
+        rxPackets: 1,
+        rxErrors: 0,
+        rxDrops: 0,
+        txBytes: 0,
+        txPackets: 0,
+        txErrors: 0,
+        txDrops: 0,
+        interfaces: [],
+      },
+      containers: ['web', 'app'].map((name) => ({
+        id: name,
+        name,
+        time,
+        blockIo: { readBytes: 0, writeBytes: written, readOps: 0, writeOps: 0, devices: [] },
+        processes: { count: 1, top: [] },
+      })),
+    }) as PodStats;
+
+  it('joins counter differences over the agent readings own span, network to one container of the pod only', () => {
+    let current = pod(T0, 1000, 500);
+    const joiner = new AgentIoJoiner(() => ({
+      node: () => ({ absent: 'n/a' }),
+      pod: () => ({ report: {} as never, pod: current }),
+    }));
+    const of = (time: number) =>
+      ['app', 'web'].map((container) =>
+        sample({ time, container, pod: 'p', namespace: 'ns', podUid: 'uid-1' }),
+      );
+    expect(networkCarrier(current)).toBe('app');
+    // The first reading is the base.
+    expect(joiner.join(of(T0 + 1000)).map((s) => s.io)).toEqual([undefined, undefined]);
+    current = pod(T0 + 15_000, 4096 + 1000, 800);
+    // A reading newer than the sample waits.
+    expect(joiner.join(of(T0 + 14_000)).map((s) => s.io)).toEqual([undefined, undefined]);
+    const [app, web] = joiner.join(of(T0 + 16_000));
+    expect(app?.io).toMatchObject({
+      from: T0,
+      to: T0 + 15_000,
+      inc: { blockWriteBytes: 4096, networkRxBytes: 300 },
+    });
+    expect(web?.io?.inc).toEqual({
+      blockReadBytes: 0,
+      blockWriteBytes: 4096,
+      blockReadOps: 0,
+      blockWriteOps: 0,
+    });
+    // The same agent reading is not joined twice.
+    expect(joiner.join(of(T0 + 17_000)).map((s) => s.io)).toEqual([undefined, undefined]);
+  });
+});
