@@ -18,7 +18,7 @@
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { MongoClient } from 'mongodb';
+import { BSON, MongoClient } from 'mongodb';
 import { silentLogger } from '../operator/logging.js';
 import { OperatorMetrics } from '../operator/metrics.js';
 import type { ContainerSample } from '../operator/model.js';
@@ -29,6 +29,7 @@ import { summary } from '../operator/store/queries.js';
 import type { RollupDoc } from '../operator/store/rollups.js';
 import { toSnapshotDoc } from '../operator/store/snapshots.js';
 import { RollupTracker } from '../operator/store/tracker.js';
+import { histogramSwitch } from '../operator/store/histograms.js';
 import { startFerretDB } from '../scripts/testenv/ferretdb.js';
 
 const CONTAINERS = 10_000;
@@ -100,19 +101,22 @@ function transformRate(): { samplesPerSecond: number; docsPerSample: number } {
   return { samplesPerSecond: (measured / ms) * 1000, docsPerSample: closedDocs / measured };
 }
 
-function transformBench(): void {
+function transformBench(histograms = true): void {
+  histogramSwitch.enabled = histograms;
   // Five measurements: on a shared machine one alone says little.
   const runs = Array.from({ length: 5 }, transformRate);
+  histogramSwitch.enabled = true;
   const rates = runs.map((r) => r.samplesPerSecond).sort((a, b) => a - b);
   const format = (rate: number) => Math.round(rate).toLocaleString('en-US');
   console.log(
-    `(a) transform + rollups in memory: median ${format(rates[2] as number)} samples/s on one core ` +
+    `(a) transform + rollups in memory${histograms ? '' : ' WITHOUT histograms'}: median ${format(rates[2] as number)} samples/s on one core ` +
       `(5 runs: ${format(rates[0] as number)} to ${format(rates[4] as number)}; target >= 200,000); ` +
       `${(runs[0] as { docsPerSample: number }).docsPerSample.toFixed(2)} bucket documents per sample`,
   );
 }
 
-async function writeBench(uri: string, server: string): Promise<void> {
+async function writeBench(uri: string, server: string, histograms = true): Promise<void> {
+  histogramSwitch.enabled = histograms;
   const client = await MongoClient.connect(uri);
   const suffix = Date.now().toString(36);
   const baselineDb = client.db(`bench_insert_${suffix}`);
@@ -140,6 +144,8 @@ async function writeBench(uri: string, server: string): Promise<void> {
     // (b2): the bucket documents the cycles stored, inserted as they are, in as many batches.
     let bucketsMs = 0;
     let bucketDocs = 0;
+    let bucketBytes = 0;
+    let histogramBytes = 0;
     for (const resolution of ROLLUP_RESOLUTIONS) {
       const stored = await client
         .db(storeDb)
@@ -147,6 +153,10 @@ async function writeBench(uri: string, server: string): Promise<void> {
         .find()
         .toArray();
       bucketDocs += stored.length;
+      for (const doc of stored) {
+        bucketBytes += BSON.serialize(doc).length;
+        if (doc.hist) histogramBytes += BSON.serialize({ hist: doc.hist }).length;
+      }
       const batch = Math.ceil(stored.length / WRITE_CYCLES);
       for (let i = 0; i < stored.length; i += batch) {
         const started = performance.now();
@@ -166,16 +176,19 @@ async function writeBench(uri: string, server: string): Promise<void> {
     const bucketMsPerDoc = (storeMs - snapshotsMs) / bucketDocs;
     const steadyRatio = snapshotMsPerSample / (snapshotMsPerSample + steadyDocsPerSample * bucketMsPerDoc);
     console.log(
-      `(b) ${server}, ${WRITE_CYCLES} cycles of ${CONTAINERS.toLocaleString('en-US')}: write path ${rate(total, storeMs)} ` +
+      `(b) ${server}${histograms ? '' : ' WITHOUT histograms'}, ${WRITE_CYCLES} cycles of ${CONTAINERS.toLocaleString('en-US')}: write path ${rate(total, storeMs)} ` +
         `(${bucketDocs.toLocaleString('en-US')} bucket documents written with the snapshots)\n` +
         `    (b1) vs insertMany of the snapshot documents (${rate(total, snapshotsMs)}): ratio ${ratio(snapshotsMs)}\n` +
         `         at the steady-state ${steadyDocsPerSample.toFixed(2)} bucket documents per sample ` +
         `(${Math.round(snapshotMsPerSample * 1000)} us per snapshot, ${Math.round(bucketMsPerDoc * 1000)} us per bucket): ` +
         `ratio ${steadyRatio.toFixed(2)}\n` +
         `    (b2) vs insertMany of every document stored (snapshots and buckets): ratio ${ratio(snapshotsMs + bucketsMs)}\n` +
-        `    writing the open buckets at shutdown: ${Math.round(closeMs)} ms`,
+        `    writing the open buckets at shutdown: ${Math.round(closeMs)} ms\n` +
+        `    bucket documents: ${Math.round(bucketBytes / Math.max(1, bucketDocs))} bytes on average, of which the histograms ` +
+        `${Math.round(histogramBytes / Math.max(1, bucketDocs))} (${((100 * histogramBytes) / Math.max(1, bucketBytes)).toFixed(1)}%)`,
     );
   } finally {
+    histogramSwitch.enabled = true;
     // Best effort: the figures (or the error) matter more than the cleanup.
     await store.close().catch(() => undefined);
     await client
@@ -192,7 +205,8 @@ function collectGarbage(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
-function heapBench(): void {
+function heapBench(histograms = true): void {
+  histogramSwitch.enabled = histograms;
   const gc = collectGarbage();
   // The open buckets are Float64Arrays: their contents count as ArrayBuffer memory, not heap.
   const used = () => {
@@ -207,8 +221,9 @@ function heapBench(): void {
   // keeps counts, including the strings of its series' identities.
   for (let n = 0; n < 3; n++) tracker.add(cycle(n));
   const after = used();
+  histogramSwitch.enabled = true;
   console.log(
-    `(c) memory (heap + array buffers) per tracked container: ${((after - before) / tracker.trackedSeries / 1024).toFixed(2)} KB ` +
+    `(c) memory (heap + array buffers) per tracked container${histograms ? '' : ' WITHOUT histograms'}: ${((after - before) / tracker.trackedSeries / 1024).toFixed(2)} KB ` +
       `(${tracker.trackedSeries.toLocaleString('en-US')} containers, four open buckets each; target <= 2 KB)`,
   );
 }
@@ -278,16 +293,21 @@ async function readBench(uri: string, server: string): Promise<void> {
 }
 
 export async function run(): Promise<void> {
-  heapBench(); // first, on a heap without the garbage of the others
+  heapBench(false); // first, on a heap without the garbage of the others
+  heapBench();
+  // The histograms' cost: each measurement also without them (the write path's only difference).
+  transformBench(false);
   transformBench();
   const given = process.env.MONGODB_URI;
   if (given) {
+    await writeBench(given, 'MONGODB_URI', false);
     await writeBench(given, 'MONGODB_URI');
     await readBench(given, 'MONGODB_URI');
     return;
   }
   const ferretdb = await startFerretDB();
   try {
+    await writeBench(ferretdb.uri, 'FerretDB (SQLite)', false);
     await writeBench(ferretdb.uri, 'FerretDB (SQLite)');
     await readBench(ferretdb.uri, 'FerretDB (SQLite)');
   } finally {

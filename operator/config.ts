@@ -59,6 +59,10 @@ export interface OperatorConfig {
   uiDirectory?: string;
   /** The node agents (manifests/agent): read over HTTPS on each node's address when enabled. */
   agents: AgentsConfig;
+  /** Prices of right-sizing's cost differences (docs/rightsizing.md). */
+  prices: { cpuCoreHour: number; memoryGiBHour: number };
+  /** How often the UsagePolicy status' right-sizing summary and the OOM Events are refreshed. */
+  rightsizingIntervalMs: number;
 }
 
 export interface AgentsConfig {
@@ -422,6 +426,27 @@ function describeCommandLine(env: Env): { program: Command; settings: Setting[] 
     [false, 'false'],
   );
   add(
+    '--price-cpu-core-hour <price>',
+    'PRICE_CPU_CORE_HOUR',
+    "price of one core for one hour in recommendations' cost differences (OpenCost's on-prem default)",
+    nonNegativeNumber,
+    [0.031611, '0.031611'],
+  );
+  add(
+    '--price-memory-gib-hour <price>',
+    'PRICE_MEMORY_GIB_HOUR',
+    "price of one GiB of memory for one hour in recommendations' cost differences (OpenCost's on-prem default)",
+    nonNegativeNumber,
+    [0.004237, '0.004237'],
+  );
+  add(
+    '--rightsizing-interval <duration>',
+    'RIGHTSIZING_INTERVAL',
+    "how often the policies' right-sizing summaries and the OOM-kill Events are refreshed",
+    positiveDuration,
+    [600_000, '10m'],
+  );
+  add(
     '--ui-dir <path>',
     'UI_DIR',
     'the built dashboard served under /ui/ (default: dist/ui of the package)',
@@ -499,6 +524,11 @@ function validated(values: Record<string, unknown>): OperatorConfig {
       },
     },
     ...(typeof values.uiDir === 'string' ? { uiDirectory: values.uiDir } : {}),
+    prices: {
+      cpuCoreHour: values.priceCpuCoreHour as number,
+      memoryGiBHour: values.priceMemoryGibHour as number,
+    },
+    rightsizingIntervalMs: values.rightsizingInterval as number,
     agents: {
       enabled: values.agents as boolean,
       port: values.agentPort as number,
@@ -604,6 +634,12 @@ function positiveDuration(text: string): number {
   const ms = parseDuration(text);
   if (ms <= 0) throw new Error('must be longer than zero');
   return ms;
+}
+
+function nonNegativeNumber(text: string): number {
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !Number.isFinite(n)) throw new Error('must be a number, at least 0');
+  return n;
 }
 
 function integerIn(min: number, max: number): (text: string) => number {

@@ -48,6 +48,9 @@ import { createAgentSource } from './sources/kubernetes-agent.js';
 import { NamespaceReadGuard } from './tenancy/namespace-guard.js';
 import { NamespaceLedger, type CurrentNamespace } from './tenancy/namespace-ledger.js';
 import { NamespacePurger } from './tenancy/namespace-purger.js';
+import { Recommender } from './recommend/recommender.js';
+import { ownerLookupOf } from './recommend/workloads.js';
+import { RightsizingLoop } from './recommend/rightsizing-loop.js';
 
 export interface OperatorHandle {
   /** Base URL of the HTTP API. */
@@ -154,6 +157,7 @@ export async function startOperator(
     data: namespaceData,
     clock: timers,
   });
+  const guardedQueries = new NamespaceReadGuard(store.queries, ledger);
   const purger = new NamespacePurger({
     data: namespaceData,
     ledger,
@@ -285,11 +289,28 @@ export async function startOperator(
       status: statusWriter('usagepolicies', 'UsagePolicy'),
       operatorNamespace: config.namespace,
       bounds: config.bounds,
+      rightsizing: (key) => rightsizing.summary(key),
       clock: timers,
       logger: logger.child({ controller: 'usagepolicy' }),
     },
     controllerOptions,
   );
+  const recommender = new Recommender({
+    queries: guardedQueries,
+    pods: podIndex,
+    owners: ownerLookupOf(clients.controllerLister()),
+    prices: config.prices,
+  });
+  const rightsizing = new RightsizingLoop({
+    recommender,
+    policies: () => policyController.reconciler.activePolicies.keys(),
+    onSummary: (key) => policyController.controller.enqueue(key),
+    events: recorder,
+    timers,
+    logger: logger.child({ component: 'rightsizing' }),
+    intervalMs: config.rightsizingIntervalMs,
+    firstRunMs: Math.min(30_000, config.rightsizingIntervalMs),
+  });
   const retention = new RetentionLoop({
     runner: store.retention,
     policies: () => policyController.reconciler.activePolicies,
@@ -333,7 +354,8 @@ export async function startOperator(
   const http = createHttpServer({
     ...(tls && { tls }),
     ...(agents && { agents }),
-    queries: new NamespaceReadGuard(store.queries, ledger),
+    queries: guardedQueries,
+    recommender,
     tokenReviewer: clients.tokenReviewer(config.http.tokenAudience ? [config.http.tokenAudience] : undefined),
     accessReviewer: clients.accessReviewer(),
     metrics,
@@ -428,6 +450,7 @@ export async function startOperator(
     .add(storeFlush)
     .add(collection)
     .add(retention)
+    .add(rightsizing)
     .add(purger)
     .add(policyController.controller)
     .add(alertController.controller);

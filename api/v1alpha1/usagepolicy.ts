@@ -95,6 +95,49 @@ export const usagePolicySpecSchema = {
   },
 } as const satisfies StructuralSchema;
 
+/** One workload container of a right-sizing summary (docs/rightsizing.md). */
+const rightsizingEntrySchema = {
+  type: 'object',
+  required: ['workload', 'container'],
+  properties: {
+    workload: { type: 'string', maxLength: 320, description: 'Kind/name, e.g. Deployment/web.' },
+    container: { type: 'string', maxLength: 253 },
+    cpu: {
+      type: 'string',
+      maxLength: 64,
+      description: 'Current request -> recommended, e.g. "500m -> 249m".',
+    },
+    memory: {
+      type: 'string',
+      maxLength: 64,
+      description: 'Current request -> recommended, e.g. "512Mi -> 363Mi".',
+    },
+    costPerHour: {
+      type: 'number',
+      description: 'Cost difference per hour over all replicas at the operator prices (negative: a saving).',
+    },
+  },
+} as const satisfies StructuralSchema;
+
+/** Entries per list in the status summary. */
+export const RIGHTSIZING_SUMMARY_ENTRIES = 3;
+
+const rightsizingSchema = {
+  type: 'object',
+  description:
+    "Right-sizing of the policy's namespace (strategy vpa over 8 days): the workloads furthest above and below their recommendations. The API has them all: GET /api/v1/namespaces/{ns}/recommendations.",
+  properties: {
+    lastUpdateTime: timestampSchema,
+    workloads: { ...counterSchema, description: 'Workload containers with a recommendation.' },
+    savingsPerHour: {
+      type: 'number',
+      description: 'What requesting the recommendations would save per hour where requests are above them.',
+    },
+    overProvisioned: { type: 'array', maxItems: RIGHTSIZING_SUMMARY_ENTRIES, items: rightsizingEntrySchema },
+    underProvisioned: { type: 'array', maxItems: RIGHTSIZING_SUMMARY_ENTRIES, items: rightsizingEntrySchema },
+  },
+} as const satisfies StructuralSchema;
+
 export const usagePolicyStatusSchema = {
   type: 'object',
   properties: {
@@ -112,6 +155,7 @@ export const usagePolicyStatusSchema = {
       ...counterSchema,
       description: 'Samples dropped by the outage buffer while the store was unavailable.',
     },
+    rightsizing: rightsizingSchema,
     conditions: conditionsSchemaOf('UsagePolicy'),
   },
 } as const satisfies StructuralSchema;
@@ -152,6 +196,26 @@ export const usagePolicyKind = {
       description: 'When usage was last collected.',
     },
     ageColumn,
+    {
+      name: 'Savings/h',
+      type: 'number',
+      jsonPath: '.status.rightsizing.savingsPerHour',
+      description: 'What requesting the recommendations would save per hour (docs/rightsizing.md).',
+    },
+    {
+      name: 'Most Over',
+      type: 'string',
+      jsonPath: '.status.rightsizing.overProvisioned[0].workload',
+      description: 'The workload whose requests are furthest above its recommendation.',
+      priority: 1,
+    },
+    {
+      name: 'Most Under',
+      type: 'string',
+      jsonPath: '.status.rightsizing.underProvisioned[0].workload',
+      description: 'The workload whose requests are furthest below its recommendation.',
+      priority: 1,
+    },
     {
       name: 'Containers',
       type: 'integer',

@@ -62,6 +62,8 @@ export interface UsagePolicyControllerDeps {
   bounds?: AdminBounds;
   /** Queues policies for reconcile (those whose place in the collection budget changed). */
   requeue?: (keys: ObjectKey[]) => void;
+  /** The latest right-sizing summary of a policy (operator/recommend/rightsizing-loop.ts); none when absent. */
+  rightsizing?: (policy: ObjectKey) => UsagePolicyStatus['rightsizing'];
   clock: Clock;
   logger: Logger;
 }
@@ -205,6 +207,9 @@ export class UsagePolicyReconciler {
     if (metricsSource !== undefined) status.metricsSource = metricsSource;
     const dropped = this.deps.store.droppedSamples();
     if (dropped > 0) status.droppedSamples = dropped;
+    // As lastCollectionTime: the status keeps the last summary until this replica has its own.
+    const rightsizing = this.deps.rightsizing?.(key) ?? policy.status?.rightsizing;
+    if (rightsizing !== undefined) status.rightsizing = rightsizing;
     status.conditions = [
       config.suspend
         ? this.condition(

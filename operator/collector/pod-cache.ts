@@ -9,6 +9,16 @@ export interface ContainerInfo extends ContainerResources {
   name: string;
   /** When the running container started (else when the pod started), ms since epoch. */
   startedAt?: number;
+  /** `sidecar` for an init container with `restartPolicy: Always`; absent for a regular container. */
+  type?: 'sidecar';
+  /** Why and when its previous instance ended (`lastState.terminated`), e.g. `OOMKilled`. */
+  lastTermination?: { reason: string; finishedAt?: number };
+}
+
+/** The pod's controller (the owner reference with `controller: true`). */
+export interface OwnerRef {
+  kind: string;
+  name: string;
 }
 
 export interface PodInfo {
@@ -22,6 +32,8 @@ export interface PodInfo {
   phase: string;
   startTime?: number;
   containers: ContainerInfo[];
+  /** The controller that owns the pod; absent for a bare pod. */
+  owner?: OwnerRef;
 }
 
 /** The pod cache, read-only. Implemented over the pod informer. */
@@ -35,7 +47,13 @@ export interface PodLister {
  * does not depend on the Kubernetes client's types).
  */
 export interface PodObject {
-  metadata?: { namespace?: string; name?: string; uid?: string; labels?: Record<string, string> };
+  metadata?: {
+    namespace?: string;
+    name?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    ownerReferences?: { kind?: string; name?: string; controller?: boolean }[];
+  };
   spec?: { nodeName?: string; containers?: ContainerSpec[]; initContainers?: ContainerSpec[] };
   status?: {
     phase?: string;
@@ -54,6 +72,7 @@ interface ContainerSpec {
 interface ContainerStatus {
   name: string;
   state?: { running?: { startedAt?: Date | string } };
+  lastState?: { terminated?: { reason?: string; finishedAt?: Date | string } };
 }
 
 /** Timestamps come as Date from list calls and as RFC 3339 strings from watch events. */
@@ -96,6 +115,11 @@ function containerInfo(
   if (memoryLimit !== undefined) info.memoryLimitBytes = memoryLimit;
   const startedAt = millis(status?.state?.running?.startedAt) ?? podStart;
   if (startedAt !== undefined) info.startedAt = startedAt;
+  const terminated = status?.lastState?.terminated;
+  if (terminated?.reason !== undefined) {
+    const finishedAt = millis(terminated.finishedAt);
+    info.lastTermination = { reason: terminated.reason, ...(finishedAt !== undefined && { finishedAt }) };
+  }
   return info;
 }
 
@@ -118,7 +142,12 @@ export function podInfoFromV1Pod(pod: PodObject): PodInfo {
   }
   const sidecars = (pod.spec?.initContainers ?? []).flatMap((c, i) =>
     c.restartPolicy === 'Always'
-      ? [containerInfo(c, statuses.get(c.name), startTime, `${field}.initContainers[${i}]`)]
+      ? [
+          {
+            ...containerInfo(c, statuses.get(c.name), startTime, `${field}.initContainers[${i}]`),
+            type: 'sidecar' as const,
+          },
+        ]
       : [],
   );
   const containers = (pod.spec?.containers ?? []).map((c, i) =>
@@ -134,5 +163,8 @@ export function podInfoFromV1Pod(pod: PodObject): PodInfo {
     containers: [...sidecars, ...containers],
   };
   if (startTime !== undefined) info.startTime = startTime;
+  const owner = pod.metadata?.ownerReferences?.find((r) => r.controller === true);
+  if (owner?.kind !== undefined && owner.name !== undefined)
+    info.owner = { kind: owner.kind, name: owner.name };
   return info;
 }

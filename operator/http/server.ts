@@ -22,6 +22,8 @@ import type { AgentView } from '../sources/agent-readings.js';
 import { registerAgentRoutes } from './agent-routes.js';
 import { registerUi } from './ui-routes.js';
 import { registerUsageRoutes } from './usage-routes.js';
+import { registerRecommendationRoutes } from './recommendation-routes.js';
+import type { Recommender } from '../recommend/recommender.js';
 
 /** Liveness and readiness of the operator as a whole, decided by the lead's wiring. */
 export interface HealthSource {
@@ -58,6 +60,8 @@ export interface HttpServerDeps {
   cluster?: ClusterView;
   /** The node agents' latest readings (host statistics, processes, network and block I/O); absent: no agents. */
   agents?: AgentView;
+  /** Right-sizing (`/api/v1/namespaces/{ns}/recommendations`); the route is absent without it. */
+  recommender?: Recommender;
   /** The built dashboard served under /ui/ (ui-routes.ts); absent: /ui/ answers 404. */
   uiDirectory?: string;
 }
@@ -129,6 +133,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     clock,
     ...(deps.agents && { agents: deps.agents }),
   });
+  if (deps.recommender) registerRecommendationRoutes(app, { recommender: deps.recommender, access, clock });
   registerAgentRoutes(app, { access, ...(deps.agents && { agents: deps.agents }) });
   if (deps.cluster) registerClusterRoutes(app, { cluster: deps.cluster, access });
   registerUi(app, { directory: deps.uiDirectory });

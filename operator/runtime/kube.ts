@@ -1,5 +1,7 @@
 import { delimiter } from 'node:path';
 import {
+  AppsV1Api,
+  BatchV1Api,
   AuthenticationV1Api,
   AuthorizationV1Api,
   CoordinationV1Api,
@@ -31,6 +33,13 @@ import type { StatusPatcher } from './status-writer.js';
 export const FIELD_MANAGER = 'kube-usage-operator';
 
 /** A kind of object to list and watch: `apiVersion` `v1` or `group/version`, its kind and plural resource. */
+/** ReplicaSets and Jobs of a namespace with their controllers. */
+export interface ControllerLister {
+  list(
+    namespace: string,
+  ): Promise<{ kind: string; name: string; owner: { kind: string; name: string } | undefined }[]>;
+}
+
 export interface ResourceType {
   apiVersion: string;
   kind: string;
@@ -239,6 +248,39 @@ export class KubeClients {
           { ...resource, namespace, name, body: patch, fieldManager: FIELD_MANAGER },
           mergePatch,
         );
+      },
+    };
+  }
+
+  /**
+   * The namespace's ReplicaSets and Jobs with their controllers (a Deployment, a CronJob), read
+   * when asked: what groups pods into workloads (needs `list` on replicasets and jobs).
+   */
+  controllerLister(): ControllerLister {
+    const apps = this.config.makeApiClient(AppsV1Api);
+    const batch = this.config.makeApiClient(BatchV1Api);
+    const controllerOf = (refs: { kind: string; name: string; controller?: boolean }[] | undefined) => {
+      const ref = refs?.find((r) => r.controller === true);
+      return ref ? { kind: ref.kind, name: ref.name } : undefined;
+    };
+    return {
+      async list(namespace: string) {
+        const [replicaSets, jobs] = await Promise.all([
+          apps.listNamespacedReplicaSet({ namespace }),
+          batch.listNamespacedJob({ namespace }),
+        ]);
+        return [
+          ...replicaSets.items.map((rs) => ({
+            kind: 'ReplicaSet',
+            name: rs.metadata?.name ?? '',
+            owner: controllerOf(rs.metadata?.ownerReferences),
+          })),
+          ...jobs.items.map((job) => ({
+            kind: 'Job',
+            name: job.metadata?.name ?? '',
+            owner: controllerOf(job.metadata?.ownerReferences),
+          })),
+        ];
       },
     };
   }

@@ -10,9 +10,12 @@ import type { Clock, ContainerSample, ObjectKey, Retention, SeriesBase } from '.
 import { detectFeatures, migrate, type ServerFeatures, type StoreCollections } from './connection.js';
 import { DEFAULT_OUTAGE_BUFFER_CAPACITY } from './outage-buffer.js';
 import { history, latestSamples, summary, top } from './queries.js';
+import { distributions } from './distributions.js';
 import { deleteExpired, deleteExpiredSeries, type RetentionLimits } from './retention.js';
 import { invalidSampleField } from './snapshots.js';
 import type {
+  DistributionQuery,
+  SeriesDistribution,
   HistoryQuery,
   HistoryResult,
   RetentionRunner,
@@ -118,6 +121,10 @@ export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRun
 
   summary(query: SummaryQuery): Promise<SummaryResult> {
     return this.timed('summary', (c) => summary(c.collections, query, this.deps.clock.now()));
+  }
+
+  distributions(query: DistributionQuery): Promise<SeriesDistribution[]> {
+    return this.timed('distributions', (c) => distributions(c.collections, query, this.deps.clock.now()));
   }
 
   /**

@@ -24,6 +24,7 @@ import { fromSnapshotDoc, seriesKey, seriesOfSnapshot, type SnapshotDoc } from '
 import { overlapMs, spanOf } from './spans.js';
 import { readWatermarks, type Watermarks } from './watermarks.js';
 import { readingsOverlapping } from './write-path.js';
+import { BucketHistograms, pieceIndicesOf } from './histograms.js';
 import {
   GRANULARITIES,
   type Aggregate,
@@ -81,10 +82,11 @@ async function newestSample(
 }
 
 /** One series over (part of) a window. */
-class SeriesWindow {
+export class SeriesWindow {
   count = 0;
   readonly cpu = new MetricAccumulator();
   readonly memory = new MetricAccumulator();
+  readonly histograms = new BucketHistograms();
   /** Time of the bucket or reading the identity was taken from. */
   private latest = -Infinity;
 
@@ -109,6 +111,7 @@ class SeriesWindow {
     this.count += other.count;
     this.cpu.merge(other.cpu.toRollup());
     this.memory.merge(other.memory.toRollup());
+    this.histograms.merge(other.histograms);
     this.identify(other.latest, other);
   }
 }
@@ -189,6 +192,7 @@ function wholeBuckets(docs: RollupDoc[]): RangeResult {
     window.count += doc.count;
     window.cpu.merge(doc.cpu);
     window.memory.merge(doc.memory);
+    window.histograms.mergeStored(doc.hist);
     window.identify(time, doc);
     longest.set(time, Math.max(longest.get(time) ?? 0, doc.cpu.ms ?? 0));
   }
@@ -216,6 +220,7 @@ async function rawRange(ctx: ReadContext, a: number, b: number): Promise<RangeRe
     if (ms > 0) {
       window.cpu.addPiece(span.cpu, reading.cpuRequestMillicores, ms, span.to - span.from);
       window.memory.addPiece(span.memory, reading.memoryRequestBytes, ms, span.to - span.from);
+      window.histograms.addPiece(pieceIndicesOf(span), ms);
     }
     if (inWindow) {
       window.count += 1;
@@ -286,6 +291,7 @@ async function edgeBucket(
     const window = new SeriesWindow(key, doc.namespace, doc.pod, doc.container, doc.labels);
     window.cpu.merge({ ...doc.cpu, n: 0, sum: 0 }, share);
     window.memory.merge({ ...doc.memory, n: 0, sum: 0 }, share);
+    window.histograms.mergeStored(doc.hist, share);
     window.identify(doc.time.getTime(), doc);
     finer.totals.set(key, window);
     prorated = Math.max(prorated, window.cpu.ms);
@@ -304,6 +310,23 @@ async function windowTotals(
 ): Promise<RangeResult> {
   const marks = await readWatermarks(collections.meta);
   return range({ collections, marks, now, scope, stats }, 0, from, to);
+}
+
+/**
+ * Every series of `scope` over [from, to), answered as summaries are (whole buckets, edges from
+ * the finer levels, the open tail from the raw readings), with its distributions.
+ */
+export async function windowSeries(
+  collections: StoreCollections,
+  from: number,
+  to: number,
+  scope: { namespace: string; pod?: string },
+  now: number,
+  stats: ReadStats = { documentsRead: 0 },
+): Promise<{ series: SeriesWindow[]; coveredMs: number }> {
+  if (!(to > from)) return { series: [], coveredMs: 0 };
+  const { totals, coveredMs } = await windowTotals(collections, from, to, scope, now, stats);
+  return { series: [...totals.values()], coveredMs };
 }
 
 function coverageOf(from: number, to: number, coveredMs: number): Coverage {

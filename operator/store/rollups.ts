@@ -9,6 +9,13 @@ import type { ContainerSample, LabelPair, ObjectKey, Retention } from '../model.
 import { bucketStart, finerResolution, keepMs, RESOLUTION_MS, type Resolution } from './resolutions.js';
 import { seriesKey } from './snapshots.js';
 import { spanOf, splitSpan, type Span } from './spans.js';
+import {
+  BucketHistograms,
+  histogramIncrements,
+  pieceIndicesOf,
+  type PairList,
+  type StoredHistograms,
+} from './histograms.js';
 
 /** One metric (CPU millicores or memory bytes) over a bucket, as stored. */
 export interface MetricRollup {
@@ -54,6 +61,8 @@ export interface RollupDoc extends SeriesScope {
   finerExpireAt?: Date;
   /** The series' retention (the longest of its policies') when last written: coarser buckets recomputed from this one expire by it. */
   retention?: Retention;
+  /** CPU and memory distributions over the bucket (histograms.ts); absent when nothing was measured. */
+  hist?: StoredHistograms;
 }
 
 export function rollupId(resolution: Resolution, start: number, series: string): string {
@@ -309,6 +318,7 @@ export function expiryOf(
  */
 export class BucketAccumulator {
   private readonly values: number[];
+  readonly histograms = new BucketHistograms();
 
   constructor(
     readonly resolution: Resolution,
@@ -325,9 +335,11 @@ export class BucketAccumulator {
     identity: SeriesIdentity,
     values: Doubles,
     at: number,
+    histogramPairs?: PairList,
   ): BucketAccumulator {
     const bucket = new BucketAccumulator(resolution, bucketStartAt(values, at), identity);
     for (let i = 0; i < BUCKET_FIELDS; i++) bucket.values[i] = values[at + i] as number;
+    if (histogramPairs) bucket.histograms.addPairs(histogramPairs);
     return bucket;
   }
 
@@ -351,7 +363,10 @@ export class BucketAccumulator {
   addSample(sample: ContainerSample, identity: SeriesIdentity, span = spanOf(sample)): void {
     forEachBucket(sample, span, this.resolution, (start, piece, reading) => {
       if (start !== this.start) return;
-      if (piece) addPieceAt(this.values, 0, sample, span, piece.ms);
+      if (piece) {
+        addPieceAt(this.values, 0, sample, span, piece.ms);
+        this.histograms.addPiece(pieceIndicesOf(span), piece.ms);
+      }
       if (reading && addReadingAt(this.values, 0, sample)) this.identity = identity;
     });
   }
@@ -364,7 +379,10 @@ export class BucketAccumulator {
     piece: { ms: number } | undefined,
     reading: boolean,
   ): void {
-    if (piece) addPieceAt(this.values, 0, sample, span, piece.ms);
+    if (piece) {
+      addPieceAt(this.values, 0, sample, span, piece.ms);
+      this.histograms.addPiece(pieceIndicesOf(span), piece.ms);
+    }
     if (reading && addReadingAt(this.values, 0, sample)) this.identity = identity;
   }
 
@@ -372,6 +390,7 @@ export class BucketAccumulator {
     addTo(this.values, COUNT, doc.count);
     mergeMetricAt(this.values, CPU, doc.cpu);
     mergeMetricAt(this.values, MEMORY, doc.memory);
+    this.histograms.mergeStored(doc.hist);
     if (doc.time.getTime() >= this.latest) {
       this.values[LATEST] = doc.time.getTime();
       this.identity = { ...this.identity, labels: doc.labels };
@@ -398,6 +417,8 @@ export class BucketAccumulator {
     };
     if (retention !== undefined) doc.retention = retention;
     if (term !== undefined) doc.term = term;
+    const hist = this.histograms.toStored();
+    if (hist !== undefined) doc.hist = hist;
     return doc;
   }
 }
@@ -479,6 +500,7 @@ export function mergeUpdate(
     if (metric.min !== undefined) min[`${name}.min`] = metric.min;
     if (metric.max !== undefined) max[`${name}.max`] = metric.max;
   }
+  Object.assign(inc, histogramIncrements(part.hist));
   if (part.expireAt) max.expireAt = part.expireAt;
   if (part.finerExpireAt) max.finerExpireAt = part.finerExpireAt;
   const setOnInsert: Record<string, unknown> = {

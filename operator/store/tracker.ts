@@ -22,6 +22,13 @@ import {
   rollupId,
   type SeriesIdentity,
 } from './rollups.js';
+import {
+  addPiecePairs,
+  pieceIndicesOf,
+  takeLevelPairs,
+  type PairList,
+  type PieceIndices,
+} from './histograms.js';
 import { seriesKey } from './snapshots.js';
 import { spanOf, type Span } from './spans.js';
 
@@ -34,6 +41,8 @@ interface TrackedSeries {
   identities: SeriesIdentity[];
   /** Identity of the latest sample of the series (reused while the labels stay the same). */
   identity: SeriesIdentity;
+  /** Histogram weights of the open buckets of every level (histograms.ts). */
+  histograms: PairList;
 }
 
 export class RollupTracker {
@@ -60,10 +69,16 @@ export class RollupTracker {
         const buckets = new Float64Array(LEVELS * BUCKET_FIELDS).fill(NaN);
         this.series.set(
           key,
-          (tracked = { buckets, identities: new Array<SeriesIdentity>(LEVELS).fill(identity), identity }),
+          (tracked = {
+            buckets,
+            identities: new Array<SeriesIdentity>(LEVELS).fill(identity),
+            identity,
+            histograms: [],
+          }),
         );
       } else tracked.identity = identity;
       const span = spanOf(sample);
+      const indices = pieceIndicesOf(span);
       for (let i = 0; i < LEVELS; i++) {
         // The pieces of the span in this level's buckets, in time order, and the reading in the
         // bucket holding its time (as forEachBucket, written out: this is the hot loop).
@@ -72,16 +87,29 @@ export class RollupTracker {
         let readingDone = false;
         for (let start = Math.floor(span.from / width) * width; start < span.to; start += width) {
           if (!readingDone && readingStart < start) {
-            this.place(tracked, i, key, identity, sample, span, readingStart, -1, true, closed, late);
+            this.place(
+              tracked,
+              i,
+              key,
+              identity,
+              sample,
+              span,
+              indices,
+              readingStart,
+              -1,
+              true,
+              closed,
+              late,
+            );
             readingDone = true;
           }
           const ms = Math.min(span.to, start + width) - Math.max(span.from, start);
           const reading = start === readingStart;
-          this.place(tracked, i, key, identity, sample, span, start, ms, reading, closed, late);
+          this.place(tracked, i, key, identity, sample, span, indices, start, ms, reading, closed, late);
           if (reading) readingDone = true;
         }
         if (!readingDone)
-          this.place(tracked, i, key, identity, sample, span, readingStart, -1, true, closed, late);
+          this.place(tracked, i, key, identity, sample, span, indices, readingStart, -1, true, closed, late);
       }
     }
     closed.push(...late.values());
@@ -96,6 +124,7 @@ export class RollupTracker {
     identity: SeriesIdentity,
     sample: ContainerSample,
     span: Span,
+    indices: PieceIndices,
     start: number,
     ms: number,
     reading: boolean,
@@ -116,7 +145,10 @@ export class RollupTracker {
     }
     if (open < start) closed.push(this.copy(tracked, i));
     if (open !== start) initBucketAt(buckets, at, start); // also when none was open (NaN)
-    if (ms >= 0) addPieceAt(buckets, at, sample, span, ms);
+    if (ms >= 0) {
+      addPieceAt(buckets, at, sample, span, ms);
+      if (ms > 0) addPiecePairs(tracked.histograms, i, indices, ms);
+    }
     if (reading && addReadingAt(buckets, at, sample)) identities[i] = identity;
   }
 
@@ -137,6 +169,8 @@ export class RollupTracker {
       tracked.identities[index] as SeriesIdentity,
       tracked.buckets,
       index * BUCKET_FIELDS,
+      // The bucket is handed out: its weights leave the list with it.
+      takeLevelPairs(tracked.histograms, index),
     );
   }
 

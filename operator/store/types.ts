@@ -3,6 +3,7 @@
  * Implemented by the MongoDB store; other modules depend on these interfaces only.
  */
 import type { ContainerSample, ObjectKey, Retention } from '../model.js';
+import type { BucketHistograms } from './histograms.js';
 
 /** Resolutions kept by the store. `raw` is the samples themselves. */
 export const GRANULARITIES = ['raw', '1m', '5m', '1h', '1d'] as const;
@@ -114,6 +115,38 @@ export interface SummaryEntry {
   containers: number;
 }
 
+export interface DistributionQuery {
+  namespace: string;
+  from: number;
+  to: number;
+  /** Length of the intervals memory peaks are taken over (aligned to the epoch); default one day. */
+  peakIntervalMs?: number;
+}
+
+/** One container series over a window: its distributions, and its measured time and peaks per interval. */
+export interface SeriesDistribution {
+  series: string;
+  namespace: string;
+  pod: string;
+  container: string;
+  /** Readings with a memory value in the window. */
+  samples: number;
+  /** Milliseconds of the window the series was measured. */
+  measuredMs: number;
+  /** Milliseconds at each CPU rate (millicores) and working set (bytes) bucket. */
+  histograms: BucketHistograms;
+  /** The intervals of the window the series has data in. */
+  intervals: {
+    start: number;
+    end: number;
+    measuredMs: number;
+    /** Highest memory reading (bytes) in the interval. */
+    memoryPeak?: number;
+    /** Highest CPU reading (millicores) in the interval. */
+    cpuPeak?: number;
+  }[];
+}
+
 /** Read side, served by the HTTP API. */
 export interface UsageQueries {
   /** Latest sample of each container of a pod (empty when none). */
@@ -121,6 +154,8 @@ export interface UsageQueries {
   history(query: HistoryQuery): Promise<HistoryResult>;
   top(query: TopQuery): Promise<TopResult>;
   summary(query: SummaryQuery): Promise<SummaryResult>;
+  /** A namespace's per-container distributions over a window (right-sizing); absent: not supported. */
+  distributions?(query: DistributionQuery): Promise<SeriesDistribution[]>;
 }
 
 /** Write side, used by the collector. Resolves once the samples are durable (or buffered). */

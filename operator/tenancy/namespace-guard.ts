@@ -13,6 +13,8 @@
 import type { ContainerSample } from '../model.js';
 import type {
   Coverage,
+  DistributionQuery,
+  SeriesDistribution,
   HistoryQuery,
   HistoryResult,
   SummaryEntry,
@@ -76,6 +78,14 @@ export class NamespaceReadGuard implements UsageQueries {
         .map((c) => ({ ...c, points: c.points.filter((p) => p.time > deletedMs) }))
         .filter((c) => c.points.length > 0),
     };
+  }
+
+  async distributions(query: DistributionQuery): Promise<SeriesDistribution[]> {
+    if (this.inner.distributions === undefined) return [];
+    const floor = readableFrom(await this.ledger.incarnation(query.namespace));
+    const from = floor === undefined ? query.from : Math.max(query.from, floor);
+    if (!(query.to > from)) return [];
+    return this.inner.distributions({ ...query, from });
   }
 
   async top(query: TopQuery): Promise<TopResult> {

@@ -51,9 +51,45 @@ export function rawIntegrals(raw: readonly SnapshotDoc[], a: number, b: number) 
   return totals;
 }
 
+/** The 5%-exponential bucket of a value, by walking the edges (bucket 0 is `first` wide; 175 buckets). */
+function bucketByWalk(first: number, value: number): number {
+  let start = 0;
+  let width = first;
+  let index = 0;
+  while (index < 174 && start + width <= value) {
+    start += width;
+    width *= 1.05;
+    index++;
+  }
+  return index;
+}
+
+/** The milliseconds each raw span puts into [a, b) at its average rate's bucket, as `{index: ms}`. */
+export function rawHistograms(raw: readonly SnapshotDoc[], a: number, b: number) {
+  const cpu: Record<string, number> = {};
+  const memory: Record<string, number> = {};
+  for (const doc of raw) {
+    const from = (doc.from as Date).getTime();
+    const to = doc.time.getTime();
+    const ms = Math.max(0, Math.min(b, to) - Math.max(a, from));
+    if (ms === 0) continue;
+    const seconds = (to - from) / 1000;
+    if (typeof doc.cpuCoreSeconds === 'number') {
+      const i = bucketByWalk(10, (doc.cpuCoreSeconds * 1000) / seconds);
+      cpu[i] = (cpu[i] ?? 0) + ms;
+    }
+    if (typeof doc.memoryByteSeconds === 'number') {
+      const i = bucketByWalk(1e7, doc.memoryByteSeconds / seconds);
+      memory[i] = (memory[i] ?? 0) + ms;
+    }
+  }
+  return { cpu, memory };
+}
+
 /**
  * Every rollup document holds exactly the raw readings of its bucket (count, sums, extremes of the
- * readings whose time is in it, and the integrals of the pieces of their spans inside it), and
+ * readings whose time is in it, the integrals of the pieces of their spans inside it, and their
+ * milliseconds at each rate in the histograms), and
  * every raw reading is in one per level.
  */
 export async function expectRollupsMatchRaw(db: Db): Promise<void> {
@@ -83,6 +119,13 @@ export async function expectRollupsMatchRaw(db: Db): Promise<void> {
       expectSame(doc.memory.integral, truth.memory);
       expectSame(doc.memory.billedIntegral, truth.memoryBilled);
       expectSame(doc.memory.ms ?? 0, truth.memoryMs);
+      // Its histograms: whole milliseconds, equal exactly, whichever path wrote or merged it.
+      const hist = rawHistograms(
+        raw.filter((s) => s.series === series),
+        start,
+        start + width,
+      );
+      expect({ cpu: doc.hist?.cpu ?? {}, memory: doc.hist?.memory ?? {} }).toEqual(hist);
     }
     expect(docs.reduce((n, d) => n + d.count, 0)).toBe(raw.length);
     // No piece of a span is outside the buckets.

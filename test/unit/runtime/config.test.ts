@@ -44,6 +44,9 @@ describe('parseCommandLine', () => {
       workers: 2,
       resyncPeriodMs: 600_000,
       perTargetMetrics: false,
+      // OpenCost's on-prem prices; right-sizing summaries every 10 minutes.
+      prices: { cpuCoreHour: 0.031611, memoryGiBHour: 0.004237 },
+      rightsizingIntervalMs: 600_000,
       outageBufferSize: 100_000,
       shutdownTimeoutMs: 25_000,
       usageSource: {

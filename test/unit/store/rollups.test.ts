@@ -75,6 +75,10 @@ describe('rollupsOfSamples', () => {
           ms: 35_000,
           billedIntegral: 300 * 5 + 3000,
         },
+        // Milliseconds at each average rate: CPU bucket i is [200 (1.05^i - 1), 200 (1.05^(i+1) - 1))
+        // millicores, so 50m is in bucket 4 ([43.1, 55.3)) and 250m in 16 ([236.6, 258.4)); memory
+        // bucket 0 is [0, 10 MB).
+        hist: { cpu: { '4': 5000, '16': 30_000 }, memory: { '0': 35_000 } },
         parts: ['p1'],
       },
     ]);
@@ -166,7 +170,10 @@ describe('mergeUpdate', () => {
       'memory.integral': 0,
       'memory.billedIntegral': 0,
       'memory.ms': 0,
+      // 70m is in CPU bucket 6: [200 (1.05^6 - 1), 200 (1.05^7 - 1)) = [68.0, 81.4).
+      'hist.cpu.6': 30_000,
     });
+    expect(inc['hist.cpu.6']).toBeInstanceOf(Double);
     // Sums are sent as doubles, so adding to a stored 32-bit integer cannot overflow on the server.
     for (const field of ['cpu.sum', 'memory.integral', 'memory.billedIntegral']) {
       expect(inc[field]).toBeInstanceOf(Double);
