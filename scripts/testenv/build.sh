@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # Builds the test environment's binaries (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kwok, kwokctl, metrics-server, ferretdb) from Go modules into a
-# versioned cache outside the repository. Pieces already in the cache are skipped.
-# `build.sh node` builds the kubelet and kube-proxy of the real node instead (node.sh).
+# kube-scheduler, kwok, kwokctl, metrics-server, ferretdb, and the VPA recommender with its CRDs)
+# from Go modules into a versioned cache outside the repository. Pieces already in the cache are
+# skipped. `build.sh node` builds the kubelet and kube-proxy of the real node instead (node.sh);
+# `build.sh vpa` only the VPA recommender (prints its folder).
 # Prints the cache folder on stdout when done.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+MODE=${1:-all}
 ALL="kwok kwokctl metrics-server ferretdb etcd kube-apiserver kube-controller-manager kube-scheduler"
-[ "${1:-}" = node ] && ALL="kubelet kube-proxy"
-complete=1
-for b in $ALL; do [ -x "$BIN_DIR/$b" ] || complete=0; done
-if [ "$complete" = 1 ]; then echo "$BIN_DIR"; exit 0; fi
+[ "$MODE" = node ] && ALL="kubelet kube-proxy"
+vpa_built() { [ -x "$VPA_DIR/recommender" ] && [ -f "$VPA_DIR/crds/vpa-v1-crd-gen.yaml" ]; }
+if [ "$MODE" = vpa ]; then
+  if vpa_built; then echo "$VPA_DIR"; exit 0; fi
+else
+  complete=1
+  for b in $ALL; do [ -x "$BIN_DIR/$b" ] || complete=0; done
+  [ "$MODE" = all ] && ! vpa_built && complete=0
+  if [ "$complete" = 1 ]; then echo "$BIN_DIR"; exit 0; fi
+fi
 
 command -v go >/dev/null || die "Go is required (>= 1.26): https://go.dev/doc/install"
 mkdir -p "$BIN_DIR"
@@ -21,28 +29,40 @@ trap 'chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
 have() { [ -x "$BIN_DIR/$1" ]; }
 step() { log "[$(date +%H:%M:%S)] $*"; }
 
+# k8s_module: the wrapper module that builds from k8s.io/kubernetes ($WORK/k8s), made once per
+# run. k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with folders
+# of its own repository, so each is replaced here by its published version.
+k8s_module() {
+  local dir="$WORK/k8s" staging gomod godebug
+  [ -f "$dir/go.sum" ] && return 0
+  step "kubernetes $KUBERNETES_VERSION: resolving modules (first time: ~1 GB download)"
+  mkdir -p "$dir"
+  (
+    cd "$dir"
+    go mod init local.invalid/k8sbin >/dev/null 2>&1
+    staging="v0.${KUBERNETES_VERSION#v1.}"
+    gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+    [ -f "$gomod" ] || die "could not download k8s.io/kubernetes@$KUBERNETES_VERSION"
+    awk '$1 ~ /^k8s\.io\// && $2 == "v0.0.0" {print $1}' "$gomod" | sort -u | while read -r m; do
+      go mod edit -replace="$m=$m@$staging"
+    done
+    godebug=$(awk '$1 == "godebug" && $2 ~ /^default=/ {print $2}' "$gomod" | head -n1)
+    [ -n "$godebug" ] && go mod edit -godebug="$godebug"
+    go get "k8s.io/kubernetes@$KUBERNETES_VERSION" >/dev/null 2>&1 || go get "k8s.io/kubernetes@$KUBERNETES_VERSION"
+  )
+}
+
 # build_kubernetes [CMD...]: the control plane by default; `build.sh node` asks for the
 # kubelet and kube-proxy of a real node (scripts/testenv/node.sh) from the same module setup,
 # so they reuse the apiserver's build cache.
 build_kubernetes() {
-  local cmds="${*:-kube-apiserver kube-controller-manager kube-scheduler}" c all=1 pkgs=""
+  local cmds="${*:-kube-apiserver kube-controller-manager kube-scheduler}" c all=1 pkgs="" minor
   for c in $cmds; do have "$c" || all=0; pkgs="$pkgs k8s.io/kubernetes/cmd/$c"; done
   if [ "$all" = 1 ]; then
     step "kubernetes $KUBERNETES_VERSION ($cmds): cached"; return
   fi
-  step "kubernetes $KUBERNETES_VERSION: resolving modules (first time: ~1 GB download)"
-  local dir="$WORK/k8s" minor patch staging gomod godebug
-  mkdir -p "$dir" && cd "$dir"
-  go mod init local.invalid/k8sbin >/dev/null 2>&1
-  staging="v0.${KUBERNETES_VERSION#v1.}"
-  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
-  [ -f "$gomod" ] || die "could not download k8s.io/kubernetes@$KUBERNETES_VERSION"
-  awk '$1 ~ /^k8s\.io\// && $2 == "v0.0.0" {print $1}' "$gomod" | sort -u | while read -r m; do
-    go mod edit -replace="$m=$m@$staging"
-  done
-  godebug=$(awk '$1 == "godebug" && $2 ~ /^default=/ {print $2}' "$gomod" | head -n1)
-  [ -n "$godebug" ] && go mod edit -godebug="$godebug"
-  go get "k8s.io/kubernetes@$KUBERNETES_VERSION" >/dev/null 2>&1 || go get "k8s.io/kubernetes@$KUBERNETES_VERSION"
+  k8s_module
+  cd "$WORK/k8s"
   minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
   local pkg=k8s.io/component-base/version cpkg=k8s.io/client-go/pkg/version flags=""
   for p in $pkg $cpkg; do
@@ -51,6 +71,38 @@ build_kubernetes() {
   step "kubernetes $KUBERNETES_VERSION: compiling (first time: 10-25 min on 2 cores)"
   # shellcheck disable=SC2086
   go build -trimpath -ldflags "-s -w $flags" -o "$BIN_DIR/" $pkgs
+}
+
+# build_vpa: the VPA recommender (k8s.io/autoscaler/vertical-pod-autoscaler/pkg/recommender) and
+# the CRDs shipped in the same module (deploy/vpa-v1-crd-gen.yaml: VerticalPodAutoscaler and
+# VerticalPodAutoscalerCheckpoint), into $VPA_DIR.
+# To reuse the Kubernetes build's compiled packages (client-go, apimachinery, api, prometheus,
+# ...) from Go's build cache, every module they come from must be required at the very version
+# the Kubernetes wrapper module requires (with -trimpath, a package's cache key holds its
+# module's required version). So the wrapper here is that module's go.mod as it is, plus VPA's
+# source as a folder replacement whose go.mod requires nothing: its imports are resolved from
+# the Kubernetes build list (every module the recommender needs is in it), and only VPA's own
+# packages are compiled.
+build_vpa() {
+  if vpa_built; then step "vpa recommender $VPA_VERSION: cached"; return; fi
+  step "vpa recommender $VPA_VERSION: building (with kubernetes $KUBERNETES_VERSION's module versions)"
+  k8s_module
+  local dir="$WORK/vpa" module=k8s.io/autoscaler/vertical-pod-autoscaler src gover
+  src=$(go mod download -json "$module@$VPA_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$src" ] || die "could not download $module@$VPA_VERSION"
+  mkdir -p "$dir"
+  cp -r "$src" "$dir/vpa" && chmod -R u+w "$dir/vpa"
+  gover=$(awk '$1 == "go" {print $2}' "$src/go.mod")
+  printf 'module %s\n\ngo %s\n' "$module" "$gover" >"$dir/vpa/go.mod"
+  rm -f "$dir/vpa/go.sum"
+  cp "$WORK/k8s/go.mod" "$WORK/k8s/go.sum" "$dir/"
+  cd "$dir"
+  go mod edit -module=local.invalid/vpabin -require="$module@v0.0.0" -replace="$module=./vpa"
+  mkdir -p "$VPA_DIR/crds"
+  go build -trimpath -ldflags "-s -w" -o "$VPA_DIR/recommender.tmp" "$module/pkg/recommender"
+  cp "$src/deploy/vpa-v1-crd-gen.yaml" "$VPA_DIR/crds/vpa-v1-crd-gen.yaml"
+  chmod u+w "$VPA_DIR/crds/vpa-v1-crd-gen.yaml"
+  mv "$VPA_DIR/recommender.tmp" "$VPA_DIR/recommender"
 }
 
 build_etcd() {
@@ -85,10 +137,16 @@ build_ferretdb() {
 }
 
 step "building into $BIN_DIR"
-if [ "${1:-}" = node ]; then
+if [ "$MODE" = node ]; then
   build_kubernetes kubelet kube-proxy
   step "kubelet and kube-proxy ready"
   echo "$BIN_DIR"
+  exit 0
+fi
+if [ "$MODE" = vpa ]; then
+  build_vpa
+  step "vpa recommender ready"
+  echo "$VPA_DIR"
   exit 0
 fi
 build_installable kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
@@ -97,5 +155,7 @@ build_installable metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server "
 build_ferretdb
 build_etcd
 build_kubernetes
+# After Kubernetes: it reuses that build's compiled packages.
+build_vpa
 step "all binaries ready"
 echo "$BIN_DIR"

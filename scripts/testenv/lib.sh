@@ -11,6 +11,8 @@ versions_key() {
 
 CACHE_ROOT=${KUO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kube-usage-operator}
 BIN_DIR="$CACHE_ROOT/bin/$(versions_key)"
+# The VPA recommender and its CRDs (build.sh vpa).
+VPA_DIR="$BIN_DIR/vpa-$VPA_VERSION"
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 
 log() { printf '[testenv] %s\n' "$*" >&2; }
