@@ -2,13 +2,22 @@
 # Builds the test environment's binaries (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kwok, kwokctl, metrics-server, ferretdb) from Go modules into a
 # versioned cache outside the repository. Pieces already in the cache are skipped.
-# `build.sh node` builds the kubelet and kube-proxy of the real node instead (node.sh).
-# Prints the cache folder on stdout when done.
+# `build.sh node` builds the kubelet and kube-proxy of the real node instead (node.sh);
+# `build.sh all` builds both sets at once (`make test`: one compile of Kubernetes).
+# Independent pieces are built side by side (build_parallel), so module downloads overlap
+# with compiling. Prints the cache folder on stdout when done.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ALL="kwok kwokctl metrics-server ferretdb etcd kube-apiserver kube-controller-manager kube-scheduler"
-[ "${1:-}" = node ] && ALL="kubelet kube-proxy"
+MODE=${1:-}
+CONTROL_PLANE="kube-apiserver kube-controller-manager kube-scheduler"
+NODE="kubelet kube-proxy"
+case "$MODE" in
+  "") ALL="kwok kwokctl metrics-server ferretdb etcd $CONTROL_PLANE" ;;
+  node) ALL="$NODE" ;;
+  all) ALL="kwok kwokctl metrics-server ferretdb etcd $CONTROL_PLANE $NODE" ;;
+  *) printf '[testenv] usage: build.sh [node|all]\n' >&2; exit 2 ;;
+esac
 complete=1
 for b in $ALL; do [ -x "$BIN_DIR/$b" ] || complete=0; done
 if [ "$complete" = 1 ]; then echo "$BIN_DIR"; exit 0; fi
@@ -21,17 +30,32 @@ trap 'chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
 have() { [ -x "$BIN_DIR/$1" ]; }
 step() { log "[$(date +%H:%M:%S)] $*"; }
 
+# build_parallel FUNCTION...: runs each function in a background subshell and waits for all
+# of them; fails (after all have ended) if any failed. Each function is one chain of steps
+# that must run in order; chains share nothing but the Go module and build caches, which
+# are safe to use from several go commands at once.
+build_parallel() {
+  local f pids=() rc=0
+  for f in "$@"; do
+    ("$f") &
+    pids+=($!)
+  done
+  for f in "${pids[@]}"; do wait "$f" || rc=1; done
+  return "$rc"
+}
+
 # build_kubernetes [CMD...]: the control plane by default; `build.sh node` asks for the
 # kubelet and kube-proxy of a real node (scripts/testenv/node.sh) from the same module setup,
-# so they reuse the apiserver's build cache.
+# so they reuse the apiserver's build cache; `build.sh all` compiles all five in one go
+# build (packages compiled once, links side by side).
 build_kubernetes() {
-  local cmds="${*:-kube-apiserver kube-controller-manager kube-scheduler}" c all=1 pkgs=""
+  local cmds="${*:-$CONTROL_PLANE}" c all=1 pkgs=""
   for c in $cmds; do have "$c" || all=0; pkgs="$pkgs k8s.io/kubernetes/cmd/$c"; done
   if [ "$all" = 1 ]; then
     step "kubernetes $KUBERNETES_VERSION ($cmds): cached"; return
   fi
   step "kubernetes $KUBERNETES_VERSION: resolving modules (first time: ~1 GB download)"
-  local dir="$WORK/k8s" minor patch staging gomod godebug
+  local dir="$WORK/k8s" minor staging gomod godebug
   mkdir -p "$dir" && cd "$dir"
   go mod init local.invalid/k8sbin >/dev/null 2>&1
   staging="v0.${KUBERNETES_VERSION#v1.}"
@@ -63,11 +87,18 @@ build_etcd() {
   go build -trimpath -ldflags "-s -w" -o "$BIN_DIR/etcd" go.etcd.io/etcd/server/v3
 }
 
-build_installable() { # name module/cmd version
-  local name=$1 pkg=$2 version=$3
-  if have "$name"; then step "$name $version: cached"; return; fi
-  step "$name $version: building"
-  GOBIN="$BIN_DIR" go install -trimpath -ldflags "-s -w" "$pkg@$version"
+build_installable() { # version name=module/cmd...: one go install for commands of one module
+  local version=$1 spec name pkgs="" names=""
+  shift
+  for spec in "$@"; do
+    name=${spec%%=*}
+    have "$name" && continue
+    names="$names $name"; pkgs="$pkgs ${spec#*=}@$version"
+  done
+  if [ -z "$pkgs" ]; then step "${*%%=*} $version: cached"; return; fi
+  step "${names# } $version: building"
+  # shellcheck disable=SC2086
+  GOBIN="$BIN_DIR" go install -trimpath -ldflags "-s -w" $pkgs
 }
 
 build_ferretdb() {
@@ -84,18 +115,30 @@ build_ferretdb() {
   (cd "$moddir" && go build -trimpath -ldflags "-s -w" -o "$BIN_DIR/ferretdb" ./cmd/ferretdb)
 }
 
+# The chains of build_parallel below. The Kubernetes chain (~1 GB of modules, the longest
+# compile) starts at once; the smaller pieces download and compile beside it.
+chain_kubernetes() {
+  case "$MODE" in
+    node) build_kubernetes $NODE ;;
+    all) build_kubernetes $CONTROL_PLANE $NODE ;;
+    *) build_kubernetes ;;
+  esac
+}
+chain_small() {
+  build_installable "$KWOK_VERSION" kwok=sigs.k8s.io/kwok/cmd/kwok kwokctl=sigs.k8s.io/kwok/cmd/kwokctl
+  build_installable "$METRICS_SERVER_VERSION" metrics-server=sigs.k8s.io/metrics-server/cmd/metrics-server
+  build_ferretdb
+  build_etcd
+}
+
+started=$SECONDS
 step "building into $BIN_DIR"
-if [ "${1:-}" = node ]; then
-  build_kubernetes kubelet kube-proxy
+if [ "$MODE" = node ]; then
+  chain_kubernetes
   step "kubelet and kube-proxy ready"
   echo "$BIN_DIR"
   exit 0
 fi
-build_installable kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
-build_installable kwokctl sigs.k8s.io/kwok/cmd/kwokctl "$KWOK_VERSION"
-build_installable metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server "$METRICS_SERVER_VERSION"
-build_ferretdb
-build_etcd
-build_kubernetes
-step "all binaries ready"
+build_parallel chain_kubernetes chain_small || die "a build failed (see above)"
+step "all binaries ready in $((SECONDS - started)) s"
 echo "$BIN_DIR"
