@@ -37,9 +37,23 @@ lint: deps ## ESLint and Prettier
 	$(NPM) run lint
 
 .PHONY: test
-test: deps test-env browser ## Type-check, lint, unit and integration tests, then the real-node e2e (root; starts and stops everything it needs)
-	$(NPM) test
+test: ## Type-check, lint, unit and integration tests, then the real-node e2e (root; starts and stops everything it needs)
+	$(MAKE) --no-print-directory -j3 test-prepare
+	$(NPM) run test:integration
 	bash scripts/testenv/node-e2e.sh
+
+# What `make test` does before the integration tests, in three chains side by side: the test
+# binaries (CPU: compiling Go), the checks and unit tests (need no servers), and the Debian
+# packages (network: chromium, then the real node's, when root).
+.PHONY: test-prepare test-env-all test-checks test-packages
+test-prepare: test-env-all test-checks test-packages
+# The real node's kubelet and kube-proxy too: one compile of Kubernetes with the control plane.
+test-env-all:
+	bash scripts/testenv/build.sh all >/dev/null
+test-checks: deps
+	$(NPM) run typecheck && $(NPM) run lint && $(NPM) run test:unit
+test-packages: browser
+	@if [ "$$(id -u)" = 0 ]; then bash scripts/testenv/node.sh install; fi
 
 .PHONY: e2e-node
 e2e-node: deps test-env ## The image built and installed with kubectl apply -k on a real node (kubelet + containerd), measured against the kernel's counters (root)

@@ -17,6 +17,8 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/harness/global-setup.js',
       globalTeardown: '<rootDir>/test/harness/global-teardown.js',
+      // Node's, pointed at this worker's cluster (KUO_TEST_CLUSTERS; one by default).
+      testEnvironment: '<rootDir>/test/harness/worker-environment.cjs',
       slowTestThreshold: 60,
     },
   ],

@@ -3,21 +3,30 @@
 # kube-scheduler, kwok, kwokctl, metrics-server, ferretdb, and the VPA recommender with its CRDs)
 # from Go modules into a versioned cache outside the repository. Pieces already in the cache are
 # skipped. `build.sh node` builds the kubelet and kube-proxy of the real node instead (node.sh);
+# `build.sh all` builds both sets at once (`make test`: one compile of Kubernetes);
 # `build.sh vpa` only the VPA recommender (prints its folder).
-# Prints the cache folder on stdout when done.
+# Independent pieces are built side by side (build_parallel), so module downloads overlap
+# with compiling. Prints the cache folder on stdout when done.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-MODE=${1:-all}
-ALL="kwok kwokctl metrics-server ferretdb etcd kube-apiserver kube-controller-manager kube-scheduler"
-[ "$MODE" = node ] && ALL="kubelet kube-proxy"
+MODE=${1:-}
+CONTROL_PLANE="kube-apiserver kube-controller-manager kube-scheduler"
+NODE="kubelet kube-proxy"
+case "$MODE" in
+  "") ALL="kwok kwokctl metrics-server ferretdb etcd $CONTROL_PLANE" ;;
+  node) ALL="$NODE" ;;
+  all) ALL="kwok kwokctl metrics-server ferretdb etcd $CONTROL_PLANE $NODE" ;;
+  vpa) ALL="" ;;
+  *) printf '[testenv] usage: build.sh [node|all|vpa]\n' >&2; exit 2 ;;
+esac
 vpa_built() { [ -x "$VPA_DIR/recommender" ] && [ -f "$VPA_DIR/crds/vpa-v1-crd-gen.yaml" ]; }
 if [ "$MODE" = vpa ]; then
   if vpa_built; then echo "$VPA_DIR"; exit 0; fi
 else
   complete=1
   for b in $ALL; do [ -x "$BIN_DIR/$b" ] || complete=0; done
-  [ "$MODE" = all ] && ! vpa_built && complete=0
+  [ "$MODE" != node ] && ! vpa_built && complete=0
   if [ "$complete" = 1 ]; then echo "$BIN_DIR"; exit 0; fi
 fi
 
@@ -28,6 +37,20 @@ trap 'chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
 
 have() { [ -x "$BIN_DIR/$1" ]; }
 step() { log "[$(date +%H:%M:%S)] $*"; }
+
+# build_parallel FUNCTION...: runs each function in a background subshell and waits for all
+# of them; fails (after all have ended) if any failed. Each function is one chain of steps
+# that must run in order; chains share nothing but the Go module and build caches, which
+# are safe to use from several go commands at once.
+build_parallel() {
+  local f pids=() rc=0
+  for f in "$@"; do
+    ("$f") &
+    pids+=($!)
+  done
+  for f in "${pids[@]}"; do wait "$f" || rc=1; done
+  return "$rc"
+}
 
 # k8s_module: the wrapper module that builds from k8s.io/kubernetes ($WORK/k8s), made once per
 # run. k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with folders
@@ -54,9 +77,10 @@ k8s_module() {
 
 # build_kubernetes [CMD...]: the control plane by default; `build.sh node` asks for the
 # kubelet and kube-proxy of a real node (scripts/testenv/node.sh) from the same module setup,
-# so they reuse the apiserver's build cache.
+# so they reuse the apiserver's build cache; `build.sh all` compiles all five in one go
+# build (packages compiled once, links side by side).
 build_kubernetes() {
-  local cmds="${*:-kube-apiserver kube-controller-manager kube-scheduler}" c all=1 pkgs="" minor
+  local cmds="${*:-$CONTROL_PLANE}" c all=1 pkgs="" minor
   for c in $cmds; do have "$c" || all=0; pkgs="$pkgs k8s.io/kubernetes/cmd/$c"; done
   if [ "$all" = 1 ]; then
     step "kubernetes $KUBERNETES_VERSION ($cmds): cached"; return
@@ -115,11 +139,18 @@ build_etcd() {
   go build -trimpath -ldflags "-s -w" -o "$BIN_DIR/etcd" go.etcd.io/etcd/server/v3
 }
 
-build_installable() { # name module/cmd version
-  local name=$1 pkg=$2 version=$3
-  if have "$name"; then step "$name $version: cached"; return; fi
-  step "$name $version: building"
-  GOBIN="$BIN_DIR" go install -trimpath -ldflags "-s -w" "$pkg@$version"
+build_installable() { # version name=module/cmd...: one go install for commands of one module
+  local version=$1 spec name pkgs="" names=""
+  shift
+  for spec in "$@"; do
+    name=${spec%%=*}
+    have "$name" && continue
+    names="$names $name"; pkgs="$pkgs ${spec#*=}@$version"
+  done
+  if [ -z "$pkgs" ]; then step "${*%%=*} $version: cached"; return; fi
+  step "${names# } $version: building"
+  # shellcheck disable=SC2086
+  GOBIN="$BIN_DIR" go install -trimpath -ldflags "-s -w" $pkgs
 }
 
 build_ferretdb() {
@@ -136,9 +167,28 @@ build_ferretdb() {
   (cd "$moddir" && go build -trimpath -ldflags "-s -w" -o "$BIN_DIR/ferretdb" ./cmd/ferretdb)
 }
 
+# The chains of build_parallel below. The Kubernetes chain (~1 GB of modules, the longest
+# compile) starts at once; the smaller pieces download and compile beside it.
+chain_kubernetes() {
+  case "$MODE" in
+    node) build_kubernetes $NODE ;;
+    all) build_kubernetes $CONTROL_PLANE $NODE ;;
+    *) build_kubernetes ;;
+  esac
+  # After Kubernetes: it reuses that build's compiled packages.
+  [ "$MODE" = node ] || build_vpa
+}
+chain_small() {
+  build_installable "$KWOK_VERSION" kwok=sigs.k8s.io/kwok/cmd/kwok kwokctl=sigs.k8s.io/kwok/cmd/kwokctl
+  build_installable "$METRICS_SERVER_VERSION" metrics-server=sigs.k8s.io/metrics-server/cmd/metrics-server
+  build_ferretdb
+  build_etcd
+}
+
+started=$SECONDS
 step "building into $BIN_DIR"
 if [ "$MODE" = node ]; then
-  build_kubernetes kubelet kube-proxy
+  chain_kubernetes
   step "kubelet and kube-proxy ready"
   echo "$BIN_DIR"
   exit 0
@@ -149,13 +199,6 @@ if [ "$MODE" = vpa ]; then
   echo "$VPA_DIR"
   exit 0
 fi
-build_installable kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
-build_installable kwokctl sigs.k8s.io/kwok/cmd/kwokctl "$KWOK_VERSION"
-build_installable metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server "$METRICS_SERVER_VERSION"
-build_ferretdb
-build_etcd
-build_kubernetes
-# After Kubernetes: it reuses that build's compiled packages.
-build_vpa
-step "all binaries ready"
+build_parallel chain_kubernetes chain_small || die "a build failed (see above)"
+step "all binaries ready in $((SECONDS - started)) s"
 echo "$BIN_DIR"

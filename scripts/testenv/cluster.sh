@@ -194,6 +194,7 @@ prune() {
   local name pid
   for name in $("$KWOKCTL" get clusters 2>/dev/null); do
     pid=${name#kuo-test-}
+    pid=${pid%%-*} # kuo-test-PID or kuo-test-PID-N (a run's further clusters)
     if [ "$pid" != "$name" ] && ! kill -0 "$pid" 2>/dev/null; then
       log "deleting cluster $name left by a run that died"
       down "$name"

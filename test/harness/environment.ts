@@ -17,6 +17,14 @@ export const ENV_KEYS = {
   binDir: 'KUO_TEST_BIN_DIR',
 } as const;
 
+/**
+ * The variable global setup sets for Jest worker `worker` (1-based), e.g. KUBECONFIG_WORKER_2;
+ * worker-environment.cjs copies it to the plain name in that worker's process.
+ */
+export function workerKey(key: string, worker: number): string {
+  return `${key}_WORKER_${worker}`;
+}
+
 export function testEnvironment(): TestEnvironment {
   const kubeconfig = process.env[ENV_KEYS.kubeconfig];
   const mongoUri = process.env[ENV_KEYS.mongoUri];
