@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Clock, ContainerSample } from '../model.js';
 import type { HistoryQuery, HistoryResult, SummaryQuery, TopQuery, UsageQueries } from '../store/types.js';
 import type { AgentView } from '../sources/agent-readings.js';
+import { ioAbsent } from './io-absent.js';
 import { agentContainerFields, agentPodFields, containerName, NO_AGENTS } from './agent-present.js';
 import { listPermission, podPermission, type AccessControl } from './auth.js';
 import type { ResourceAttributes } from './auth-types.js';
@@ -125,7 +126,8 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRoutesDeps)
         from: formatInstant(query.from),
         to: formatInstant(query.to),
         coverage,
-        items,
+        items: items.map((item) => ({ ...item, io: item.io ?? null })),
+        absent: ioAbsent(items, (i) => `items[${i.namespace}/${i.pod}/${i.container}].io`),
       };
     },
   });
@@ -142,7 +144,8 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRoutesDeps)
         to: formatInstant(query.to),
         // How much of the window had data (docs/accounting.md): gaps show instead of passing silently.
         coverage,
-        items,
+        items: items.map((item) => ({ ...item, io: item.io ?? null })),
+        absent: ioAbsent(items, (i) => `items[${i.group}].io`),
       };
     },
   });
@@ -199,7 +202,16 @@ function presentHistory(query: HistoryQuery, result: HistoryResult) {
     granularity: result.granularity,
     containers: result.containers.map((container) => ({
       container: container.container,
-      points: container.points.map((point) => ({ ...point, time: formatInstant(point.time) })),
+      points: container.points.map((point) => ({
+        ...point,
+        io: point.io ?? null,
+        time: formatInstant(point.time),
+      })),
     })),
+    // A container none of whose points has I/O: no agent reported it in the range.
+    absent: ioAbsent(
+      result.containers.map((c) => ({ container: c.container, io: c.points.find((p) => p.io)?.io })),
+      (c) => `containers[${c.container}].points[].io`,
+    ),
   };
 }

@@ -1,3 +1,4 @@
+import { IO_ABSENT_REASON } from '../../../operator/store/io-counters.js';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { NO_AGENTS } from '../../../operator/http/agent-present.js';
 import { getJson, rawRequest, startTestServer, T0, TOKENS, type TestServer } from './fixtures.js';
@@ -212,16 +213,20 @@ describe('usage endpoints', () => {
               count: 10,
               cpuMillicores: { min: 100, avg: 200, max: 300 },
               memoryBytes: null,
+              io: null,
             },
             {
               time: new Date(T0 - 300_000).toISOString(),
               count: 10,
               cpuMillicores: { min: 110, avg: 210, max: 310 },
               memoryBytes: { min: 1, avg: 2, max: 3 },
+              io: null,
             },
           ],
         },
       ],
+      // Without agents the I/O is absent, and the answer says so.
+      absent: [{ field: 'containers[app].points[].io', reason: IO_ABSENT_REASON }],
     });
   });
 
@@ -256,7 +261,11 @@ describe('usage endpoints', () => {
       from: new Date(T0 - 7 * 86_400_000).toISOString(),
       to: new Date(T0).toISOString(),
       coverage: t.queries.coverage,
-      items: t.queries.topEntries,
+      items: t.queries.topEntries.map((e) => ({ ...e, io: null })),
+      absent: t.queries.topEntries.map((e) => ({
+        field: `items[${e.namespace}/${e.pod}/${e.container}].io`,
+        reason: IO_ABSENT_REASON,
+      })),
     });
   });
 
