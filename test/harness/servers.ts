@@ -46,19 +46,19 @@ export async function startServers(): Promise<void> {
       await pruneStaleClusters();
       // One cluster per Jest worker (KUO_TEST_CLUSTERS, default 1; see worker-environment.cjs).
       const count = clusterCount();
-      await Promise.all(
-        Array.from({ length: count }, async (_, i) => {
-          const name = `kuo-test-${process.pid}${i === 0 ? '' : `-${i + 1}`}`;
-          const dir = join(tmpdir(), name);
-          mkdirSync(dir, { recursive: true });
-          started.clusterDirs.push(dir);
-          const cluster = await startCluster(name, join(dir, 'kubeconfig'));
-          started.clusters.push(cluster);
-          process.env[workerKey(ENV_KEYS.kubeconfig, i + 1)] = cluster.kubeconfig;
-          process.env[workerKey(ENV_KEYS.clusterName, i + 1)] = name;
-          await prepareCluster(cluster.kubeconfig);
-        }),
-      );
+      // One after the other: kwokctl creates its shared CA with the first cluster, and two
+      // concurrent creations race on it.
+      for (let i = 0; i < count; i++) {
+        const name = `kuo-test-${process.pid}${i === 0 ? '' : `-${i + 1}`}`;
+        const dir = join(tmpdir(), name);
+        mkdirSync(dir, { recursive: true });
+        started.clusterDirs.push(dir);
+        const cluster = await startCluster(name, join(dir, 'kubeconfig'));
+        started.clusters.push(cluster);
+        process.env[workerKey(ENV_KEYS.kubeconfig, i + 1)] = cluster.kubeconfig;
+        process.env[workerKey(ENV_KEYS.clusterName, i + 1)] = name;
+        await prepareCluster(cluster.kubeconfig);
+      }
       process.env[ENV_KEYS.kubeconfig] = process.env[workerKey(ENV_KEYS.kubeconfig, 1)];
       process.env[ENV_KEYS.clusterName] = process.env[workerKey(ENV_KEYS.clusterName, 1)];
     }
