@@ -259,6 +259,7 @@ describe('MongoUsageStore on FerretDB', () => {
       count: 120,
       cpuMillicores: { min: 100, avg: 100, max: 100 },
       memoryBytes: { min: 256 * 2 ** 20, avg: 256 * 2 ** 20, max: 256 * 2 ** 20 },
+      io: null, // no agent supplied any I/O
     });
     await store.close();
   }, 900_000); // writes two days of 30 s samples: minutes on FerretDB's SQLite
