@@ -248,7 +248,7 @@ describe('kubectl get and the status subresource', () => {
     });
 
     const policies = await table(['-n', ns, 'up']);
-    expect(policies[0]).toEqual(['NAME', 'READY', 'PODS', 'INTERVAL', 'LAST COLLECTION', 'AGE']);
+    expect(policies[0]).toEqual(['NAME', 'READY', 'PODS', 'INTERVAL', 'LAST COLLECTION', 'AGE', 'SAVINGS/H']);
     expect(policies[1]?.slice(0, 4)).toEqual(['web', 'True', '14', '15s']);
     expect(policies[1]?.[4]).toMatch(/^\d+s$/);
 
