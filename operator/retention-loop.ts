@@ -6,7 +6,8 @@
 import type { UsagePolicyConfig } from '../api/v1alpha1/normalize.js';
 import { errorMessage, type Logger } from './logging.js';
 import type { ObjectKey } from './model.js';
-import type { TimerHandle, Timers } from './runtime/clock.js';
+import type { Timers } from './runtime/clock.js';
+import { PeriodicPass } from './runtime/periodic.js';
 import type { RetentionRunner } from './store/types.js';
 
 export interface RetentionLoopDeps {
@@ -22,24 +23,26 @@ export interface RetentionLoopDeps {
 export class RetentionLoop {
   readonly name = 'retention';
   readonly needsLeadership = true;
-  private timer?: TimerHandle;
-  private running?: Promise<void>;
-  private active = false;
   private failing = false;
 
-  constructor(private readonly deps: RetentionLoopDeps) {}
+  private readonly periodic: PeriodicPass;
+
+  constructor(private readonly deps: RetentionLoopDeps) {
+    this.periodic = new PeriodicPass(
+      deps.timers,
+      () => this.runOnce(),
+      deps.firstRunMs ?? 60_000,
+      deps.intervalMs ?? 600_000,
+    );
+  }
 
   start(): void {
-    this.active = true;
-    this.schedule(this.deps.firstRunMs ?? 60_000);
+    this.periodic.start();
   }
 
   /** No more runs; resolves once a run in progress has finished. */
-  async stop(): Promise<void> {
-    this.active = false;
-    if (this.timer !== undefined) this.deps.timers.clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** One pass over every active policy; resolves when done. */
@@ -65,17 +68,5 @@ export class RetentionLoop {
     this.failing = errors.length > 0;
     if (deleted > 0) this.deps.logger.info('retention deleted expired usage data', { deleted });
     return deleted;
-  }
-
-  private schedule(delayMs: number): void {
-    this.timer = this.deps.timers.setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.runOnce()
-        .then(() => undefined)
-        .finally(() => {
-          this.running = undefined;
-          if (this.active) this.schedule(this.deps.intervalMs ?? 600_000);
-        });
-    }, delayMs);
   }
 }

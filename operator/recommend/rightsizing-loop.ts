@@ -10,7 +10,8 @@ import type { UsagePolicyStatus } from '../../api/v1alpha1/usagepolicy.js';
 import { RIGHTSIZING_SUMMARY_ENTRIES } from '../../api/v1alpha1/usagepolicy.js';
 import { errorMessage, type Logger } from '../logging.js';
 import { objectRef, type ObjectKey } from '../model.js';
-import type { TimerHandle, Timers } from '../runtime/clock.js';
+import type { Timers } from '../runtime/clock.js';
+import { PeriodicPass } from '../runtime/periodic.js';
 import type { EventType, InvolvedObject } from '../runtime/event-recorder.js';
 import type { RecommendationItem, Recommender } from './recommender.js';
 
@@ -71,11 +72,17 @@ export class RightsizingLoop {
   private readonly summaries = new Map<ObjectKey, RightsizingStatus>();
   /** OOM kills an Event was recorded for: `namespace/pod/uid/container/finishedAt`. */
   private readonly reported = new Set<string>();
-  private timer?: TimerHandle;
-  private running?: Promise<void>;
-  private active = false;
 
-  constructor(private readonly deps: RightsizingLoopDeps) {}
+  private readonly periodic: PeriodicPass;
+
+  constructor(private readonly deps: RightsizingLoopDeps) {
+    this.periodic = new PeriodicPass(
+      deps.timers,
+      () => this.runOnce(),
+      deps.firstRunMs ?? 30_000,
+      deps.intervalMs ?? 600_000,
+    );
+  }
 
   /** The latest summary of a policy, for its status. */
   summary(policy: ObjectKey): RightsizingStatus | undefined {
@@ -83,15 +90,11 @@ export class RightsizingLoop {
   }
 
   start(): void {
-    this.active = true;
-    this.schedule(this.deps.firstRunMs ?? 30_000);
+    this.periodic.start();
   }
 
-  async stop(): Promise<void> {
-    this.active = false;
-    if (this.timer !== undefined) this.deps.timers.clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** One pass over the active policies' namespaces. */
@@ -153,15 +156,5 @@ export class RightsizingLoop {
           );
       }
     }
-  }
-
-  private schedule(delayMs: number): void {
-    this.timer = this.deps.timers.setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.runOnce().finally(() => {
-        this.running = undefined;
-        if (this.active) this.schedule(this.deps.intervalMs ?? 600_000);
-      });
-    }, delayMs);
   }
 }

@@ -20,19 +20,9 @@ import {
   waitFor,
 } from '../harness/index.js';
 import { startTestOperator } from '../harness/operator.js';
+import { endOfBucketHolding } from '../support/bucket-ends.js';
 
 const MIB = 2 ** 20;
-
-/** End of the 5%-exponential bucket holding `value` (bucket 0 is `first` wide). */
-function endOfBucketHolding(first: number, value: number): number {
-  let start = 0;
-  let width = first;
-  while (start + width <= value) {
-    start += width;
-    width *= 1.05;
-  }
-  return start + width;
-}
 
 interface Item {
   workload: { kind: string; name: string };

@@ -51,6 +51,7 @@ import {
   type Usage,
 } from '../harness/index.js';
 import { startTestOperator } from '../harness/operator.js';
+import { endOfBucketHolding } from '../support/bucket-ends.js';
 
 const MI = 2 ** 20;
 const RECOMMENDER_INTERVAL_S = 5;
@@ -67,17 +68,9 @@ const LEAK_FINAL_MI = LEAK_START_MI + LEAK_STEP_MI * Math.floor(PLAY_MS / LEAK_S
 const MARGIN = 1.15;
 const TOLERANCE = 0.1;
 
-/** Histogram bucket ends as VPA and our store define them: first bucket `first`, each 5% wider. */
-function bucketEnd(value: number, first: number): number {
-  const ratio = 1.05;
-  let index = Math.floor(Math.log(1 + (value * (ratio - 1)) / first) / Math.log(ratio));
-  const start = (i: number) => (first * (Math.pow(ratio, i) - 1)) / (ratio - 1);
-  if (start(index) > value) index--;
-  else if (start(index + 1) <= value) index++;
-  return start(index + 1);
-}
-const cpuBucketEnd = (cores: number) => bucketEnd(cores, 0.01);
-const memoryBucketEnd = (bytes: number) => bucketEnd(bytes, 1e7);
+// Histogram bucket ends as VPA and our store define them.
+const cpuBucketEnd = (cores: number) => endOfBucketHolding(0.01, cores);
+const memoryBucketEnd = (bytes: number) => endOfBucketHolding(1e7, bytes);
 
 interface Workload {
   name: string;

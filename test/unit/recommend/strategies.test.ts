@@ -12,20 +12,10 @@ import {
   vpaStrategy,
   type ContainerUsage,
 } from '../../../operator/recommend/strategies.js';
+import { endOfBucketHolding } from '../../support/bucket-ends.js';
 
 const DAY = 86_400_000;
 const MIB = 2 ** 20;
-
-/** Bucket ends built the plain way (bucket 0 is 10m or 10 MB wide, each next 5% wider). */
-function endOfBucketHolding(first: number, value: number): number {
-  let start = 0;
-  let width = first;
-  while (start + width <= value) {
-    start += width;
-    width *= 1.05;
-  }
-  return start + width;
-}
 
 /** The weighted percentile of raw values: the smallest value with p of the weight at or below it. */
 function weightedPercentile(values: [number, number][], p: number): number {
