@@ -31,6 +31,7 @@ import { randomUUID } from 'node:crypto';
 import { MongoBulkWriteError, MongoServerError, type Collection, type Filter } from 'mongodb';
 import type { Clock, ContainerSample, SeriesBase } from '../model.js';
 import type { StoreCollections } from './connection.js';
+import type { IoBase } from './io-counters.js';
 import {
   bucketStart,
   finerResolution,
@@ -216,6 +217,32 @@ export class WritePath {
       if (typeof doc.containerStartTime === 'number') base.containerStartTime = doc.containerStartTime;
       if (typeof doc.memoryBytes === 'number') base.memoryBytes = doc.memoryBytes;
       result.set(doc.series, base);
+    }
+    return result;
+  }
+
+  /**
+   * The I/O counters of each series' latest stored reading that has I/O (in the last
+   * `lookbackMs`): its totals at its agent reading's time, what a new term continues from.
+   */
+  async latestIoTotals(
+    seriesKeys: readonly string[],
+    lookbackMs = LATEST_READINGS_LOOKBACK_MS,
+  ): Promise<Map<string, IoBase>> {
+    const result = new Map<string, IoBase>();
+    if (seriesKeys.length === 0) return result;
+    const since = new Date(this.clock.now() - lookbackMs);
+    const docs = await this.collections.snapshots
+      .find(
+        { series: { $in: [...seriesKeys] }, time: { $gte: since }, io: { $exists: true } },
+        { projection: { series: 1, 'io.to': 1, 'io.totals': 1 } },
+      )
+      .toArray();
+    for (const doc of docs) {
+      const io = doc.io;
+      if (!io || typeof io.to !== 'number' || !io.totals) continue;
+      if ((result.get(doc.series)?.time ?? -Infinity) >= io.to) continue;
+      result.set(doc.series, { time: io.to, totals: io.totals });
     }
     return result;
   }
