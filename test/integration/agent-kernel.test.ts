@@ -664,13 +664,20 @@ describe('node agent on the real kernel, through the operator API', () => {
           async () => (await history(pod, 'raw')).some((p) => p.io !== null) || undefined,
           { timeoutMs: 90_000, intervalMs: 1_000 },
         );
-      for (const pod of ['writer', 'talker'])
-        expect(
-          sumIo(
-            (await history(pod, 'raw')).map((p) => p.io),
-            IO_COUNTERS,
-          ),
-        ).toEqual(Object.fromEntries(IO_COUNTERS.map((c) => [c, 0])));
+      // (The writer's processes are in the host's network namespace: its network is the host's.)
+      const zero = (names: readonly IoCounter[]) => Object.fromEntries(names.map((c) => [c, 0]));
+      expect(
+        sumIo(
+          (await history('writer', 'raw')).map((p) => p.io),
+          BLOCK_COUNTERS,
+        ),
+      ).toEqual(zero(BLOCK_COUNTERS));
+      expect(
+        sumIo(
+          (await history('talker', 'raw')).map((p) => p.io),
+          IO_COUNTERS,
+        ),
+      ).toEqual(zero(IO_COUNTERS));
 
       // The kernel's counters before and after more I/O, read here, apart from the agent.
       const exchanged = 40;
@@ -689,7 +696,8 @@ describe('node agent on the real kernel, through the operator API', () => {
       const done = Date.now();
       // The known workload, in the kernel's own counters.
       expect(delta.writer.blockWriteBytes).toBe(WRITE_BYTES);
-      expect(delta.writer.blockReadBytes).toBe(WRITE_BYTES);
+      // (Reads also count what starting dd read from the disk, if it was not cached.)
+      expect(delta.writer.blockReadBytes).toBeGreaterThanOrEqual(WRITE_BYTES);
       expect(delta.writer.blockWriteOps).toBeGreaterThanOrEqual(BLOCKS);
       expect(delta.talkerNetwork).toEqual({
         networkRxBytes: exchanged * FRAME_BYTES,
