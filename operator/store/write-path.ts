@@ -201,14 +201,12 @@ export class WritePath {
     lookbackMs = LATEST_READINGS_LOOKBACK_MS,
   ): Promise<Map<string, SeriesBase>> {
     const result = new Map<string, SeriesBase>();
-    if (seriesKeys.length === 0) return result;
-    const since = new Date(this.clock.now() - lookbackMs);
-    const docs = await this.collections.snapshots
-      .find(
-        { series: { $in: [...seriesKeys] }, time: { $gte: since } },
-        { projection: { series: 1, time: 1, cpuCoreSecondsTotal: 1, containerStartTime: 1, memoryBytes: 1 } },
-      )
-      .toArray();
+    const docs = await this.recentReadings(seriesKeys, lookbackMs, {}, [
+      'time',
+      'cpuCoreSecondsTotal',
+      'containerStartTime',
+      'memoryBytes',
+    ]);
     for (const doc of docs) {
       const time = doc.time.getTime();
       if ((result.get(doc.series)?.time ?? -Infinity) >= time) continue;
@@ -230,14 +228,10 @@ export class WritePath {
     lookbackMs = LATEST_READINGS_LOOKBACK_MS,
   ): Promise<Map<string, IoBase>> {
     const result = new Map<string, IoBase>();
-    if (seriesKeys.length === 0) return result;
-    const since = new Date(this.clock.now() - lookbackMs);
-    const docs = await this.collections.snapshots
-      .find(
-        { series: { $in: [...seriesKeys] }, time: { $gte: since }, io: { $exists: true } },
-        { projection: { series: 1, 'io.to': 1, 'io.totals': 1 } },
-      )
-      .toArray();
+    const docs = await this.recentReadings(seriesKeys, lookbackMs, { io: { $exists: true } }, [
+      'io.to',
+      'io.totals',
+    ]);
     for (const doc of docs) {
       const io = doc.io;
       if (!io || typeof io.to !== 'number' || !io.totals) continue;
@@ -245,6 +239,22 @@ export class WritePath {
       result.set(doc.series, { time: io.to, totals: io.totals });
     }
     return result;
+  }
+
+  /** The stored readings of `seriesKeys` in the last `lookbackMs` matching `filter`, with `series` and `fields`. */
+  private async recentReadings(
+    seriesKeys: readonly string[],
+    lookbackMs: number,
+    filter: Filter<SnapshotDoc>,
+    fields: readonly string[],
+  ): Promise<SnapshotDoc[]> {
+    if (seriesKeys.length === 0) return [];
+    const since = new Date(this.clock.now() - lookbackMs);
+    const projection: Record<string, 1> = { series: 1 };
+    for (const field of fields) projection[field] = 1;
+    return this.collections.snapshots
+      .find({ ...filter, series: { $in: [...seriesKeys] }, time: { $gte: since } }, { projection })
+      .toArray();
   }
 
   /** Loads the latest stored reading time of the series this process has not seen in this term. */
