@@ -281,10 +281,14 @@ function sumIo(ios: (Json | null)[], names: readonly IoCounter[]): Counters {
  */
 function expectSplitSums(actual: Counters, exact: Counters): void {
   for (const name of Object.keys(exact) as IoCounter[]) {
+    largestResidual = Math.max(largestResidual, Math.abs(actual[name]! - exact[name]!));
     expect([name, Math.round(actual[name]!)]).toEqual([name, exact[name]]);
     expect(Math.abs(actual[name]! - exact[name]!)).toBeLessThanOrEqual(exact[name]! * 1e-12);
   }
 }
+
+/** The largest |rollup sum - exact counter| seen (printed). */
+let largestResidual = 0;
 
 const BLOCK_COUNTERS = IO_COUNTERS.filter((c) => c.startsWith('block'));
 const NETWORK_COUNTERS = IO_COUNTERS.filter((c) => c.startsWith('network'));
@@ -764,6 +768,12 @@ describe('node agent on the real kernel, through the operator API', () => {
       expectSplitSums(sumIo([group('writer')], BLOCK_COUNTERS), delta.writer);
       expectSplitSums(sumIo([group('talker')], BLOCK_COUNTERS), delta.talkerBlock);
       expectSplitSums(sumIo([group('talker')], NETWORK_COUNTERS), delta.talkerNetwork);
+      console.log(
+        `[agent-kernel] kernel differences stored exactly in ${writerRaw.filter(Boolean).length} and ` +
+          `${talkerRaw.filter(Boolean).length} raw readings: writer ${JSON.stringify(delta.writer)}, ` +
+          `talker ${JSON.stringify({ ...delta.talkerBlock, ...delta.talkerNetwork })}; ` +
+          `largest rollup/top/summary residual ${largestResidual}`,
+      );
     } finally {
       await stopAgent();
     }
