@@ -32,7 +32,7 @@ import {
   uniqueName,
   waitFor,
 } from '../harness/index.js';
-import { startTestOperator } from '../harness/operator.js';
+import { startTestOperator, type TestOperatorOptions } from '../harness/operator.js';
 import {
   BLOCKS,
   DATAGRAMS,
@@ -61,6 +61,8 @@ let namespace: string;
 let operatorNamespace: string;
 let fixture: KernelFixture | undefined;
 let operator: OperatorHandle | undefined;
+/** How the operator is started (again, on the same database, by the restart test). */
+let operatorOptions: TestOperatorOptions;
 let agent: ChildProcess | undefined;
 let agentLog = '';
 let agentPort: number;
@@ -389,7 +391,7 @@ beforeAll(async () => {
   agentPort = await freePort();
 
   fixture = await startKernelFixture(namespace, node);
-  operator = await startTestOperator({
+  operatorOptions = {
     namespace: operatorNamespace,
     database: uniqueName('agenttest'),
     kubeconfig: operatorKubeconfig,
@@ -404,7 +406,8 @@ beforeAll(async () => {
       '--agent-ca-file',
       certFile,
     ],
-  });
+  };
+  operator = await startTestOperator(operatorOptions);
 });
 
 afterAll(async () => {
@@ -637,7 +640,7 @@ describe('node agent on the real kernel, through the operator API', () => {
     }
   });
 
-  it('stores the kernel counters: history (raw and rollups), top and summary give the dd and veth I/O exactly', async () => {
+  it('stores the kernel counters, across an operator restart: history (raw and rollups), top and summary give the dd and veth I/O exactly', async () => {
     const f = fixture!;
     // The previous test took the operator's right to read agents away.
     await applyAgentIdentity();
@@ -690,8 +693,14 @@ describe('node agent on the real kernel, through the operator API', () => {
         talkerBlock: await kernelBlockIo(f.talker.cgroups.blkio),
         talkerNetwork: await kernelNetwork(f.net.a),
       };
+      // The I/O happens while the operator is restarted (a new term, as after a failover): the new
+      // process continues each series from the last stored reading's counters, so none is lost.
+      const stopping = operator!;
+      operator = undefined;
+      await stopping.stop();
       await f.writeAndReadBack();
       await f.exchange(exchanged);
+      operator = await startTestOperator(operatorOptions);
       const delta = {
         writer: difference(await kernelBlockIo(f.writer.cgroups.blkio), before.writer),
         talkerBlock: difference(await kernelBlockIo(f.talker.cgroups.blkio), before.talkerBlock),
