@@ -8,6 +8,7 @@
  *  - `talker` (Burstable, systemd layout): in a network namespace of its own, sends DATAGRAMS UDP
  *    datagrams of PAYLOAD bytes to a peer namespace over a veth pair and receives each echoed back.
  * The pods' statuses name the containers' ids as a kubelet's would (`containerd://<id>`).
+ * writeAndReadBack() and exchange() repeat the writer's and the talker's I/O when a test asks.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
