@@ -65,6 +65,8 @@ let operator: OperatorHandle | undefined;
 let operatorOptions: TestOperatorOptions;
 let agent: ChildProcess | undefined;
 let agentLog = '';
+/** When the agent last started (ms): its readings are taken after. */
+let agentStartedAt = 0;
 let agentPort: number;
 let certFile: string;
 let keyFile: string;
@@ -107,6 +109,7 @@ async function serviceAccountKubeconfig(path: string, ns: string, sa: string): P
 /** Starts the agent (from the sources, through tsx) on 127.0.0.1:agentPort, reading one hierarchy. */
 async function startAgent(version: 1 | 2): Promise<void> {
   agentLog = '';
+  agentStartedAt = Date.now();
   const child = spawn(
     process.execPath,
     [
@@ -185,13 +188,17 @@ async function api(path: string, token = readerToken): Promise<{ status: number;
   return { status: response.status, body: (await response.json()) as Json };
 }
 
-/** Waits until the operator serves a reading of the agent of this cgroup version. */
+/**
+ * Waits until the operator serves a reading of the agent last started, of this cgroup version
+ * (the previous agent's last reading is served for three intervals after it stopped).
+ */
 async function nodeUsageFrom(version: 1 | 2): Promise<Json> {
   return waitFor(
     `the operator serving the v${version} agent's reading`,
     async () => {
       const r = await api(`/api/v1/nodes/${node}/usage`);
-      return r.status === 200 && r.body.cgroupVersion === version ? r.body : undefined;
+      const fromThisAgent = Date.parse(String(r.body.time)) >= agentStartedAt;
+      return r.status === 200 && r.body.cgroupVersion === version && fromThisAgent ? r.body : undefined;
     },
     { timeoutMs: 60_000, intervalMs: 500 },
   );
