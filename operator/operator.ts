@@ -256,6 +256,11 @@ export async function startOperator(
   const kubelet = overrides.kubeletSource === undefined ? ownKubelet : overrides.kubeletSource;
   // A new term's cursors continue each series from its last stored reading (no failover window lost).
   const bases: SeriesBaseSource = { latestReadings: (keys) => store.latestReadings(keys) };
+  // The agents' I/O continues from the store's last readings too (sources/agent-io.ts).
+  const agentIo = new AgentIoJoiner(() => agents, {
+    bases: { latestReadings: (keys) => store.latestIoTotals(keys) },
+    logger: logger.child({ component: 'agent-io' }),
+  });
   const collector = new PolicyCollector({
     source: overrides.metricsSource ?? new KubernetesMetricsSource(clients.config),
     ...(kubelet && { kubelet }),
@@ -264,7 +269,7 @@ export async function startOperator(
     sinks: cycleSinks({
       alerts: alertController.reconciler.evaluation,
       // The agents' I/O counters join the samples of the containers they report (sources/agent-io.ts).
-      store: new AgentIoWriter(store.writer, new AgentIoJoiner(() => agents)),
+      store: new AgentIoWriter(store.writer, agentIo),
       events,
       metrics,
       perTargetMetrics: config.perTargetMetrics,
@@ -276,7 +281,7 @@ export async function startOperator(
     metrics,
     skippedCycles: (policy) => scheduler.skippedCycles(policy),
   });
-  const collection = new ScheduledCollection(scheduler, collector);
+  const collection = new ScheduledCollection(scheduler, collector, [agentIo]);
   const policyController = setupUsagePolicyController(
     { policies, pods, namespaces },
     {

@@ -15,9 +15,14 @@ export class ScheduledCollection {
   private readonly listeners: ((policy: ObjectKey) => void)[] = [];
   private running = false;
 
+  /**
+   * @param termStarts others that continue from the store at each term's start (e.g. the agents'
+   *   I/O bases, sources/agent-io.ts)
+   */
   constructor(
     private readonly scheduler: CollectionScheduler,
     private readonly collector: PolicyCollector,
+    private readonly termStarts: readonly { beginTerm(): void }[] = [],
   ) {}
 
   /** Calls `listener` after every completed cycle of a policy (e.g. to requeue it for a status update). */
@@ -25,9 +30,10 @@ export class ScheduledCollection {
     this.listeners.push(listener);
   }
 
-  /** A new term: the series cursors continue from the store's last readings. */
+  /** A new term: the series cursors (and the others') continue from the store's last readings. */
   start(): void {
     this.collector.beginTerm();
+    for (const other of this.termStarts) other.beginTerm();
     this.running = true;
   }
 

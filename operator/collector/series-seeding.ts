@@ -1,5 +1,6 @@
 /**
- * Seeds the shared series cursors from the store at the start of a leadership term, lazily: the
+ * Seeds the shared series cursors (or any per-series bases, e.g. the node agents' I/O counters)
+ * from the store at the start of a leadership term, lazily: the
  * first time a cycle meets a series, its last stored reading is asked for (once per series per
  * term, concurrent cycles sharing one lookup), so a new leader continues the series where the
  * previous one stopped and the failover window is billed by the first counter difference.
@@ -8,15 +9,28 @@
  */
 import type { Logger } from '../logging.js';
 import { errorMessage } from '../logging.js';
-import type { SeriesBaseSource, SeriesCursors } from './series-cursors.js';
+import type { SeriesBase } from '../model.js';
+
+/** What is seeded: the series cursors (SeriesCursors), or the agents' I/O bases (sources/agent-io.ts). */
+export interface SeededSeries<B> {
+  has(key: string): boolean;
+  seed(key: string, base: B): void;
+}
+
+/** Where the bases are read: the store's last reading of each series. */
+export interface BaseSource<B> {
+  latestReadings(keys: readonly string[]): Promise<Map<string, B>>;
+}
 
 export interface SeriesSeedingOptions {
   /** Lookups of a series before it starts without a base. Default 3. */
   attempts?: number;
+  /** What the bases are of, in the log (e.g. `I/O`); default `series`. */
+  what?: string;
   logger: Logger;
 }
 
-export class SeriesSeeding {
+export class SeriesSeeding<B = SeriesBase> {
   /** Series asked for this term (answered, or given up on). */
   private readonly settled = new Set<string>();
   private readonly failures = new Map<string, number>();
@@ -26,8 +40,8 @@ export class SeriesSeeding {
   private term = 0;
 
   constructor(
-    private readonly cursors: SeriesCursors,
-    private readonly source: SeriesBaseSource | undefined,
+    private readonly cursors: SeededSeries<B>,
+    private readonly source: BaseSource<B> | undefined,
     private readonly options: SeriesSeedingOptions,
   ) {
     this.attempts = Math.max(1, options.attempts ?? 3);
@@ -94,6 +108,7 @@ export class SeriesSeeding {
       if (!this.failing) {
         this.failing = true;
         this.options.logger.warn('cannot read the series bases from the store: new series wait', {
+          bases: this.options.what ?? 'series',
           error: errorMessage(err),
           series: keys.length,
         });
@@ -103,7 +118,9 @@ export class SeriesSeeding {
     if (term !== this.term) return false;
     if (this.failing) {
       this.failing = false;
-      this.options.logger.info('series bases read from the store again');
+      this.options.logger.info('series bases read from the store again', {
+        bases: this.options.what ?? 'series',
+      });
     }
     for (const key of keys) {
       this.inFlight.delete(key);

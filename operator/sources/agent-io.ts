@@ -10,19 +10,21 @@
  *   and a namespace's totals count it once.
  * - A reading newer than the sample waits for the next sample (a span never ends after the
  *   reading it is stored with). A counter lower than before was reset and counts from zero.
- * - The first agent reading of a series (and the first after the operator starts) is the base
- *   only: I/O before it is not accounted (the counters' totals are kept in the raw readings).
+ * - A leadership term continues each series from the counters of its last stored reading with
+ *   I/O (the raw readings keep the totals), asked for the first time the term meets the series,
+ *   so a failover loses no I/O and a replica leading again does not count the other's again.
+ *   While the store cannot answer, the series' I/O waits (at the third failed lookup it starts
+ *   without a base). A series without a stored base starts at its first agent reading: I/O
+ *   before it is not accounted.
  */
-import type { ContainerSample } from '../model.js';
+import { containerSeriesKey, type ContainerSample } from '../model.js';
+import type { Logger } from '../logging.js';
+import { silentLogger } from '../logging.js';
 import type { SampleWriter, WriteOutcome } from '../store/types.js';
-import { ioIncrements, type IoValues } from '../store/io-counters.js';
+import { ioIncrements, type IoBase, type IoValues } from '../store/io-counters.js';
+import { SeriesSeeding, type BaseSource } from '../collector/series-seeding.js';
 import type { ContainerStats, PodStats } from '../../agent/types.js';
 import type { AgentView } from './agent-readings.js';
-
-interface Base {
-  time: number;
-  totals: IoValues;
-}
 
 /** The cumulative I/O counters of a container as the agent reports them (network when attributed to it). */
 export function ioTotalsOf(pod: PodStats, container: ContainerStats): IoValues {
@@ -55,24 +57,64 @@ export function networkCarrier(pod: PodStats): string | undefined {
 
 const STALE_BASE_MS = 3_600_000;
 
+export interface AgentIoJoinerOptions {
+  /** Where a term's series continue from (the store's last readings with I/O); none: from the agents' next reading. */
+  bases?: BaseSource<IoBase>;
+  logger?: Logger;
+}
+
 export class AgentIoJoiner {
-  private readonly bases = new Map<string, Base>();
+  private readonly bases = new Map<string, IoBase>();
+  private readonly seeding: SeriesSeeding<IoBase>;
 
-  constructor(private readonly agents: () => AgentView | undefined) {}
+  constructor(
+    private readonly agents: () => AgentView | undefined,
+    options: AgentIoJoinerOptions = {},
+  ) {
+    const seeded = {
+      has: (key: string) => this.bases.has(key),
+      // A base the agents gave in this term is newer than the store's.
+      seed: (key: string, base: IoBase) => {
+        if (!this.bases.has(key)) this.bases.set(key, base);
+      },
+    };
+    this.seeding = new SeriesSeeding(seeded, options.bases, {
+      what: 'I/O',
+      logger: options.logger ?? silentLogger(),
+    });
+  }
 
-  /** The samples, those of containers an agent reports given their I/O since the last join. */
-  join(samples: readonly ContainerSample[]): ContainerSample[] {
+  /** A new leadership term: every series continues from the store's last reading again. */
+  beginTerm(): void {
+    this.bases.clear();
+    this.seeding.reset();
+  }
+
+  /** Reads the stored bases of the series of `samples` new this term; resolves those not ready (their I/O waits). */
+  prepare(samples: readonly ContainerSample[]): Promise<Set<string>> {
+    const agents = this.agents();
+    if (!agents) return Promise.resolve(new Set());
+    const keys = new Set<string>();
+    for (const sample of samples)
+      if (reported(agents, sample)) keys.add(containerSeriesKey(sample.podUid!, sample.container));
+    return this.seeding.prepare(keys);
+  }
+
+  /**
+   * The samples, those of containers an agent reports given their I/O since the last join;
+   * those of `notReady` series unchanged (their base is not known yet).
+   */
+  join(samples: readonly ContainerSample[], notReady: ReadonlySet<string> = new Set()): ContainerSample[] {
     const agents = this.agents();
     if (!agents) return [...samples];
     this.prune(samples);
     return samples.map((sample) => {
-      if (sample.podUid === undefined) return sample;
-      const found = agents.pod(sample.namespace, sample.pod);
-      if ('absent' in found || found.pod.uid !== sample.podUid) return sample;
-      const container = found.pod.containers.find((c) => c.name === sample.container);
-      if (!container || container.time > sample.time) return sample;
-      const key = `${sample.podUid}/${sample.container}`;
-      const totals = ioTotalsOf(found.pod, container);
+      const found = reported(agents, sample);
+      if (!found || found.container.time > sample.time) return sample;
+      const key = containerSeriesKey(sample.podUid!, sample.container);
+      if (notReady.has(key)) return sample;
+      const { pod, container } = found;
+      const totals = ioTotalsOf(pod, container);
       const base = this.bases.get(key);
       if (base !== undefined && container.time <= base.time) return sample;
       this.bases.set(key, { time: container.time, totals });
@@ -88,12 +130,33 @@ export class AgentIoJoiner {
   private prune(samples: readonly ContainerSample[]): void {
     let now = -Infinity;
     for (const s of samples) if (s.time > now) now = s.time;
-    for (const [key, base] of this.bases) if (base.time < now - STALE_BASE_MS) this.bases.delete(key);
+    let pruned = false;
+    for (const [key, base] of this.bases)
+      if (base.time < now - STALE_BASE_MS) {
+        this.bases.delete(key);
+        pruned = true;
+      }
+    if (!pruned) return;
+    const live = new Set([...this.bases.keys()].map((key) => key.slice(0, key.lastIndexOf('/'))));
+    for (const s of samples) if (s.podUid !== undefined) live.add(s.podUid);
+    this.seeding.prune((uid) => live.has(uid));
   }
 
   get series(): number {
     return this.bases.size;
   }
+}
+
+/** The agent's pod and container of a sample, when an agent reports that container of that pod. */
+function reported(
+  agents: AgentView,
+  sample: ContainerSample,
+): { pod: PodStats; container: ContainerStats } | undefined {
+  if (sample.podUid === undefined) return undefined;
+  const found = agents.pod(sample.namespace, sample.pod);
+  if ('absent' in found || found.pod.uid !== sample.podUid) return undefined;
+  const container = found.pod.containers.find((c) => c.name === sample.container);
+  return container && { pod: found.pod, container };
 }
 
 /** The store's writer with the agents' I/O joined to each sample. */
@@ -103,7 +166,8 @@ export class AgentIoWriter implements SampleWriter {
     private readonly joiner: AgentIoJoiner,
   ) {}
 
-  write(samples: ContainerSample[]): Promise<WriteOutcome> {
-    return this.writer.write(this.joiner.join(samples));
+  async write(samples: ContainerSample[]): Promise<WriteOutcome> {
+    const notReady = await this.joiner.prepare(samples);
+    return this.writer.write(this.joiner.join(samples, notReady));
   }
 }

@@ -36,6 +36,12 @@ export interface IoReading {
   totals: IoValues;
 }
 
+/** The cumulative counters of a series at an agent reading's time (ms): what the next increment is taken from. */
+export interface IoBase {
+  time: number;
+  totals: IoValues;
+}
+
 /** I/O of a bucket or window: the increments of the span pieces in it, and the ms they cover. */
 export interface IoRollup extends IoValues {
   ms: number;

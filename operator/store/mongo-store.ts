@@ -28,6 +28,7 @@ import type {
   WriteOutcome,
 } from './types.js';
 import { WritePath } from './write-path.js';
+import type { IoBase } from './io-counters.js';
 
 export interface MongoUsageStoreOptions {
   /** `mongodb://...`; a database named in the URI is used unless `database` is given. */
@@ -140,6 +141,11 @@ export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRun
   /** The latest stored reading of each series (a collector continues them from there). */
   latestReadings(seriesKeys: readonly string[], lookbackMs?: number): Promise<Map<string, SeriesBase>> {
     return this.timed('latest-readings', (c) => c.writePath.latestReadings(seriesKeys, lookbackMs));
+  }
+
+  /** The I/O counters each series' latest stored reading with I/O ends at (a new term continues them). */
+  latestIoTotals(seriesKeys: readonly string[], lookbackMs?: number): Promise<Map<string, IoBase>> {
+    return this.timed('latest-io-totals', (c) => c.writePath.latestIoTotals(seriesKeys, lookbackMs));
   }
 
   async applyExpiry(now: number): Promise<{ deleted: number }> {

@@ -7,6 +7,7 @@ import type { OperatorMetrics } from '../metrics.js';
 import { systemClock, type Clock, type Retention, type SeriesBase } from '../model.js';
 import { MongoUsageStore } from './mongo-store.js';
 import { OutageBuffer } from './outage-buffer.js';
+import type { IoBase } from './io-counters.js';
 import type { RetentionRunner, SampleWriter, UsageQueries } from './types.js';
 
 /** What policies show about the store (their Degraded condition). */
@@ -32,6 +33,8 @@ export interface UsageStore {
   beginTerm(fencingToken: number): void;
   /** The latest stored reading of each series (podUid/container), for a collector to continue from. */
   latestReadings(seriesKeys: readonly string[], lookbackMs?: number): Promise<Map<string, SeriesBase>>;
+  /** The I/O counters each series' latest stored reading with I/O ends at, for the agents' I/O to continue from. */
+  latestIoTotals(seriesKeys: readonly string[], lookbackMs?: number): Promise<Map<string, IoBase>>;
   /**
    * Writes what waits in memory (buffered samples, open rollup buckets). Call it when this
    * replica stops writing, at the end of a leadership term, before the lease is released.
@@ -85,6 +88,7 @@ export async function openStore(options: OpenStoreOptions): Promise<UsageStore> 
     ping: () => store.ping(),
     beginTerm: (fencingToken) => store.beginTerm(fencingToken),
     latestReadings: (keys, lookbackMs) => store.latestReadings(keys, lookbackMs),
+    latestIoTotals: (keys, lookbackMs) => store.latestIoTotals(keys, lookbackMs),
     flush: async () => {
       await buffer.flush();
       await store.flush();

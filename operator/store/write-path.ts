@@ -31,6 +31,7 @@ import { randomUUID } from 'node:crypto';
 import { MongoBulkWriteError, MongoServerError, type Collection, type Filter } from 'mongodb';
 import type { Clock, ContainerSample, SeriesBase } from '../model.js';
 import type { StoreCollections } from './connection.js';
+import type { IoBase } from './io-counters.js';
 import {
   bucketStart,
   finerResolution,
@@ -200,14 +201,12 @@ export class WritePath {
     lookbackMs = LATEST_READINGS_LOOKBACK_MS,
   ): Promise<Map<string, SeriesBase>> {
     const result = new Map<string, SeriesBase>();
-    if (seriesKeys.length === 0) return result;
-    const since = new Date(this.clock.now() - lookbackMs);
-    const docs = await this.collections.snapshots
-      .find(
-        { series: { $in: [...seriesKeys] }, time: { $gte: since } },
-        { projection: { series: 1, time: 1, cpuCoreSecondsTotal: 1, containerStartTime: 1, memoryBytes: 1 } },
-      )
-      .toArray();
+    const docs = await this.recentReadings(seriesKeys, lookbackMs, {}, [
+      'time',
+      'cpuCoreSecondsTotal',
+      'containerStartTime',
+      'memoryBytes',
+    ]);
     for (const doc of docs) {
       const time = doc.time.getTime();
       if ((result.get(doc.series)?.time ?? -Infinity) >= time) continue;
@@ -218,6 +217,44 @@ export class WritePath {
       result.set(doc.series, base);
     }
     return result;
+  }
+
+  /**
+   * The I/O counters of each series' latest stored reading that has I/O (in the last
+   * `lookbackMs`): its totals at its agent reading's time, what a new term continues from.
+   */
+  async latestIoTotals(
+    seriesKeys: readonly string[],
+    lookbackMs = LATEST_READINGS_LOOKBACK_MS,
+  ): Promise<Map<string, IoBase>> {
+    const result = new Map<string, IoBase>();
+    const docs = await this.recentReadings(seriesKeys, lookbackMs, { io: { $exists: true } }, [
+      'io.to',
+      'io.totals',
+    ]);
+    for (const doc of docs) {
+      const io = doc.io;
+      if (!io || typeof io.to !== 'number' || !io.totals) continue;
+      if ((result.get(doc.series)?.time ?? -Infinity) >= io.to) continue;
+      result.set(doc.series, { time: io.to, totals: io.totals });
+    }
+    return result;
+  }
+
+  /** The stored readings of `seriesKeys` in the last `lookbackMs` matching `filter`, with `series` and `fields`. */
+  private async recentReadings(
+    seriesKeys: readonly string[],
+    lookbackMs: number,
+    filter: Filter<SnapshotDoc>,
+    fields: readonly string[],
+  ): Promise<SnapshotDoc[]> {
+    if (seriesKeys.length === 0) return [];
+    const since = new Date(this.clock.now() - lookbackMs);
+    const projection: Record<string, 1> = { series: 1 };
+    for (const field of fields) projection[field] = 1;
+    return this.collections.snapshots
+      .find({ ...filter, series: { $in: [...seriesKeys] }, time: { $gte: since } }, { projection })
+      .toArray();
   }
 
   /** Loads the latest stored reading time of the series this process has not seen in this term. */

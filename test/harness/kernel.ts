@@ -58,6 +58,14 @@ export function diskOf(path: string): string {
   return own;
 }
 
+/** Two network namespaces joined by a veth pair, and each end's address. */
+export interface NetnsPair {
+  a: string;
+  b: string;
+  addressA: string;
+  addressB: string;
+}
+
 export interface SandboxProcess {
   child: ChildProcess;
   pid: number;
@@ -141,7 +149,7 @@ export class KernelSandbox {
    * without IPv6 and with permanent neighbour entries, so that the only frames on the link
    * are the ones a test sends. Returns the namespaces' names and addresses.
    */
-  async netnsPair(): Promise<{ a: string; b: string; addressA: string; addressB: string }> {
+  async netnsPair(): Promise<NetnsPair> {
     const id = randomBytes(3).toString('hex');
     const a = `${this.tag}-a`;
     const b = `${this.tag}-b`;

@@ -8,6 +8,7 @@
  *  - `talker` (Burstable, systemd layout): in a network namespace of its own, sends DATAGRAMS UDP
  *    datagrams of PAYLOAD bytes to a peer namespace over a veth pair and receives each echoed back.
  * The pods' statuses name the containers' ids as a kubelet's would (`containerd://<id>`).
+ * writeAndReadBack() and exchange() repeat the writer's and the talker's I/O when a test asks.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -21,6 +22,7 @@ import {
   randomContainerId,
   sweepStaleSandboxes,
   type Layout,
+  type NetnsPair,
   type Qos,
   type SandboxProcess,
   type V1_CONTROLLERS,
@@ -54,7 +56,34 @@ export interface KernelFixture {
   busy: FixturePod;
   writer: FixturePod;
   talker: FixturePod;
+  /** The talker's network namespace (`a`) and its peer's (`b`), the two ends of the veth pair. */
+  net: NetnsPair;
+  /** Writes WRITE_BYTES more in the writer's cgroups with `dd oflag=direct` and reads them back (`iflag=direct`). */
+  writeAndReadBack(): Promise<void>;
+  /** Sends `count` more datagrams of PAYLOAD bytes from the talker's namespace (in its cgroups); each is echoed back. */
+  exchange(count: number): Promise<void>;
   cleanup(): Promise<void>;
+}
+
+/** `dd` writing WRITE_BYTES to `file` with O_DIRECT, then reading them back with O_DIRECT. */
+function writeAndReadBackCommands(file: string): string[] {
+  return [
+    `dd if=/dev/zero of=${file} bs=${BLOCK_SIZE} count=${BLOCKS} oflag=direct status=none`,
+    `dd if=${file} of=/dev/null bs=${BLOCK_SIZE} iflag=direct status=none`,
+  ];
+}
+
+/** A Python program sending `count` datagrams of PAYLOAD bytes to the echo server, waiting for each echo. */
+function talkProgram(net: NetnsPair, count: number, then: string[] = []): string {
+  return [
+    'import socket, time',
+    's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+    's.settimeout(30)',
+    `for i in range(${count}):`,
+    `    s.sendto(b"x" * ${PAYLOAD}, ("${net.addressB}", 9000))`,
+    '    s.recvfrom(65536)',
+    ...then,
+  ].join('\n');
 }
 
 async function runningPod(namespace: string, spec: SimulatedPodSpec): Promise<{ uid: string }> {
@@ -125,12 +154,12 @@ export async function startKernelFixture(namespace: string, node: string): Promi
     const unlimited = `${disk} ${2 ** 40}`;
     for (const file of ['blkio.throttle.write_bps_device', 'blkio.throttle.read_bps_device'])
       await sandbox.writeCgroupFile(join(writer.cgroups.blkio, file), unlimited, `${disk} 0`);
-    const file = join(scratch, 'written');
-    await sandbox.runIn(
-      all(writer),
-      `dd if=/dev/zero of=${file} bs=${BLOCK_SIZE} count=${BLOCKS} oflag=direct status=none`,
-    );
-    await sandbox.runIn(all(writer), `dd if=${file} of=/dev/null bs=${BLOCK_SIZE} iflag=direct status=none`);
+    let writes = 0;
+    const writeAndReadBack = async () => {
+      for (const command of writeAndReadBackCommands(join(scratch, `written-${writes++}`)))
+        await sandbox.runIn(all(writer), command);
+    };
+    await writeAndReadBack();
     writer.main = await sandbox.start(all(writer), 'sleep 3600');
 
     const talker = await pod('talker', 'burstable', 'systemd');
@@ -148,16 +177,7 @@ export async function startKernelFixture(namespace: string, node: string): Promi
     ].join('\n');
     await sandbox.start([], `ip netns exec ${net.b} python3 -c '${echo}'`);
     await waitFor('the echo server', () => existsSync(ready));
-    const talk = [
-      'import socket, time',
-      's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
-      's.settimeout(30)',
-      `for i in range(${DATAGRAMS}):`,
-      `    s.sendto(b"x" * ${PAYLOAD}, ("${net.addressB}", 9000))`,
-      '    s.recvfrom(65536)',
-      `open("${done}", "w").close()`,
-      'time.sleep(3600)',
-    ].join('\n');
+    const talk = talkProgram(net, DATAGRAMS, [`open("${done}", "w").close()`, 'time.sleep(3600)']);
     talker.main = await sandbox.start(all(talker), `ip netns exec ${net.a} python3 -c '${talk}'`);
     await waitFor(
       'the datagrams echoed',
@@ -172,7 +192,10 @@ export async function startKernelFixture(namespace: string, node: string): Promi
       { timeoutMs: 30_000, intervalMs: 200 },
     );
     busy.main.child.kill('SIGSTOP');
-    return { sandbox, namespace, node, busy, writer, talker, cleanup };
+    const exchange = async (count: number) => {
+      await sandbox.runIn(all(talker), `ip netns exec ${net.a} python3 -c '${talkProgram(net, count)}'`);
+    };
+    return { sandbox, namespace, node, busy, writer, talker, net, writeAndReadBack, exchange, cleanup };
   } catch (err) {
     await cleanup();
     throw err;

@@ -11,19 +11,30 @@
  * Cgroups, network namespaces, processes, the node and the namespaces are removed on every path.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { selfSignedCertificate } from '../../agent/tls.js';
 import type { OperatorHandle } from '../../operator/operator.js';
 import { DEFAULT_TOKEN_AUDIENCE } from '../../operator/config.js';
-import { coreApi, deleteNamespace, kubectlOk, newNamespace, uniqueName, waitFor } from '../harness/index.js';
-import { startTestOperator } from '../harness/operator.js';
+import { IO_COUNTERS, type IoCounter } from '../../operator/store/io-counters.js';
 import {
+  apply,
+  coreApi,
+  deleteNamespace,
+  kubectlOk,
+  newNamespace,
+  uniqueName,
+  waitFor,
+} from '../harness/index.js';
+import { startTestOperator, type TestOperatorOptions } from '../harness/operator.js';
+import {
+  BLOCKS,
   DATAGRAMS,
   FRAME_BYTES,
   WRITE_BYTES,
@@ -38,6 +49,7 @@ import {
 } from './operator-install.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+const run = promisify(execFile);
 const AGENT_NAMESPACE = 'kube-usage-agent';
 const AGENT_SERVICE_ACCOUNT = 'kube-usage-agent';
 
@@ -49,8 +61,12 @@ let namespace: string;
 let operatorNamespace: string;
 let fixture: KernelFixture | undefined;
 let operator: OperatorHandle | undefined;
+/** How the operator is started (again, on the same database, by the restart test). */
+let operatorOptions: TestOperatorOptions;
 let agent: ChildProcess | undefined;
 let agentLog = '';
+/** When the agent last started (ms): its readings are taken after. */
+let agentStartedAt = 0;
 let agentPort: number;
 let certFile: string;
 let keyFile: string;
@@ -93,6 +109,7 @@ async function serviceAccountKubeconfig(path: string, ns: string, sa: string): P
 /** Starts the agent (from the sources, through tsx) on 127.0.0.1:agentPort, reading one hierarchy. */
 async function startAgent(version: 1 | 2): Promise<void> {
   agentLog = '';
+  agentStartedAt = Date.now();
   const child = spawn(
     process.execPath,
     [
@@ -171,13 +188,17 @@ async function api(path: string, token = readerToken): Promise<{ status: number;
   return { status: response.status, body: (await response.json()) as Json };
 }
 
-/** Waits until the operator serves a reading of the agent of this cgroup version. */
+/**
+ * Waits until the operator serves a reading of the agent last started, of this cgroup version
+ * (the previous agent's last reading is served for three intervals after it stopped).
+ */
 async function nodeUsageFrom(version: 1 | 2): Promise<Json> {
   return waitFor(
     `the operator serving the v${version} agent's reading`,
     async () => {
       const r = await api(`/api/v1/nodes/${node}/usage`);
-      return r.status === 200 && r.body.cgroupVersion === version ? r.body : undefined;
+      const fromThisAgent = Date.parse(String(r.body.time)) >= agentStartedAt;
+      return r.status === 200 && r.body.cgroupVersion === version && fromThisAgent ? r.body : undefined;
     },
     { timeoutMs: 60_000, intervalMs: 500 },
   );
@@ -208,6 +229,79 @@ function blkioTotal(text: string, op: 'Read' | 'Write'): number {
   return total;
 }
 
+type Counters = Partial<Record<IoCounter, number>>;
+
+/** A v1 cgroup's block I/O counters as the kernel keeps them (every device summed). */
+async function kernelBlockIo(blkio: string): Promise<Counters> {
+  const bytes = await readFile(join(blkio, 'blkio.throttle.io_service_bytes'), 'utf8');
+  const ops = await readFile(join(blkio, 'blkio.throttle.io_serviced'), 'utf8');
+  return {
+    blockReadBytes: blkioTotal(bytes, 'Read'),
+    blockWriteBytes: blkioTotal(bytes, 'Write'),
+    blockReadOps: blkioTotal(ops, 'Read'),
+    blockWriteOps: blkioTotal(ops, 'Write'),
+  };
+}
+
+/** A network namespace's counters, from its own /proc/net/dev (read by a process inside it), `lo` left out. */
+async function kernelNetwork(netns: string): Promise<Counters> {
+  const { stdout } = await run('ip', ['netns', 'exec', netns, 'cat', '/proc/net/dev']);
+  const sum: Counters = {};
+  // rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes packets errs drop ...
+  const columns: [IoCounter, number][] = [
+    ['networkRxBytes', 0],
+    ['networkRxPackets', 1],
+    ['networkRxErrors', 2],
+    ['networkRxDrops', 3],
+    ['networkTxBytes', 8],
+    ['networkTxPackets', 9],
+    ['networkTxErrors', 10],
+    ['networkTxDrops', 11],
+  ];
+  for (const line of stdout.split('\n').slice(2)) {
+    const [name, values] = line.split(':');
+    if (values === undefined || name?.trim() === 'lo') continue;
+    const fields = values.trim().split(/\s+/).map(Number);
+    for (const [counter, column] of columns) sum[counter] = (sum[counter] ?? 0) + fields[column]!;
+  }
+  return sum;
+}
+
+function difference(after: Counters, before: Counters): Counters {
+  const out: Counters = {};
+  for (const name of Object.keys(after) as IoCounter[]) out[name] = after[name]! - before[name]!;
+  return out;
+}
+
+/** The I/O of history points (or other answers' `io`), summed per counter; only `names`. */
+function sumIo(ios: (Json | null)[], names: readonly IoCounter[]): Counters {
+  const out: Counters = {};
+  for (const name of names) out[name] = 0;
+  for (const io of ios)
+    if (io) for (const name of names) out[name] = out[name]! + ((io[name] as number | undefined) ?? 0);
+  return out;
+}
+
+/**
+ * Counters of a rollup or a window: each stored span's increment is split at bucket boundaries in
+ * proportion to time (increment × ms / span, operator/store/io-counters.ts), and the pieces are
+ * summed. Their real sum is the increment itself; floating point rounds each division and each
+ * addition, a few units of 2^-52 relative at most: the whole number is the counter's, exactly.
+ */
+function expectSplitSums(actual: Counters, exact: Counters): void {
+  for (const name of Object.keys(exact) as IoCounter[]) {
+    largestResidual = Math.max(largestResidual, Math.abs(actual[name]! - exact[name]!));
+    expect([name, Math.round(actual[name]!)]).toEqual([name, exact[name]]);
+    expect(Math.abs(actual[name]! - exact[name]!)).toBeLessThanOrEqual(exact[name]! * 1e-12);
+  }
+}
+
+/** The largest |rollup sum - exact counter| seen (printed). */
+let largestResidual = 0;
+
+const BLOCK_COUNTERS = IO_COUNTERS.filter((c) => c.startsWith('block'));
+const NETWORK_COUNTERS = IO_COUNTERS.filter((c) => c.startsWith('network'));
+
 /** utime + stime of a process in seconds (USER_HZ = 100), and its resident bytes. */
 function procStat(pid: number): { cpuSeconds: number; rssBytes: number; command: string } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -218,6 +312,16 @@ function procStat(pid: number): { cpuSeconds: number; rssBytes: number; command:
   return { cpuSeconds: ticks / 100, rssBytes: pages * 4096, command };
 }
 
+/** The agent's ServiceAccount and RBAC and the operator's right to read agents, as shipped (manifests/agent). */
+async function applyAgentIdentity(): Promise<void> {
+  const { objects } = await kustomize('agent');
+  const identity = objects.filter((o) => o.kind !== 'DaemonSet');
+  await kubectlOk(
+    ['apply', '--server-side', '--force-conflicts', `--field-manager=${FIELD_MANAGER}`, '-f', '-'],
+    { input: identity.map((o) => stringify(o)).join('---\n') },
+  );
+}
+
 function nodeObject(name: string) {
   return {
     apiVersion: 'v1',
@@ -225,7 +329,11 @@ function nodeObject(name: string) {
     metadata: {
       name,
       labels: { type: 'kwok', 'kubernetes.io/hostname': name },
-      annotations: { 'kwok.x-k8s.io/node': 'fake' },
+      annotations: {
+        'kwok.x-k8s.io/node': 'fake',
+        // kwok serves the pods' CPU and memory there, so that a UsagePolicy collects them.
+        'metrics.k8s.io/resource-metrics-path': `/metrics/nodes/${name}/metrics/resource`,
+      },
     },
     // No other test's pod lands here (this test's pods name the node).
     spec: { taints: [{ key: 'kube-usage-operator.test/agent', effect: 'NoSchedule' }] },
@@ -242,12 +350,7 @@ beforeAll(async () => {
   // The shipped identities: the operator's (manifests/base) and the agent's and the operator's
   // right to read agents (manifests/agent).
   await applyOperatorIdentity();
-  const { objects } = await kustomize('agent');
-  const identity = objects.filter((o) => o.kind !== 'DaemonSet');
-  await kubectlOk(
-    ['apply', '--server-side', '--force-conflicts', `--field-manager=${FIELD_MANAGER}`, '-f', '-'],
-    { input: identity.map((o) => stringify(o)).join('---\n') },
-  );
+  await applyAgentIdentity();
   agentKubeconfig = await serviceAccountKubeconfig(
     join(dir, 'agent-kubeconfig'),
     AGENT_NAMESPACE,
@@ -295,7 +398,7 @@ beforeAll(async () => {
   agentPort = await freePort();
 
   fixture = await startKernelFixture(namespace, node);
-  operator = await startTestOperator({
+  operatorOptions = {
     namespace: operatorNamespace,
     database: uniqueName('agenttest'),
     kubeconfig: operatorKubeconfig,
@@ -310,7 +413,8 @@ beforeAll(async () => {
       '--agent-ca-file',
       certFile,
     ],
-  });
+  };
+  operator = await startTestOperator(operatorOptions);
 });
 
 afterAll(async () => {
@@ -538,6 +642,154 @@ describe('node agent on the real kernel, through the operator API', () => {
       );
       const usage = await api(`/api/v1/namespaces/${namespace}/pods/talker/usage`);
       expect(usage.status).toBe(404);
+    } finally {
+      await stopAgent();
+    }
+  });
+
+  it('stores the kernel counters, across an operator restart: history (raw and rollups), top and summary give the dd and veth I/O exactly', async () => {
+    const f = fixture!;
+    // The previous test took the operator's right to read agents away.
+    await applyAgentIdentity();
+    await startAgent(1);
+    try {
+      const start = Date.now();
+      await apply(
+        'apiVersion: usage.kubeusage.dev/v1alpha1\nkind: UsagePolicy\nmetadata: {name: all}\nspec: {selector: {}, interval: 10s}\n',
+        namespace,
+      );
+      const history = async (pod: string, granularity: string) => {
+        const query = new URLSearchParams({
+          from: new Date(start - 60_000).toISOString(),
+          to: new Date().toISOString(),
+          granularity,
+        });
+        const r = await api(`/api/v1/namespaces/${namespace}/pods/${pod}/usage/history?${query}`);
+        expect(r.status).toBe(200);
+        const app = (
+          r.body.containers as { container: string; points: { time: string; io: Json | null }[] }[]
+        ).find((c) => c.container === 'app');
+        return app?.points ?? [];
+      };
+      // The first agent reading joined to a series is its base; the next sample stores I/O (none yet).
+      for (const pod of ['writer', 'talker'])
+        await waitFor(
+          `I/O stored for ${pod}`,
+          async () => (await history(pod, 'raw')).some((p) => p.io !== null) || undefined,
+          { timeoutMs: 90_000, intervalMs: 1_000 },
+        );
+      // (The writer's processes are in the host's network namespace: its network is the host's.)
+      const zero = (names: readonly IoCounter[]) => Object.fromEntries(names.map((c) => [c, 0]));
+      expect(
+        sumIo(
+          (await history('writer', 'raw')).map((p) => p.io),
+          BLOCK_COUNTERS,
+        ),
+      ).toEqual(zero(BLOCK_COUNTERS));
+      expect(
+        sumIo(
+          (await history('talker', 'raw')).map((p) => p.io),
+          IO_COUNTERS,
+        ),
+      ).toEqual(zero(IO_COUNTERS));
+
+      // The kernel's counters before and after more I/O, read here, apart from the agent.
+      const exchanged = 40;
+      const before = {
+        writer: await kernelBlockIo(f.writer.cgroups.blkio),
+        talkerBlock: await kernelBlockIo(f.talker.cgroups.blkio),
+        talkerNetwork: await kernelNetwork(f.net.a),
+      };
+      // The I/O happens while the operator is restarted (a new term, as after a failover): the new
+      // process continues each series from the last stored reading's counters, so none is lost.
+      const stopping = operator!;
+      operator = undefined;
+      await stopping.stop();
+      await f.writeAndReadBack();
+      await f.exchange(exchanged);
+      operator = await startTestOperator(operatorOptions);
+      const delta = {
+        writer: difference(await kernelBlockIo(f.writer.cgroups.blkio), before.writer),
+        talkerBlock: difference(await kernelBlockIo(f.talker.cgroups.blkio), before.talkerBlock),
+        talkerNetwork: difference(await kernelNetwork(f.net.a), before.talkerNetwork),
+      };
+      const done = Date.now();
+      // The known workload, in the kernel's own counters.
+      expect(delta.writer.blockWriteBytes).toBe(WRITE_BYTES);
+      // (Reads also count what starting dd read from the disk, if it was not cached.)
+      expect(delta.writer.blockReadBytes).toBeGreaterThanOrEqual(WRITE_BYTES);
+      expect(delta.writer.blockWriteOps).toBeGreaterThanOrEqual(BLOCKS);
+      expect(delta.talkerNetwork).toEqual({
+        networkRxBytes: exchanged * FRAME_BYTES,
+        networkRxPackets: exchanged,
+        networkRxErrors: 0,
+        networkRxDrops: 0,
+        networkTxBytes: exchanged * FRAME_BYTES,
+        networkTxPackets: exchanged,
+        networkTxErrors: 0,
+        networkTxDrops: 0,
+      });
+
+      // Wait for the agent's reading after the I/O, then for a sample stored with it: a sample
+      // taken after the API showed the reading is joined to it or to a newer one.
+      for (const pod of ['writer', 'talker']) {
+        await podUsage(pod, done);
+        const seen = Date.now();
+        await waitFor(
+          `a sample of ${pod} with the agent's reading after the I/O`,
+          async () =>
+            (await history(pod, 'raw')).some((p) => p.io !== null && Date.parse(p.time) > seen) || undefined,
+          { timeoutMs: 90_000, intervalMs: 1_000 },
+        );
+      }
+
+      // Raw readings: the increments of the agent's counters, whole numbers: exactly the kernel's.
+      const writerRaw = (await history('writer', 'raw')).map((p) => p.io);
+      const talkerRaw = (await history('talker', 'raw')).map((p) => p.io);
+      expect(sumIo(writerRaw, BLOCK_COUNTERS)).toEqual(delta.writer);
+      expect(sumIo(talkerRaw, BLOCK_COUNTERS)).toEqual(delta.talkerBlock);
+      expect(sumIo(talkerRaw, NETWORK_COUNTERS)).toEqual(delta.talkerNetwork);
+
+      // Rollups (1m buckets, and the open 1h bucket computed from the finer levels).
+      for (const granularity of ['1m', '1h']) {
+        const writer = (await history('writer', granularity)).map((p) => p.io);
+        const talker = (await history('talker', granularity)).map((p) => p.io);
+        expectSplitSums(sumIo(writer, BLOCK_COUNTERS), delta.writer);
+        expectSplitSums(sumIo(talker, BLOCK_COUNTERS), delta.talkerBlock);
+        expectSplitSums(sumIo(talker, NETWORK_COUNTERS), delta.talkerNetwork);
+      }
+
+      // top and summary over a window holding every stored reading.
+      const window = new URLSearchParams({
+        namespace,
+        from: new Date(start - 60_000).toISOString(),
+        to: new Date().toISOString(),
+      });
+      const top = await api(`/api/v1/usage/top?${window}`);
+      expect(top.status).toBe(200);
+      const item = (pod: string) =>
+        (top.body.items as { pod: string; container: string; io: Json | null }[]).find(
+          (i) => i.pod === pod && i.container === 'app',
+        )!.io;
+      expectSplitSums(sumIo([item('writer')], BLOCK_COUNTERS), delta.writer);
+      expectSplitSums(sumIo([item('talker')], BLOCK_COUNTERS), delta.talkerBlock);
+      expectSplitSums(sumIo([item('talker')], NETWORK_COUNTERS), delta.talkerNetwork);
+      window.set('groupBy', 'pod');
+      const summary = await api(`/api/v1/usage/summary?${window}`);
+      expect(summary.status).toBe(200);
+      const group = (pod: string) =>
+        (summary.body.items as { group: string; io: Json | null }[]).find(
+          (i) => i.group === `${namespace}/${pod}`,
+        )!.io;
+      expectSplitSums(sumIo([group('writer')], BLOCK_COUNTERS), delta.writer);
+      expectSplitSums(sumIo([group('talker')], BLOCK_COUNTERS), delta.talkerBlock);
+      expectSplitSums(sumIo([group('talker')], NETWORK_COUNTERS), delta.talkerNetwork);
+      console.log(
+        `[agent-kernel] kernel differences stored exactly in ${writerRaw.filter(Boolean).length} and ` +
+          `${talkerRaw.filter(Boolean).length} raw readings: writer ${JSON.stringify(delta.writer)}, ` +
+          `talker ${JSON.stringify({ ...delta.talkerBlock, ...delta.talkerNetwork })}; ` +
+          `largest rollup/top/summary residual ${largestResidual}`,
+      );
     } finally {
       await stopAgent();
     }

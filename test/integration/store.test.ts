@@ -165,6 +165,38 @@ describe('MongoUsageStore on FerretDB', () => {
     await store.close();
   });
 
+  it("answers each series' I/O totals of its latest reading with I/O, at the agent reading's time", async () => {
+    const now = T0 + HOUR;
+    const { store } = openStore(now);
+    const io = (to: number, written: number) => ({
+      from: to - 15_000,
+      to,
+      inc: { blockWriteBytes: 1000 },
+      totals: { blockWriteBytes: written },
+    });
+    const web = { podUid: 'uid-web', pod: 'web-1' };
+    await store.write([
+      sample({ ...web, time: now - 40_000, from: now - 70_000, io: io(now - 41_000, 5000) }),
+      sample({ ...web, time: now - 10_000, from: now - 40_000, io: io(now - 12_000, 6000) }),
+      // The newest reading had no agent reading joined: the one before it is the base.
+      sample({ ...web, time: now - 1_000, from: now - 10_000 }),
+      sample({ podUid: 'uid-db', pod: 'db-0', time: now - 5_000, from: now - 35_000 }),
+      // Beyond the hour looked back.
+      sample({
+        podUid: 'uid-old',
+        pod: 'old-0',
+        time: now - 2 * HOUR,
+        from: now - 2 * HOUR - 30_000,
+        io: io(now - 2 * HOUR, 1),
+      }),
+    ]);
+    const bases = await store.latestIoTotals(['uid-web/app', 'uid-db/app', 'uid-old/app', 'uid-none/app']);
+    expect(Object.fromEntries(bases)).toEqual({
+      'uid-web/app': { time: now - 12_000, totals: { blockWriteBytes: 6000 } },
+    });
+    await store.close();
+  });
+
   it('removes exactly what is older than the policy keeps, per level, and nothing of other policies', async () => {
     const now = T0 + 20 * DAY;
     const { store, db } = openStore(now);

@@ -4,7 +4,9 @@ import { ROLLUP_RESOLUTIONS, RESOLUTION_MS } from '../../../operator/store/resol
 import { rollupsOfRollups, rollupsOfSamples, type RollupDoc } from '../../../operator/store/rollups.js';
 import { RollupTracker } from '../../../operator/store/tracker.js';
 import { fromSnapshotDoc, toSnapshotDoc } from '../../../operator/store/snapshots.js';
-import { AgentIoJoiner, networkCarrier } from '../../../operator/sources/agent-io.js';
+import { AgentIoJoiner, AgentIoWriter, networkCarrier } from '../../../operator/sources/agent-io.js';
+import type { IoBase } from '../../../operator/store/io-counters.js';
+import type { ContainerSample } from '../../../operator/model.js';
 import type { PodStats } from '../../../agent/types.js';
 import { sample, T0 } from './fixtures.js';
 
@@ -146,5 +148,125 @@ describe('AgentIoJoiner', () => {
     });
     // The same agent reading is not joined twice.
     expect(joiner.join(of(T0 + 17_000)).map((s) => s.io)).toEqual([undefined, undefined]);
+  });
+
+  /** A joiner reading `current()` from its agent, seeded from `stored` (a fake store), writing into `written`. */
+  function seededWriter(
+    current: () => PodStats,
+    stored: { latestReadings(keys: readonly string[]): Promise<Map<string, IoBase>> },
+  ) {
+    const joiner = new AgentIoJoiner(
+      () => ({ node: () => ({ absent: 'n/a' }), pod: () => ({ report: {} as never, pod: current() }) }),
+      { bases: stored },
+    );
+    const written: ContainerSample[][] = [];
+    const writer = new AgentIoWriter(
+      {
+        write: (samples) => {
+          written.push(samples);
+          return Promise.resolve({ written: samples.length, buffered: 0, dropped: 0 });
+        },
+      },
+      joiner,
+    );
+    const write = async (time: number) => {
+      await writer.write(
+        ['app', 'web'].map((container) =>
+          sample({ time, container, pod: 'p', namespace: 'ns', podUid: 'uid-1' }),
+        ),
+      );
+      return written.at(-1)!.map((s) => s.io);
+    };
+    return { joiner, write };
+  }
+
+  /** What a previous leader stored last: the totals of pod(time, written, rx) (network on `app`). */
+  const storedAt = (time: number, written: number, rx: number) =>
+    new Map<string, IoBase>([
+      [
+        'uid-1/app',
+        {
+          time,
+          totals: {
+            ...{ blockReadBytes: 0, blockWriteBytes: written, blockReadOps: 0, blockWriteOps: 0 },
+            ...{ networkRxBytes: rx, networkRxPackets: 1, networkRxErrors: 0, networkRxDrops: 0 },
+            ...{ networkTxBytes: 0, networkTxPackets: 0, networkTxErrors: 0, networkTxDrops: 0 },
+          },
+        },
+      ],
+      [
+        'uid-1/web',
+        { time, totals: { blockReadBytes: 0, blockWriteBytes: written, blockReadOps: 0, blockWriteOps: 0 } },
+      ],
+    ]);
+
+  it('a term continues each series from its last stored counters: a failover loses no I/O, nothing is counted twice', async () => {
+    let current = pod(T0 + 15_000, 5096, 800);
+    let stored = storedAt(T0, 1000, 500);
+    const asked: string[][] = [];
+    const { joiner, write } = seededWriter(() => current, {
+      latestReadings: (keys) => {
+        asked.push([...keys]);
+        return Promise.resolve(stored);
+      },
+    });
+    joiner.beginTerm();
+    // The first agent reading of the term adds what happened since the previous leader's last one.
+    const [app, web] = await write(T0 + 16_000);
+    expect(app).toMatchObject({
+      from: T0,
+      to: T0 + 15_000,
+      inc: { blockWriteBytes: 4096, networkRxBytes: 300 },
+    });
+    expect(web).toMatchObject({ from: T0, to: T0 + 15_000, inc: { blockWriteBytes: 4096 } });
+    expect(asked).toEqual([['uid-1/app', 'uid-1/web']]);
+    // Asked once per series per term.
+    current = pod(T0 + 30_000, 6096, 900);
+    expect((await write(T0 + 31_000)).map((io) => io?.inc.blockWriteBytes)).toEqual([1000, 1000]);
+    expect(asked).toHaveLength(1);
+
+    // Another replica led meanwhile and stored up to 45 s; leading again, this one continues from there, not from its own 30 s.
+    stored = storedAt(T0 + 45_000, 8096, 1000);
+    current = pod(T0 + 60_000, 9096, 1100);
+    joiner.beginTerm();
+    const [again] = await write(T0 + 61_000);
+    expect(again).toMatchObject({
+      from: T0 + 45_000,
+      to: T0 + 60_000,
+      inc: { blockWriteBytes: 1000, networkRxBytes: 100 },
+    });
+    expect(asked).toHaveLength(2);
+  });
+
+  it('while the store cannot answer, a series waits (no agent reading taken as its base), then starts without one', async () => {
+    let current = pod(T0 + 15_000, 5096, 800);
+    let failures = 0;
+    const { joiner, write } = seededWriter(() => current, {
+      latestReadings: () => {
+        failures++;
+        return failures <= 1
+          ? Promise.reject(new Error('store down'))
+          : Promise.resolve(storedAt(T0, 1000, 500));
+      },
+    });
+    expect(await write(T0 + 16_000)).toEqual([undefined, undefined]);
+    expect(joiner.series).toBe(0);
+    // Answered at the next write: the I/O since the stored reading is all there.
+    current = pod(T0 + 30_000, 6096, 900);
+    expect((await write(T0 + 31_000)).map((io) => io && [io.from, io.inc.blockWriteBytes])).toEqual([
+      [T0, 5096],
+      [T0, 5096],
+    ]);
+
+    // A store that never answers: at the third lookup the series start from the agents' reading.
+    const down = seededWriter(() => current, {
+      latestReadings: () => Promise.reject(new Error('store down')),
+    });
+    for (let i = 0; i < 2; i++) expect(await down.write(T0 + 31_000 + i)).toEqual([undefined, undefined]);
+    expect(down.joiner.series).toBe(0);
+    expect(await down.write(T0 + 33_000)).toEqual([undefined, undefined]);
+    expect(down.joiner.series).toBe(2);
+    current = pod(T0 + 45_000, 7096, 1000);
+    expect((await down.write(T0 + 46_000)).map((io) => io?.inc.blockWriteBytes)).toEqual([1000, 1000]);
   });
 });
