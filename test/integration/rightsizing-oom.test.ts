@@ -169,7 +169,11 @@ spec: {selector: {matchLabels: {tier: x}}, interval: 10s}
       'recommendations of both pods from collected usage',
       async () => {
         const items = await recommendations();
-        return items.length === 2 && items.every((i) => i.history.samples >= 2) ? items : undefined;
+        if (items.length === 2 && items.every((i) => i.history.samples >= 2)) return items;
+        // What there is so far, for the timeout's message.
+        throw new Error(
+          `readings: ${JSON.stringify(items.map((i) => [i.workload.name, i.history.samples]))}`,
+        );
       },
       { timeoutMs: 90_000, intervalMs: 1000 },
     );
