@@ -188,6 +188,36 @@ export async function setPodUsage(
   await kubectlOk(['annotate', '--overwrite', '-n', namespace, `pod/${pod}`, ...pairs]);
 }
 
+/** A container's status as the status subresource takes it (JSON: times as RFC 3339 strings). */
+export type ContainerStatusJson = Record<string, unknown> & { name: string };
+
+/**
+ * Rewrites a running pod's container statuses through the status subresource, as a kubelet
+ * reports them (kwok's default stages only write the status of Pending pods and of Jobs'
+ * pods, so a running pod keeps what is written here). Returns the statuses written.
+ */
+export async function patchContainerStatuses(
+  namespace: string,
+  name: string,
+  edit: (status: ContainerStatusJson) => ContainerStatusJson,
+): Promise<ContainerStatusJson[]> {
+  const pod = await coreApi().readNamespacedPod({ namespace, name });
+  const current = JSON.parse(JSON.stringify(pod.status?.containerStatuses ?? [])) as ContainerStatusJson[];
+  const statuses = current.map(edit);
+  await kubectlOk([
+    '-n',
+    namespace,
+    'patch',
+    'pod',
+    name,
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ status: { containerStatuses: statuses } }),
+  ]);
+  return statuses;
+}
+
 /** Pods of a namespace, optionally by label selector. */
 export async function listPods(namespace: string, labelSelector?: string): Promise<V1Pod[]> {
   const list = await coreApi().listNamespacedPod({ namespace, ...(labelSelector ? { labelSelector } : {}) });

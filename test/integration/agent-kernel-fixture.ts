@@ -14,7 +14,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPod, kubectlOk, waitFor, coreApi, type SimulatedPodSpec } from '../harness/index.js';
+import {
+  createPod,
+  waitFor,
+  coreApi,
+  patchContainerStatuses,
+  type SimulatedPodSpec,
+} from '../harness/index.js';
 import {
   KernelSandbox,
   containerCgroupPath,
@@ -99,23 +105,10 @@ async function runningPod(namespace: string, spec: SimulatedPodSpec): Promise<{ 
 
 /** Gives the pod's container status the runtime id a kubelet would report. */
 async function setContainerId(namespace: string, name: string, containerId: string): Promise<void> {
-  const pod = await coreApi().readNamespacedPod({ namespace, name });
-  const statuses = JSON.parse(JSON.stringify(pod.status?.containerStatuses ?? [])) as Record<
-    string,
-    unknown
-  >[];
-  for (const s of statuses) s.containerID = `containerd://${containerId}`;
-  await kubectlOk([
-    '-n',
-    namespace,
-    'patch',
-    'pod',
-    name,
-    '--subresource=status',
-    '--type=merge',
-    '-p',
-    JSON.stringify({ status: { containerStatuses: statuses } }),
-  ]);
+  await patchContainerStatuses(namespace, name, (s) => ({
+    ...s,
+    containerID: `containerd://${containerId}`,
+  }));
 }
 
 export async function startKernelFixture(namespace: string, node: string): Promise<KernelFixture> {
