@@ -188,7 +188,7 @@ cpu_bandwidth() { # DIR
 # bounds), and the burner pod's I/O figures printed.
 agent_vs_kubelet() {
   log "the node agent against the kubelet on $REAL_NODE"
-  local node_ip token code dir deadline burner holder quota period
+  local node_ip token code dir deadline burner holder cgroup bandwidth quota period
   node_ip=$(k get node "$REAL_NODE" -o 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}')
   local agent="https://$node_ip:$AGENT_PORT" kubelet="https://$node_ip:10250"
   # The agents' and the kubelet's serving certificates are self-signed: -k, as the operator's
@@ -209,7 +209,9 @@ agent_vs_kubelet() {
   done
   burner=$(k -n "$E2E_NS" get pods -l app=burner -o 'jsonpath={.items[0].metadata.name}')
   holder=$(k -n "$E2E_NS" get pods -l app=holder -o 'jsonpath={.items[0].metadata.name}')
-  read -r quota period < <(cpu_bandwidth "$(container_cgroup burner cpu)")
+  cgroup=$(container_cgroup burner cpu)
+  bandwidth=$(cpu_bandwidth "$cgroup")
+  read -r quota period <<<"$bandwidth"
   if node_modules/.bin/tsx scripts/testenv/agent-vs-kubelet.ts --dir "$dir" --cpus "$(getconf _NPROCESSORS_ONLN)" \
     --page-size "$(getconf PAGESIZE)" --cpu "$E2E_NS/$burner/burner" --quota-us "$quota" --period-us "$period" \
     --memory "$E2E_NS/$holder/holder" --io "$E2E_NS/$burner"; then
