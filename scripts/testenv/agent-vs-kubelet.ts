@@ -299,14 +299,20 @@ export function describeCpu(label: string, c: CpuComparison): string[] {
       `(${clock(c.from.kubelet.time)} .. ${clock(c.to.kubelet.time)}): difference ${msOf(error)} ms ` +
       `(${((100 * error) / c.agentDelta).toFixed(3)}%), allowed ${msOf(c.deltaLow - c.agentDelta)} .. +${msOf(c.deltaHigh - c.agentDelta)} ms`,
   ];
-  for (const i of c.instants) {
-    const gap = (i.agent.after.time - i.agent.before.time) / 1000;
+  // Every instant: how far the kubelet is from the agent's estimate, and how wide the bounds are.
+  const offsets = c.instants.map((i) => Math.abs(i.kubelet.value - i.agent.estimate));
+  const widths = c.instants.map((i) => i.agent.high - i.agent.low);
+  const gaps = c.instants.map((i) => i.agent.after.time - i.agent.before.time);
+  lines.push(
+    `${label}: CPU    at each of the kubelet's ${c.instants.length} instants: ${c.instants.filter((i) => i.within).length} within the bounds, ` +
+      `kubelet - agent's estimate at most ${msOf(Math.max(...offsets))} ms (bounds ${msOf(Math.min(...widths))} .. ${msOf(Math.max(...widths))} ms wide, ` +
+      `agent readings ${Math.min(...gaps)} .. ${Math.max(...gaps)} ms apart)`,
+  );
+  for (const i of c.instants.filter((x) => !x.within))
     lines.push(
-      `${label}:   at ${clock(i.kubelet.time)} kubelet ${i.kubelet.value.toFixed(6)} core-s, agent ${i.agent.estimate.toFixed(6)} ` +
-        `(readings ${gap.toFixed(3)} s apart; bounds ${i.agent.low.toFixed(6)} .. ${i.agent.high.toFixed(6)}): ` +
-        `${msOf(i.kubelet.value - i.agent.estimate)} ms${i.within ? '' : ' OUTSIDE'}`,
+      `${label}:   OUTSIDE at ${clock(i.kubelet.time)}: kubelet ${i.kubelet.value.toFixed(6)} core-s, agent ${i.agent.estimate.toFixed(6)}, ` +
+        `bounds ${i.agent.low.toFixed(6)} .. ${i.agent.high.toFixed(6)} (readings at ${clock(i.agent.before.time)}, ${clock(i.agent.after.time)})`,
     );
-  }
   return lines;
 }
 

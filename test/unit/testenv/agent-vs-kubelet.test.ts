@@ -16,6 +16,7 @@ import {
   compareWorkingSet,
   counterAt,
   cpuCap,
+  describeCpu,
   describeIo,
   distinct,
   kubeletSeries,
@@ -117,6 +118,24 @@ describe('compareCpu', () => {
     expect(compareCpu(faster, agent, BURNER, 10_000)!.ok).toBe(false);
     const offset = kubeletTimes.map(readAt((t) => throttled(t) + 0.1));
     expect(compareCpu(offset, agent, BURNER, 10_000)!.ok).toBe(false);
+  });
+
+  it('prints the interval, a summary of the instants, and each instant outside its bounds', () => {
+    const agent = agentTimes.map(readAt(throttled));
+    const same = describeCpu(
+      'burner',
+      compareCpu(kubeletTimes.map(readAt(throttled)), agent, BURNER, 10_000)!,
+    );
+    expect(same).toHaveLength(2);
+    expect(same[0]).toMatch(
+      /^burner: CPU {4}kubelet 6\.\d{4} core-s, agent 6\.\d{4} core-s over the kubelet's 24\.667 s/,
+    );
+    expect(same[1]).toContain("at each of the kubelet's 3 instants: 3 within the bounds");
+    const offset = kubeletTimes.map(readAt((t) => throttled(t) + 0.1));
+    const lines = describeCpu('burner', compareCpu(offset, agent, BURNER, 10_000)!);
+    expect(lines[1]).toContain('3 instants: 0 within the bounds');
+    expect(lines.slice(2)).toHaveLength(3);
+    expect(lines[2]).toMatch(/^burner: {3}OUTSIDE at 18:00:12\.345: kubelet /);
   });
 
   it('needs two kubelet instants the agent surrounds, minSpan apart (repeats count once)', () => {
