@@ -16,12 +16,13 @@
 # just started takes over), and the alert is made to resolve (step 4). A 15 s sample lost in
 # the failover is -8.3% of that window, one counted twice +8.3%; each error is printed and
 # must be within 1%. The node agent is installed from the manifests too (`kubectl apply -k
-# manifests/overlays/node-agent`, its DaemonSet ready on the real node); in the quiet window it
-# and the kubelet are read side by side with the operator's token, and the agent's CPU counter
-# and working set of the burner (and the holder's working set) must match the kubelet's
-# /metrics/resource at the kubelet's instants, within bounds that follow from the kernel's
-# accounting (scripts/testenv/agent-vs-kubelet.ts); the burner pod's network, block I/O and
-# processes as the agent reads them are printed. Everything is torn down on every
+# manifests/overlays/node-agent`, its DaemonSet ready on the real node); right after the API
+# step, in time the run waits anyway, it and the kubelet are read side by side with the
+# operator's token, and the agent's CPU counter and working set of the burner (and the
+# holder's working set) must match the kubelet's /metrics/resource at the kubelet's instants,
+# within bounds that follow from the kernel's accounting (scripts/testenv/agent-vs-kubelet.ts);
+# the burner pod's network, block I/O and processes as the agent reads them are printed and
+# must be there. Everything is torn down on every
 # path; the last check is that nothing is left running. Needs root (a real node).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,7 +36,7 @@ MAX_ERROR_PERCENT=1
 OPERATOR_NAMESPACE=kube-usage-system
 AGENT_NAMESPACE=kube-usage-agent
 AGENT_PORT=10265
-# How long the agent and the kubelet are read side by side (in the quiet window).
+# How long the agent and the kubelet are read side by side (before the failover: no extra time).
 AGENT_COMPARE_SECONDS=45
 REAL_NODE=""
 phase() { log "[$(date +%H:%M:%S)] e2e-node: $*"; }
@@ -90,7 +91,8 @@ inner() { # KUBECONFIG: runs inside the node's network namespace
   failover_to=$((failover_from + FAILOVER_WINDOW_SECONDS))
   phase "quiet window $(iso_of "$quiet_from") .. $(iso_of "$failover_from"), failover window .. $(iso_of "$failover_to")"
   e2e_step2_api
-  # Still in the quiet window (it only reads): the agent's figures against the kubelet's.
+  # Before the failover (it only reads, in time the run waits anyway): the agent's figures
+  # against the kubelet's.
   agent_vs_kubelet
   sleep_until $((failover_from + FAILOVER_OFFSET_SECONDS))
   phase "the leader is killed $FAILOVER_OFFSET_SECONDS s into the failover window: the standby takes over"
