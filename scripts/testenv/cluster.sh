@@ -193,9 +193,12 @@ prune() {
   [ -x "$KWOKCTL" ] || return 0
   local name pid
   for name in $("$KWOKCTL" get clusters 2>/dev/null); do
+    # Only the test runs' clusters: kuo-test-PID or kuo-test-PID-N (a run's further clusters).
+    # Any other (the real node's kuo-node-PID of make e2e-node) is not a test run's to delete.
+    case $name in kuo-test-[0-9]*) ;; *) continue ;; esac
     pid=${name#kuo-test-}
-    pid=${pid%%-*} # kuo-test-PID or kuo-test-PID-N (a run's further clusters)
-    if [ "$pid" != "$name" ] && ! kill -0 "$pid" 2>/dev/null; then
+    pid=${pid%%-*}
+    if ! kill -0 "$pid" 2>/dev/null; then
       log "deleting cluster $name left by a run that died"
       down "$name"
     fi

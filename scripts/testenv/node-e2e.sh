@@ -15,7 +15,14 @@
 # takes over), then, once its replacement is ready, the new leader as well (a replica that has
 # just started takes over), and the alert is made to resolve (step 4). A 15 s sample lost in
 # the failover is -8.3% of that window, one counted twice +8.3%; each error is printed and
-# must be within 1%. Everything is torn down on every
+# must be within 1%. The node agent is installed from the manifests too (`kubectl apply -k
+# manifests/overlays/node-agent`, its DaemonSet ready on the real node); right after the API
+# step, in time the run waits anyway, it and the kubelet are read side by side with the
+# operator's token, and the agent's CPU counter and working set of the burner (and the
+# holder's working set) must match the kubelet's /metrics/resource at the kubelet's instants,
+# within bounds that follow from the kernel's accounting (scripts/testenv/agent-vs-kubelet.ts);
+# the burner pod's network, block I/O and processes as the agent reads them are printed and
+# must be there. Everything is torn down on every
 # path; the last check is that nothing is left running. Needs root (a real node).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,6 +34,11 @@ FAILOVER_WINDOW_SECONDS=180
 FAILOVER_OFFSET_SECONDS=30
 MAX_ERROR_PERCENT=1
 OPERATOR_NAMESPACE=kube-usage-system
+AGENT_NAMESPACE=kube-usage-agent
+AGENT_PORT=10265
+# How long the agent and the kubelet are read side by side (before the failover: no extra time).
+AGENT_COMPARE_SECONDS=45
+REAL_NODE=""
 phase() { log "[$(date +%H:%M:%S)] e2e-node: $*"; }
 
 FAILURES=()
@@ -63,6 +75,7 @@ inner() { # KUBECONFIG: runs inside the node's network namespace
   k -n "$OPERATOR_NAMESPACE" get pvc data-kube-usage-mongodb-0 -o 'jsonpath={.status.phase}' | grep -qx Bound ||
     die "the store's volume is not bound"
   e2e_pass "installed with kubectl apply -k: 2 operator replicas and FerretDB on its volume ready in $((SECONDS - started)) s"
+  install_agent
 
   e2e_begin
   e2e_step1_workloads
@@ -78,6 +91,9 @@ inner() { # KUBECONFIG: runs inside the node's network namespace
   failover_to=$((failover_from + FAILOVER_WINDOW_SECONDS))
   phase "quiet window $(iso_of "$quiet_from") .. $(iso_of "$failover_from"), failover window .. $(iso_of "$failover_to")"
   e2e_step2_api
+  # Before the failover (it only reads, in time the run waits anyway): the agent's figures
+  # against the kubelet's.
+  agent_vs_kubelet
   sleep_until $((failover_from + FAILOVER_OFFSET_SECONDS))
   phase "the leader is killed $FAILOVER_OFFSET_SECONDS s into the failover window: the standby takes over"
   e2e_step3_failover
@@ -135,6 +151,76 @@ inner() { # KUBECONFIG: runs inside the node's network namespace
     exit 1
   fi
   printf 'e2e-node: %d passed, 0 failed\n' "$E2E_PASSED"
+}
+
+# ---- the node agent against the kubelet ------------------------------------------------
+
+# The agent's DaemonSet from the manifests (overlays/node-agent: manifests/agent with the image
+# built here), ready on the real node. It tolerates every taint, so kwok's simulated node runs
+# one too; only the real node's is the agent's work.
+install_agent() {
+  phase "kubectl apply -k manifests/overlays/node-agent"
+  local started=$SECONDS pod
+  REAL_NODE=$(k get nodes -l kubeusage.dev/real-node=true -o 'jsonpath={.items[0].metadata.name}')
+  [[ -n $REAL_NODE ]] || die "no node labelled kubeusage.dev/real-node=true"
+  k apply --server-side -k manifests/overlays/node-agent >/dev/null
+  agent_ready() {
+    [[ $(k -n "$AGENT_NAMESPACE" get pods -l app.kubernetes.io/name=kube-usage-agent --field-selector "spec.nodeName=$REAL_NODE" \
+      -o 'jsonpath={.items[0].status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
+  }
+  e2e_wait_until "the agent on $REAL_NODE to be ready" 180 agent_ready
+  pod=$(k -n "$AGENT_NAMESPACE" get pods -l app.kubernetes.io/name=kube-usage-agent --field-selector "spec.nodeName=$REAL_NODE" \
+    -o 'jsonpath={.items[0].metadata.name}')
+  e2e_pass "the agent DaemonSet from the manifests is ready on $REAL_NODE ($pod) in $((SECONDS - started)) s"
+}
+
+# A container's CFS bandwidth from its cgroup folder: "QUOTA_US PERIOD_US" (quota 0: no limit).
+cpu_bandwidth() { # DIR
+  if [[ -f $1/cpu.cfs_quota_us ]]; then
+    awk -v p="$(cat "$1/cpu.cfs_period_us")" '{print ($1 < 0 ? 0 : $1), p}' "$1/cpu.cfs_quota_us"
+  else
+    awk '{print ($1 == "max" ? 0 : $1), $2}' "$1/cpu.max"
+  fi
+}
+
+# The agent's /stats and the kubelet's /metrics/resource, both asked with the operator's own
+# token (the shipped RBAC grants it nodes/stats and nodes/metrics), every 0.4 s for
+# AGENT_COMPARE_SECONDS; then the burner's CPU counter and working set and the holder's working
+# set compared at the kubelet's instants (scripts/testenv/agent-vs-kubelet.ts says how, and the
+# bounds), and the burner pod's I/O figures printed.
+agent_vs_kubelet() {
+  log "the node agent against the kubelet on $REAL_NODE"
+  local node_ip token code dir deadline burner holder cgroup bandwidth quota period
+  node_ip=$(k get node "$REAL_NODE" -o 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}')
+  local agent="https://$node_ip:$AGENT_PORT" kubelet="https://$node_ip:10250"
+  # The agents' and the kubelet's serving certificates are self-signed: -k, as the operator's
+  # --agent-insecure-tls and metrics-server's --kubelet-insecure-tls.
+  code=$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(k -n "$E2E_NS" create token reader --duration=10m)" "$agent/stats")
+  [[ $code == 403 ]] || die "the agent answered a token without nodes/stats with $code, not 403"
+  e2e_pass "the agent refuses a token that may not get nodes/stats of its node (403)"
+  token=$(k -n "$OPERATOR_NAMESPACE" create token kube-usage-operator --duration=10m)
+  dir="$E2E_WORKDIR/agent-vs-kubelet"
+  mkdir -p "$dir"
+  deadline=$((SECONDS + AGENT_COMPARE_SECONDS))
+  while ((SECONDS < deadline)); do
+    curl -sfk -H "Authorization: Bearer $token" -o "$dir/kubelet-$(date +%s%3N).prom" "$kubelet/metrics/resource" ||
+      die "the kubelet's /metrics/resource refused the operator's token"
+    curl -sfk -H "Authorization: Bearer $token" -o "$dir/agent-$(date +%s%3N).json" "$agent/stats" ||
+      die "the agent's /stats refused the operator's token"
+    sleep 0.4
+  done
+  burner=$(k -n "$E2E_NS" get pods -l app=burner -o 'jsonpath={.items[0].metadata.name}')
+  holder=$(k -n "$E2E_NS" get pods -l app=holder -o 'jsonpath={.items[0].metadata.name}')
+  cgroup=$(container_cgroup burner cpu)
+  bandwidth=$(cpu_bandwidth "$cgroup")
+  read -r quota period <<<"$bandwidth"
+  if node_modules/.bin/tsx scripts/testenv/agent-vs-kubelet.ts --dir "$dir" --cpus "$(getconf _NPROCESSORS_ONLN)" \
+    --page-size "$(getconf PAGESIZE)" --cpu "$E2E_NS/$burner/burner" --quota-us "$quota" --period-us "$period" \
+    --memory "$E2E_NS/$holder/holder" --io "$E2E_NS/$burner"; then
+    e2e_pass "the agent's CPU counter and working sets match the kubelet's; the burner pod's I/O figures are there"
+  else
+    fail_later "the agent's figures do not match the kubelet's (or lack the pod's I/O; see above)"
+  fi
 }
 
 # ---- the kernel's counters -------------------------------------------------------------

@@ -137,6 +137,25 @@ describe('manifests/agent: the build', () => {
   });
 });
 
+describe('manifests/overlays/node-agent: the agent on the real node of make e2e-node', () => {
+  it('is manifests/agent with the image built on the machine, never pulled', async () => {
+    const node = (await kustomize('overlays/node-agent')).objects;
+    const daemonSet = node.find((o) => o.kind === 'DaemonSet')!;
+    const agent = (daemonSet.spec as { template: { spec: { containers: Record<string, unknown>[] } } })
+      .template.spec.containers[0]!;
+    expect(agent).toMatchObject({ image: 'kube-usage-operator:local', imagePullPolicy: 'Never' });
+    // Nothing else differs.
+    const shipped = structuredClone(objects);
+    const shippedAgent = (
+      shipped.find((o) => o.kind === 'DaemonSet')!.spec as {
+        template: { spec: { containers: Record<string, unknown>[] } };
+      }
+    ).template.spec.containers[0]!;
+    Object.assign(shippedAgent, { image: 'kube-usage-operator:local', imagePullPolicy: 'Never' });
+    expect(node).toEqual(shipped);
+  });
+});
+
 describe('manifests/base: the operator may reach the agents', () => {
   it("its NetworkPolicy lets the operator out to the agents' port", async () => {
     const base = (await kustomize('base')).objects;
