@@ -1,8 +1,9 @@
 /**
  * A plain-HTTP proxy on 127.0.0.1 in front of the test cluster's apiserver, with the admin's
- * credentials, that hides API groups: requests under `/apis/<group>` answer 404 NotFound, as
- * an apiserver does for a group it does not serve (e.g. CRDs not installed). The operator is
- * pointed at it with a kubeconfig of its own, while every other test keeps the real CRDs.
+ * credentials. It counts the requests that pass through it (by method and resource), and it can
+ * hide API groups: requests under `/apis/<group>` then answer 404 NotFound, as an apiserver does
+ * for a group it does not serve (e.g. CRDs not installed). The operator is pointed at it with a
+ * kubeconfig of its own, while every other test keeps the real CRDs.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -13,22 +14,54 @@ import type { AddressInfo } from 'node:net';
 import { kubeConfig } from './index.js';
 
 export interface ApiserverProxy {
-  /** A kubeconfig whose server is this proxy (no credentials needed). */
+  /**
+   * A kubeconfig whose server is this proxy. It carries the cluster CA and the admin's client
+   * credentials too: the proxy adds the admin's credentials to what it forwards, and the
+   * operator uses them for what does not go through the proxy (the kubelets' endpoints).
+   */
   kubeconfig: string;
+  /** Requests received since the start or the last reset, by route (`GET pods`, `GET pods watch`, `PUT usagepolicies/status`). */
+  countsByRoute(): Map<string, number>;
+  /** Starts counting again from zero. */
+  resetCounts(): void;
   close(): Promise<void>;
 }
 
-export async function startApiserverProxy(options: { hiddenGroups: string[] }): Promise<ApiserverProxy> {
+export interface ApiserverProxyOptions {
+  /** API groups answered with 404 NotFound. */
+  hiddenGroups?: string[];
+}
+
+/**
+ * `GET pods`, `GET pods watch`, `PUT usagepolicies/status`, `GET /version`: the method and the
+ * resource (with its subresource) of an API path, without namespaces, names or the query.
+ */
+export function routeOf(method: string, url: string): string {
+  const [path = '/', query = ''] = url.split('?', 2);
+  const watch = /(^|&)watch=(true|1)(&|$)/.test(query) ? ' watch' : '';
+  const parts = path.split('/').filter((p) => p !== '');
+  // /api/v1/... or /apis/<group>/<version>/...
+  const rest = parts[0] === 'api' ? parts.slice(2) : parts[0] === 'apis' ? parts.slice(3) : undefined;
+  if (rest === undefined || rest.length === 0) return `${method} ${path}`;
+  const scoped = rest[0] === 'namespaces' && rest.length > 2 ? rest.slice(2) : rest;
+  const [resource, , subresource] = scoped;
+  return `${method} ${resource}${subresource ? `/${subresource}` : ''}${watch}`;
+}
+
+export async function startApiserverProxy(options: ApiserverProxyOptions = {}): Promise<ApiserverProxy> {
   const kc = kubeConfig();
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the test kubeconfig has no current cluster');
   const upstream = new URL(cluster.server);
   const tls: RequestOptions = {};
   await kc.applyToHTTPSOptions(tls);
-  const hidden = options.hiddenGroups.map((group) => `/apis/${group}`);
+  const hidden = (options.hiddenGroups ?? []).map((group) => `/apis/${group}`);
+  let byRoute = new Map<string, number>();
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '/';
+    const route = routeOf(req.method ?? 'GET', path);
+    byRoute.set(route, (byRoute.get(route) ?? 0) + 1);
     if (
       hidden.some(
         (prefix) => path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`),
@@ -78,18 +111,45 @@ export async function startApiserverProxy(options: { hiddenGroups: string[] }): 
     JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'proxy', cluster: { server: `http://127.0.0.1:${port}` } }],
-      users: [{ name: 'proxy', user: {} }],
+      clusters: [
+        {
+          name: 'proxy',
+          cluster: {
+            server: `http://127.0.0.1:${port}`,
+            ...base64Field('certificate-authority-data', tls.ca),
+          },
+        },
+      ],
+      users: [
+        {
+          name: 'proxy',
+          user: {
+            ...base64Field('client-certificate-data', tls.cert),
+            ...base64Field('client-key-data', tls.key),
+          },
+        },
+      ],
       contexts: [{ name: 'proxy', context: { cluster: 'proxy', user: 'proxy' } }],
       'current-context': 'proxy',
     }),
   );
   return {
     kubeconfig,
+    countsByRoute: () => new Map(byRoute),
+    resetCounts: () => {
+      byRoute = new Map();
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** `{ [field]: base64 }` of a PEM given as a string or Buffer (a single one); nothing when absent. */
+function base64Field(field: string, value: unknown): Record<string, string> {
+  if (typeof value === 'string' || Buffer.isBuffer(value))
+    return { [field]: Buffer.from(value).toString('base64') };
+  return {};
 }

@@ -1,4 +1,5 @@
 import { CoreV1Api, KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { forEachBounded } from './bounded.js';
 
 export const SIMULATED_NODES = ['kwok-node-0', 'kwok-node-1'];
 
@@ -28,14 +29,41 @@ export function simulatedNode(name: string): V1Node {
 
 /** Creates the simulated nodes when they are not there yet. */
 export async function createSimulatedNodes(kubeconfigPath: string): Promise<void> {
+  await createNodes(kubeconfigPath, SIMULATED_NODES);
+}
+
+/** Creates simulated nodes of these names (those that exist are left as they are), `concurrency` at a time. */
+export async function createNodes(
+  kubeconfigPath: string,
+  names: readonly string[],
+  concurrency = 1,
+): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
   const core = kc.makeApiClient(CoreV1Api);
-  for (const name of SIMULATED_NODES) {
+  await forEachBounded(names, concurrency, async (name) => {
     try {
       await core.createNode({ body: simulatedNode(name) });
     } catch (err) {
       if ((err as { code?: number }).code !== 409) throw err;
     }
-  }
+  });
+}
+
+/** Deletes nodes (those already gone are ignored), `concurrency` at a time. */
+export async function deleteNodes(
+  kubeconfigPath: string,
+  names: readonly string[],
+  concurrency = 1,
+): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const core = kc.makeApiClient(CoreV1Api);
+  await forEachBounded(names, concurrency, async (name) => {
+    try {
+      await core.deleteNode({ name });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+    }
+  });
 }
