@@ -153,10 +153,11 @@ async function measure(
   minutes: number,
 ): Promise<Measurement> {
   const pid = operator.child.pid!;
-  const components = COMPONENTS.flatMap((name) => {
-    const p = componentPid(cluster, name);
-    return p === undefined ? [] : [{ name, pid: p, cpu0: cpuSeconds(p), rss: residentBytes(p).rss }];
-  });
+  const pids = COMPONENTS.map((name) => ({ name, pid: componentPid(cluster, name) }));
+  pids.push({ name: 'ferretdb', pid: globalThis.kuoStartedServers?.ferretdb?.pid });
+  const components = pids.flatMap(({ name, pid: p }) =>
+    p === undefined ? [] : [{ name, pid: p, cpu0: cpuSeconds(p), rss: residentBytes(p).rss }],
+  );
   const from = operator.logs.length;
   proxy.resetCounts();
   const cpu0 = cpuSeconds(pid);
