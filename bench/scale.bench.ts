@@ -279,6 +279,7 @@ export async function run(): Promise<void> {
       namespace: operatorNamespace,
       database: uniqueName('scale'),
       kubeconfig: proxy.kubeconfig,
+      args: ['--kubelet-certificate-authority', proxy.caFile],
     });
     const started = operator;
     await waitFor('the operator to start', () => started.logs.some((l) => l.message === 'operator started'), {
@@ -304,11 +305,8 @@ spec: {selector: {matchLabels: {app: ${POLICY}}}, interval: ${INTERVAL_S}s}
     );
     report(s, await measure(started, proxy, cluster, s.minutes));
   } catch (err) {
-    const tail = operator?.logs
-      .filter((l) => l.level === 'error' || l.level === 'warn')
-      .slice(-5)
-      .map((l) => JSON.stringify(l));
-    if (tail?.length) console.error(`the operator's last warnings:\n${tail.join('\n')}`);
+    const tail = operator?.logs.slice(-20).map((l) => JSON.stringify(l));
+    if (tail?.length) console.error(`the operator's last log lines:\n${tail.join('\n')}`);
     throw err;
   } finally {
     process.off('SIGINT', onSignal);

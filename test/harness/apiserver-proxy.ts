@@ -5,9 +5,10 @@
  * for a group it does not serve (e.g. CRDs not installed). The operator is pointed at it with a
  * kubeconfig of its own, while every other test keeps the real CRDs.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request as httpsRequest, type RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -15,11 +16,14 @@ import { kubeConfig } from './index.js';
 
 export interface ApiserverProxy {
   /**
-   * A kubeconfig whose server is this proxy. It carries the cluster CA and the admin's client
-   * credentials too: the proxy adds the admin's credentials to what it forwards, and the
-   * operator uses them for what does not go through the proxy (the kubelets' endpoints).
+   * A kubeconfig whose server is this proxy (HTTPS with a self-signed certificate for
+   * 127.0.0.1: client-node refuses plain HTTP), with the admin's client credentials. The proxy
+   * does not ask for them (it adds the admin's to what it forwards); the operator uses them for
+   * what does not go through the proxy, the kubelets' endpoints.
    */
   kubeconfig: string;
+  /** The cluster CA (PEM file), for `--kubelet-certificate-authority`: the proxy's kubeconfig has none. */
+  caFile: string;
   /** Requests received since the start or the last reset, by route (`GET pods`, `GET pods watch`, `PUT usagepolicies/status`). */
   countsByRoute(): Map<string, number>;
   /** Starts counting again from zero. */
@@ -57,8 +61,10 @@ export async function startApiserverProxy(options: ApiserverProxyOptions = {}): 
   await kc.applyToHTTPSOptions(tls);
   const hidden = (options.hiddenGroups ?? []).map((group) => `/apis/${group}`);
   let byRoute = new Map<string, number>();
+  const dir = await mkdtemp(join(tmpdir(), 'kuo-proxy-'));
+  const serving = await servingCertificate(dir);
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const server = createServer(serving, (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '/';
     const route = routeOf(req.method ?? 'GET', path);
     byRoute.set(route, (byRoute.get(route) ?? 0) + 1);
@@ -98,14 +104,19 @@ export async function startApiserverProxy(options: ApiserverProxyOptions = {}): 
       },
     );
     proxied.on('error', () => res.destroy());
-    req.on('close', () => proxied.destroy());
+    // The caller went away (e.g. a watch closed) before the answer was complete. Not the
+    // request's 'close': that comes as soon as its body has been read.
+    res.on('close', () => {
+      if (!res.writableFinished) proxied.destroy();
+    });
     req.pipe(proxied);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
-  const dir = await mkdtemp(join(tmpdir(), 'kuo-proxy-'));
   const kubeconfig = join(dir, 'kubeconfig');
+  const caFile = join(dir, 'ca.crt');
+  await writeFile(caFile, pem(tls.ca));
   await writeFile(
     kubeconfig,
     JSON.stringify({
@@ -115,8 +126,8 @@ export async function startApiserverProxy(options: ApiserverProxyOptions = {}): 
         {
           name: 'proxy',
           cluster: {
-            server: `http://127.0.0.1:${port}`,
-            ...base64Field('certificate-authority-data', tls.ca),
+            server: `https://127.0.0.1:${port}`,
+            'certificate-authority-data': Buffer.from(serving.cert).toString('base64'),
           },
         },
       ],
@@ -135,6 +146,7 @@ export async function startApiserverProxy(options: ApiserverProxyOptions = {}): 
   );
   return {
     kubeconfig,
+    caFile,
     countsByRoute: () => new Map(byRoute),
     resetCounts: () => {
       byRoute = new Map();
@@ -147,9 +159,44 @@ export async function startApiserverProxy(options: ApiserverProxyOptions = {}): 
   };
 }
 
-/** `{ [field]: base64 }` of a PEM given as a string or Buffer (a single one); nothing when absent. */
+/** PEM text given as a string, a Buffer or a list of them; empty when absent. */
+function pem(value: unknown): string {
+  if (Array.isArray(value)) return value.map(pem).join('\n');
+  return typeof value === 'string' || Buffer.isBuffer(value) ? value.toString() : '';
+}
+
+/** `{ [field]: base64 }` of a PEM; nothing when absent. */
 function base64Field(field: string, value: unknown): Record<string, string> {
-  if (typeof value === 'string' || Buffer.isBuffer(value))
-    return { [field]: Buffer.from(value).toString('base64') };
-  return {};
+  const text = pem(value);
+  return text === '' ? {} : { [field]: Buffer.from(text).toString('base64') };
+}
+
+/** A self-signed certificate for 127.0.0.1 (openssl), valid for a day. */
+async function servingCertificate(dir: string): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, 'serving.crt');
+  const key = join(dir, 'serving.key');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert: await readFile(cert, 'utf8'), key: await readFile(key, 'utf8') };
 }
