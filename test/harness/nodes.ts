@@ -38,16 +38,9 @@ export async function createNodes(
   names: readonly string[],
   concurrency = 1,
 ): Promise<void> {
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfigPath);
-  const core = kc.makeApiClient(CoreV1Api);
-  await forEachBounded(names, concurrency, async (name) => {
-    try {
-      await core.createNode({ body: simulatedNode(name) });
-    } catch (err) {
-      if ((err as { code?: number }).code !== 409) throw err;
-    }
-  });
+  await eachNode(kubeconfigPath, names, concurrency, 409, (core, name) =>
+    core.createNode({ body: simulatedNode(name) }),
+  );
 }
 
 /** Deletes nodes (those already gone are ignored), `concurrency` at a time. */
@@ -56,14 +49,25 @@ export async function deleteNodes(
   names: readonly string[],
   concurrency = 1,
 ): Promise<void> {
+  await eachNode(kubeconfigPath, names, concurrency, 404, (core, name) => core.deleteNode({ name }));
+}
+
+/** Calls `call` for each name, ignoring the answer `ignoredCode` (already there, already gone). */
+async function eachNode(
+  kubeconfigPath: string,
+  names: readonly string[],
+  concurrency: number,
+  ignoredCode: number,
+  call: (core: CoreV1Api, name: string) => Promise<unknown>,
+): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
   const core = kc.makeApiClient(CoreV1Api);
   await forEachBounded(names, concurrency, async (name) => {
     try {
-      await core.deleteNode({ name });
+      await call(core, name);
     } catch (err) {
-      if ((err as { code?: number }).code !== 404) throw err;
+      if ((err as { code?: number }).code !== ignoredCode) throw err;
     }
   });
 }
