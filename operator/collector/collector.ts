@@ -147,6 +147,16 @@ function describeNodes(nodes: readonly UnreadableNode[]): string {
   return nodes.length > NODES_NAMED ? `${named} and ${nodes.length - NODES_NAMED} more` : named;
 }
 
+/** `{ timeout: 3, 'HTTP 403': 1 }`: how many nodes could not be read, by reason. */
+function unreadableByReason(nodes: readonly UnreadableNode[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const n of nodes) {
+    const reason = n.partial ? `${n.reason} (partial)` : n.reason;
+    counts[reason] = (counts[reason] ?? 0) + 1;
+  }
+  return counts;
+}
+
 function selects(target: CollectionTarget, pod: PodInfo): boolean {
   return (
     (target.namespaces === undefined || target.namespaces.includes(pod.namespace)) &&
@@ -225,7 +235,15 @@ export class PolicyCollector {
     const sinkError = await this.deliver(cycle, memory);
 
     this.deps.metrics.samplesCollected.inc({ policy, source: cycle.metricsSource }, cycle.samples.length);
-    this.deps.metrics.collectionDuration.observe({ policy }, (this.deps.clock.now() - started) / 1000);
+    const durationMs = this.deps.clock.now() - started;
+    this.deps.metrics.collectionDuration.observe({ policy }, durationMs / 1000);
+    this.deps.logger.debug('collection cycle', {
+      ...objectRef(policy),
+      durationMs,
+      source: cycle.metricsSource,
+      samples: cycle.samples.length,
+      unreadableNodes: unreadableByReason(batch?.unreadableNodes ?? []),
+    });
     this.transition(policy, memory.state?.degraded, failure, cycle.metricsSource);
     memory.state = {
       metricsSource: cycle.metricsSource,

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_TOKEN_AUDIENCE } from '../../operator/config.js';
 import { clusterHandle, type TestCluster } from '../../scripts/testenv/cluster.js';
+import { forEachBounded } from './bounded.js';
 import { testEnvironment } from './environment.js';
 
 export { testEnvironment } from './environment.js';
@@ -149,13 +150,26 @@ function podTemplate(spec: Omit<SimulatedPodSpec, 'name'>): {
   };
 }
 
+function podBody(namespace: string, spec: SimulatedPodSpec): V1Pod {
+  const template = podTemplate(spec);
+  return { metadata: { ...template.metadata, name: spec.name, namespace }, spec: template.spec };
+}
+
 /** Creates a simulated pod (kwok runs it on one of the simulated nodes). */
 export async function createPod(namespace: string, spec: SimulatedPodSpec): Promise<V1Pod> {
-  const template = podTemplate(spec);
-  return coreApi().createNamespacedPod({
-    namespace,
-    body: { metadata: { ...template.metadata, name: spec.name, namespace }, spec: template.spec },
-  });
+  return coreApi().createNamespacedPod({ namespace, body: podBody(namespace, spec) });
+}
+
+/** Creates simulated pods, `concurrency` requests at a time (bulk set-ups: benchmarks, scale tests). */
+export async function createPods(
+  namespace: string,
+  specs: readonly SimulatedPodSpec[],
+  concurrency: number,
+): Promise<void> {
+  const core = coreApi();
+  await forEachBounded(specs, concurrency, (spec) =>
+    core.createNamespacedPod({ namespace, body: podBody(namespace, spec) }),
+  );
 }
 
 /** Creates a Deployment of simulated pods; returns its name. */

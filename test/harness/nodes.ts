@@ -1,4 +1,5 @@
 import { CoreV1Api, KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { forEachBounded } from './bounded.js';
 
 export const SIMULATED_NODES = ['kwok-node-0', 'kwok-node-1'];
 
@@ -28,14 +29,45 @@ export function simulatedNode(name: string): V1Node {
 
 /** Creates the simulated nodes when they are not there yet. */
 export async function createSimulatedNodes(kubeconfigPath: string): Promise<void> {
+  await createNodes(kubeconfigPath, SIMULATED_NODES);
+}
+
+/** Creates simulated nodes of these names (those that exist are left as they are), `concurrency` at a time. */
+export async function createNodes(
+  kubeconfigPath: string,
+  names: readonly string[],
+  concurrency = 1,
+): Promise<void> {
+  await eachNode(kubeconfigPath, names, concurrency, 409, (core, name) =>
+    core.createNode({ body: simulatedNode(name) }),
+  );
+}
+
+/** Deletes nodes (those already gone are ignored), `concurrency` at a time. */
+export async function deleteNodes(
+  kubeconfigPath: string,
+  names: readonly string[],
+  concurrency = 1,
+): Promise<void> {
+  await eachNode(kubeconfigPath, names, concurrency, 404, (core, name) => core.deleteNode({ name }));
+}
+
+/** Calls `call` for each name, ignoring the answer `ignoredCode` (already there, already gone). */
+async function eachNode(
+  kubeconfigPath: string,
+  names: readonly string[],
+  concurrency: number,
+  ignoredCode: number,
+  call: (core: CoreV1Api, name: string) => Promise<unknown>,
+): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
   const core = kc.makeApiClient(CoreV1Api);
-  for (const name of SIMULATED_NODES) {
+  await forEachBounded(names, concurrency, async (name) => {
     try {
-      await core.createNode({ body: simulatedNode(name) });
+      await call(core, name);
     } catch (err) {
-      if ((err as { code?: number }).code !== 409) throw err;
+      if ((err as { code?: number }).code !== ignoredCode) throw err;
     }
-  }
+  });
 }

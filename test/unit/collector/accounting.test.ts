@@ -24,7 +24,7 @@ import {
 } from '../../../operator/model.js';
 import type { PodLookup } from '../../../operator/sources/kubelet-readings.js';
 import type { ContainerReading, ReadingBatch } from '../../../operator/sources/readings.js';
-import { captureLogger } from '../../harness/capture-logger.js';
+import { captureLogger, type LogLine } from '../../harness/capture-logger.js';
 
 const T0 = Date.UTC(2026, 10, 21, 10, 0, 0);
 const RESOLUTION_MS = 15_000;
@@ -179,6 +179,7 @@ interface Run {
   kubelet: FakeKubelet;
   recorder: Recorder;
   collector: PolicyCollector;
+  logs: LogLine[];
 }
 
 function setup(
@@ -189,6 +190,7 @@ function setup(
   const world = new World(clock, sims);
   const kubelet = new FakeKubelet(world);
   const recorder = new Recorder();
+  const { logger, lines: logs } = captureLogger();
   const collector = new PolicyCollector({
     source: new FakeMetricsApi(world),
     ...(options.kubelet !== false && { kubelet }),
@@ -196,10 +198,10 @@ function setup(
     pods: world,
     sinks: [recorder],
     clock,
-    logger: captureLogger().logger,
+    logger,
     metrics: new OperatorMetrics(),
   });
-  return { world, clock, kubelet, recorder, collector };
+  return { world, clock, kubelet, recorder, collector, logs };
 }
 
 /**
@@ -393,6 +395,25 @@ describe('exact accounting from kubelet counters', () => {
     // The outage is covered by the first counter difference after it.
     expect(covered(s)).toBe((last - T0) / 1000);
     expectExact(sum(samples, 'cpuCoreSeconds'), (0.5 * (last - T0)) / 1000);
+  });
+
+  it('logs each cycle at debug level: its duration, source, samples and the unreadable nodes by reason', async () => {
+    const r = setup([steady(), steady({ pod: 'web-2', uid: 'uid-2', node: 'node-2', cores: 0.5 })]);
+    await r.collector.collect(target('web', 10));
+    r.kubelet.down.add('node-2');
+    await r.collector.collect(target('web', 10));
+    const cycles = r.logs.filter((l) => l.message === 'collection cycle');
+    const line = (unreadableNodes: Record<string, number>) =>
+      expect.objectContaining({
+        level: 'debug',
+        namespace: 'shop',
+        name: 'web',
+        source: 'kubelet',
+        samples: 2,
+        unreadableNodes,
+      });
+    expect(cycles).toEqual([line({}), line({ timeout: 1 })]);
+    expect(cycles.every((l) => typeof l.durationMs === 'number' && l.durationMs >= 0)).toBe(true);
   });
 
   it('continues the series of a previous leader from the stored base, losing nothing of the failover', async () => {
