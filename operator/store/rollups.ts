@@ -344,7 +344,7 @@ export class BucketAccumulator {
   ): BucketAccumulator {
     const bucket = new BucketAccumulator(resolution, bucketStartAt(values, at), identity);
     for (let i = 0; i < BUCKET_FIELDS; i++) bucket.values[i] = values[at + i] as number;
-    if (histogramPairs) bucket.histograms.addPairs(histogramPairs);
+    if (histogramPairs) bucket.histograms.adopt(histogramPairs);
     return bucket;
   }
 
