@@ -11,7 +11,7 @@
  * reaches it (as VPA: never below the true value by more than one bucket's width).
  *
  * Pure: no I/O. The rollups hold a `BucketHistograms` per bucket (rollups.ts), the tracker keeps
- * its open buckets' weights as flat pair lists (`PairList`), and merges go through `$inc` on
+ * its open buckets' weights in one list per series (`LevelHistograms`), and merges go through `$inc` on
  * `hist.<metric>.<index>` (the same part and term guards as the other fields).
  */
 import { Double } from 'mongodb';
@@ -132,19 +132,88 @@ export function pieceIndicesOf(span: Span): PieceIndices {
   };
 }
 
-/**
- * The tracker's compact form of a series' open buckets' histograms, all levels in one flat
- * `[key, weight, key, weight...]` list (few distinct keys per bucket; one small array per
- * series): key = level x LEVEL_KEY + (MEMORY_KEY for memory) + bucket index.
- */
+/** A flat `[key, weight, key, weight...]` list: CPU keys are bucket indices, memory keys MEMORY_KEY + index. */
 export type PairList = number[];
 const MEMORY_KEY = 1 << 16;
-const LEVEL_KEY = 1 << 17;
 
-export function addPiecePairs(pairs: PairList, level: number, indices: PieceIndices, ms: number): void {
-  const base = level * LEVEL_KEY;
-  if (indices.cpu >= 0) addPair(pairs, base + indices.cpu, ms);
-  if (indices.memory >= 0) addPair(pairs, base + MEMORY_KEY + indices.memory, ms);
+/** Offsets of a span's entries in a LevelHistograms, -1 where the metric was not measured. */
+export interface HistogramEntries {
+  cpu: number;
+  memory: number;
+}
+
+/**
+ * The tracker's compact form of a series' open buckets' histograms, all levels in one flat list of
+ * entries `[key, weight of level 0, ..., weight of level LEVELS - 1]` (key as in PairList): a
+ * span's pieces go to the same key at every level, so one look-up per metric and sample serves all
+ * levels, and a key shared by the levels is stored once. One small array per series.
+ */
+export class LevelHistograms {
+  private readonly entries: number[] = [];
+  /** Set when an entry was appended or a level taken: `compact` has work. */
+  private changed = false;
+
+  constructor(private readonly levels: number) {}
+
+  /** Offset of the entry of `key`, appended (weights 0) when absent. */
+  private entryOf(key: number): number {
+    const { entries, levels } = this;
+    const stride = levels + 1;
+    for (let i = 0; i < entries.length; i += stride) if (entries[i] === key) return i;
+    const at = entries.length;
+    this.changed = true;
+    entries.push(key);
+    for (let l = 0; l < levels; l++) entries.push(0);
+    return at;
+  }
+
+  /** Entry offsets of a span's indices (pieceIndicesOf), -1 where not measured; valid until `compact`. */
+  entriesOf(indices: PieceIndices): HistogramEntries {
+    return {
+      cpu: indices.cpu >= 0 ? this.entryOf(indices.cpu) : -1,
+      memory: indices.memory >= 0 ? this.entryOf(MEMORY_KEY + indices.memory) : -1,
+    };
+  }
+
+  /** Adds `ms` to level `level` of the entries (entriesOf). */
+  add(entries: HistogramEntries, level: number, ms: number): void {
+    const list = this.entries;
+    if (entries.cpu >= 0) list[entries.cpu + 1 + level] = (list[entries.cpu + 1 + level] as number) + ms;
+    if (entries.memory >= 0)
+      list[entries.memory + 1 + level] = (list[entries.memory + 1 + level] as number) + ms;
+  }
+
+  /** Takes one level's weights out (as a PairList, for BucketHistograms.adopt); entries stay until `compact`. */
+  take(level: number): PairList {
+    const taken: PairList = [];
+    const list = this.entries;
+    this.changed = true;
+    const stride = this.levels + 1;
+    for (let i = 0; i < list.length; i += stride) {
+      const weight = list[i + 1 + level] as number;
+      if (weight === 0) continue;
+      taken.push(list[i] as number, weight);
+      list[i + 1 + level] = 0;
+    }
+    return taken;
+  }
+
+  /** Removes the entries no level has weight in (invalidates the offsets entriesOf gave). */
+  compact(): void {
+    if (!this.changed) return;
+    this.changed = false;
+    const list = this.entries;
+    const stride = this.levels + 1;
+    let kept = 0;
+    for (let i = 0; i < list.length; i += stride) {
+      let used = false;
+      for (let l = 1; l <= this.levels; l++) if (list[i + l] !== 0) used = true;
+      if (!used) continue;
+      if (kept !== i) for (let f = 0; f < stride; f++) list[kept + f] = list[i + f] as number;
+      kept += stride;
+    }
+    if (kept !== list.length) list.length = kept;
+  }
 }
 
 function addPair(pairs: PairList, key: number, weight: number): void {
@@ -157,29 +226,13 @@ function addPair(pairs: PairList, key: number, weight: number): void {
   pairs.push(key, weight);
 }
 
-/** Removes one level's pairs from the list and returns them with level-free keys (for addPairs). */
-export function takeLevelPairs(pairs: PairList, level: number): PairList {
-  const taken: PairList = [];
-  let kept = 0;
-  for (let i = 0; i < pairs.length; i += 2) {
-    const key = pairs[i] as number;
-    if (Math.floor(key / LEVEL_KEY) === level) taken.push(key - level * LEVEL_KEY, pairs[i + 1] as number);
-    else {
-      pairs[kept++] = key;
-      pairs[kept++] = pairs[i + 1] as number;
-    }
-  }
-  pairs.length = kept;
-  return taken;
-}
-
 /**
  * A bucket's two histograms, kept as one pair list (CPU keys are bucket indices, memory keys
  * MEMORY_KEY + index): many are made (every closed bucket has one), so no Map per bucket; readers
  * take Map views (`cpu`, `memory`).
  */
 export class BucketHistograms {
-  private readonly pairs: PairList = [];
+  private pairs: PairList = [];
 
   get cpu(): Histogram {
     return this.view(false);
@@ -201,10 +254,18 @@ export class BucketHistograms {
 
   /** Adds `ms` of a span (its indices from pieceIndicesOf). */
   addPiece(indices: PieceIndices, ms: number): void {
-    if (ms > 0) addPiecePairs(this.pairs, 0, indices, ms);
+    if (!(ms > 0)) return;
+    if (indices.cpu >= 0) addPair(this.pairs, indices.cpu, ms);
+    if (indices.memory >= 0) addPair(this.pairs, MEMORY_KEY + indices.memory, ms);
   }
 
-  /** Adds level-free pairs (takeLevelPairs). */
+  /** Takes over a list of distinct keys (LevelHistograms.take) while empty; adds it otherwise. */
+  adopt(pairs: PairList): void {
+    if (this.pairs.length === 0) this.pairs = pairs;
+    else this.addPairs(pairs);
+  }
+
+  /** Adds pairs. */
   addPairs(pairs: PairList): void {
     for (let i = 0; i < pairs.length; i += 2) addPair(this.pairs, pairs[i] as number, pairs[i + 1] as number);
   }
@@ -237,7 +298,10 @@ export class BucketHistograms {
       if (key >= MEMORY_KEY) (memory ??= {})[key - MEMORY_KEY] = weight;
       else (cpu ??= {})[key] = weight;
     }
-    return { ...(cpu && { cpu }), ...(memory && { memory }) };
+    const stored: StoredHistograms = {};
+    if (cpu) stored.cpu = cpu;
+    if (memory) stored.memory = memory;
+    return stored;
   }
 }
 

@@ -113,9 +113,14 @@ function addTo(values: Doubles, index: number, amount: number): void {
 }
 
 function initMetric(values: Doubles, at: number): void {
-  values.fill(0, at, at + METRIC_FIELDS);
+  // Field by field: `fill` over a range this short costs more than the stores (hot: every bucket opened).
+  values[at + N] = 0;
+  values[at + SUM] = 0;
   values[at + MIN] = Infinity;
   values[at + MAX] = -Infinity;
+  values[at + INTEGRAL] = 0;
+  values[at + BILLED] = 0;
+  values[at + MS] = 0;
 }
 
 /** Starts an empty bucket at `at`. */
@@ -344,7 +349,7 @@ export class BucketAccumulator {
   ): BucketAccumulator {
     const bucket = new BucketAccumulator(resolution, bucketStartAt(values, at), identity);
     for (let i = 0; i < BUCKET_FIELDS; i++) bucket.values[i] = values[at + i] as number;
-    if (histogramPairs) bucket.histograms.addPairs(histogramPairs);
+    if (histogramPairs) bucket.histograms.adopt(histogramPairs);
     return bucket;
   }
 

@@ -22,13 +22,7 @@ import {
   rollupId,
   type SeriesIdentity,
 } from './rollups.js';
-import {
-  addPiecePairs,
-  pieceIndicesOf,
-  takeLevelPairs,
-  type PairList,
-  type PieceIndices,
-} from './histograms.js';
+import { LevelHistograms, pieceIndicesOf, type HistogramEntries } from './histograms.js';
 import { seriesKey } from './snapshots.js';
 import { spanOf, type Span } from './spans.js';
 import { addIoPiece, emptyIo, ioPieces, type IoRollup } from './io-counters.js';
@@ -43,7 +37,7 @@ interface TrackedSeries {
   /** Identity of the latest sample of the series (reused while the labels stay the same). */
   identity: SeriesIdentity;
   /** Histogram weights of the open buckets of every level (histograms.ts). */
-  histograms: PairList;
+  histograms: LevelHistograms;
   /** I/O of each open bucket (io-counters.ts); only for series an agent supplies. */
   io?: (IoRollup | undefined)[];
 }
@@ -76,12 +70,14 @@ export class RollupTracker {
             buckets,
             identities: new Array<SeriesIdentity>(LEVELS).fill(identity),
             identity,
-            histograms: [],
+            histograms: new LevelHistograms(LEVELS),
           }),
         );
       } else tracked.identity = identity;
       const span = spanOf(sample);
-      const indices = pieceIndicesOf(span);
+      // The histogram entries of the span's rates, looked up once for all levels; a bucket closed
+      // below only zeroes its level's weights, so the offsets hold until the compaction after.
+      const entries = tracked.histograms.entriesOf(pieceIndicesOf(span));
       for (let i = 0; i < LEVELS; i++) {
         // The pieces of the span in this level's buckets, in time order, and the reading in the
         // bucket holding its time (as forEachBucket, written out: this is the hot loop).
@@ -97,7 +93,7 @@ export class RollupTracker {
               identity,
               sample,
               span,
-              indices,
+              entries,
               readingStart,
               -1,
               true,
@@ -108,15 +104,16 @@ export class RollupTracker {
           }
           const ms = Math.min(span.to, start + width) - Math.max(span.from, start);
           const reading = start === readingStart;
-          this.place(tracked, i, key, identity, sample, span, indices, start, ms, reading, closed, late);
+          this.place(tracked, i, key, identity, sample, span, entries, start, ms, reading, closed, late);
           if (reading) readingDone = true;
         }
         if (!readingDone)
-          this.place(tracked, i, key, identity, sample, span, indices, readingStart, -1, true, closed, late);
+          this.place(tracked, i, key, identity, sample, span, entries, readingStart, -1, true, closed, late);
         if (sample.io !== undefined)
           for (const piece of ioPieces(sample.io, width))
             this.placeIo(tracked, i, key, identity, sample, piece.start, piece.ms, closed, late);
       }
+      tracked.histograms.compact();
     }
     closed.push(...late.values());
     return closed;
@@ -130,7 +127,7 @@ export class RollupTracker {
     identity: SeriesIdentity,
     sample: ContainerSample,
     span: Span,
-    indices: PieceIndices,
+    entries: HistogramEntries,
     start: number,
     ms: number,
     reading: boolean,
@@ -153,7 +150,7 @@ export class RollupTracker {
     if (open !== start) this.open(tracked, i, start); // also when none was open (NaN)
     if (ms >= 0) {
       addPieceAt(buckets, at, sample, span, ms);
-      if (ms > 0) addPiecePairs(tracked.histograms, i, indices, ms);
+      if (ms > 0) tracked.histograms.add(entries, i, ms);
     }
     if (reading && addReadingAt(buckets, at, sample)) identities[i] = identity;
   }
@@ -211,7 +208,7 @@ export class RollupTracker {
       tracked.buckets,
       index * BUCKET_FIELDS,
       // The bucket is handed out: its weights leave the list with it.
-      takeLevelPairs(tracked.histograms, index),
+      tracked.histograms.take(index),
     );
     bucket.io = tracked.io?.[index];
     return bucket;
@@ -231,6 +228,7 @@ export class RollupTracker {
           if (tracked.io) tracked.io[i] = undefined;
         } else stillOpen = true;
       }
+      tracked.histograms.compact();
       if (!stillOpen) this.series.delete(key);
     }
     return closed;
