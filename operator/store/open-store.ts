@@ -33,6 +33,11 @@ export interface UsageStore {
   /** The latest stored reading of each series (podUid/container), for a collector to continue from. */
   latestReadings(seriesKeys: readonly string[], lookbackMs?: number): Promise<Map<string, SeriesBase>>;
   /**
+   * The time of the newest stored reading of any series, ms (undefined when none is stored):
+   * what the store accounts up to, where a new term's collection continues from.
+   */
+  lastReadingTime(): Promise<number | undefined>;
+  /**
    * Writes what waits in memory (buffered samples, open rollup buckets). Call it when this
    * replica stops writing, at the end of a leadership term, before the lease is released.
    */
@@ -85,6 +90,7 @@ export async function openStore(options: OpenStoreOptions): Promise<UsageStore> 
     ping: () => store.ping(),
     beginTerm: (fencingToken) => store.beginTerm(fencingToken),
     latestReadings: (keys, lookbackMs) => store.latestReadings(keys, lookbackMs),
+    lastReadingTime: () => store.lastReadingTime(),
     flush: async () => {
       await buffer.flush();
       await store.flush();
