@@ -2,12 +2,12 @@
  * Issue 12's ground truth, end to end through the real pieces: kwok pods with known constant
  * usage in three namespaces (some started and some deleted mid-run), two overlapping admin
  * UsagePolicies at 10 s and 30 s plus a namespaced one at 20 s (one container is selected by
- * all three), two operator processes electing a leader on a Lease, FerretDB, the leader
- * killed with SIGKILL while it writes a cycle, and a pod created while no leader runs (after
- * the killed leader's last stored reading, before its successor's term: billed from its start,
- * docs/accounting.md "Containers started during a failover"). Per-namespace core-hours and
- * GiB-hours of /api/v1/usage/summary over windows with millisecond edges (one spanning the failover) must
- * equal the truth within 0.1%, and both live replicas must answer the same.
+ * all three), two operator processes electing a leader on a Lease, FerretDB, the leader killed
+ * with SIGKILL while it writes a cycle, and a pod created while no leader runs (after the killed
+ * leader's last stored reading, before its successor's term: billed from its start; see
+ * docs/accounting.md, "Containers started during a failover"). Per-namespace core-hours and
+ * GiB-hours of /api/v1/usage/summary over windows with millisecond edges (one spanning the
+ * failover) must equal the truth within 0.1%, and both live replicas must answer the same.
  *
  * The truth is computed without the operator:
  * - CPU: kwok's counter of a container is its rate x the time since kwok first evaluated it
@@ -18,9 +18,9 @@
  *   status' start time).
  * - The period a container is measured over: from its start (pods created mid-run, and the one
  *   created during the failover) or from collection's first reading (pods that were there
- *   before), to its last reading before it
- *   was deleted (the usage after the last reading of a deleted container cannot be known;
- *   docs/collection.md). That last reading's time is the only figure taken from the store.
+ *   before), to its last reading before it was deleted (the usage after the last reading of a
+ *   deleted container cannot be known; docs/collection.md). That last reading's time is the
+ *   only figure taken from the store.
  *
  * The one uncertainty: kwok writes no timestamps on /metrics/resource, so a reading is stamped
  * with the time its request was sent, and kwok evaluates the counter a little later (the test
