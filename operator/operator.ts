@@ -254,8 +254,12 @@ export async function startOperator(
   const ownKubelet =
     overrides.kubeletSource === undefined ? kubeletSource(config, clients.config) : undefined;
   const kubelet = overrides.kubeletSource === undefined ? ownKubelet : overrides.kubeletSource;
-  // A new term's cursors continue each series from its last stored reading (no failover window lost).
-  const bases: SeriesBaseSource = { latestReadings: (keys) => store.latestReadings(keys) };
+  // A new term's cursors continue each series from its last stored reading, and bill the containers
+  // started after the store's newest reading from their start (no failover window lost).
+  const bases: SeriesBaseSource = {
+    latestReadings: (keys) => store.latestReadings(keys),
+    lastReadingTime: () => store.lastReadingTime(),
+  };
   // The agents' I/O continues from the store's last readings too (sources/agent-io.ts).
   const agentIo = new AgentIoJoiner(() => agents, {
     bases: { latestReadings: (keys) => store.latestIoTotals(keys) },

@@ -85,7 +85,7 @@ export interface PolicyCollectorDeps {
   source: MetricsSource;
   /** The kubelets' resource endpoints, the primary source. */
   kubelet?: NodeUsageSource;
-  /** Where a new term's series continue from (the store's last readings). */
+  /** Where a new term's series continue from (the store's last readings, and its newest one). */
   seriesBases?: SeriesBaseSource;
   /** After the kubelets could not be read at all, the fallback is used this long before trying them again, ms. Default 60 s. */
   kubeletRetryMs?: number;
@@ -188,7 +188,8 @@ export class PolicyCollector {
 
   /**
    * A new leadership term: the series cursors start again from the store's last readings, and
-   * containers started from now on are billed from their start.
+   * containers started after the store's newest reading (or from now on, when it cannot tell)
+   * are billed from their start.
    */
   beginTerm(): void {
     this.cursors.reset();

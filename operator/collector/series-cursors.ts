@@ -20,21 +20,31 @@
  *   the current working set; over a span whose start has no gauge (a container's first span
  *   from its start, a span from a restart) the current value is taken as constant.
  * - The first reading of a series without a stored base: a container that started after the
- *   cursors were created (a new pod) is billed from its start (its counter counts from zero
- *   there); one that started earlier is only a base (a zero span), so nothing that happened
- *   before collection (or that a previous leader already stored) is billed again.
+ *   time up to which usage is accounted already (the store's newest reading, for a new leadership
+ *   term; the cursors' creation without one) is billed from its start (its counter counts from
+ *   zero there), so a pod started during a failover loses nothing; one that started earlier is
+ *   only a base (a zero span), so nothing that happened before collection (or that a previous
+ *   leader already stored) is billed again.
  */
 import { containerSeriesKey, type Clock, type SeriesBase } from '../model.js';
 import { rateIncrement } from '../sources/counters.js';
 import type { ContainerReading, CpuCounterReading, CpuRateReading } from '../sources/readings.js';
 
 /**
- * Where the cursors of a new leadership term start from: the last stored reading of each series
- * (the store implements it). A base is the last sample that accounted for a reading (a non-null
- * `cpuCoreSeconds` or a `cpuCoreSecondsTotal`); uptime-only samples are not readings.
+ * Where the cursors of a new leadership term start from (the store implements it): the last
+ * stored reading of each series, and the time of the newest stored reading of any series.
  */
 export interface SeriesBaseSource {
+  /**
+   * A base is the last sample that accounted for a reading (a non-null `cpuCoreSeconds` or a
+   * `cpuCoreSecondsTotal`); uptime-only samples are not readings.
+   */
   latestReadings(keys: readonly string[]): Promise<Map<string, SeriesBase>>;
+  /**
+   * What the store accounts up to: the time of its newest reading of any series, ms; undefined
+   * when it has none. No stored reading covers any time of a container started after it.
+   */
+  lastReadingTime(): Promise<number | undefined>;
 }
 
 export type AdvanceKind =
@@ -131,23 +141,38 @@ function memoryIntegral(before: number | undefined, after: number | undefined, f
 export class SeriesCursors {
   private readonly cursors = new Map<string, Cursor>();
   private readonly names = new Map<string, NamedCounter>();
+  /** Containers started at or after this (without a base) are billed from their start. */
   private notBefore: number;
+  /** When the cursors were created or last reset. */
+  private termStart: number;
   private readonly maxRateGapMs: number;
   private readonly nameMemoryMs: number;
 
   constructor(private readonly options: SeriesCursorsOptions) {
-    this.notBefore = options.clock.now();
+    this.termStart = this.notBefore = options.clock.now();
     this.maxRateGapMs = options.maxRateGapMs ?? 300_000;
     this.nameMemoryMs = options.nameMemoryMs ?? 3_600_000;
   }
 
   /**
    * Forgets every cursor (a new leadership term): the series continue from the bases given to
-   * `seed`, and containers started from now on are billed from their start.
+   * `seed`, and containers started from now on are billed from their start (from earlier once
+   * `accountedUntil` says so).
    */
   reset(): void {
     this.cursors.clear();
-    this.notBefore = this.options.clock.now();
+    this.termStart = this.notBefore = this.options.clock.now();
+  }
+
+  /**
+   * The time up to which usage is accounted already (the store's newest reading): containers
+   * started after it, or after the term began, are billed from their start. Called once per term,
+   * before its first reading. Compared at whole seconds (the pod's status has start times rounded
+   * down to the second): a container of that second that has a stored reading continues from it
+   * as its base, and the store clips any span against what it has of the series.
+   */
+  accountedUntil(time: number): void {
+    this.notBefore = Math.min(this.termStart, Math.floor(time / 1000) * 1000);
   }
 
   /** Whether the series has a cursor (a reading taken or a base seeded). */

@@ -1,11 +1,18 @@
 /**
  * Seeds the shared series cursors (or any per-series bases, e.g. the node agents' I/O counters)
- * from the store at the start of a leadership term, lazily: the
- * first time a cycle meets a series, its last stored reading is asked for (once per series per
- * term, concurrent cycles sharing one lookup), so a new leader continues the series where the
- * previous one stopped and the failover window is billed by the first counter difference.
- * While the store cannot answer, the series waits (its readings are not accounted, so nothing is
- * billed twice) for up to `attempts` cycles, then starts without a base.
+ * from the store at the start of a leadership term, lazily:
+ * - Before the term's first reading is accounted (when the source tells it), the time of the store's newest reading is asked
+ *   for once (what the store accounts up to): a container started after it has no stored reading
+ *   and is billed from its start, so a pod started (or restarted) during the failover loses
+ *   nothing. While the store cannot answer, every series waits; after `attempts` cycles the term
+ *   goes on with the term's start as that time (the failover's new containers are then only a
+ *   base: usage is lost, never billed twice).
+ * - The first time a cycle meets a series, its last stored reading is asked for (once per series
+ *   per term, concurrent cycles sharing one lookup), so a new leader continues the series where
+ *   the previous one stopped and the failover window is billed by the first counter difference.
+ *   While the store cannot answer, the series waits (its readings are not accounted, so nothing
+ *   is billed twice) for up to `attempts` cycles, then starts without a base.
+ * See docs/accounting.md (failover).
  */
 import type { Logger } from '../logging.js';
 import { errorMessage } from '../logging.js';
@@ -15,11 +22,15 @@ import type { SeriesBase } from '../model.js';
 export interface SeededSeries<B> {
   has(key: string): boolean;
   seed(key: string, base: B): void;
+  /** Where billing from a container's start begins this term (the series cursors only). */
+  accountedUntil?(time: number): void;
 }
 
 /** Where the bases are read: the store's last reading of each series. */
 export interface BaseSource<B> {
   latestReadings(keys: readonly string[]): Promise<Map<string, B>>;
+  /** The time of the store's newest reading (the series cursors' source; see SeriesBaseSource). */
+  lastReadingTime?(): Promise<number | undefined>;
 }
 
 export interface SeriesSeedingOptions {
@@ -38,6 +49,10 @@ export class SeriesSeeding<B = SeriesBase> {
   private readonly attempts: number;
   private failing = false;
   private term = 0;
+  /** Whether this term knows what the store accounts up to (or gave up asking). */
+  private horizonSettled = false;
+  private horizonFailures = 0;
+  private horizonLookup: Promise<boolean> | undefined;
 
   constructor(
     private readonly cursors: SeededSeries<B>,
@@ -53,6 +68,9 @@ export class SeriesSeeding<B = SeriesBase> {
     this.settled.clear();
     this.failures.clear();
     this.inFlight.clear();
+    this.horizonSettled = false;
+    this.horizonFailures = 0;
+    this.horizonLookup = undefined;
   }
 
   /** Drops what is kept for series of pods that are gone. */
@@ -64,6 +82,10 @@ export class SeriesSeeding<B = SeriesBase> {
   async prepare(keys: Iterable<string>): Promise<Set<string>> {
     const notReady = new Set<string>();
     if (this.source === undefined) return notReady;
+    if (!(await this.horizon())) {
+      for (const key of keys) if (!this.cursors.has(key)) notReady.add(key);
+      return notReady;
+    }
     const ask: string[] = [];
     const waits: Promise<void>[] = [];
     for (const key of keys) {
@@ -90,6 +112,56 @@ export class SeriesSeeding<B = SeriesBase> {
     return notReady;
   }
 
+  /** Whether the term's horizon is settled; asks the store once for all concurrent cycles. */
+  private horizon(): Promise<boolean> {
+    if (this.horizonSettled || this.source?.lastReadingTime === undefined) return Promise.resolve(true);
+    this.horizonLookup ??= this.lookupHorizon();
+    return this.horizonLookup;
+  }
+
+  private async lookupHorizon(): Promise<boolean> {
+    const term = this.term;
+    let time: number | undefined;
+    try {
+      time = await this.source!.lastReadingTime!();
+    } catch (err) {
+      if (term !== this.term) return false;
+      this.horizonLookup = undefined;
+      this.failed(err, 'cannot read from the store what it accounts up to: new series wait');
+      if (++this.horizonFailures < this.attempts) return false;
+      this.horizonSettled = true;
+      this.options.logger.warn(
+        "the store's newest reading is unknown: containers started during the failover are billed from their first reading",
+        { attempts: this.horizonFailures },
+      );
+      return true;
+    }
+    if (term !== this.term) return false;
+    this.recovered();
+    this.horizonSettled = true;
+    if (time !== undefined) {
+      this.cursors.accountedUntil?.(time);
+      this.options.logger.info("collection continues after the store's newest reading", {
+        lastReadingTime: new Date(time).toISOString(),
+      });
+    }
+    return true;
+  }
+
+  private failed(err: unknown, message: string): void {
+    if (this.failing) return;
+    this.failing = true;
+    this.options.logger.warn(message, { bases: this.options.what ?? 'series', error: errorMessage(err) });
+  }
+
+  private recovered(): void {
+    if (!this.failing) return;
+    this.failing = false;
+    this.options.logger.info('series bases read from the store again', {
+      bases: this.options.what ?? 'series',
+    });
+  }
+
   private async lookup(keys: string[]): Promise<boolean> {
     const term = this.term;
     let bases;
@@ -105,23 +177,11 @@ export class SeriesSeeding<B = SeriesBase> {
           this.settled.add(key);
         } else this.failures.set(key, failures);
       }
-      if (!this.failing) {
-        this.failing = true;
-        this.options.logger.warn('cannot read the series bases from the store: new series wait', {
-          bases: this.options.what ?? 'series',
-          error: errorMessage(err),
-          series: keys.length,
-        });
-      }
+      this.failed(err, 'cannot read the series bases from the store: new series wait');
       return false;
     }
     if (term !== this.term) return false;
-    if (this.failing) {
-      this.failing = false;
-      this.options.logger.info('series bases read from the store again', {
-        bases: this.options.what ?? 'series',
-      });
-    }
+    this.recovered();
     for (const key of keys) {
       this.inFlight.delete(key);
       this.failures.delete(key);

@@ -6,7 +6,7 @@ import { MongoServerError, type Collection, type Db, type IndexDescription } fro
 import type { Retention } from '../model.js';
 import { keepMs, RESOLUTION_MS, ROLLUP_RESOLUTIONS, type Resolution } from './resolutions.js';
 import type { RollupDoc } from './rollups.js';
-import type { SnapshotDoc } from './snapshots.js';
+import { newestReadingTime, type SnapshotDoc } from './snapshots.js';
 import type { MetaDoc } from './watermarks.js';
 
 /** What the server can do; these are the only branches between FerretDB and MongoDB. */
@@ -121,13 +121,8 @@ async function migrateToExactAccounting(collections: StoreCollections): Promise<
       await rollups.updateMany({ [field]: { $exists: false } }, { $set: { [field]: 0 } });
     }
   }
-  const latest = await collections.snapshots
-    .find({}, { projection: { time: 1 } })
-    .sort({ time: -1 })
-    .limit(1)
-    .next();
-  if (latest === null) return;
-  const end = latest.time.getTime();
+  const end = await newestReadingTime(collections.snapshots);
+  if (end === undefined) return;
   await collections.meta.updateOne({ _id: 'legacy' }, { $max: { until: end } }, { upsert: true });
   const marks: Record<string, number> = {};
   for (const resolution of ROLLUP_RESOLUTIONS) {

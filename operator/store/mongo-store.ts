@@ -148,6 +148,11 @@ export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRun
     return this.timed('latest-io-totals', (c) => c.writePath.latestIoTotals(seriesKeys, lookbackMs));
   }
 
+  /** The time of the newest stored reading of any series (what a new term continues after). */
+  lastReadingTime(): Promise<number | undefined> {
+    return this.timed('last-reading-time', (c) => c.writePath.lastReadingTime());
+  }
+
   async applyExpiry(now: number): Promise<{ deleted: number }> {
     // Closes the buckets that are due first (a leader with nothing to collect writes none
     // otherwise), so the watermarks move on before the finer levels below them expire.

@@ -36,6 +36,11 @@ export interface UsageStore {
   /** The I/O counters each series' latest stored reading with I/O ends at, for the agents' I/O to continue from. */
   latestIoTotals(seriesKeys: readonly string[], lookbackMs?: number): Promise<Map<string, IoBase>>;
   /**
+   * The time of the newest stored reading of any series, ms (undefined when none is stored):
+   * what the store accounts up to, where a new term's collection continues from.
+   */
+  lastReadingTime(): Promise<number | undefined>;
+  /**
    * Writes what waits in memory (buffered samples, open rollup buckets). Call it when this
    * replica stops writing, at the end of a leadership term, before the lease is released.
    */
@@ -89,6 +94,7 @@ export async function openStore(options: OpenStoreOptions): Promise<UsageStore> 
     beginTerm: (fencingToken) => store.beginTerm(fencingToken),
     latestReadings: (keys, lookbackMs) => store.latestReadings(keys, lookbackMs),
     latestIoTotals: (keys, lookbackMs) => store.latestIoTotals(keys, lookbackMs),
+    lastReadingTime: () => store.lastReadingTime(),
     flush: async () => {
       await buffer.flush();
       await store.flush();

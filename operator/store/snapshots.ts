@@ -202,6 +202,19 @@ export function fromSnapshotDoc(doc: SnapshotDoc): ContainerSample {
 const DUPLICATE_KEY = 11000;
 
 /**
+ * The time of the newest stored raw reading of any series, ms; undefined when none is stored.
+ * Everything the store accounts for ends there (a reading accounts for the span before its time).
+ */
+export async function newestReadingTime(snapshots: Collection<SnapshotDoc>): Promise<number | undefined> {
+  const newest = await snapshots
+    .find({}, { projection: { time: 1 } })
+    .sort({ time: -1 })
+    .limit(1)
+    .next();
+  return newest === null ? undefined : newest.time.getTime();
+}
+
+/**
  * Inserts the documents, unordered, and returns the `_id`s that were already stored (a retried
  * batch, or a sample the metrics API returned twice). Duplicates are not errors; any other
  * failure is thrown and nothing can be assumed about which documents were written.

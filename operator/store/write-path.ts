@@ -50,6 +50,7 @@ import {
   fromSnapshotDoc,
   insertSnapshots,
   LONG_SPAN_MS,
+  newestReadingTime,
   seriesKey,
   toSnapshotDoc,
   type SnapshotDoc,
@@ -257,6 +258,14 @@ export class WritePath {
       .toArray();
   }
 
+  /**
+   * The time of the newest stored reading of any series: what the store accounts up to, where a
+   * new leadership term's collection continues from (undefined when nothing is stored).
+   */
+  lastReadingTime(): Promise<number | undefined> {
+    return newestReadingTime(this.collections.snapshots);
+  }
+
   /** Loads the latest stored reading time of the series this process has not seen in this term. */
   private async loadCursors(samples: readonly ContainerSample[]): Promise<void> {
     const unknown = new Set<string>();
@@ -354,13 +363,8 @@ export class WritePath {
   /** Step 6 of the write path: recomputes and rewrites the buckets past each level's watermark. */
   private async recoverOpenBuckets(): Promise<void> {
     const marks = await readWatermarks(this.collections.meta);
-    const latest = await this.collections.snapshots
-      .find({}, { projection: { time: 1 } })
-      .sort({ time: -1 })
-      .limit(1)
-      .next();
-    if (latest === null) return;
-    const end = latest.time.getTime();
+    const end = await newestReadingTime(this.collections.snapshots);
+    if (end === undefined) return;
     const parts = [`${this.instance}:recovered`];
     for (const resolution of ROLLUP_RESOLUTIONS) {
       // Nothing before the watermark needs it; a database without one (a new or migrated one) is

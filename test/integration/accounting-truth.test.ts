@@ -2,10 +2,12 @@
  * Issue 12's ground truth, end to end through the real pieces: kwok pods with known constant
  * usage in three namespaces (some started and some deleted mid-run), two overlapping admin
  * UsagePolicies at 10 s and 30 s plus a namespaced one at 20 s (one container is selected by
- * all three), two operator processes electing a leader on a Lease, FerretDB, and the leader
- * killed with SIGKILL while it writes a cycle. Per-namespace core-hours and GiB-hours of
- * /api/v1/usage/summary over windows with millisecond edges (one spanning the failover) must
- * equal the truth within 0.1%, and both live replicas must answer the same.
+ * all three), two operator processes electing a leader on a Lease, FerretDB, the leader killed
+ * with SIGKILL while it writes a cycle, and a pod created while no leader runs (after the killed
+ * leader's last stored reading, before its successor's term: billed from its start; see
+ * docs/accounting.md, "Containers started during a failover"). Per-namespace core-hours and
+ * GiB-hours of /api/v1/usage/summary over windows with millisecond edges (one spanning the
+ * failover) must equal the truth within 0.1%, and both live replicas must answer the same.
  *
  * The truth is computed without the operator:
  * - CPU: kwok's counter of a container is its rate x the time since kwok first evaluated it
@@ -14,10 +16,11 @@
  *   is the annotation's.
  * - Memory: the annotation's constant working set x the time the container ran (from its
  *   status' start time).
- * - The period a container is measured over: from its start (pods created mid-run) or from
- *   collection's first reading (pods that were there before), to its last reading before it
- *   was deleted (the usage after the last reading of a deleted container cannot be known;
- *   docs/collection.md). That last reading's time is the only figure taken from the store.
+ * - The period a container is measured over: from its start (pods created mid-run, and the one
+ *   created during the failover) or from collection's first reading (pods that were there
+ *   before), to its last reading before it was deleted (the usage after the last reading of a
+ *   deleted container cannot be known; docs/collection.md). That last reading's time is the
+ *   only figure taken from the store.
  *
  * The one uncertainty: kwok writes no timestamps on /metrics/resource, so a reading is stamped
  * with the time its request was sent, and kwok evaluates the counter a little later (the test
@@ -78,6 +81,8 @@ interface PodPlan {
   third?: boolean;
   containers: ContainerPlan[];
   late?: boolean;
+  /** Created while no leader runs: after the killed leader's last reading, before the next term. */
+  gap?: boolean;
   deleted?: boolean;
 }
 
@@ -101,6 +106,7 @@ const PLAN: PodPlan[] = [
   { ns: 'c', name: 'c1', node: NODE0, fast: true, slow: true, containers: [c('app', 150, 32)] },
   { ns: 'c', name: 'c2', node: NODE1, slow: true, deleted: true, containers: [c('app', 1000, 1024)] },
   { ns: 'c', name: 'c3', node: NODE0, fast: true, late: true, containers: [c('app', 600, 300)] },
+  { ns: 'b', name: 'b4', node: NODE0, fast: true, slow: true, gap: true, containers: [c('app', 300, 160)] },
 ];
 
 interface Scrape {
@@ -355,7 +361,7 @@ describe('exact accounting against the ground truth, across pod churn and a SIGK
 
   it('bills every namespace its exact usage over arbitrary windows, through churn and a failover', async () => {
     const startedAt = Date.now();
-    const initial = PLAN.filter((p) => !p.late);
+    const initial = PLAN.filter((p) => !p.late && !p.gap);
     for (const pod of initial) await createPlanned(pod);
     for (const pod of initial) await startTimes(pod);
     recorder = new KubeletRecorder(new Set(Object.values(ns)));
@@ -430,20 +436,22 @@ spec: {selector: {matchLabels: {pod: a1}}, interval: 20s}
       { timeoutMs: 90_000, intervalMs: 1000 },
     );
 
-    // Pods started mid-run, billed from their start.
+    // Pods started mid-run (and during the failover), billed from their start.
+    const starts = new Map<string, number>();
+    const startPlanned = async (pods: PodPlan[]) => {
+      for (const pod of pods) await createPlanned(pod);
+      for (const pod of pods) {
+        const times = await startTimes(pod);
+        for (const container of pod.containers) {
+          starts.set(`${pod.name}/${container.name}`, times.get(container.name)!);
+          series.set(`${pod.name}/${container.name}`, { pod, container, uid: await uidOf(pod) });
+        }
+      }
+    };
     const untilT0 = async (offsetMs: number) =>
       waitFor(`T0 + ${offsetMs} ms`, () => Date.now() >= t0 + offsetMs, { timeoutMs: offsetMs + 60_000 });
     await untilT0(62_000);
-    const late = PLAN.filter((p) => p.late);
-    for (const pod of late) await createPlanned(pod);
-    const starts = new Map<string, number>();
-    for (const pod of late) {
-      const times = await startTimes(pod);
-      for (const container of pod.containers) {
-        starts.set(`${pod.name}/${container.name}`, times.get(container.name)!);
-        series.set(`${pod.name}/${container.name}`, { pod, container, uid: await uidOf(pod) });
-      }
-    }
+    await startPlanned(PLAN.filter((p) => p.late));
 
     // Pods deleted mid-run: billed to their last reading.
     await untilT0(85_000);
@@ -495,10 +503,36 @@ spec: {selector: {matchLabels: {pod: a1}}, interval: 20s}
     });
     await a.kill();
     const killedAt = Date.now();
+    // While no leader runs (replica-b takes the lease once it has expired): a pod is created.
+    const gapPods = PLAN.filter((p) => p.gap);
+    await startPlanned(gapPods);
     await waitFor('replica-b leads', async () => (await lease())?.spec?.holderIdentity === 'replica-b', {
       timeoutMs: 30_000,
       intervalMs: 200,
     });
+    // The pod of the failover started after the killed leader's last stored reading and before
+    // replica-b's term began, which continued after that reading (docs/accounting.md).
+    const killedTerm = a.logs.find((l) => l.message === 'became leader')!.fencingToken as number;
+    const killedLast = (
+      await snapshots
+        .find({ term: killedTerm } as object, { projection: { time: 1 } })
+        .sort({ time: -1 })
+        .limit(1)
+        .toArray()
+    )[0]!.time.getTime();
+    const continued = await waitFor(
+      'replica-b to look up what the store accounts up to',
+      () => b.logs.find((l) => l.message === "collection continues after the store's newest reading"),
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    expect(new Date(continued.lastReadingTime as string).getTime()).toBe(killedLast);
+    const becameLeader = b.logs.find((l) => l.message === 'became leader')!;
+    for (const pod of gapPods)
+      for (const container of pod.containers) {
+        const started = starts.get(`${pod.name}/${container.name}`)!;
+        expect(started).toBeGreaterThanOrEqual(Math.floor(killedLast / 1000) * 1000);
+        expect(started).toBeLessThan(new Date(becameLeader.timestamp as string).getTime());
+      }
     // A second live replica again, as a standby, to compare with the new leader.
     const replicaC = start('replica-c');
     const urlC = await urlOf(replicaC);
@@ -544,7 +578,7 @@ spec: {selector: {matchLabels: {pod: a1}}, interval: 20s}
       const stored = await readings(uid, container.name);
       let cpuFrom = -Infinity;
       let memoryFrom = -Infinity;
-      if (pod.late) {
+      if (pod.late || pod.gap) {
         memoryFrom = starts.get(key)!;
         const origin = recorder.origin(`${ns[pod.ns]}/${pod.name}/${container.name}`, container.cores);
         // Known to within a few ms (at most 0.5 core-seconds x 1e-3 of a window's total).

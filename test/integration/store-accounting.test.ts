@@ -12,6 +12,7 @@ import { OperatorMetrics } from '../../operator/metrics.js';
 import type { ContainerSample } from '../../operator/model.js';
 import { MongoUsageStore } from '../../operator/store/mongo-store.js';
 import type { SummaryResult } from '../../operator/store/types.js';
+import { toSnapshotDoc, type SnapshotDoc } from '../../operator/store/snapshots.js';
 import { StaleTermError } from '../../operator/store/write-path.js';
 import { testEnvironment } from '../harness/environment.js';
 import { sample } from '../unit/store/fixtures.js';
@@ -256,6 +257,7 @@ describe('exact accounting on FerretDB', () => {
     // The first leader (term 3) writes the first 100 minutes, cycle by cycle.
     const leader = storeOn(database, clock);
     leader.beginTerm(3);
+    expect(await leader.lastReadingTime()).toBeUndefined();
     // Cycles every 30 s from 30 s before the start; the leadership changes at the cycle after 01:40:11.
     const cycleStart = START - 30 * SECOND;
     const split =
@@ -276,6 +278,10 @@ describe('exact accounting on FerretDB', () => {
     // The leader loses its lease without a word (no flush); the standby leads in term 4 and
     // continues every series from what is stored.
     standby.beginTerm(4);
+    // What the store accounts up to: a container started after it has no stored reading.
+    expect(await standby.lastReadingTime()).toBe(
+      Math.max(...readings.filter((r) => r.time < split).map((r) => r.time)),
+    );
     const bases = await standby.latestReadings(fleet.map((c) => `${c.uid}/${c.container}`));
     for (const c of fleet) {
       const written = readings.filter((r) => r.podUid === c.uid && r.time < split);
@@ -340,6 +346,60 @@ describe('exact accounting on FerretDB', () => {
     await leader.close().catch(() => undefined);
     await expectRollupsMatchRaw(client.db(database));
   }, 900_000);
+
+  it("counts once what the old leader stores of a failover's new container after the new term looked", async () => {
+    const database = newDatabase();
+    const clock = { now: START + MINUTE };
+    const old = storeOn(database, clock);
+    old.beginTerm(3);
+    const cores = 0.5;
+    /** A reading of the container started in the failover: `cores` over [from, time] (s after START). */
+    const reading = (from: number, time: number): ContainerSample =>
+      sample({
+        pod: 'new-1',
+        podUid: 'u-new-1',
+        time: START + time * SECOND,
+        from: START + from * SECOND,
+        cpuMillicores: cores * 1000,
+        cpuCoreSeconds: cores * (time - from),
+        memoryBytes: GIB,
+        memoryByteSeconds: GIB * (time - from),
+      });
+    await old.write([sample({ podUid: 'u-web-1', time: START + MINUTE, from: START, cpuCoreSeconds: 6 })]);
+    const next = storeOn(database, clock);
+    next.beginTerm(4);
+    expect(await next.lastReadingTime()).toBe(START + MINUTE);
+    // The container starts at 65 s, after that; the old leader, not fenced yet, stores its first span.
+    clock.now = START + 80 * SECOND;
+    await old.write([reading(65, 80)]);
+    // The new leader bills it from its start: its first write claims the term, and clips the span
+    // after the old leader's reading.
+    clock.now = START + 90 * SECOND;
+    await next.write([reading(65, 90)]);
+    // A reading of the old leader that was past its fence check lands after it (raw, overlapping).
+    await client
+      .db(database)
+      .collection<SnapshotDoc>('snapshots')
+      .insertOne(toSnapshotDoc(reading(80, 85), 3));
+    // From now on the old leader is refused.
+    await expect(old.write([reading(85, 100)])).rejects.toBeInstanceOf(StaleTermError);
+    clock.now = START + 120 * SECOND;
+    await next.write([reading(90, 120)]);
+    const window = { from: START, to: START + 2 * MINUTE };
+    const pod = async (store: MongoUsageStore) =>
+      (await store.summary({ ...window, groupBy: { kind: 'pod' } })).items.find((i) =>
+        i.group.endsWith('/new-1'),
+      )!;
+    // Usage since the start, once: from the raw readings (clipped against each other) ...
+    expectSame((await pod(next)).cpuCoreHours, (cores * 55) / 3600);
+    expectSame((await pod(next)).memoryGiBHours, 55 / 3600);
+    // ... and from the buckets once they are closed.
+    clock.now = START + 3 * HOUR;
+    await next.write([]);
+    expectSame((await pod(next)).cpuCoreHours, (cores * 55) / 3600);
+    await next.close();
+    await old.close().catch(() => undefined);
+  }, 600_000);
 
   it('bills a container selected by 1 or 3 policies the same', async () => {
     const c = fleet[1]!;

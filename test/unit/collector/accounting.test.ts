@@ -254,6 +254,31 @@ function expectExact(actual: number, expected: number): void {
   expect(Math.abs(actual - expected)).toBeLessThanOrEqual(Math.abs(expected) * 1e-12 + 1e-12);
 }
 
+/**
+ * The store at the boundary, as a previous leader's samples leave it: each series' latest stored
+ * reading, and the time of the newest one. `asked` records the series asked for.
+ */
+function storedBy(samples: readonly ContainerSample[], asked?: string[][]): SeriesBaseSource {
+  const latest = new Map<string, SeriesBase>();
+  for (const sample of samples) {
+    const key = containerSeriesKey(sample.podUid!, sample.container);
+    if ((latest.get(key)?.time ?? -Infinity) >= sample.time) continue;
+    const base: SeriesBase = { time: sample.time };
+    if (sample.cpuCoreSecondsTotal !== undefined) base.cpuCoreSecondsTotal = sample.cpuCoreSecondsTotal;
+    if (sample.containerStartTime !== undefined) base.containerStartTime = sample.containerStartTime;
+    if (sample.memoryBytes !== null) base.memoryBytes = sample.memoryBytes;
+    latest.set(key, base);
+  }
+  return {
+    latestReadings: async (keys) => {
+      asked?.push([...keys]);
+      return new Map([...latest].filter(([key]) => keys.includes(key)));
+    },
+    lastReadingTime: async () =>
+      samples.length === 0 ? undefined : Math.max(...samples.map((sample) => sample.time)),
+  };
+}
+
 const steady = (overrides: Partial<Sim> = {}): Sim => ({
   pod: 'web-1',
   uid: 'uid-1',
@@ -417,26 +442,13 @@ describe('exact accounting from kubelet counters', () => {
   });
 
   it('continues the series of a previous leader from the stored base, losing nothing of the failover', async () => {
-    const stored = new Map<string, SeriesBase>();
     const first = setup([steady()]);
     await run(first, [target('web', 10)], 120);
-    const lastOfLeader = first.recorder.samples('uid-1').at(-1)!;
-    stored.set(containerSeriesKey('uid-1', 'app'), {
-      time: lastOfLeader.time,
-      cpuCoreSecondsTotal: lastOfLeader.cpuCoreSecondsTotal!,
-      containerStartTime: lastOfLeader.containerStartTime!,
-      memoryBytes: lastOfLeader.memoryBytes!,
-    });
     const asked: string[][] = [];
     // The next leader starts 40 s later (the failover window).
     const second = setup([steady()], {
       start: T0 + 160_000,
-      bases: {
-        latestReadings: async (keys) => {
-          asked.push([...keys]);
-          return new Map([...stored].filter(([key]) => keys.includes(key)));
-        },
-      },
+      bases: storedBy(first.recorder.samples(), asked),
     });
     second.collector.beginTerm();
     await run(second, [target('web', 10), target('other', 30)], 120);
@@ -445,6 +457,77 @@ describe('exact accounting from kubelet counters', () => {
     const last = T0 + 270_000; // the last 15 s refresh before the run's end (T0 + 280 s)
     expect(covered(spans(all))).toBe((last - T0) / 1000);
     expectExact(sum(all, 'cpuCoreSeconds'), (0.25 * (last - T0)) / 1000);
+  });
+
+  it('bills a pod started during the failover from its start, and a restart during it from the restart', async () => {
+    const first = setup([steady()]);
+    await run(first, [target('web', 10)], 120);
+    const stored = storedBy(first.recorder.samples());
+    expect(await stored.lastReadingTime()).toBe(T0 + 120_000);
+    // While no leader runs (the next term begins at T0 + 160 s): a new pod starts, web-1 restarts.
+    const gapStart = T0 + 131_000;
+    const restart = T0 + 137_000;
+    // A pod started before the store's newest reading that the previous leader never read.
+    const unreadStart = T0 + 100_000;
+    const second = setup(
+      [
+        steady({ restarts: [restart] }),
+        steady({ pod: 'web-2', uid: 'uid-2', cores: 0.5, memoryBytes: 64 * MiB, start: gapStart }),
+        steady({ pod: 'web-3', uid: 'uid-3', start: unreadStart }),
+      ],
+      { start: T0 + 160_000, bases: stored },
+    );
+    second.collector.beginTerm();
+    await run(second, [target('web', 10)], 120);
+    const last = T0 + 270_000;
+
+    const gap = second.recorder.samples('uid-2');
+    expect(spans(gap)[0]![0]).toBe(gapStart);
+    expect(covered(spans(gap))).toBe((last - gapStart) / 1000);
+    expectExact(sum(gap, 'cpuCoreSeconds'), (0.5 * (last - gapStart)) / 1000);
+    expectExact(sum(gap, 'memoryByteSeconds'), (64 * MiB * (last - gapStart)) / 1000);
+
+    // The old instance's tail after the last stored reading is unknowable; the new one is billed whole.
+    const restarted = [...first.recorder.samples('uid-1'), ...second.recorder.samples('uid-1')];
+    expect(covered(spans(restarted))).toBe((120_000 + last - restart) / 1000);
+    expectExact(sum(restarted, 'cpuCoreSeconds'), (0.25 * (120_000 + last - restart)) / 1000);
+
+    // Started before what the store accounts up to, without a stored base: only a base.
+    const unread = spans(second.recorder.samples('uid-3'));
+    expect(unread[0]![0]).toBe(T0 + 150_000);
+  });
+
+  it("waits while the store cannot say what it accounts up to, then bills the failover's new pods from their first reading", async () => {
+    const first = setup([steady()]);
+    await run(first, [target('web', 10)], 120);
+    const stored = storedBy(first.recorder.samples());
+    let asked = 0;
+    const gapStart = T0 + 131_000;
+    const second = setup([steady(), steady({ pod: 'web-2', uid: 'uid-2', start: gapStart })], {
+      start: T0 + 160_000,
+      bases: {
+        latestReadings: (keys) => stored.latestReadings(keys),
+        lastReadingTime: async () => {
+          asked++;
+          throw new Error('connection refused');
+        },
+      },
+    });
+    second.collector.beginTerm();
+    await run(second, [target('web', 10)], 120);
+    const last = T0 + 270_000;
+    // Three cycles ask (T0 + 160, 170, 180 s): the first two account for nothing, the third goes on.
+    expect(asked).toBe(3);
+    const waiting = second.recorder.samples().filter((x) => x.time < T0 + 180_000);
+    expect(waiting.length).toBeGreaterThan(0);
+    expect(waiting.every((x) => x.cpuCoreSeconds === null)).toBe(true);
+    // The continuing series loses nothing; the pod of the failover is billed from its first reading.
+    const all = [...first.recorder.samples('uid-1'), ...second.recorder.samples('uid-1')];
+    expect(covered(spans(all))).toBe((last - T0) / 1000);
+    expectExact(sum(all, 'cpuCoreSeconds'), (0.25 * (last - T0)) / 1000);
+    const gap = spans(second.recorder.samples('uid-2'));
+    expect(gap[0]![0]).toBe(T0 + 180_000);
+    expectExact(sum(second.recorder.samples('uid-2'), 'cpuCoreSeconds'), (0.25 * (last - gap[0]![0])) / 1000);
   });
 
   it('does not bill a re-created pod the counter its name had (kwok keeps counters per pod name)', async () => {

@@ -134,6 +134,33 @@ describe('SeriesCursors', () => {
     expect(c.advance(counter(T0 + 20_000, 500))).toMatchObject({ kind: 'base', cpuCoreSeconds: 0 });
   });
 
+  it('bills from its start a container started after what the store accounts up to, even before the term began', () => {
+    const c = cursors();
+    c.reset();
+    // The store's newest reading (the previous leader's last) is 40 s before this term began.
+    c.accountedUntil(T0 - 40_000);
+    const inGap = { ...counter(T0 + 10_000, 4, 100, T0 - 30_000), podUid: 'uid-gap' };
+    expect(c.advance(inGap)).toMatchObject({ kind: 'since-start', from: T0 - 30_000, cpuCoreSeconds: 4 });
+    // Started before that reading and without a stored base: only a base (nothing is billed twice).
+    const before = { ...counter(T0 + 10_000, 50, 100, T0 - 41_000), podUid: 'uid-before' };
+    expect(c.advance(before)).toMatchObject({ kind: 'base', cpuCoreSeconds: 0 });
+    // In the same second as that reading: the pod's status has whole seconds, compared so.
+    const sameSecond = { ...counter(T0 + 10_000, 5, 100, T0 - 40_000), podUid: 'uid-same' };
+    expect(c.advance(sameSecond)).toMatchObject({ kind: 'since-start', from: T0 - 40_000 });
+  });
+
+  it('never moves the start of billing after the term began, and a new term forgets the last one', () => {
+    const c = cursors();
+    // A store whose newest reading is later than this clock (its readings carry the nodes' clocks).
+    c.accountedUntil(T0 + 60_000);
+    const fresh = { ...counter(T0 + 20_000, 3, 100, T0 + 5_000), podUid: 'uid-new' };
+    expect(c.advance(fresh)).toMatchObject({ kind: 'since-start', from: T0 + 5_000 });
+    c.accountedUntil(T0 - 40_000);
+    c.reset();
+    const inGap = { ...counter(T0 + 20_000, 3, 100, T0 - 30_000), podUid: 'uid-gap' };
+    expect(c.advance(inGap)).toMatchObject({ kind: 'base' });
+  });
+
   it('drops the cursors of pods that are gone', () => {
     const c = cursors();
     c.advance(counter(T0, 1));
