@@ -501,11 +501,17 @@ spec: {selector: {matchLabels: {pod: a1}}, interval: 20s}
       timeoutMs: 40_000,
       intervalMs: 20,
     });
+    // While no leader runs, a pod is created. replica-b is held (SIGSTOP) until that pod runs, so
+    // that it starts before the next term however slow the machine; then it takes the expired lease.
+    b.child.kill('SIGSTOP');
     await a.kill();
     const killedAt = Date.now();
-    // While no leader runs (replica-b takes the lease once it has expired): a pod is created.
     const gapPods = PLAN.filter((p) => p.gap);
-    await startPlanned(gapPods);
+    try {
+      await startPlanned(gapPods);
+    } finally {
+      b.child.kill('SIGCONT');
+    }
     await waitFor('replica-b leads', async () => (await lease())?.spec?.holderIdentity === 'replica-b', {
       timeoutMs: 30_000,
       intervalMs: 200,
