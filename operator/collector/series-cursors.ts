@@ -29,17 +29,15 @@
 import { containerSeriesKey, type Clock, type SeriesBase } from '../model.js';
 import { rateIncrement } from '../sources/counters.js';
 import type { ContainerReading, CpuCounterReading, CpuRateReading } from '../sources/readings.js';
+import type { BaseSource } from './series-seeding.js';
 
 /**
  * Where the cursors of a new leadership term start from (the store implements it): the last
- * stored reading of each series, and the time of the newest stored reading of any series.
+ * stored reading of each series (a base is the last sample that accounted for a reading, a
+ * non-null `cpuCoreSeconds` or a `cpuCoreSecondsTotal`; uptime-only samples are not readings),
+ * and the time of the newest stored reading of any series.
  */
-export interface SeriesBaseSource {
-  /**
-   * A base is the last sample that accounted for a reading (a non-null `cpuCoreSeconds` or a
-   * `cpuCoreSecondsTotal`); uptime-only samples are not readings.
-   */
-  latestReadings(keys: readonly string[]): Promise<Map<string, SeriesBase>>;
+export interface SeriesBaseSource extends BaseSource<SeriesBase> {
   /**
    * What the store accounts up to: the time of its newest reading of any series, ms; undefined
    * when it has none. No stored reading covers any time of a container started after it.

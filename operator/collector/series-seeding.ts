@@ -1,10 +1,10 @@
 /**
  * Seeds the shared series cursors (or any per-series bases, e.g. the node agents' I/O counters)
  * from the store at the start of a leadership term, lazily:
- * - Before the term's first reading is accounted (when the source tells it), the time of the store's newest reading is asked
- *   for once (what the store accounts up to): a container started after it has no stored reading
- *   and is billed from its start, so a pod started (or restarted) during the failover loses
- *   nothing. While the store cannot answer, every series waits; after `attempts` cycles the term
+ * - Before the term's first reading is accounted (when the source tells it), the time of the
+ *   store's newest reading is asked for once (what the store accounts up to): a container
+ *   started after it has no stored reading and is billed from its start, so a pod started (or
+ *   restarted) during the failover loses nothing. While the store cannot answer, every series waits; after `attempts` cycles the term
  *   goes on with the term's start as that time (the failover's new containers are then only a
  *   base: usage is lost, never billed twice).
  * - The first time a cycle meets a series, its last stored reading is asked for (once per series
