@@ -5,6 +5,7 @@
 import { MongoServerError, type Collection, type Db, type IndexDescription } from 'mongodb';
 import type { Retention } from '../model.js';
 import { keepMs, RESOLUTION_MS, ROLLUP_RESOLUTIONS, type Resolution } from './resolutions.js';
+import type { ReportDoc } from './report-ledger.js';
 import type { RollupDoc } from './rollups.js';
 import { newestReadingTime, type SnapshotDoc } from './snapshots.js';
 import type { MetaDoc } from './watermarks.js';
@@ -34,7 +35,9 @@ export async function detectFeatures(db: Db): Promise<ServerFeatures> {
 export const COLLECTION_NAMES = {
   snapshots: 'snapshots',
   meta: 'meta',
-  rollups: { '1m': 'rollups_1m', '5m': 'rollups_5m', '1h': 'rollups_1h', '1d': 'rollups_1d' },
+  /** Reports made once across replicas (report-ledger.ts); created on first use. */
+  reports: 'reports',
+  rollups: { '5m': 'rollups_5m', '1h': 'rollups_1h', '1d': 'rollups_1d' },
 } as const satisfies { rollups: Record<Resolution, string> } & Record<string, unknown>;
 
 interface SchemaDoc {
@@ -45,6 +48,7 @@ interface SchemaDoc {
 export interface StoreCollections {
   snapshots: Collection<SnapshotDoc>;
   meta: Collection<MetaDoc>;
+  reports: Collection<ReportDoc>;
   rollups: Readonly<Record<Resolution, Collection<RollupDoc>>>;
   /** True when raw snapshots live in a time-series collection (no unique `_id` there). */
   snapshotsTimeSeries: boolean;
@@ -67,8 +71,15 @@ export interface StoreCollections {
  *   records where its readings end (a new series starts no earlier, so the first span of a
  *   container seen again is not counted twice). Readers keep one of a container's per-policy
  *   buckets of that layout, as it did.
+ * - 4: no 1m buckets. The 1m level was kept exactly as long as the raw readings, so it is
+ *   computed from them when asked (history at 1m, the open tail of an answer); its collection,
+ *   `rollups_1m`, is dropped, and the 5m buckets past their watermark are recomputed from the
+ *   raw readings. Halves the bucket documents written per reading.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
+
+/** The collection of the 1m buckets that schema 3 and earlier stored. */
+export const DROPPED_MINUTE_ROLLUPS = 'rollups_1m';
 
 /** How long after its end the previous layout closed a bucket (its grace period). */
 const LEGACY_GRACE_MS = 120_000;
@@ -104,6 +115,7 @@ export async function migrate(
   for (const resolution of ROLLUP_RESOLUTIONS) await ensureRollups(db, resolution, features, options);
   const collections = collectionsOf(db, snapshotsTimeSeries);
   if (recorded > 0 && recorded < 3) await migrateToExactAccounting(collections);
+  if (recorded > 0 && recorded < 4) await dropMinuteRollups(db);
   await meta.updateOne({ _id: 'schema' }, { $max: { version: SCHEMA_VERSION } }, { upsert: true });
   return collections;
 }
@@ -132,6 +144,12 @@ async function migrateToExactAccounting(collections: StoreCollections): Promise<
   await collections.meta.updateOne({ _id: 'watermarks' }, { $max: marks }, { upsert: true });
 }
 
+/** Step to version 4 (see SCHEMA_VERSION); idempotent. */
+async function dropMinuteRollups(db: Db): Promise<void> {
+  const found = await db.listCollections({ name: DROPPED_MINUTE_ROLLUPS }, { nameOnly: true }).toArray();
+  if (found.length > 0) await db.dropCollection(DROPPED_MINUTE_ROLLUPS);
+}
+
 export function collectionsOf(db: Db, snapshotsTimeSeries: boolean): StoreCollections {
   const rollups = Object.fromEntries(
     ROLLUP_RESOLUTIONS.map((r) => [r, db.collection<RollupDoc>(COLLECTION_NAMES.rollups[r])]),
@@ -139,6 +157,7 @@ export function collectionsOf(db: Db, snapshotsTimeSeries: boolean): StoreCollec
   return {
     snapshots: db.collection<SnapshotDoc>(COLLECTION_NAMES.snapshots),
     meta: db.collection<MetaDoc>(COLLECTION_NAMES.meta),
+    reports: db.collection<ReportDoc>(COLLECTION_NAMES.reports),
     rollups,
     snapshotsTimeSeries,
   };

@@ -15,6 +15,7 @@ import type { StoreCollections } from './connection.js';
 import { addIoPiece, emptyIo, ioOverlapMs, IO_COUNTERS, mergeIo, type IoRollup } from './io-counters.js';
 import {
   bucketStart,
+  GRANULARITY_MS,
   granularityMs,
   RESOLUTION_MS,
   ROLLUP_RESOLUTIONS,
@@ -206,39 +207,84 @@ function wholeBuckets(docs: RollupDoc[]): RangeResult {
   return { totals, coveredMs };
 }
 
-/** The raw readings' spans pro-rated to [a, b). */
-async function rawRange(ctx: ReadContext, a: number, b: number): Promise<RangeResult> {
+/**
+ * The stored readings whose spans overlap [a, b) or that were taken in it (one taken at `a`
+ * exactly belongs to the bucket starting there), counted in the read's figures.
+ */
+async function readingsOf(ctx: ReadContext, a: number, b: number): Promise<ContainerSample[]> {
   const readings = await readingsOverlapping(
     ctx.collections.snapshots,
-    a,
+    a - 1,
     b,
     ctx.scope as Filter<SnapshotDoc>,
   );
   ctx.stats.documentsRead += readings.length;
-  const totals: Totals = new Map();
-  for (const reading of readings) {
-    const span = spanOf(reading);
-    const ms = overlapMs(span.from, span.to, a, b);
-    const inWindow = reading.time >= a && reading.time < b;
-    const ioMs = reading.io ? ioOverlapMs(reading.io, a, b) : 0;
-    if (ms === 0 && !inWindow && ioMs === 0) continue;
-    const window = windowOf(totals, seriesKey(reading), reading);
-    if (reading.io && ioMs > 0) addIoPiece((window.io ??= emptyIo()), reading.io, ioMs);
-    if (ms > 0) {
-      window.cpu.addPiece(span.cpu, reading.cpuRequestMillicores, ms, span.to - span.from);
-      window.memory.addPiece(span.memory, reading.memoryRequestBytes, ms, span.to - span.from);
-      window.histograms.addPiece(pieceIndicesOf(span), ms);
-    }
-    if (inWindow) {
-      window.count += 1;
-      window.cpu.addReading(reading.cpuMillicores);
-      window.memory.addReading(reading.memoryBytes);
-      window.identify(reading.time, reading);
-    }
+  return readings;
+}
+
+/** Adds the part of a reading inside [a, b) to `totals`: its span pro-rated, the reading itself if taken in it. */
+function addRawPart(totals: Totals, reading: ContainerSample, a: number, b: number): void {
+  const span = spanOf(reading);
+  const ms = overlapMs(span.from, span.to, a, b);
+  const inWindow = reading.time >= a && reading.time < b;
+  const ioMs = reading.io ? ioOverlapMs(reading.io, a, b) : 0;
+  if (ms === 0 && !inWindow && ioMs === 0) return;
+  const window = windowOf(totals, seriesKey(reading), reading);
+  if (reading.io && ioMs > 0) addIoPiece((window.io ??= emptyIo()), reading.io, ioMs);
+  if (ms > 0) {
+    window.cpu.addPiece(span.cpu, reading.cpuRequestMillicores, ms, span.to - span.from);
+    window.memory.addPiece(span.memory, reading.memoryRequestBytes, ms, span.to - span.from);
+    window.histograms.addPiece(pieceIndicesOf(span), ms);
   }
+  if (inWindow) {
+    window.count += 1;
+    window.cpu.addReading(reading.cpuMillicores);
+    window.memory.addReading(reading.memoryBytes);
+    window.identify(reading.time, reading);
+  }
+}
+
+function rawResult(totals: Totals): RangeResult {
   let coveredMs = 0;
   for (const window of totals.values()) coveredMs = Math.max(coveredMs, window.cpu.ms);
   return { totals, coveredMs };
+}
+
+/** The raw readings' spans pro-rated to [a, b). */
+async function rawRange(ctx: ReadContext, a: number, b: number): Promise<RangeResult> {
+  const totals: Totals = new Map();
+  for (const reading of await readingsOf(ctx, a, b)) addRawPart(totals, reading, a, b);
+  return rawResult(totals);
+}
+
+/**
+ * [a, b) cut into epoch-aligned buckets of `width`, each answered from the raw readings as
+ * `rawRange` would answer it, with one read: the granularities finer than the stored levels.
+ */
+async function rawBuckets(
+  ctx: ReadContext,
+  a: number,
+  b: number,
+  width: number,
+): Promise<Map<number, RangeResult>> {
+  const buckets = new Map<number, Totals>();
+  const totalsAt = (start: number) => {
+    let totals = buckets.get(start);
+    if (totals === undefined) buckets.set(start, (totals = new Map()));
+    return totals;
+  };
+  for (const reading of await readingsOf(ctx, a, b)) {
+    const span = spanOf(reading);
+    const first = Math.min(span.from, reading.time, reading.io?.from ?? Infinity);
+    const last = Math.max(span.to, reading.time + 1, reading.io?.to ?? -Infinity);
+    for (
+      let start = Math.floor(Math.max(a, first) / width) * width;
+      start < Math.min(b, last);
+      start += width
+    )
+      addRawPart(totalsAt(start), reading, Math.max(a, start), Math.min(b, start + width));
+  }
+  return new Map([...buckets].map(([start, totals]) => [start, rawResult(totals)]));
 }
 
 /** [a, b) answered from level `index` of LEVELS and the finer ones. */
@@ -478,7 +524,11 @@ export async function chooseGranularity(
       pod: query.pod,
       time: { $lte: new Date(query.from + granularityMs(granularity, intervalMs)) },
     };
-    const collection = granularity === 'raw' ? collections.snapshots : collections.rollups[granularity];
+    // The 1m granularity is computed from the raw readings: it reaches as far back as they do.
+    const collection =
+      granularity === 'raw' || !isStored(granularity)
+        ? collections.snapshots
+        : collections.rollups[granularity];
     if ((await collection.findOne(reach, { projection: { _id: 1 } })) !== null) return granularity;
   }
   return fitting[0] as Granularity;
@@ -519,24 +569,25 @@ function pointOf(value: number | null): Aggregate | null {
   return value === null ? null : { min: value, avg: value, max: value };
 }
 
-/** Buckets of a pod: written ones as stored, the ones past the watermark from the finer levels. */
+function isStored(granularity: Exclude<Granularity, 'raw'>): granularity is Resolution {
+  return (ROLLUP_RESOLUTIONS as readonly string[]).includes(granularity);
+}
+
+/**
+ * Buckets of a pod. A stored level: the written buckets as stored, the ones past the watermark
+ * from the finer levels. A finer granularity (1m): every bucket from the raw readings.
+ */
 async function rollupHistory(
   collections: StoreCollections,
   query: HistoryQuery,
-  resolution: Resolution,
+  granularity: Exclude<Granularity, 'raw'>,
   now: number,
 ): Promise<ContainerHistory[]> {
-  const width = RESOLUTION_MS[resolution];
-  const from = bucketStart(query.from, resolution);
+  const width = GRANULARITY_MS[granularity];
+  const from = Math.floor(query.from / width) * width;
   const marks = await readWatermarks(collections.meta);
-  const watermark = Math.max(from, Math.min(marks[resolution], query.to));
   const scope = { namespace: query.namespace, pod: query.pod };
   const ctx: ReadContext = { collections, marks, now, scope, stats: { documentsRead: 0 } };
-  const stored = withoutPolicyDuplicates(
-    await collections.rollups[resolution]
-      .find({ ...scope, time: { $gte: new Date(from), $lt: new Date(watermark) } })
-      .toArray(),
-  );
   const byContainer = new Map<string, Map<number, SeriesWindow>>();
   const bucketOf = (source: RollupDoc | SeriesWindow, start: number) => {
     let buckets = byContainer.get(source.container);
@@ -554,18 +605,32 @@ async function rollupHistory(
     }
     return bucket;
   };
-  for (const doc of stored) {
-    const bucket = bucketOf(doc, doc.time.getTime());
-    bucket.count += doc.count;
-    bucket.cpu.merge(doc.cpu);
-    bucket.memory.merge(doc.memory);
-    if (doc.io) mergeIo((bucket.io ??= emptyIo()), doc.io);
-  }
-  const index = LEVELS.indexOf(resolution);
-  for (let start = bucketStart(watermark, resolution); start < query.to; start += width) {
-    if (start < watermark) continue;
-    const { totals } = await range(ctx, index + 1, start, Math.min(start + width, query.to));
+  const addComputed = (start: number, { totals }: RangeResult) => {
     for (const t of totals.values()) if (t.count > 0 || t.io) bucketOf(t, start).add(t);
+  };
+  if (!isStored(granularity)) {
+    // Whole buckets, as the stored levels give them.
+    const to = Math.ceil(query.to / width) * width;
+    for (const [start, result] of await rawBuckets(ctx, from, to, width)) addComputed(start, result);
+  } else {
+    const watermark = Math.max(from, Math.min(marks[granularity], query.to));
+    const stored = withoutPolicyDuplicates(
+      await collections.rollups[granularity]
+        .find({ ...scope, time: { $gte: new Date(from), $lt: new Date(watermark) } })
+        .toArray(),
+    );
+    for (const doc of stored) {
+      const bucket = bucketOf(doc, doc.time.getTime());
+      bucket.count += doc.count;
+      bucket.cpu.merge(doc.cpu);
+      bucket.memory.merge(doc.memory);
+      if (doc.io) mergeIo((bucket.io ??= emptyIo()), doc.io);
+    }
+    const index = LEVELS.indexOf(granularity);
+    for (let start = bucketStart(watermark, granularity); start < query.to; start += width) {
+      if (start < watermark) continue;
+      addComputed(start, await range(ctx, index + 1, start, Math.min(start + width, query.to)));
+    }
   }
   return [...byContainer.entries()]
     .sort(([a], [b]) => a.localeCompare(b))

@@ -375,7 +375,8 @@ export class WritePath {
       const finer = finerResolution(resolution);
       let recomputed: Map<string, RollupDoc>;
       if (finer === 'raw') {
-        const readings = await readingsOverlapping(this.collections.snapshots, from, to);
+        // From just before `from`: a reading taken at `from` exactly is counted in its bucket.
+        const readings = await readingsOverlapping(this.collections.snapshots, from - 1, to);
         recomputed = rollupsOfSamples(readings, resolution, parts, { from, to }, this.term);
       } else {
         const range = { time: { $gte: new Date(from), $lt: new Date(to) } };

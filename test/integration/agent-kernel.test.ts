@@ -750,8 +750,9 @@ describe('node agent on the real kernel, through the operator API', () => {
       expect(sumIo(talkerRaw, BLOCK_COUNTERS)).toEqual(delta.talkerBlock);
       expect(sumIo(talkerRaw, NETWORK_COUNTERS)).toEqual(delta.talkerNetwork);
 
-      // Rollups (1m buckets, and the open 1h bucket computed from the finer levels).
-      for (const granularity of ['1m', '1h']) {
+      // Buckets: 1m ones computed from the raw readings, 5m ones, and the open 1h bucket computed
+      // from the finer levels.
+      for (const granularity of ['1m', '5m', '1h']) {
         const writer = (await history('writer', granularity)).map((p) => p.io);
         const talker = (await history('talker', granularity)).map((p) => p.io);
         expectSplitSums(sumIo(writer, BLOCK_COUNTERS), delta.writer);

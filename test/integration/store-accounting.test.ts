@@ -438,7 +438,7 @@ describe('exact accounting on FerretDB', () => {
     clock.now = START + 20 * MINUTE + HOUR + 10 * MINUTE;
     await store.applyExpiry(clock.now);
     expect(await count('snapshots')).toBe(0);
-    expect(await count('rollups_1m')).toBe(0);
+    expect(await count('rollups_5m')).toBe(0);
     expect(await count('rollups_1h')).toBeGreaterThan(0);
     clock.now = START + 3 * 24 * HOUR;
     await store.applyExpiry(clock.now);

@@ -12,6 +12,7 @@ import type { ContainerSample } from '../../operator/model.js';
 import {
   COLLECTION_NAMES,
   detectFeatures,
+  DROPPED_MINUTE_ROLLUPS,
   migrate,
   SCHEMA_VERSION,
 } from '../../operator/store/connection.js';
@@ -135,17 +136,17 @@ describe('MongoUsageStore on FerretDB', () => {
     store.beginTerm(5);
     await store.write([sample({ time: T0 + 30_000, from: T0 })]);
     await store.close();
-    const minutes = db.collection<RollupDoc>(COLLECTION_NAMES.rollups['1m']);
-    const before = await minutes.findOne({ time: new Date(T0) });
+    const buckets = db.collection<RollupDoc>(COLLECTION_NAMES.rollups['5m']);
+    const before = await buckets.findOne({ time: new Date(T0) });
     expect(before?.term).toBe(5);
     const part = { ...(before as RollupDoc), parts: ['stale:1'] };
     const { filter, update } = mergeUpdate(part, 4);
-    await expect(minutes.updateOne(filter, update, { upsert: true })).rejects.toMatchObject({ code: 11000 });
-    expect(await minutes.findOne({ time: new Date(T0) })).toEqual(before);
+    await expect(buckets.updateOne(filter, update, { upsert: true })).rejects.toMatchObject({ code: 11000 });
+    expect(await buckets.findOne({ time: new Date(T0) })).toEqual(before);
     // The same part from the current term is merged.
     const current = mergeUpdate(part, 5);
-    await minutes.updateOne(current.filter, current.update, { upsert: true });
-    expect((await minutes.findOne({ time: new Date(T0) }))?.count).toBe(2);
+    await buckets.updateOne(current.filter, current.update, { upsert: true });
+    expect((await buckets.findOne({ time: new Date(T0) }))?.count).toBe(2);
   });
 
   it('answers the latest sample of each container of a pod', async () => {
@@ -224,7 +225,6 @@ describe('MongoUsageStore on FerretDB', () => {
     const { deleted } = await again.applyRetention('shop/web', retention, now);
     const keep: Record<string, { ms: number; width: number }> = {
       raw: { ms: DAY, width: 0 },
-      '1m': { ms: DAY, width: RESOLUTION_MS['1m'] },
       '5m': { ms: DAY, width: RESOLUTION_MS['5m'] },
       '1h': { ms: 3 * DAY, width: RESOLUTION_MS['1h'] },
       '1d': { ms: 10 * DAY, width: RESOLUTION_MS['1d'] },
@@ -295,6 +295,76 @@ describe('MongoUsageStore on FerretDB', () => {
     });
     await store.close();
   }, 900_000); // writes two days of 30 s samples: minutes on FerretDB's SQLite
+
+  it('answers 1m history from the raw readings, and 5m from its buckets, as the readings give them', async () => {
+    const now = T0 + DAY;
+    const { store } = openStore(now);
+    // 40 minutes at 20 s, CPU and memory changing with every reading.
+    const cpuAt = (i: number) => 100 + ((i * 37) % 400);
+    const memoryAt = (i: number) => 2 ** 28 + ((i * 7919) % 1000) * 4096;
+    const samples = Array.from({ length: 120 }, (_, i) =>
+      sample({ time: T0 + i * 20_000, cpuMillicores: cpuAt(i), memoryBytes: memoryAt(i) }),
+    );
+    await store.write(samples.slice(0, 70));
+    await store.write(samples.slice(70));
+    await store.close(); // every bucket written, none open
+    const reader = openStoreOn(databases.at(-1) as string, now).store;
+    const pointsOf = async (granularity: '1m' | '5m', from: number, to: number) =>
+      (await reader.history({ namespace: 'shop', pod: 'web-1', from, to, granularity, maxPoints: 1000 }))
+        .containers;
+    // The truth: the readings taken in each bucket of the window.
+    const expected = (width: number, from: number, to: number) => {
+      const points = new Map<number, ContainerSample[]>();
+      for (const s of samples) {
+        if (s.time < from || s.time >= to) continue;
+        const start = Math.floor(s.time / width) * width;
+        points.set(start, [...(points.get(start) ?? []), s]);
+      }
+      return [...points].map(([time, taken]) => {
+        const of = (values: number[]) => ({
+          min: Math.min(...values),
+          avg: values.reduce((a, b) => a + b, 0) / values.length,
+          max: Math.max(...values),
+        });
+        return {
+          time,
+          count: taken.length,
+          cpuMillicores: of(taken.map((t) => t.cpuMillicores as number)),
+          memoryBytes: of(taken.map((t) => t.memoryBytes as number)),
+          io: null,
+        };
+      });
+    };
+    const plain = (containers: { container: string; points: object[] }[]) =>
+      JSON.parse(JSON.stringify(containers)) as typeof containers;
+    const close = (
+      actual: { container: string; points: object[] }[],
+      points: ReturnType<typeof expected>,
+    ) => {
+      expect(actual.map((c) => c.container)).toEqual(['app']);
+      const got = plain(actual)[0]?.points as ReturnType<typeof expected>;
+      expect(got.map((p) => [p.time, p.count, p.cpuMillicores.min, p.cpuMillicores.max])).toEqual(
+        points.map((p) => [p.time, p.count, p.cpuMillicores.min, p.cpuMillicores.max]),
+      );
+      expect(got.map((p) => [p.memoryBytes.min, p.memoryBytes.max])).toEqual(
+        points.map((p) => [p.memoryBytes.min, p.memoryBytes.max]),
+      );
+      got.forEach((p, i) => {
+        expectSame(p.cpuMillicores.avg, points[i]?.cpuMillicores.avg ?? NaN);
+        expectSame(p.memoryBytes.avg, points[i]?.memoryBytes.avg ?? NaN);
+      });
+    };
+    // Edges inside minutes: whole minutes, as the stored levels give whole buckets.
+    const from = T0 + 90_000;
+    const to = T0 + 35 * 60_000 + 30_000;
+    const minutes = await pointsOf('1m', from, to);
+    expect(minutes[0]?.points).toHaveLength(35);
+    close(minutes, expected(60_000, T0 + 60_000, T0 + 36 * 60_000));
+    const fives = await pointsOf('5m', from, to);
+    expect(fives[0]?.points).toHaveLength(8);
+    close(fives, expected(300_000, T0, T0 + 40 * 60_000));
+    await reader.close();
+  });
 
   it('ranks top consumers and charges back core-hours and GiB-hours as computed by hand', async () => {
     const from = T0 + 10 * DAY;
@@ -504,5 +574,48 @@ describe('MongoUsageStore on FerretDB', () => {
     await expect(migrate(db, features)).rejects.toThrow(
       `has schema version ${SCHEMA_VERSION + 1}, newer than this operator's ${SCHEMA_VERSION}; upgrade the operator`,
     );
+  });
+
+  it('brings a version 3 database to the current schema: its 1m buckets dropped, every answer the same', async () => {
+    const now = T0 + 2 * HOUR;
+    const { store, db } = openStore(now);
+    const samples = Array.from({ length: 200 }, (_, i) =>
+      sample({ time: T0 + i * 30_000, cpuMillicores: 100 + (i % 9) * 50 }),
+    );
+    await store.write(samples);
+    await store.close();
+    const answers = async () => {
+      const reader = openStoreOn(db.databaseName, now).store;
+      const result = {
+        summary: await reader.summary({ from: T0 + 45_000, to: T0 + 97 * 60_000, groupBy: { kind: 'pod' } }),
+        minutes: await reader.history({
+          namespace: 'shop',
+          pod: 'web-1',
+          from: T0,
+          to: T0 + HOUR,
+          granularity: '1m',
+          maxPoints: 100,
+        }),
+      };
+      await reader.close();
+      return result;
+    };
+    const before = await answers();
+    // What version 3 also had: a collection of 1m buckets, and its version in meta.
+    await db.collection(DROPPED_MINUTE_ROLLUPS).insertOne({ _id: `1m|${T0}|shop|web-1|app` } as never);
+    const meta = db.collection(COLLECTION_NAMES.meta);
+    await meta.updateOne({ _id: 'schema' as never }, { $set: { version: 3 } });
+
+    const features = await detectFeatures(db);
+    await migrate(db, features);
+    await migrate(db, features);
+    const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+    expect(names).not.toContain(DROPPED_MINUTE_ROLLUPS);
+    expect(await meta.findOne({ _id: 'schema' as never })).toEqual({
+      _id: 'schema',
+      version: SCHEMA_VERSION,
+    });
+    expect(await answers()).toEqual(before);
+    expect(before.minutes.containers[0]?.points).toHaveLength(60);
   });
 });

@@ -64,7 +64,7 @@ describe('I/O counters', () => {
       expect(hourBefore?.io?.blockWriteBytes).toBeCloseTo(width <= HOUR ? 3_000_000 : 9_000_000, 6);
     }
     // Coarser levels from finer ones keep them.
-    const fine = [...rollupsOfSamples([s], '1m', []).values()];
+    const fine = [...rollupsOfSamples([s], '5m', []).values()];
     const hours = [...rollupsOfRollups(fine, '1h', []).values()];
     expect(sumOf(hours, 'blockWriteBytes')).toBeCloseTo(9_000_000, 6);
     expect(hours.find((d) => d.time.getTime() === T0)?.io?.blockWriteBytes).toBeCloseTo(3_000_000, 6);

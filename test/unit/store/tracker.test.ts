@@ -33,18 +33,13 @@ describe('RollupTracker', () => {
     const of = (resolution: string, at: number) =>
       closed.find((b) => b.resolution === resolution && b.start === at);
     for (const [resolution, width] of [
-      ['1m', 60_000],
       ['5m', 300_000],
       ['1h', 3_600_000],
     ] as const) {
       const before = of(resolution, T0 + 3_600_000 - width)!;
       const after = of(resolution, T0 + 3_600_000)!;
       expect([before.cpu.integral, before.cpu.ms, before.count]).toEqual([60_000, 30_000, 0]);
-      expect([after.cpu.integral, after.cpu.ms, after.count]).toEqual([
-        120_000,
-        60_000,
-        resolution === '1m' ? 0 : 1,
-      ]);
+      expect([after.cpu.integral, after.cpu.ms, after.count]).toEqual([120_000, 60_000, 1]);
       // Billed by the request (3 cores) on each piece, above the usage.
       expect([before.cpu.billedIntegral, after.cpu.billedIntegral]).toEqual([90_000, 180_000]);
     }
@@ -79,36 +74,35 @@ describe('RollupTracker', () => {
 
   it('closes a bucket when the container moves on to the next one', () => {
     const tracker = new RollupTracker(120_000);
-    const first = [sample({ time: T0 + 10_000, from: T0 }), sample({ time: T0 + 40_000, from: T0 + 10_000 })];
+    const first = [
+      sample({ time: T0 + 100_000, from: T0 }),
+      sample({ time: T0 + 240_000, from: T0 + 100_000 }),
+    ];
     expect(tracker.add(first)).toEqual([]);
-    // The third reading's span [40 s, 70 s] is split: 20 s go to the first minute before it closes.
-    const closed = tracker.add([sample({ time: T0 + 70_000, from: T0 + 40_000, cpuMillicores: 600 })]);
-    expect(closed.map((b) => [b.resolution, b.start, b.count])).toEqual([['1m', T0, 2]]);
+    // The third reading's span [240 s, 330 s] is split: 60 s go to the first five minutes before they close.
+    const closed = tracker.add([sample({ time: T0 + 330_000, from: T0 + 240_000, cpuMillicores: 600 })]);
+    expect(closed.map((b) => [b.resolution, b.start, b.count])).toEqual([['5m', T0, 2]]);
     expectBucket(closed[0]!.toDoc([]), first);
-    expect(closed[0]!.cpu.integral).toBe(100 * 40 + 600 * 20);
-    expect(closed[0]!.cpu.ms).toBe(60_000);
+    expect(closed[0]!.cpu.integral).toBe(100 * 240 + 600 * 60);
+    expect(closed[0]!.cpu.ms).toBe(300_000);
   });
 
   it('puts a late sample into a part of its own, closed at once', () => {
     const tracker = new RollupTracker(120_000);
-    tracker.add([sample({ time: T0 + 130_000, from: T0 + 125_000 })]);
+    tracker.add([sample({ time: T0 + 310_000, from: T0 + 305_000 })]);
     const closed = tracker.add([sample({ time: T0 + 10_000, from: T0, cpuMillicores: 7 })]);
     expect(closed.map((b) => [b.resolution, b.start, b.count, b.cpu.max, b.cpu.integral])).toEqual([
-      ['1m', T0, 1, 7, 70],
+      ['5m', T0, 1, 7, 70],
     ]);
   });
 
   it('closes the buckets of a container that went away once the grace period has passed', () => {
     const tracker = new RollupTracker(120_000);
     tracker.add([sample({ time: T0 + 10_000, from: T0 })]);
-    expect(tracker.closeExpired(T0 + 60_000 + 119_999)).toEqual([]);
-    expect(tracker.closeExpired(T0 + 60_000 + 120_000).map((b) => b.resolution)).toEqual(['1m']);
+    expect(tracker.closeExpired(T0 + 300_000 + 119_999)).toEqual([]);
+    expect(tracker.closeExpired(T0 + 300_000 + 120_000).map((b) => b.resolution)).toEqual(['5m']);
     expect(tracker.trackedSeries).toBe(1);
-    expect(tracker.closeExpired(T0 + 86_400_000 + 120_000).map((b) => b.resolution)).toEqual([
-      '5m',
-      '1h',
-      '1d',
-    ]);
+    expect(tracker.closeExpired(T0 + 86_400_000 + 120_000).map((b) => b.resolution)).toEqual(['1h', '1d']);
     expect(tracker.trackedSeries).toBe(0);
   });
 });
