@@ -10,7 +10,7 @@
  *     (the snapshots and the bucket documents), so the ratio is what the write path's own
  *     machinery (dedupe, idempotence guards, buckets) costs over plain inserts. Target ratio
  *     >= 0.7. The server is MONGODB_URI, or a FerretDB started here.
- * (c) Memory held per tracked container (its open buckets at four resolutions): heap plus
+ * (c) Memory held per tracked container (its open buckets at the three stored resolutions): heap plus
  *     ArrayBuffer contents. Target <= 2 KB.
  * (d) Read path: a cluster-wide 30-day summary over 10,000 containers, from day buckets. Target:
  *     at most one document per container per day plus the edges; prints documents read and ms.
@@ -233,7 +233,7 @@ function heapBench(histograms = true): void {
   histogramSwitch.enabled = true;
   console.log(
     `(c) memory (heap + array buffers) per tracked container${histograms ? '' : ' WITHOUT histograms'}: ${((after - before) / tracker.trackedSeries / 1024).toFixed(2)} KB ` +
-      `(${tracker.trackedSeries.toLocaleString('en-US')} containers, four open buckets each; target <= 2 KB)`,
+      `(${tracker.trackedSeries.toLocaleString('en-US')} containers, ${ROLLUP_RESOLUTIONS.length} open buckets each; target <= 2 KB)`,
   );
 }
 
@@ -245,10 +245,13 @@ async function readBench(uri: string, server: string): Promise<void> {
   const client = await MongoClient.connect(uri);
   const db = client.db(`bench_read_${Date.now().toString(36)}`);
   try {
-    const features = await new MongoUsageStore(
+    // The features as the store detects them; the store is closed, or its client keeps the process alive.
+    const probe = new MongoUsageStore(
       { uri, database: db.databaseName },
       { logger: silentLogger(), metrics: new OperatorMetrics(), clock: { now: () => START } },
-    ).start();
+    );
+    const features = await probe.start();
+    await probe.close();
     const collections = await migrate(db, features);
     const to = Math.floor(START / DAY_MS) * DAY_MS;
     const from = to - READ_DAYS * DAY_MS;

@@ -317,6 +317,7 @@ export async function startOperator(
     policies: () => policyController.reconciler.activePolicies.keys(),
     onSummary: (key) => policyController.controller.enqueue(key),
     events: recorder,
+    reports: store.reports,
     timers,
     logger: logger.child({ component: 'rightsizing' }),
     intervalMs: config.rightsizingIntervalMs,

@@ -3,7 +3,8 @@
  * namespace of every active policy, the recommendations (strategy vpa, 8 days) summed up as
  * the workloads furthest above and below them, handed to the policy's reconcile; and a Warning
  * Event on a pod whose container was OOM-killed at a memory limit below what its history
- * alone recommends (once per kill).
+ * alone recommends (once per kill, across replicas and leadership terms: each kill is claimed in
+ * the report ledger before its Event is recorded).
  */
 import { formatTimestamp } from '../../api/timestamp.js';
 import type { UsagePolicyStatus } from '../../api/v1alpha1/usagepolicy.js';
@@ -13,11 +14,18 @@ import { objectRef, type ObjectKey } from '../model.js';
 import type { Timers } from '../runtime/clock.js';
 import { PeriodicPass } from '../runtime/periodic.js';
 import type { EventType, InvolvedObject } from '../runtime/event-recorder.js';
+import type { ReportLedger } from '../store/report-ledger.js';
 import type { RecommendationItem, Recommender } from './recommender.js';
 
 export type RightsizingStatus = NonNullable<UsagePolicyStatus['rightsizing']>;
 
 const WINDOW_MS = 8 * 86_400_000;
+/**
+ * How long a reported kill stays claimed after the last pass that saw it on the pod's status
+ * (each pass refreshes it): longer than any leadership handover, short enough to forget pods
+ * long gone.
+ */
+export const REPORTED_KILL_KEEP_MS = 7 * 86_400_000;
 
 /** Quantities as a request is written: whole millicores, MiB (rounded up). */
 export const formatCpuMillicores = (m: number): string => `${Math.ceil(m - 1e-9)}m`;
@@ -30,6 +38,8 @@ export interface RightsizingLoopDeps {
   /** A policy's summary changed: reconcile it. */
   onSummary: (policy: ObjectKey) => void;
   events: { record(object: InvolvedObject, type: EventType, reason: string, message: string): Promise<void> };
+  /** Where reported kills are claimed, shared by every replica (the store's). */
+  reports: ReportLedger;
   timers: Timers;
   logger: Logger;
   /** Between runs; default 10 min, the first after `firstRunMs` (default 30 s). */
@@ -70,8 +80,6 @@ export class RightsizingLoop {
   readonly name = 'rightsizing';
   readonly needsLeadership = true;
   private readonly summaries = new Map<ObjectKey, RightsizingStatus>();
-  /** OOM kills an Event was recorded for: `namespace/pod/uid/container/finishedAt`. */
-  private readonly reported = new Set<string>();
 
   private readonly periodic: PeriodicPass;
 
@@ -130,30 +138,43 @@ export class RightsizingLoop {
   }
 
   private async reportOomKills(namespace: string, items: readonly RecommendationItem[]): Promise<void> {
+    const now = this.deps.timers.now();
     for (const item of items) {
       const { oom } = item;
       const limit = item.memory.limit;
       if (oom === undefined || limit === null || limit >= oom.targetWithoutKill) continue;
       for (const pod of oom.pods) {
-        const id = `${namespace}/${pod.name}/${pod.uid}/${item.container}/${pod.finishedAt ?? ''}`;
-        if (this.reported.has(id)) continue;
-        this.reported.add(id);
-        await this.deps.events
-          .record(
+        // One kill: the pod instance, the container and the time its previous run ended.
+        const id = `oom/${namespace}/${pod.name}/${pod.uid}/${item.container}/${pod.finishedAt ?? ''}`;
+        const context = { namespace, pod: pod.name, container: item.container };
+        let claimed: boolean;
+        try {
+          claimed = await this.deps.reports.claim(id, now, REPORTED_KILL_KEEP_MS);
+        } catch (err) {
+          // The store is out: the next pass tries again.
+          this.deps.logger.warn('OOM kill not reported: the report ledger is unavailable', {
+            ...context,
+            error: errorMessage(err),
+          });
+          return;
+        }
+        if (!claimed) continue;
+        try {
+          await this.deps.events.record(
             { apiVersion: 'v1', kind: 'Pod', namespace, name: pod.name, uid: pod.uid },
             'Warning',
             'OOMKilledBelowRecommendation',
             `container ${item.container} was OOM-killed at its memory limit ${formatMemoryBytes(limit)}, below the ` +
               `${formatMemoryBytes(oom.targetWithoutKill)} its history recommends (${item.workload.kind}/${item.workload.name}, ` +
               `strategy vpa); with the kill taken into account: ${formatMemoryBytes(item.memory.target)}`,
-          )
-          .catch((err: unknown) =>
-            this.deps.logger.warn('event not recorded', {
-              namespace,
-              pod: pod.name,
-              error: errorMessage(err),
-            }),
           );
+        } catch (err) {
+          this.deps.logger.warn('event not recorded; trying again next pass', {
+            ...context,
+            error: errorMessage(err),
+          });
+          await this.deps.reports.release(id).catch(() => undefined);
+        }
       }
     }
   }

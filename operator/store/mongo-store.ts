@@ -3,6 +3,7 @@
  * applying retention. Connects lazily (and again after a failure), so an unreachable server at
  * start-up is an outage like any other, handled by the OutageBuffer in front of it.
  */
+import { StoredReportLedger, type ReportLedger } from './report-ledger.js';
 import { MongoClient } from 'mongodb';
 import { errorMessage, type Logger } from '../logging.js';
 import type { OperatorMetrics } from '../metrics.js';
@@ -80,6 +81,11 @@ export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRun
     });
     this.retentionLimits = { batchSize: 1_000, maxBatches: 100, ...options.retentionLimits };
   }
+
+  /** Reports made once across replicas (report-ledger.ts), in this store's database. */
+  readonly reports: ReportLedger = new StoredReportLedger(
+    async () => (await this.connection()).collections.reports,
+  );
 
   /** Connects, detects the server's features and migrates the schema; every operation does it when needed. */
   async start(): Promise<ServerFeatures> {

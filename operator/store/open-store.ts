@@ -8,6 +8,7 @@ import { systemClock, type Clock, type Retention, type SeriesBase } from '../mod
 import { MongoUsageStore } from './mongo-store.js';
 import { OutageBuffer } from './outage-buffer.js';
 import type { IoBase } from './io-counters.js';
+import type { ReportLedger } from './report-ledger.js';
 import type { RetentionRunner, SampleWriter, UsageQueries } from './types.js';
 
 /** What policies show about the store (their Degraded condition). */
@@ -24,6 +25,8 @@ export interface UsageStore {
   queries: UsageQueries;
   retention: RetentionRunner;
   health: StoreHealth;
+  /** Reports made once across replicas and leadership terms. */
+  reports: ReportLedger;
   /** True when the server answers, else why not. */
   ping(): Promise<true | string>;
   /**
@@ -81,6 +84,7 @@ export async function openStore(options: OpenStoreOptions): Promise<UsageStore> 
     writer: buffer,
     queries: store,
     retention: store,
+    reports: store.reports,
     health: {
       droppedSamples: () => buffer.droppedTotal,
       outage: () => {

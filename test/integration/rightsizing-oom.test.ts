@@ -5,7 +5,8 @@
  * kubelet would, on the pod's status subresource (restartCount + 1, lastState.terminated
  * OOMKilled with its finishedAt); kwok's default stages only write the status of Pending pods and
  * of Jobs' pods, and the test checks that the kill stays on the status. What a user sees is
- * checked: the Event on the pod (once per kill), and the memory recommendation raised as
+ * checked: the Event on the pod (once per kill, also after the operator is started again on the
+ * same store), and the memory recommendation raised as
  * docs/rightsizing.md says, computed here from the documented formula and the bucket edges built
  * the plain way, not from the operator's code.
  */
@@ -63,6 +64,10 @@ describe('OOM kills in right-sizing', () => {
   let ns: string;
   let operator: OperatorHandle;
   let token: string;
+  const database = uniqueName('oomtest');
+  /** The operator of this installation, started again: a new process, the same store. */
+  const startOperator = () =>
+    startTestOperator({ namespace: operatorNamespace, database, args: ['--rightsizing-interval', '2s'] });
 
   const recommendations = async (): Promise<Item[]> => {
     const response = await fetch(`${operator.url}/api/v1/namespaces/${ns}/recommendations`, {
@@ -126,11 +131,7 @@ describe('OOM kills in right-sizing', () => {
   beforeAll(async () => {
     operatorNamespace = await newNamespace('kuo-system');
     ns = await newNamespace('oom');
-    operator = await startTestOperator({
-      namespace: operatorNamespace,
-      database: uniqueName('oomtest'),
-      args: ['--rightsizing-interval', '2s'],
-    });
+    operator = await startOperator();
     token = await namespaceViewerToken(ns);
     for (const [name, limit] of [
       ['tight', TIGHT_LIMIT],
@@ -251,5 +252,20 @@ spec: {selector: {matchLabels: {tier: x}}, interval: 10s}
     });
     expect(repeated.metadata?.name).toBe(event!.metadata?.name);
     expect((await statusOf('tight'))?.restartCount).toBe(2);
+
+    // A new leader (the operator started again on the same store, as after a failover) sees the
+    // same kill on the pod's status: it was reported, so no Event again.
+    await operator.stop();
+    operator = await startOperator();
+    await laterPasses(3);
+    const afterRestart = await oomEvents('tight');
+    expect(afterRestart.map((e) => [e.metadata?.name, e.count])).toEqual([[event!.metadata?.name, 2]]);
+    // A third kill is new to it too: reported, by the new process's own Event.
+    await reportOomKill('tight', new Date(killedAt.getTime() + 6000));
+    const third = await waitFor('the third kill reported by the new leader', async () => {
+      const all = await oomEvents('tight');
+      return all.length === 2 ? all.find((e) => e.metadata?.name !== event!.metadata?.name) : undefined;
+    });
+    expect(third).toMatchObject({ count: 1, message: event!.message });
   }, 300_000);
 });

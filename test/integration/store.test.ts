@@ -149,6 +149,27 @@ describe('MongoUsageStore on FerretDB', () => {
     expect((await buckets.findOne({ time: new Date(T0) }))?.count).toBe(2);
   });
 
+  it('claims a report once across the stores of one database, until it has not come up for its keep time', async () => {
+    const now = T0 + DAY;
+    const { store: first, db } = openStore(now);
+    const second = openStoreOn(db.databaseName, now).store;
+    const keep = HOUR;
+    expect(await first.reports.claim('oom/shop/web-1/u1/app/5', now, keep)).toBe(true);
+    // Another replica, or the next leader: already claimed; asking again refreshes the claim.
+    expect(await second.reports.claim('oom/shop/web-1/u1/app/5', now + 50 * 60_000, keep)).toBe(false);
+    expect(await first.reports.claim('oom/shop/web-1/u1/app/5', now + 100 * 60_000, keep)).toBe(false);
+    expect(await second.reports.claim('oom/shop/web-1/u1/app/9', now, keep)).toBe(true);
+    // Given up (its report failed): claimed again by the next pass.
+    await second.reports.release('oom/shop/web-1/u1/app/9');
+    expect(await first.reports.claim('oom/shop/web-1/u1/app/9', now, keep)).toBe(true);
+    // Forgotten a keep time after the last time it came up.
+    const later = now + 100 * 60_000 + keep;
+    expect(await second.reports.claim('oom/shop/web-1/u1/app/5', later, keep)).toBe(true);
+    expect(await db.collection(COLLECTION_NAMES.reports).countDocuments()).toBe(1);
+    await first.close();
+    await second.close();
+  });
+
   it('answers the latest sample of each container of a pod', async () => {
     const { store } = openStore();
     await store.write([

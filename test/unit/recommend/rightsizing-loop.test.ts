@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { RecommendationItem } from '../../../operator/recommend/recommender.js';
 import { RightsizingLoop, summarize } from '../../../operator/recommend/rightsizing-loop.js';
 import { silentLogger } from '../../../operator/logging.js';
+import { MemoryReportLedger } from '../../../operator/store/report-ledger.js';
 import { FakeTimers } from '../runtime/fake-timers.js';
 
 const MIB = 2 ** 20;
@@ -112,6 +113,7 @@ describe('RightsizingLoop', () => {
           events.push({ name: `${object.kind}/${object.namespace}/${object.name}`, reason, message });
         },
       },
+      reports: new MemoryReportLedger(),
       timers: new FakeTimers(),
       logger: silentLogger(),
     });
@@ -130,5 +132,58 @@ describe('RightsizingLoop', () => {
           '(Deployment/web, strategy vpa); with the kill taken into account: 400Mi',
       },
     ]);
+  });
+
+  it('reports a kill once across leaders sharing the ledger, a new kill again, and retries an Event that failed', async () => {
+    const killedAt = (finishedAt: number) =>
+      item('web', 0.01, {
+        memory: {
+          request: 256 * MIB,
+          limit: 256 * MIB,
+          target: 400 * MIB,
+          lowerBound: 1,
+          upperBound: 2,
+          difference: 1,
+        },
+        oom: {
+          usedBytes: 256 * MIB,
+          bumpBytes: 356 * MIB,
+          targetWithoutKill: 300 * MIB,
+          pods: [{ name: 'web-1', uid: 'u1', finishedAt }],
+        },
+      });
+    let current = killedAt(5);
+    const ledger = new MemoryReportLedger();
+    const recorded: string[] = [];
+    let failing = false;
+    const leader = () =>
+      new RightsizingLoop({
+        recommender: { recommend: async () => [current] },
+        policies: () => ['shop/a'],
+        onSummary: () => undefined,
+        events: {
+          record: async (object) => {
+            if (failing) throw new Error('apiserver unavailable');
+            recorded.push(object.name);
+          },
+        },
+        reports: ledger,
+        timers: new FakeTimers(),
+        logger: silentLogger(),
+      });
+    await leader().runOnce();
+    // A new leader (a new process, the same store) sees the same kill on the pod's status.
+    await leader().runOnce();
+    expect(recorded).toEqual(['web-1']);
+    // A second kill of the container: a new termination, reported; its Event fails first.
+    current = killedAt(9);
+    failing = true;
+    const next = leader();
+    await next.runOnce();
+    expect(recorded).toEqual(['web-1']);
+    failing = false;
+    await next.runOnce();
+    await next.runOnce();
+    expect(recorded).toEqual(['web-1', 'web-1']);
   });
 });
