@@ -68,24 +68,28 @@ describe('summarize', () => {
   });
 });
 
+/** Deployment/web, OOM-killed (its run ended at `finishedAt`) at 256Mi, below the 300Mi of its history. */
+const killedAt = (finishedAt: number) =>
+  item('web', 0.01, {
+    memory: {
+      request: 256 * MIB,
+      limit: 256 * MIB,
+      target: 400 * MIB,
+      lowerBound: 1,
+      upperBound: 2,
+      difference: 1,
+    },
+    oom: {
+      usedBytes: 256 * MIB,
+      bumpBytes: 356 * MIB,
+      targetWithoutKill: 300 * MIB,
+      pods: [{ name: 'web-1', uid: 'u1', finishedAt }],
+    },
+  });
+
 describe('RightsizingLoop', () => {
   it('hands each active policy its namespace summary and records one Event per OOM kill below the recommendation', async () => {
-    const killed = item('web', 0.01, {
-      memory: {
-        request: 256 * MIB,
-        limit: 256 * MIB,
-        target: 400 * MIB,
-        lowerBound: 1,
-        upperBound: 2,
-        difference: 1,
-      },
-      oom: {
-        usedBytes: 256 * MIB,
-        bumpBytes: 356 * MIB,
-        targetWithoutKill: 300 * MIB,
-        pods: [{ name: 'web-1', uid: 'u1', finishedAt: 5 }],
-      },
-    });
+    const killed = killedAt(5);
     // Killed above what its history recommends: a new peak, not a too-low limit; no Event.
     const spike = item('spike', 0.01, {
       oom: {
@@ -135,23 +139,6 @@ describe('RightsizingLoop', () => {
   });
 
   it('reports a kill once across leaders sharing the ledger, a new kill again, and retries an Event that failed', async () => {
-    const killedAt = (finishedAt: number) =>
-      item('web', 0.01, {
-        memory: {
-          request: 256 * MIB,
-          limit: 256 * MIB,
-          target: 400 * MIB,
-          lowerBound: 1,
-          upperBound: 2,
-          difference: 1,
-        },
-        oom: {
-          usedBytes: 256 * MIB,
-          bumpBytes: 356 * MIB,
-          targetWithoutKill: 300 * MIB,
-          pods: [{ name: 'web-1', uid: 'u1', finishedAt }],
-        },
-      });
     let current = killedAt(5);
     const ledger = new MemoryReportLedger();
     const recorded: string[] = [];
