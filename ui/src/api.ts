@@ -166,3 +166,18 @@ export interface AlertsAnswer {
   namespace: string;
   items: AlertItem[];
 }
+
+/**
+ * Signals for a view's successive loads of one answer: each new load aborts the one before (its
+ * answer would be stale, e.g. a window the user has changed since), and the end of the view
+ * aborts them all.
+ */
+export function supersedingLoads(view: AbortSignal): () => AbortSignal {
+  let current: AbortController | undefined;
+  return () => {
+    current?.abort();
+    const next = (current = new AbortController());
+    view.addEventListener('abort', () => next.abort(), { once: true });
+    return next.signal;
+  };
+}

@@ -1,4 +1,4 @@
-import { ApiError } from '../api.js';
+import { ApiError, supersedingLoads } from '../api.js';
 import {
   chargebackRows,
   DEFAULT_PRICES,
@@ -75,7 +75,9 @@ export const namespacesView: View = {
 
     const groupByParam = () => (state.groupBy === 'label' ? `label:${state.labelKey.trim()}` : state.groupBy);
 
+    const nextLoad = supersedingLoads(ctx.signal);
     const load = async () => {
+      const signal = nextLoad();
       sync();
       clear(results);
       if (state.namespace === undefined) {
@@ -89,7 +91,7 @@ export const namespacesView: View = {
       }
       results.append(loading('the chargeback'));
       try {
-        answer = await ctx.api.get<SummaryAnswer>(
+        const got = await ctx.api.get<SummaryAnswer>(
           '/api/v1/usage/summary',
           {
             from: range.from.toISOString(),
@@ -97,11 +99,13 @@ export const namespacesView: View = {
             groupBy: groupByParam(),
             namespace: state.namespace || undefined,
           },
-          ctx.signal,
+          signal,
         );
+        if (signal.aborted) return;
+        answer = got;
         draw();
       } catch (err) {
-        if (ctx.signal.aborted) return;
+        if (signal.aborted) return;
         answer = undefined;
         clear(results);
         results.append(

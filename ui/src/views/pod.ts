@@ -1,4 +1,11 @@
-import type { Aggregate, CurrentAnswer, CurrentContainer, HistoryAnswer, HistoryPoint } from '../api.js';
+import {
+  supersedingLoads,
+  type Aggregate,
+  type CurrentAnswer,
+  type CurrentContainer,
+  type HistoryAnswer,
+  type HistoryPoint,
+} from '../api.js';
 import { BINARY_INCREMENTS, chart, type ChartSeries } from '../chart.js';
 import {
   errorPanel,
@@ -55,7 +62,7 @@ export const podView: View = {
     const current = h('section', { id: 'pod-current', 'aria-labelledby': 'current-heading' });
     const history = h('section', { id: 'pod-history', 'aria-labelledby': 'history-heading' });
     let currentAnswer: CurrentAnswer | undefined;
-    let historyAbort: AbortController | undefined;
+    const nextHistory = supersedingLoads(ctx.signal);
 
     const loadCurrent = async () => {
       try {
@@ -143,9 +150,7 @@ export const podView: View = {
       const params = new URLSearchParams();
       windowToParams(state, params);
       ctx.replaceParams(params);
-      historyAbort?.abort();
-      const abort = (historyAbort = new AbortController());
-      ctx.signal.addEventListener('abort', () => abort.abort(), { once: true });
+      const signal = nextHistory();
       clear(history);
       history.append(h('h2', { id: 'history-heading' }, 'History'));
       const range = rangeOf(state);
@@ -163,11 +168,11 @@ export const podView: View = {
             granularity: 'auto',
             maxPoints: POINTS,
           },
-          abort.signal,
+          signal,
         );
-        drawHistory(answer, abort.signal);
+        drawHistory(answer, signal);
       } catch (err) {
-        if (abort.signal.aborted) return;
+        if (signal.aborted) return;
         clear(history);
         history.append(
           h('h2', { id: 'history-heading' }, 'History'),

@@ -1,4 +1,4 @@
-import type { TopAnswer } from '../api.js';
+import { supersedingLoads, type TopAnswer } from '../api.js';
 import {
   errorPanel,
   initialNamespace,
@@ -26,7 +26,9 @@ export const topView: View = {
     };
     const results = h('div', { id: 'top-results', 'aria-live': 'polite' });
 
+    const nextLoad = supersedingLoads(ctx.signal);
     const load = async () => {
+      const signal = nextLoad();
       const params = new URLSearchParams();
       if (state.namespace !== undefined) params.set('ns', state.namespace);
       windowToParams(state.window, params);
@@ -60,12 +62,13 @@ export const topView: View = {
             limit: state.limit,
             namespace: state.namespace || undefined,
           },
-          ctx.signal,
+          signal,
         );
+        if (signal.aborted) return;
         clear(results);
         results.append(draw(answer));
       } catch (err) {
-        if (ctx.signal.aborted) return;
+        if (signal.aborted) return;
         clear(results);
         results.append(
           errorPanel(
