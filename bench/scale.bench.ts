@@ -9,6 +9,11 @@
  * cycle, and the per-node figures beside metrics-server's budget (about 1 millicore and 2 MB
  * per node), with the cluster's own metrics-server, kwok and kube-apiserver measured alongside.
  *
+ * The operator runs with the Node options of the Deployment (manifests/base/deployment.yaml: its
+ * heap capped below the container's memory limit), as it runs when installed;
+ * KUO_BENCH_SCALE_NODE_OPTIONS replaces them (empty: Node's defaults, whose heap grows with the
+ * machine's memory before the collector has to reclaim garbage).
+ *
  * Sizes: KUO_BENCH_SCALE_NODES (100), KUO_BENCH_SCALE_PODS_PER_NODE (50). The cluster and
  * FerretDB are started as for the integration tests (test/harness/servers.ts), or taken from
  * KUBECONFIG / MONGODB_URI.
@@ -134,6 +139,17 @@ async function createFleet(kubeconfig: string, namespace: string, nodes: string[
     { timeoutMs: 15 * 60_000, intervalMs: 5_000 },
   );
   console.log(`pods Running after ${fmt((performance.now() - t) / 1000)} s`);
+}
+
+/** The Node options the Deployment gives the operator (its NODE_OPTIONS variable). */
+function deploymentNodeOptions(): string {
+  const manifest = readFileSync(
+    join(import.meta.dirname, '..', 'manifests', 'base', 'deployment.yaml'),
+    'utf8',
+  );
+  const value = /- name: NODE_OPTIONS\s*\n\s*value: (.+)/.exec(manifest)?.[1];
+  if (value === undefined) throw new Error('manifests/base/deployment.yaml sets no NODE_OPTIONS');
+  return value.trim();
 }
 
 interface Measurement {
@@ -275,12 +291,17 @@ export async function run(): Promise<void> {
     await createFleet(kubeconfig, namespace, nodes, s);
 
     proxy = await startApiserverProxy();
-    operator = spawnOperator({
-      namespace: operatorNamespace,
-      database: uniqueName('scale'),
-      kubeconfig: proxy.kubeconfig,
-      args: ['--kubelet-certificate-authority', proxy.caFile],
-    });
+    const nodeOptions = process.env.KUO_BENCH_SCALE_NODE_OPTIONS ?? deploymentNodeOptions();
+    console.log(`operator NODE_OPTIONS: ${nodeOptions || '(none: Node defaults)'}`);
+    operator = spawnOperator(
+      {
+        namespace: operatorNamespace,
+        database: uniqueName('scale'),
+        kubeconfig: proxy.kubeconfig,
+        args: ['--kubelet-certificate-authority', proxy.caFile],
+      },
+      { NODE_OPTIONS: nodeOptions },
+    );
     const started = operator;
     await waitFor('the operator to start', () => started.logs.some((l) => l.message === 'operator started'), {
       timeoutMs: 120_000,
