@@ -115,6 +115,11 @@ export class RightsizingLoop {
     }
     for (const key of this.summaries.keys())
       if (!byNamespace.get(objectRef(key).namespace)?.includes(key)) this.summaries.delete(key);
+    await this.deps.reports
+      .forgetExpired(now)
+      .catch((err: unknown) =>
+        this.deps.logger.warn('reported OOM kills not pruned', { error: errorMessage(err) }),
+      );
     for (const [namespace, keys] of byNamespace) {
       let items: RecommendationItem[];
       try {
@@ -133,12 +138,15 @@ export class RightsizingLoop {
         this.summaries.set(key, summary);
         this.deps.onSummary(key);
       }
-      await this.reportOomKills(namespace, items);
+      await this.reportOomKills(namespace, items, now);
     }
   }
 
-  private async reportOomKills(namespace: string, items: readonly RecommendationItem[]): Promise<void> {
-    const now = this.deps.timers.now();
+  private async reportOomKills(
+    namespace: string,
+    items: readonly RecommendationItem[],
+    now: number,
+  ): Promise<void> {
     for (const item of items) {
       const { oom } = item;
       const limit = item.memory.limit;

@@ -14,7 +14,7 @@ export {
   type OutageStatus,
 } from './outage-buffer.js';
 export type { ServerFeatures } from './connection.js';
-export { MemoryReportLedger, StoredReportLedger, type ReportLedger } from './report-ledger.js';
+export { StoredReportLedger, type ReportLedger } from './report-ledger.js';
 export { openStore, type UsageStore, type StoreHealth, type OpenStoreOptions } from './open-store.js';
 export {
   openNamespaceData,

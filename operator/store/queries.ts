@@ -207,14 +207,11 @@ function wholeBuckets(docs: RollupDoc[]): RangeResult {
   return { totals, coveredMs };
 }
 
-/**
- * The stored readings whose spans overlap [a, b) or that were taken in it (one taken at `a`
- * exactly belongs to the bucket starting there), counted in the read's figures.
- */
+/** The stored readings of [a, b) (see readingsOverlapping), counted in the read's figures. */
 async function readingsOf(ctx: ReadContext, a: number, b: number): Promise<ContainerSample[]> {
   const readings = await readingsOverlapping(
     ctx.collections.snapshots,
-    a - 1,
+    a,
     b,
     ctx.scope as Filter<SnapshotDoc>,
   );

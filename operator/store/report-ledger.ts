@@ -9,7 +9,7 @@ const DUPLICATE_KEY = 11000;
 export interface ReportDoc {
   _id: string;
   time: Date;
-  /** When the claim may be forgotten: refreshed every time the report comes up again. */
+  /** When the claim may be forgotten: pushed back every time the report comes up again. */
   expireAt: Date;
 }
 
@@ -22,6 +22,8 @@ export interface ReportLedger {
   claim(key: string, now: number, keepMs: number): Promise<boolean>;
   /** Gives a claim up when its report could not be made: a later pass makes it. */
   release(key: string): Promise<void>;
+  /** Forgets the claims whose keep time has passed. */
+  forgetExpired(now: number): Promise<void>;
 }
 
 /** The ledger in the store's `reports` collection. */
@@ -29,36 +31,27 @@ export class StoredReportLedger implements ReportLedger {
   constructor(private readonly reports: () => Promise<Collection<ReportDoc>>) {}
 
   async claim(key: string, now: number, keepMs: number): Promise<boolean> {
-    const reports = await this.reports();
-    const expireAt = new Date(now + keepMs);
-    await reports.deleteMany({ expireAt: { $lte: new Date(now) } });
     try {
-      await reports.insertOne({ _id: key, time: new Date(now), expireAt });
-      return true;
+      const result = await (
+        await this.reports()
+      ).updateOne(
+        { _id: key },
+        { $max: { expireAt: new Date(now + keepMs) }, $setOnInsert: { time: new Date(now) } },
+        { upsert: true },
+      );
+      return result.upsertedCount === 1;
     } catch (err) {
-      if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err;
-      await reports.updateOne({ _id: key }, { $max: { expireAt } });
-      return false;
+      // Another replica's upsert of the same key won the insert: the claim is theirs.
+      if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) return false;
+      throw err;
     }
   }
 
   async release(key: string): Promise<void> {
     await (await this.reports()).deleteOne({ _id: key });
   }
-}
 
-/** A ledger of this process only (tests, and a store-less setup). */
-export class MemoryReportLedger implements ReportLedger {
-  private readonly claimed = new Map<string, number>();
-
-  async claim(key: string, now: number, keepMs: number): Promise<boolean> {
-    for (const [k, expireAt] of this.claimed) if (expireAt <= now) this.claimed.delete(k);
-    const known = this.claimed.has(key);
-    this.claimed.set(key, Math.max(this.claimed.get(key) ?? 0, now + keepMs));
-    return !known;
-  }
-
-  async release(key: string): Promise<void> {
-    this.claimed.delete(key);
+  async forgetExpired(now: number): Promise<void> {
+    await (await this.reports()).deleteMany({ expireAt: { $lte: new Date(now) } });
   }
 }

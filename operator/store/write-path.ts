@@ -375,8 +375,7 @@ export class WritePath {
       const finer = finerResolution(resolution);
       let recomputed: Map<string, RollupDoc>;
       if (finer === 'raw') {
-        // From just before `from`: a reading taken at `from` exactly is counted in its bucket.
-        const readings = await readingsOverlapping(this.collections.snapshots, from - 1, to);
+        const readings = await readingsOverlapping(this.collections.snapshots, from, to);
         recomputed = rollupsOfSamples(readings, resolution, parts, { from, to }, this.term);
       } else {
         const range = { time: { $gte: new Date(from), $lt: new Date(to) } };
@@ -393,7 +392,8 @@ export class WritePath {
 }
 
 /**
- * The readings whose spans overlap [from, to), as samples (spans clipped against each other:
+ * The readings whose spans overlap [from, to) or that were taken in it (one taken at `from`
+ * exactly belongs to the bucket starting there), as samples (spans clipped against each other:
  * a reading of an older layout or of a stale writer may overlap the one before it).
  */
 export async function readingsOverlapping(
@@ -405,7 +405,7 @@ export async function readingsOverlapping(
   const near = await snapshots
     .find({
       ...filter,
-      time: { $gt: new Date(from), $lte: new Date(to + LONG_SPAN_MS) },
+      time: { $gte: new Date(from), $lte: new Date(to + LONG_SPAN_MS) },
     } as Filter<SnapshotDoc>)
     .toArray();
   const far = await snapshots

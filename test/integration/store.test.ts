@@ -162,8 +162,11 @@ describe('MongoUsageStore on FerretDB', () => {
     // Given up (its report failed): claimed again by the next pass.
     await second.reports.release('oom/shop/web-1/u1/app/9');
     expect(await first.reports.claim('oom/shop/web-1/u1/app/9', now, keep)).toBe(true);
-    // Forgotten a keep time after the last time it came up.
+    // Forgotten a keep time after the last time it came up, not before.
     const later = now + 100 * 60_000 + keep;
+    await first.reports.forgetExpired(later - 1);
+    expect(await db.collection(COLLECTION_NAMES.reports).countDocuments()).toBe(1);
+    await first.reports.forgetExpired(later);
     expect(await second.reports.claim('oom/shop/web-1/u1/app/5', later, keep)).toBe(true);
     expect(await db.collection(COLLECTION_NAMES.reports).countDocuments()).toBe(1);
     await first.close();

@@ -174,10 +174,11 @@ export interface AlertsAnswer {
  */
 export function supersedingLoads(view: AbortSignal): () => AbortSignal {
   let current: AbortController | undefined;
+  view.addEventListener('abort', () => current?.abort(), { once: true });
   return () => {
     current?.abort();
-    const next = (current = new AbortController());
-    view.addEventListener('abort', () => next.abort(), { once: true });
-    return next.signal;
+    current = new AbortController();
+    if (view.aborted) current.abort();
+    return current.signal;
   };
 }

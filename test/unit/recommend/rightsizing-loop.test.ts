@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { RecommendationItem } from '../../../operator/recommend/recommender.js';
 import { RightsizingLoop, summarize } from '../../../operator/recommend/rightsizing-loop.js';
 import { silentLogger } from '../../../operator/logging.js';
-import { MemoryReportLedger } from '../../../operator/store/report-ledger.js';
+import { MemoryReportLedger } from './memory-report-ledger.js';
 import { FakeTimers } from '../runtime/fake-timers.js';
 
 const MIB = 2 ** 20;

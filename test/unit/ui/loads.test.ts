@@ -19,4 +19,11 @@ describe('supersedingLoads', () => {
     view.abort();
     expect(load.aborted).toBe(true);
   });
+
+  it('gives an aborted signal once the view has ended', () => {
+    const view = new AbortController();
+    const nextLoad = supersedingLoads(view.signal);
+    view.abort();
+    expect(nextLoad().aborted).toBe(true);
+  });
 });
