@@ -59,6 +59,10 @@ test-packages: browser
 e2e-node: deps test-env ## The image built and installed with kubectl apply -k on a real node (kubelet + containerd), measured against the kernel's counters (root)
 	bash scripts/testenv/node-e2e.sh
 
+.PHONY: e2e-node-agent
+e2e-node-agent: deps test-env ## On the real node, only the agent-vs-kubelet comparison, RUNS times in a row (default 20; root)
+	bash scripts/testenv/node-e2e.sh agent-compare $(or $(RUNS),20)
+
 .PHONY: test-unit
 test-unit: deps ## Unit tests only (no servers)
 	$(NPM) run test:unit

@@ -81,6 +81,7 @@ export class NodeCollector {
       [...cgroup.containers.values()].map(async (c) => {
         const name = names.get(c.id);
         try {
+          const readStart = this.now();
           const reading = await readCgroup(
             this.options.hierarchy.version,
             c.paths,
@@ -96,7 +97,7 @@ export class NodeCollector {
           // Any process of the pod is in its network namespace; the sandbox's (unnamed) is the surest.
           if (reading.pids[0] !== undefined && (netnsPid === undefined || name === undefined))
             netnsPid = reading.pids[0];
-          const stats: ContainerStats = { id: c.id, time, processes };
+          const stats: ContainerStats = { id: c.id, readStart, time, processes };
           if (name !== undefined) stats.name = name;
           if (reading.cpu) stats.cpu = reading.cpu;
           if (reading.memory) stats.memory = reading.memory;

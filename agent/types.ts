@@ -102,7 +102,11 @@ export interface ContainerStats {
   id: string;
   /** The container's name in the pod spec, when the pod's status maps the id to it. */
   name?: string;
-  /** When the files were read, ms since epoch. */
+  /**
+   * When the reading of the container's cgroup files began and when it was done, ms since epoch:
+   * each figure was read at some instant in [readStart, time].
+   */
+  readStart: number;
   time: number;
   cpu?: CpuStats;
   memory?: MemoryStats;

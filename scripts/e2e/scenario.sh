@@ -94,10 +94,15 @@ e2e_step1_alert_fires() {
   e2e_pass "the transition is recorded as an Event"
 }
 
-e2e_step2_api() {
-  log "2. the HTTP API with a tenant's token"
+# A tenant's ServiceAccount `reader` with the view role in the namespace.
+e2e_reader_account() {
   k -n "$E2E_NS" create serviceaccount reader >/dev/null
   k -n "$E2E_NS" create rolebinding reader-view --clusterrole=view --serviceaccount="$E2E_NS:reader" >/dev/null
+}
+
+e2e_step2_api() {
+  log "2. the HTTP API with a tenant's token"
+  e2e_reader_account
   E2E_TOKEN=$(k -n "$E2E_NS" create token reader --duration=1h --audience kube-usage-operator)
   local pod code
   pod=$(k -n "$E2E_NS" get pods -l app=burner -o 'jsonpath={.items[0].metadata.name}')

@@ -1,28 +1,44 @@
 /**
  * make e2e-node: the node agent's figures for a real container against the kubelet's. The e2e
  * polls both endpoints for a while (scripts/testenv/node-e2e.sh) and saves every answer in one
- * folder: `kubelet-<ms>.prom` (`/metrics/resource`) and `agent-<ms>.json` (the agent's `/stats`),
- * each named by the time it was asked. Both read the same cgroup files (`cpuacct.usage` or
- * `cpu.stat usage_usec`; `memory.usage_in_bytes`/`memory.current` minus inactive file pages),
- * each at instants of its own that it stamps on the figure, so the comparison is of the two at
- * the kubelet's instants, with a bound that follows from the kernel's accounting:
+ * folder, named by when it was asked and when the answer was in: `kubelet-<asked>-<in>.prom`
+ * (`/metrics/resource`) and `agent-<asked>-<in>.json` (the agent's `/stats`), ms since epoch.
+ * Both read the same cgroup files (`cpuacct.usage` or `cpu.stat usage_usec`;
+ * `memory.usage_in_bytes`/`memory.current` minus inactive file pages), each at instants of its
+ * own, and neither stamp is the instant of the read:
  *
- * - CPU. The agent reads the counter about once a second (its --min-interval); at a kubelet
- *   instant t between two agent readings a <= t <= b the counter lies, as it never decreases
- *   and the container cannot use more than its CFS quota per period (nor more than every CPU
- *   of the node) in any stretch of time, within
- *     [max(C(a), C(b) - cap(b - t)), min(C(b), C(a) + cap(t - a))],
- *   each stretch lengthened by the stamping slack (both stamp a figure after reading its files).
- *   The kubelet's figure must lie in that interval at every instant, and its difference between
- *   the first and the last instant within the difference of the intervals.
- * - Working set. The agent's reading nearest in time to each kubelet instant: a container that
- *   allocates nothing reads the same up to the kernel's per-CPU batching, i.e. charges cached
- *   per CPU (up to MEMCG_CHARGE_BATCH = 64 pages each) in the usage counter, and as many pending
- *   updates per CPU in the inactive-file statistic before memory.stat is flushed: 2 x 64 pages
- *   per online CPU.
+ * - containerd stamps a container's CRI stats before it asks the container's shim to read the
+ *   cgroup (its task service takes the time, then calls the shim), and the kubelet passes that
+ *   stamp on: the kubelet's value was read at some instant between its stamp and the moment the
+ *   answer was in. The stamp itself must lie within the request (a fresh figure per scrape);
+ *   otherwise this premise does not hold and the comparison says so.
+ * - The agent stamps a container's figures with `readStart`, taken before it reads the files,
+ *   and `time`, taken once all of them are read: its value was read at some instant in between
+ *   (a CPU-limited agent may be throttled between the two, so they can be far apart).
+ *
+ * So every read of the CPU counter is a value and an interval of time that holds the read. The
+ * counter never decreases, and in any stretch of time a container can use at most every CPU of
+ * the node, and at most one CFS quota per period the stretch overlaps, plus per CPU what the
+ * kernel lets a CPU's run queue hold over or overrun: one bandwidth slice
+ * (`sched_cfs_bandwidth_slice_us`) taken from the pool earlier and one scheduler tick run past
+ * the quota before the throttle takes effect (paid back later, so it shows at a stretch's end),
+ * plus the group's burst (`cpu.cfs_burst_us`). From every agent read the counter at the
+ * kubelet's read is therefore within
+ *   [agent - cap(agent's latest instant - kubelet's earliest), agent + cap(kubelet's latest - agent's earliest)]
+ * (cap of a negative stretch is 0), and the kubelet's value must be within the intersection of
+ * those at every kubelet read the agent's reads surround (one done before it began, one begun
+ * after it was done), and its difference between the first and the last such read within the
+ * difference of their bounds. Nothing in these bounds is a chosen margin.
+ *
+ * Working set: the agent's reading nearest in time to each kubelet read: a container that
+ * allocates nothing reads the same up to the kernel's per-CPU batching, i.e. charges cached per
+ * CPU (up to MEMCG_CHARGE_BATCH = 64 pages each) in the usage counter, and as many pending
+ * updates per CPU in the inactive-file statistic before memory.stat is flushed: 2 x 64 pages per
+ * online CPU.
  *
  *   tsx scripts/testenv/agent-vs-kubelet.ts --dir DIR --cpus N --page-size BYTES
- *     --cpu NS/POD/CONTAINER --quota-us Q --period-us P [--memory NS/POD/CONTAINER]... [--io NS/POD]
+ *     --cpu NS/POD/CONTAINER --quota-us Q --period-us P --slice-us S --tick-us T [--burst-us B]
+ *     [--memory NS/POD/CONTAINER]... [--io NS/POD]
  * prints the figures (`[e2e-node] ...`) and exits 1 when one is outside its bound.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -32,9 +48,16 @@ import { parseArgs } from 'node:util';
 import type { ContainerStats, NodeReport, PodStats } from '../../agent/types.js';
 import { parseResourceMetrics } from '../../operator/sources/resource-metrics.js';
 
-/** One reading of a counter or gauge: when it was taken (ms since epoch) and its value. */
+/** One reading of a gauge: when it was taken (ms since epoch) and its value. */
 export interface Reading {
   time: number;
+  value: number;
+}
+
+/** One read of a counter: its value, read at some instant in [from, to] (ms since epoch). */
+export interface CounterRead {
+  from: number;
+  to: number;
   value: number;
 }
 
@@ -44,25 +67,29 @@ export interface CpuBandwidth {
   /** `cpu.cfs_quota_us` (or the first field of `cpu.max`); absent without a limit. */
   quotaUs?: number;
   periodUs?: number;
+  /** Runtime a CPU's run queue takes from the pool at a time (`sched_cfs_bandwidth_slice_us`). */
+  sliceUs?: number;
+  /** The scheduler tick (1 s / CONFIG_HZ): how long a CPU may run past its runtime. */
+  tickUs?: number;
+  /** `cpu.cfs_burst_us` (or `cpu.max.burst`): runtime saved from earlier periods. */
+  burstUs?: number;
 }
 
 /** Pages the kernel charges or counts per CPU before the totals catch up (MEMCG_CHARGE_BATCH). */
 export const MEMCG_CHARGE_BATCH = 64;
 
-/**
- * How long after reading a file each side stamps its figure, at most: the agent stamps a
- * container after the asynchronous reads of all its files, cAdvisor after all of its own.
- */
-export const STAMP_SLACK_MS = 10;
-
-/** The most core-seconds a container can use in `ms` milliseconds. */
+/** The most core-seconds a container can use in `ms` milliseconds (0 for none or less). */
 export function cpuCap(bandwidth: CpuBandwidth, ms: number): number {
-  const byCpus = (bandwidth.cpus * Math.max(0, ms)) / 1000;
+  if (!(ms > 0)) return 0;
+  const byCpus = (bandwidth.cpus * ms) / 1000;
   if (bandwidth.quotaUs === undefined || bandwidth.periodUs === undefined || bandwidth.quotaUs <= 0)
     return byCpus;
-  // A stretch of time overlaps at most ceil(ms / period) + 1 periods, each worth one quota.
-  const periods = Math.ceil((Math.max(0, ms) * 1000) / bandwidth.periodUs) + 1;
-  return Math.min(byCpus, (periods * bandwidth.quotaUs) / 1e6);
+  // A stretch of time overlaps at most ceil(ms / period) + 1 periods, each worth one quota; each
+  // CPU may also spend a slice it took earlier and overrun by a tick; the burst is saved runtime.
+  const periods = Math.ceil((ms * 1000) / bandwidth.periodUs) + 1;
+  const perCpu = (bandwidth.sliceUs ?? 0) + (bandwidth.tickUs ?? 0);
+  const us = periods * bandwidth.quotaUs + bandwidth.cpus * perCpu + (bandwidth.burstUs ?? 0);
+  return Math.min(byCpus, us / 1e6);
 }
 
 /** The working-set difference the kernel's per-CPU batching allows between two reads. */
@@ -76,47 +103,65 @@ export function distinct(readings: readonly Reading[]): Reading[] {
   return sorted.filter((r, i) => i === 0 || r.time !== sorted[i - 1]!.time);
 }
 
-/** What the agent's readings say a counter was at time t. */
+/**
+ * Reads sorted by their start, one per read: an endpoint that answers from a cache repeats a
+ * read, and the same read seen in two answers keeps the narrower interval.
+ */
+export function distinctReads(reads: readonly CounterRead[]): CounterRead[] {
+  const byStart = new Map<string, CounterRead>();
+  for (const r of reads) {
+    const key = `${r.from}:${r.value}`;
+    const seen = byStart.get(key);
+    if (!seen || r.to < seen.to) byStart.set(key, r);
+  }
+  return [...byStart.values()].sort((x, y) => x.from - y.from || x.to - y.to);
+}
+
+/** What the agent's reads say the counter was at a kubelet read. */
 export interface CounterBounds {
-  /** The agent's readings on either side of t. */
-  before: Reading;
-  after: Reading;
-  /** Linear between them. */
+  /** The agent's last read done before the kubelet's began, and its first begun after it. */
+  before: CounterRead;
+  after: CounterRead;
+  /** Linear between them, at the middle of the kubelet read's interval (for the figures). */
   estimate: number;
   low: number;
   high: number;
 }
 
-/** The counter at t from the agent's readings around it; undefined when none are on both sides. */
+const middle = (r: CounterRead) => (r.from + r.to) / 2;
+
+/**
+ * The counter at a read done within [at.from, at.to] from the agent's reads; undefined unless an
+ * agent read was done before it began and another begun after it was done.
+ */
 export function counterAt(
-  agent: readonly Reading[],
-  t: number,
+  agent: readonly CounterRead[],
+  at: Pick<CounterRead, 'from' | 'to'>,
   bandwidth: CpuBandwidth,
-  slackMs = STAMP_SLACK_MS,
 ): CounterBounds | undefined {
-  const sorted = distinct(agent);
-  const after = sorted.find((r) => r.time >= t);
-  const before = sorted.findLast((r) => r.time <= t);
+  const reads = distinctReads(agent);
+  const before = reads
+    .filter((r) => r.to <= at.from)
+    .sort((x, y) => x.to - y.to)
+    .at(-1);
+  const after = reads.find((r) => r.from >= at.to);
   if (!before || !after) return undefined;
-  const span = after.time - before.time;
+  let low = -Infinity;
+  let high = Infinity;
+  for (const r of reads) {
+    high = Math.min(high, r.value + cpuCap(bandwidth, at.to - r.from));
+    low = Math.max(low, r.value - cpuCap(bandwidth, r.to - at.from));
+  }
+  const span = middle(after) - middle(before);
+  const t = (at.from + at.to) / 2;
   const estimate =
-    span === 0 ? before.value : before.value + ((after.value - before.value) * (t - before.time)) / span;
-  // The stamps are up to slackMs after the reads: each stretch may be that much longer, and the
-  // reads on either side may be that much out of order.
-  const high = Math.min(
-    after.value + cpuCap(bandwidth, slackMs),
-    before.value + cpuCap(bandwidth, t - before.time + slackMs),
-  );
-  const low = Math.max(
-    before.value - cpuCap(bandwidth, slackMs),
-    after.value - cpuCap(bandwidth, after.time - t + slackMs),
-  );
+    span <= 0 ? before.value : before.value + ((after.value - before.value) * (t - middle(before))) / span;
   return { before, after, estimate, low, high };
 }
 
-/** One kubelet instant against the agent's bounds there. */
+/** One kubelet read against the agent's bounds there. */
 export interface CpuInstant {
-  kubelet: Reading;
+  kubelet: CounterRead;
   agent: CounterBounds;
   within: boolean;
 }
@@ -135,26 +180,25 @@ export interface CpuComparison {
 }
 
 /**
- * The kubelet's CPU counter against the agent's at every kubelet instant the agent's readings
- * surround, and over the longest such interval; undefined with fewer than two such instants
- * `minSpanMs` apart.
+ * The kubelet's CPU counter against the agent's at every kubelet read the agent's reads
+ * surround, and over the longest such interval; undefined with fewer than two such reads whose
+ * stamps are `minSpanMs` apart.
  */
 export function compareCpu(
-  kubelet: readonly Reading[],
-  agent: readonly Reading[],
+  kubelet: readonly CounterRead[],
+  agent: readonly CounterRead[],
   bandwidth: CpuBandwidth,
   minSpanMs: number,
-  slackMs = STAMP_SLACK_MS,
 ): CpuComparison | undefined {
   const instants: CpuInstant[] = [];
-  for (const k of distinct(kubelet)) {
-    const bounds = counterAt(agent, k.time, bandwidth, slackMs);
+  for (const k of distinctReads(kubelet)) {
+    const bounds = counterAt(agent, k, bandwidth);
     if (bounds)
       instants.push({ kubelet: k, agent: bounds, within: bounds.low <= k.value && k.value <= bounds.high });
   }
   const from = instants[0];
   const to = instants.at(-1);
-  if (!from || !to || to.kubelet.time - from.kubelet.time < minSpanMs) return undefined;
+  if (!from || !to || to.kubelet.from - from.kubelet.from < minSpanMs) return undefined;
   const kubeletDelta = to.kubelet.value - from.kubelet.value;
   const deltaLow = to.agent.low - from.agent.high;
   const deltaHigh = to.agent.high - from.agent.low;
@@ -228,37 +272,55 @@ export function parseContainerRef(text: string): ContainerRef {
 }
 
 export interface ContainerSeries {
-  cpu: Reading[];
+  cpu: CounterRead[];
   workingSet: Reading[];
 }
 
-export interface SavedAnswers {
-  kubelet: { time: number; text: string }[];
-  agent: { time: number; report: NodeReport }[];
+/** One saved answer: when it was asked for and when it was in, ms since epoch. */
+export interface SavedAnswer<T> {
+  asked: number;
+  answered: number;
+  body: T;
 }
 
-/** The answers saved in DIR, by the time in their names. */
+export interface SavedAnswers {
+  kubelet: SavedAnswer<string>[];
+  agent: SavedAnswer<NodeReport>[];
+}
+
+/** The answers saved in DIR, by the times in their names. */
 export function readAnswers(dir: string): SavedAnswers {
   const answers: SavedAnswers = { kubelet: [], agent: [] };
   for (const name of readdirSync(dir).sort()) {
-    const m = /^(kubelet|agent)-(\d+)\.(prom|json)$/.exec(name);
+    const m = /^(kubelet|agent)-(\d+)-(\d+)\.(prom|json)$/.exec(name);
     if (!m) continue;
     const text = readFileSync(join(dir, name), 'utf8');
-    const time = Number(m[2]);
-    if (m[1] === 'kubelet') answers.kubelet.push({ time, text });
-    else answers.agent.push({ time, report: JSON.parse(text) as NodeReport });
+    const times = { asked: Number(m[2]), answered: Number(m[3]) };
+    if (m[1] === 'kubelet') answers.kubelet.push({ ...times, body: text });
+    else answers.agent.push({ ...times, body: JSON.parse(text) as NodeReport });
   }
   return answers;
 }
 
-/** The kubelet's figures for one container, each with the kubelet's own stamp. */
-export function kubeletSeries(answers: SavedAnswers, ref: ContainerRef): ContainerSeries {
-  const series: ContainerSeries = { cpu: [], workingSet: [] };
-  for (const { time, text } of answers.kubelet) {
-    const c = parseResourceMetrics(text, time).containers.find(
+export interface KubeletSeries extends ContainerSeries {
+  /** Answers whose CPU stamp is not within their request: the reads' intervals do not hold. */
+  stampsOutsideRequest: SavedAnswer<string>[];
+}
+
+/**
+ * The kubelet's figures for one container: each CPU read from its stamp to when the answer was
+ * in, each working set at its stamp.
+ */
+export function kubeletSeries(answers: SavedAnswers, ref: ContainerRef): KubeletSeries {
+  const series: KubeletSeries = { cpu: [], workingSet: [], stampsOutsideRequest: [] };
+  for (const answer of answers.kubelet) {
+    const c = parseResourceMetrics(answer.body, answer.asked).containers.find(
       (x) => x.namespace === ref.namespace && x.pod === ref.pod && x.container === ref.container,
     );
-    if (c?.cpu) series.cpu.push({ time: c.cpu.time, value: c.cpu.coreSecondsTotal });
+    if (c?.cpu) {
+      if (c.cpu.time < answer.asked || c.cpu.time > answer.answered) series.stampsOutsideRequest.push(answer);
+      else series.cpu.push({ from: c.cpu.time, to: answer.answered, value: c.cpu.coreSecondsTotal });
+    }
     if (c?.memoryWorkingSet)
       series.workingSet.push({ time: c.memoryWorkingSet.time, value: c.memoryWorkingSet.bytes });
   }
@@ -273,12 +335,12 @@ function containerOf(report: NodeReport, ref: ContainerRef): ContainerStats | un
   return podOf(report, ref.namespace, ref.pod)?.containers.find((c) => c.name === ref.container);
 }
 
-/** The agent's figures for one container, each with the time the agent read it. */
+/** The agent's figures for one container: each CPU read over [readStart, time], working sets at time. */
 export function agentSeries(answers: SavedAnswers, ref: ContainerRef): ContainerSeries {
   const series: ContainerSeries = { cpu: [], workingSet: [] };
-  for (const { report } of answers.agent) {
-    const c = containerOf(report, ref);
-    if (c?.cpu) series.cpu.push({ time: c.time, value: c.cpu.usageCoreSeconds });
+  for (const { body } of answers.agent) {
+    const c = containerOf(body, ref);
+    if (c?.cpu) series.cpu.push({ from: c.readStart, to: c.time, value: c.cpu.usageCoreSeconds });
     if (c?.memory) series.workingSet.push({ time: c.time, value: c.memory.workingSetBytes });
   }
   return series;
@@ -291,27 +353,36 @@ const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(3);
 const kib = (bytes: number) => (bytes / 1024).toFixed(0);
 const msOf = (seconds: number) => (seconds * 1000).toFixed(1);
 
+const interval = (r: CounterRead) => `${clock(r.from)}+${r.to - r.from} ms`;
+
 export function describeCpu(label: string, c: CpuComparison): string[] {
-  const span = (c.to.kubelet.time - c.from.kubelet.time) / 1000;
+  const span = (c.to.kubelet.from - c.from.kubelet.from) / 1000;
   const error = c.kubeletDelta - c.agentDelta;
   const lines = [
     `${label}: CPU    kubelet ${c.kubeletDelta.toFixed(4)} core-s, agent ${c.agentDelta.toFixed(4)} core-s over the kubelet's ${span.toFixed(3)} s ` +
-      `(${clock(c.from.kubelet.time)} .. ${clock(c.to.kubelet.time)}): difference ${msOf(error)} ms ` +
+      `(${clock(c.from.kubelet.from)} .. ${clock(c.to.kubelet.from)}): difference ${msOf(error)} ms ` +
       `(${((100 * error) / c.agentDelta).toFixed(3)}%), allowed ${msOf(c.deltaLow - c.agentDelta)} .. +${msOf(c.deltaHigh - c.agentDelta)} ms`,
   ];
-  // Every instant: how far the kubelet is from the agent's estimate, and how wide the bounds are.
+  // Every read: how far the kubelet is from the agent's estimate, how wide the bounds are, and
+  // how long each side's reads may have taken (the intervals the bounds allow for).
   const offsets = c.instants.map((i) => Math.abs(i.kubelet.value - i.agent.estimate));
   const widths = c.instants.map((i) => i.agent.high - i.agent.low);
-  const gaps = c.instants.map((i) => i.agent.after.time - i.agent.before.time);
+  const gaps = c.instants.map((i) => i.agent.after.from - i.agent.before.to);
+  const kubeletReads = c.instants.map((i) => i.kubelet.to - i.kubelet.from);
+  const agentReads = c.instants.flatMap((i) => [
+    i.agent.before.to - i.agent.before.from,
+    i.agent.after.to - i.agent.after.from,
+  ]);
   lines.push(
-    `${label}: CPU    at each of the kubelet's ${c.instants.length} instants: ${c.instants.filter((i) => i.within).length} within the bounds, ` +
-      `kubelet - agent's estimate at most ${msOf(Math.max(...offsets))} ms (bounds ${msOf(Math.min(...widths))} .. ${msOf(Math.max(...widths))} ms wide, ` +
-      `agent readings ${Math.min(...gaps)} .. ${Math.max(...gaps)} ms apart)`,
+    `${label}: CPU    at each of the kubelet's ${c.instants.length} reads: ${c.instants.filter((i) => i.within).length} within the bounds, ` +
+      `kubelet - agent's estimate at most ${msOf(Math.max(...offsets))} ms (bounds ${msOf(Math.min(...widths))} .. ${msOf(Math.max(...widths))} ms wide; ` +
+      `kubelet reads within ${Math.min(...kubeletReads)} .. ${Math.max(...kubeletReads)} ms of their stamp, agent reads ${Math.min(...agentReads)} .. ${Math.max(...agentReads)} ms long, ` +
+      `${Math.min(...gaps)} .. ${Math.max(...gaps)} ms apart around them)`,
   );
   for (const i of c.instants.filter((x) => !x.within))
     lines.push(
-      `${label}:   OUTSIDE at ${clock(i.kubelet.time)}: kubelet ${i.kubelet.value.toFixed(6)} core-s, agent ${i.agent.estimate.toFixed(6)}, ` +
-        `bounds ${i.agent.low.toFixed(6)} .. ${i.agent.high.toFixed(6)} (readings at ${clock(i.agent.before.time)}, ${clock(i.agent.after.time)})`,
+      `${label}:   OUTSIDE at ${interval(i.kubelet)}: kubelet ${i.kubelet.value.toFixed(6)} core-s, agent ${i.agent.estimate.toFixed(6)}, ` +
+        `bounds ${i.agent.low.toFixed(6)} .. ${i.agent.high.toFixed(6)} (agent reads at ${interval(i.agent.before)}, ${interval(i.agent.after)})`,
     );
   return lines;
 }
@@ -373,6 +444,9 @@ function main(): number {
       cpu: { type: 'string' },
       'quota-us': { type: 'string' },
       'period-us': { type: 'string' },
+      'slice-us': { type: 'string' },
+      'tick-us': { type: 'string' },
+      'burst-us': { type: 'string' },
       memory: { type: 'string', multiple: true },
       io: { type: 'string' },
     },
@@ -390,16 +464,26 @@ function main(): number {
   const busy = parseContainerRef(values.cpu);
   const bandwidth: CpuBandwidth = { cpus };
   if (values['quota-us'] && Number(values['quota-us']) > 0) {
+    if (!values['slice-us'] || !values['tick-us'])
+      throw new Error('a CPU quota needs --slice-us and --tick-us (what a CPU may hold over and overrun)');
     bandwidth.quotaUs = Number(values['quota-us']);
     bandwidth.periodUs = Number(values['period-us']);
+    bandwidth.sliceUs = Number(values['slice-us']);
+    bandwidth.tickUs = Number(values['tick-us']);
+    bandwidth.burstUs = Number(values['burst-us'] ?? 0);
   }
   const k = kubeletSeries(answers, busy);
   const a = agentSeries(answers, busy);
+  for (const answer of k.stampsOutsideRequest)
+    failures.push(
+      `${busy.container}: the kubelet's CPU stamp of the answer asked at ${answer.asked} is not within its request ` +
+        `(${answer.asked} .. ${answer.answered}): its figures are not fresh per scrape, so the read's interval is unknown`,
+    );
   const cpu = compareCpu(k.cpu, a.cpu, bandwidth, MIN_SPAN_MS);
   if (!cpu)
     failures.push(
       `${busy.container}: no two kubelet CPU readings ${MIN_SPAN_MS / 1000} s apart between the agent's ` +
-        `(kubelet ${distinct(k.cpu).length}, agent ${distinct(a.cpu).length} distinct readings)`,
+        `(kubelet ${distinctReads(k.cpu).length}, agent ${distinctReads(a.cpu).length} distinct reads)`,
     );
   else {
     describeCpu(busy.container, cpu).forEach(print);
@@ -426,7 +510,7 @@ function main(): number {
   if (values.io) {
     const [namespace = '', name = ''] = values.io.split('/');
     const last = answers.agent.at(-1);
-    const pod = last && podOf(last.report, namespace, name);
+    const pod = last && podOf(last.body, namespace, name);
     if (!pod) failures.push(`the agent's last answer has no pod ${values.io}`);
     else {
       const io = describeIo(pod);

@@ -24,6 +24,8 @@
 # the burner pod's network, block I/O and processes as the agent reads them are printed and
 # must be there. Everything is torn down on every
 # path; the last check is that nothing is left running. Needs root (a real node).
+# `node-e2e.sh agent-compare [RUNS]` (make e2e-node-agent) sets the node up the same way and runs
+# only the agent-vs-kubelet comparison RUNS times in a row (20 by default).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/testenv/lib.sh
@@ -54,7 +56,9 @@ inner_cleanup() {
   e2e_cleanup
 }
 
-inner() { # KUBECONFIG: runs inside the node's network namespace
+# What both inner runs need inside the node's network namespace: kubectl on KUBECONFIG, the
+# scenario's steps with the image built here, the teardown on exit.
+inner_setup() { # KUBECONFIG
   export KUBECONFIG=$1
   k() { kubectl "$@"; }
   # shellcheck source=../e2e/scenario.sh
@@ -64,7 +68,10 @@ inner() { # KUBECONFIG: runs inside the node's network namespace
   # A command that fails under set -e says where (die says why; this covers the rest).
   set -E
   trap 'printf "[e2e-node] error: \"%s\" failed (line %s)\n" "$BASH_COMMAND" "$LINENO" >&2' ERR
+}
 
+# The operator as users install it: two replicas and FerretDB on its volume, ready.
+install_operator() {
   phase "kubectl apply -k manifests/overlays/node"
   local started=$SECONDS
   k apply --server-side -k manifests/overlays/node >/dev/null
@@ -75,6 +82,39 @@ inner() { # KUBECONFIG: runs inside the node's network namespace
   k -n "$OPERATOR_NAMESPACE" get pvc data-kube-usage-mongodb-0 -o 'jsonpath={.status.phase}' | grep -qx Bound ||
     die "the store's volume is not bound"
   e2e_pass "installed with kubectl apply -k: 2 operator replicas and FerretDB on its volume ready in $((SECONDS - started)) s"
+}
+
+# make e2e-node-agent: the node as the e2e sets it up (the operator and the agent installed from
+# the manifests, the scenario's workloads and policy, so the operator collects as it does there),
+# then only the agent-vs-kubelet comparison, RUNS times in a row: each run's figures, then how
+# many runs failed.
+inner_agent_compare() { # KUBECONFIG RUNS
+  inner_setup "$1"
+  local runs=$2 run failed=0
+  install_operator
+  install_agent
+  e2e_begin
+  e2e_step1_workloads
+  e2e_reader_account
+  for ((run = 1; run <= runs; run++)); do
+    if agent_vs_kubelet "run $run of $runs"; then
+      printf '[e2e-node] run %d of %d: passed\n' "$run" "$runs"
+    else
+      failed=$((failed + 1))
+      printf '[e2e-node] run %d of %d: FAILED\n' "$run" "$runs"
+    fi
+  done
+  e2e_cleanup
+  E2E_NS=""
+  printf 'e2e-node-agent: %d runs of the agent-vs-kubelet comparison\n' "$runs"
+  printf '%d passed, %d failed\n' $((runs - failed)) "$failed"
+  ((failed == 0))
+}
+
+inner() { # KUBECONFIG: runs inside the node's network namespace
+  inner_setup "$1"
+
+  install_operator
   install_agent
 
   e2e_begin
@@ -93,7 +133,11 @@ inner() { # KUBECONFIG: runs inside the node's network namespace
   e2e_step2_api
   # Before the failover (it only reads, in time the run waits anyway): the agent's figures
   # against the kubelet's.
-  agent_vs_kubelet
+  if agent_vs_kubelet; then
+    e2e_pass "the agent's CPU counter and working sets match the kubelet's; the burner pod's I/O figures are there"
+  else
+    fail_later "the agent's figures do not match the kubelet's (or lack the pod's I/O; see above)"
+  fi
   sleep_until $((failover_from + FAILOVER_OFFSET_SECONDS))
   phase "the leader is killed $FAILOVER_OFFSET_SECONDS s into the failover window: the standby takes over"
   e2e_step3_failover
@@ -174,23 +218,50 @@ install_agent() {
   e2e_pass "the agent DaemonSet from the manifests is ready on $REAL_NODE ($pod) in $((SECONDS - started)) s"
 }
 
-# A container's CFS bandwidth from its cgroup folder: "QUOTA_US PERIOD_US" (quota 0: no limit).
+# A container's CFS bandwidth from its cgroup folder: "QUOTA_US PERIOD_US BURST_US" (quota 0: no
+# limit; burst 0 where the kernel has none).
 cpu_bandwidth() { # DIR
+  local burst=0
   if [[ -f $1/cpu.cfs_quota_us ]]; then
-    awk -v p="$(cat "$1/cpu.cfs_period_us")" '{print ($1 < 0 ? 0 : $1), p}' "$1/cpu.cfs_quota_us"
+    [[ -f $1/cpu.cfs_burst_us ]] && burst=$(cat "$1/cpu.cfs_burst_us")
+    awk -v p="$(cat "$1/cpu.cfs_period_us")" -v b="$burst" '{print ($1 < 0 ? 0 : $1), p, b}' "$1/cpu.cfs_quota_us"
   else
-    awk '{print ($1 == "max" ? 0 : $1), $2}' "$1/cpu.max"
+    [[ -f $1/cpu.max.burst ]] && burst=$(cat "$1/cpu.max.burst")
+    awk -v b="$burst" '{print ($1 == "max" ? 0 : $1), $2, b}' "$1/cpu.max"
   fi
+}
+
+# The scheduler tick in microseconds (1 s / CONFIG_HZ), from the running kernel's configuration;
+# 10000 (HZ=100, the longest tick Linux offers) when the configuration cannot be read.
+scheduler_tick_us() {
+  local hz=""
+  if [[ -r /proc/config.gz ]]; then
+    hz=$(zcat /proc/config.gz | sed -n 's/^CONFIG_HZ=//p')
+  elif [[ -r /boot/config-$(uname -r) ]]; then
+    hz=$(sed -n 's/^CONFIG_HZ=//p' "/boot/config-$(uname -r)")
+  fi
+  echo $((1000000 / ${hz:-100}))
+}
+
+# GET URL with TOKEN into DIR/NAME-<asked>-<answered>.EXT: when it was asked for and when the
+# answer was in, ms since epoch (the comparison needs both).
+save_answer() { # TOKEN URL DIR NAME EXT
+  local asked answered tmp="$3/.$4.partial"
+  asked=$(date +%s%3N)
+  curl -sfk -H "Authorization: Bearer $1" -o "$tmp" "$2" || return 1
+  answered=$(date +%s%3N)
+  mv "$tmp" "$3/$4-$asked-$answered.$5"
 }
 
 # The agent's /stats and the kubelet's /metrics/resource, both asked with the operator's own
 # token (the shipped RBAC grants it nodes/stats and nodes/metrics), every 0.4 s for
 # AGENT_COMPARE_SECONDS; then the burner's CPU counter and working set and the holder's working
-# set compared at the kubelet's instants (scripts/testenv/agent-vs-kubelet.ts says how, and the
-# bounds), and the burner pod's I/O figures printed.
-agent_vs_kubelet() {
-  log "the node agent against the kubelet on $REAL_NODE"
-  local node_ip token code dir deadline burner holder cgroup bandwidth quota period
+# set compared at the kubelet's reads (scripts/testenv/agent-vs-kubelet.ts says how, and the
+# bounds), and the burner pod's I/O figures printed. Returns 1 when a figure is outside its
+# bounds; dies when an endpoint refuses.
+agent_vs_kubelet() { # [LABEL]
+  log "the node agent against the kubelet on $REAL_NODE${1:+ ($1)}"
+  local node_ip token code dir deadline burner holder cgroup quota period burst
   node_ip=$(k get node "$REAL_NODE" -o 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}')
   local agent="https://$node_ip:$AGENT_PORT" kubelet="https://$node_ip:10250"
   # The agents' and the kubelet's serving certificates are self-signed: -k, as the operator's
@@ -199,28 +270,22 @@ agent_vs_kubelet() {
   [[ $code == 403 ]] || die "the agent answered a token without nodes/stats with $code, not 403"
   e2e_pass "the agent refuses a token that may not get nodes/stats of its node (403)"
   token=$(k -n "$OPERATOR_NAMESPACE" create token kube-usage-operator --duration=10m)
-  dir="$E2E_WORKDIR/agent-vs-kubelet"
-  mkdir -p "$dir"
+  dir=$(mktemp -d "$E2E_WORKDIR/agent-vs-kubelet.XXXXXX")
   deadline=$((SECONDS + AGENT_COMPARE_SECONDS))
   while ((SECONDS < deadline)); do
-    curl -sfk -H "Authorization: Bearer $token" -o "$dir/kubelet-$(date +%s%3N).prom" "$kubelet/metrics/resource" ||
+    save_answer "$token" "$kubelet/metrics/resource" "$dir" kubelet prom ||
       die "the kubelet's /metrics/resource refused the operator's token"
-    curl -sfk -H "Authorization: Bearer $token" -o "$dir/agent-$(date +%s%3N).json" "$agent/stats" ||
-      die "the agent's /stats refused the operator's token"
+    save_answer "$token" "$agent/stats" "$dir" agent json || die "the agent's /stats refused the operator's token"
     sleep 0.4
   done
   burner=$(k -n "$E2E_NS" get pods -l app=burner -o 'jsonpath={.items[0].metadata.name}')
   holder=$(k -n "$E2E_NS" get pods -l app=holder -o 'jsonpath={.items[0].metadata.name}')
   cgroup=$(container_cgroup burner cpu)
-  bandwidth=$(cpu_bandwidth "$cgroup")
-  read -r quota period <<<"$bandwidth"
-  if node_modules/.bin/tsx scripts/testenv/agent-vs-kubelet.ts --dir "$dir" --cpus "$(getconf _NPROCESSORS_ONLN)" \
+  read -r quota period burst <<<"$(cpu_bandwidth "$cgroup")"
+  node_modules/.bin/tsx scripts/testenv/agent-vs-kubelet.ts --dir "$dir" --cpus "$(getconf _NPROCESSORS_ONLN)" \
     --page-size "$(getconf PAGESIZE)" --cpu "$E2E_NS/$burner/burner" --quota-us "$quota" --period-us "$period" \
-    --memory "$E2E_NS/$holder/holder" --io "$E2E_NS/$burner"; then
-    e2e_pass "the agent's CPU counter and working sets match the kubelet's; the burner pod's I/O figures are there"
-  else
-    fail_later "the agent's figures do not match the kubelet's (or lack the pod's I/O; see above)"
-  fi
+    --burst-us "$burst" --slice-us "$(cat /proc/sys/kernel/sched_cfs_bandwidth_slice_us)" --tick-us "$(scheduler_tick_us)" \
+    --memory "$E2E_NS/$holder/holder" --io "$E2E_NS/$burner"
 }
 
 # ---- the kernel's counters -------------------------------------------------------------
@@ -368,11 +433,19 @@ main() {
   trap teardown EXIT
   trap 'exit 130' INT TERM
   timed "cluster and node up" bash scripts/testenv/node.sh up "$NAME" "$workdir/kubeconfig"
-  timed "install and scenario" bash scripts/testenv/node.sh exec bash "$0" inner "$workdir/kubeconfig"
+  if [[ -n $AGENT_COMPARE_RUNS ]]; then
+    timed "install and $AGENT_COMPARE_RUNS comparisons" bash scripts/testenv/node.sh exec bash "$0" inner-agent-compare \
+      "$workdir/kubeconfig" "$AGENT_COMPARE_RUNS"
+  else
+    timed "install and scenario" bash scripts/testenv/node.sh exec bash "$0" inner "$workdir/kubeconfig"
+  fi
 }
 
+AGENT_COMPARE_RUNS=""
 case "${1:-}" in
   inner) inner "$2" ;;
+  inner-agent-compare) inner_agent_compare "$2" "$3" ;;
+  agent-compare) AGENT_COMPARE_RUNS=${2:-20} main ;;
   "") main ;;
-  *) die "usage: node-e2e.sh" ;;
+  *) die "usage: node-e2e.sh [agent-compare [RUNS]]" ;;
 esac

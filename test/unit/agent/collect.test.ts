@@ -90,13 +90,19 @@ describe('cgroup v2, systemd driver', () => {
 
     const hierarchy = await detectHierarchy(root);
     expect(hierarchy.version).toBe(2);
-    const report = await new NodeCollector({ node: 'n1', hierarchy, proc, topProcesses: 5 }).collect(pods());
+    // A clock that moves at every look: the files are read between a container's two stamps.
+    let clock = 0;
+    const now = () => (clock += 1000);
+    const report = await new NodeCollector({ node: 'n1', hierarchy, proc, topProcesses: 5, now }).collect(
+      pods(),
+    );
     expect(report.podsWithoutCgroup.map((p) => p.name).sort()).toEqual(['db', 'pending']);
     expect(report.readErrors).toEqual([]);
     const [web] = report.pods;
     expect(web).toMatchObject({ name: 'web', uid: UID_A, qos: 'burstable', cgroupDriver: 'systemd' });
     expect(web?.containers.map((c) => c.name ?? c.id)).toEqual(['app', 'sidecar', ID_PAUSE]);
     const appStats = web?.containers[0];
+    expect(appStats?.readStart).toBeLessThan(appStats!.time);
     expect(appStats?.cpu).toEqual({
       usageCoreSeconds: 3,
       userCoreSeconds: 2,

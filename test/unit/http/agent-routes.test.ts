@@ -46,6 +46,7 @@ const pod: PodStats = {
     {
       id: APP_ID,
       name: 'app',
+      readStart: T0 - 2010,
       time: T0 - 2000,
       cpu: { usageCoreSeconds: 12.75, periods: 10, throttledPeriods: 3, throttledSeconds: 0.5 },
       blockIo: {
@@ -63,7 +64,7 @@ const pod: PodStats = {
         ],
       },
     },
-    { id: SIDE_ID, name: 'sidecar', time: T0 - 2000, processes: { count: 1, top: [] } },
+    { id: SIDE_ID, name: 'sidecar', readStart: T0 - 2010, time: T0 - 2000, processes: { count: 1, top: [] } },
   ],
 };
 

@@ -112,6 +112,7 @@ describe('AgentIoJoiner', () => {
       containers: ['web', 'app'].map((name) => ({
         id: name,
         name,
+        readStart: time,
         time,
         blockIo: { readBytes: 0, writeBytes: written, readOps: 0, writeOps: 0, devices: [] },
         processes: { count: 1, top: [] },
