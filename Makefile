@@ -37,10 +37,9 @@ lint: deps ## ESLint and Prettier
 	$(NPM) run lint
 
 .PHONY: test
-test: ## Type-check, lint, unit and integration tests, then the real-node e2e (root; starts and stops everything it needs)
+test: ## Type-check, lint, unit tests, then the integration tests and the real-node e2e side by side (root; starts and stops everything it needs)
 	$(MAKE) --no-print-directory -j3 test-prepare
-	$(NPM) run test:integration
-	bash scripts/testenv/node-e2e.sh
+	NPM=$(NPM) bash scripts/testenv/integration-and-node.sh
 
 # What `make test` does before the integration tests, in three chains side by side: the test
 # binaries (CPU: compiling Go), the checks and unit tests (need no servers), and the Debian
