@@ -455,11 +455,34 @@ spec: {selector: {matchLabels: {pod: a1}}, interval: 20s}
     };
     const untilT0 = async (offsetMs: number) =>
       waitFor(`T0 + ${offsetMs} ms`, () => Date.now() >= t0 + offsetMs, { timeoutMs: offsetMs + 60_000 });
+    /**
+     * The latest first reading of the pods' containers: the first span [start, first reading]
+     * is pro-rated by time while kwok's counter starts at its origin, so the windows' edges keep
+     * out of it (edges after the pods start are placed after this).
+     */
+    const firstReadingOf = (pods: PodPlan[]) =>
+      waitFor(
+        `a first reading of every container of ${pods.map((p) => p.name).join(', ')}`,
+        async () => {
+          let latest = 0;
+          for (const pod of pods)
+            for (const container of pod.containers) {
+              const { uid } = series.get(`${pod.name}/${container.name}`)!;
+              const first = (await readings(uid, container.name))[0];
+              if (!first) return undefined;
+              latest = Math.max(latest, first.time.getTime());
+            }
+          return latest;
+        },
+        { timeoutMs: 90_000, intervalMs: 1000 },
+      );
     await untilT0(62_000);
     await startPlanned(PLAN.filter((p) => p.late));
+    const lateFirst = await firstReadingOf(PLAN.filter((p) => p.late));
+    const deletionsFrom = Math.max(t0 + 82_123, lateFirst + 123);
 
     // Pods deleted mid-run: billed to their last reading.
-    await untilT0(85_000);
+    await untilT0(Math.max(85_000, deletionsFrom + 2_877 - t0));
     /** When each deletion was sent: kwok and the operator see it some time after. */
     const deleteSentAt = new Map<string, number>();
     for (const pod of PLAN.filter((p) => p.deleted)) {
@@ -473,7 +496,7 @@ spec: {selector: {matchLabels: {pod: a1}}, interval: 20s}
     checks.push({ label: 'before the failover', from: t0 + 1_517, to: t0 + 60_093, offset: 0 });
 
     // SIGKILL the leader while it writes a cycle: the moment a reading of a new cycle is stored.
-    await untilT0(100_000);
+    await untilT0(Math.max(100_000, lateFirst + 17_789 - t0));
     const latestTime = async () =>
       (
         await snapshots
@@ -549,12 +572,15 @@ spec: {selector: {matchLabels: {pod: a1}}, interval: 20s}
     const replicaC = start('replica-c');
     const urlC = await urlOf(replicaC);
 
-    // Collection goes on for a while under the new leader.
-    const end = killedAt + 65_000;
+    // Collection goes on for a while under the new leader (the edges after the failover also
+    // after the first reading of the pod it started).
+    const gapFirst = await firstReadingOf(gapPods);
+    const later = Math.max(0, gapFirst + 1 - (killedAt + 44_451));
+    const end = killedAt + 65_000 + later;
     checks.push(
       { label: 'the whole run', from: t0 + 3_217, to: end - 4_561, offset: 0 },
-      { label: 'across the failover', from: killedAt - 17_789, to: killedAt + 44_451, offset: 330 },
-      { label: 'deletions, failover', from: t0 + 82_123, to: killedAt + 47_891, offset: -420 },
+      { label: 'across the failover', from: killedAt - 17_789, to: killedAt + 44_451 + later, offset: 330 },
+      { label: 'deletions, failover', from: deletionsFrom, to: killedAt + 47_891 + later, offset: -420 },
     );
     const lastEdge = Math.max(...checks.map((x) => x.to));
     await waitFor(
