@@ -111,6 +111,43 @@ async function setContainerId(namespace: string, name: string, containerId: stri
   }));
 }
 
+/**
+ * Waits until a stopped process's cgroup CPU counters hold still: the kernel accounts a task's
+ * last slice when it takes it off the run queue, and /proc/<pid>/wchan names where it sleeps
+ * only once it is off it (`do_signal_stop`; `T` in /proc/<pid>/stat is set before). A quota
+ * period that the cgroup ended throttled is counted (nr_throttled, throttled_time) by the period
+ * timer when that period ends, so the counters are then read until two reads more than a
+ * period apart agree.
+ */
+async function waitForStillCpu(pod: FixturePod): Promise<void> {
+  const pid = pod.main!.pid;
+  await waitFor(
+    `process ${pid} of ${pod.name} stopped and off the run queue`,
+    async () => (await readFile(`/proc/${pid}/wchan`, 'utf8')).trim() === 'do_signal_stop',
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
+  const periodMs = Number(await readFile(join(pod.cgroups.cpu, 'cpu.cfs_period_us'), 'utf8')) / 1000;
+  const counters = async () =>
+    (
+      await Promise.all([
+        readFile(join(pod.cgroups.cpu, 'cpu.stat'), 'utf8'),
+        readFile(join(pod.cgroups.cpuacct, 'cpuacct.usage'), 'utf8'),
+        readFile(join(pod.cgroups.unified, 'cpu.stat'), 'utf8'),
+      ])
+    ).join('\n');
+  let previous: string | undefined;
+  await waitFor(
+    `the CPU counters of ${pod.name} unchanged over a quota period`,
+    async () => {
+      const now = await counters();
+      const still = now === previous;
+      previous = now;
+      return still;
+    },
+    { timeoutMs: 30_000, intervalMs: 2 * periodMs },
+  );
+}
+
 export async function startKernelFixture(namespace: string, node: string): Promise<KernelFixture> {
   await sweepStaleSandboxes();
   const sandbox = new KernelSandbox();
@@ -154,6 +191,16 @@ export async function startKernelFixture(namespace: string, node: string): Promi
     };
     await writeAndReadBack();
     writer.main = await sandbox.start(all(writer), 'sleep 3600');
+    // Its block I/O counters hold still from when `sleep` sleeps: loading it (a read from the
+    // disk when not cached) is over by then.
+    const sleeper = writer.main.pid;
+    await waitFor(
+      'the writer asleep',
+      async () =>
+        (await readFile(`/proc/${sleeper}/comm`, 'utf8')).trim() === 'sleep' &&
+        (await readFile(`/proc/${sleeper}/wchan`, 'utf8')).trim() === 'hrtimer_nanosleep',
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
 
     const talker = await pod('talker', 'burstable', 'systemd');
     const net = await sandbox.netnsPair();
@@ -178,13 +225,15 @@ export async function startKernelFixture(namespace: string, node: string): Promi
     );
     if (!existsSync(done)) throw new Error(`the talker failed: ${talker.main.stderr()}`);
 
-    // Let the busy loop run into its quota a few times, then freeze it: its counters stay put.
+    // Let the busy loop run into its quota a few times, then freeze it: once it is off the run
+    // queue and its last period is counted, its counters stay put.
     await waitFor(
       'the busy loop throttled',
       async () => /nr_throttled [1-9]/.test(await readFile(join(busy.cgroups.cpu, 'cpu.stat'), 'utf8')),
       { timeoutMs: 30_000, intervalMs: 200 },
     );
     busy.main.child.kill('SIGSTOP');
+    await waitForStillCpu(busy);
     const exchange = async (count: number) => {
       await sandbox.runIn(all(talker), `ip netns exec ${net.a} python3 -c '${talkProgram(net, count)}'`);
     };

@@ -328,18 +328,29 @@ spec:
   it('exports the chargeback at the prices entered as CSV whose numbers are the API figures', async () => {
     await goto(`#/namespaces?ns=${tenant}&groupBy=pod`);
     await page.waitForSelector('#chargeback-table');
-    // A custom window that ended at a minute's edge a minute ago or more: no sample still on
-    // its way and no open bucket changes its figures between the export and the check. Wait
-    // until such a window holds CPU usage of both pods.
+    // A custom window whose figures cannot change between the export and the check:
+    // - it lies inside one 5m bucket, whose edge the window cuts, so it is answered from the raw
+    //   readings whether or not that bucket is written meanwhile (a stored bucket sums the same
+    //   pieces in another order: equal only to rounding);
+    // - every pod has a stored reading after its end: a series' readings are stored in time
+    //   order, so no reading still on its way has a span in the window.
+    // Wait until such a window holds CPU usage of both pods.
     const summaryOf = (from: Date, to: Date) =>
       api<{ items: SummaryItem[] }>(
         `/api/v1/usage/summary?${new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), groupBy: 'pod', namespace: tenant }).toString()}`,
       );
+    const readAfter = async (pod: string, at: Date) => {
+      const r = await api<{ containers?: { points: { time: string }[] }[] }>(
+        `/api/v1/namespaces/${tenant}/pods/${pod}/usage/history?granularity=raw`,
+      );
+      return (r.body.containers ?? []).some((c) => c.points.some((p) => Date.parse(p.time) > at.getTime()));
+    };
     const { from, to } = await waitFor(
-      'a closed window with CPU usage of both pods',
+      'a settled window with CPU usage of both pods',
       async () => {
-        const end = new Date(Math.floor((Date.now() - 60_000) / 60_000) * 60_000);
-        const start = new Date(end.getTime() - 3_600_000);
+        const end = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+        const start = new Date(Math.floor((end.getTime() - 1) / 300_000) * 300_000 + 1_000);
+        if (!(await readAfter('web', end)) || !(await readAfter('hot', end))) return undefined;
         const r = await summaryOf(start, end);
         return r.body.items.length === 2 && r.body.items.every((i) => i.cpuCoreHours > 0)
           ? { from: start, to: end }
