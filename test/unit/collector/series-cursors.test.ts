@@ -53,13 +53,19 @@ describe('SeriesCursors', () => {
     });
   });
 
-  it('tells a reset without a start time by the counter going down, and credits the new counter', () => {
+  it('tells a reset by the counter going down only when no start time is known at all, and credits the new counter', () => {
     const c = cursors();
-    c.advance(counter(T0, 100, undefined, undefined));
-    expect(c.advance(counter(T0 + 15_000, 2, undefined, undefined))).toMatchObject({
+    const unstarted = (time: number, total: number) => {
+      const reading = counter(time, total);
+      delete reading.startTime;
+      return reading;
+    };
+    c.advance(unstarted(T0, 100));
+    expect(c.advance(unstarted(T0 + 15_000, 2))).toMatchObject({
       kind: 'restart',
       from: T0,
       cpuCoreSeconds: 2,
+      cpuCores: null,
     });
   });
 
@@ -68,7 +74,7 @@ describe('SeriesCursors', () => {
     c.advance(counter(T0, 100, undefined, STARTED + 437));
     // The next reading lacks the start time; the pod's status gives it in whole seconds.
     const reading = counter(T0 + 15_000, 101.5, undefined, undefined);
-    expect(c.advance(reading, STARTED)).toMatchObject({ kind: 'delta', cpuCoreSeconds: 1.5 });
+    expect(c.advance(reading, { startTime: STARTED })).toMatchObject({ kind: 'delta', cpuCoreSeconds: 1.5 });
     expect(c.advance(counter(T0 + 30_000, 103, undefined, STARTED))).toMatchObject({ kind: 'delta' });
     // A start time the source reports that moved by seconds is a restart.
     expect(c.advance(counter(T0 + 45_000, 4, undefined, T0 + 40_000))).toMatchObject({
@@ -128,7 +134,8 @@ describe('SeriesCursors', () => {
       kind: 'since-start',
       from: T0 + 5_000,
       cpuCoreSeconds: 3,
-      cpuCores: 0.2,
+      // One reading is no rate: the current CPU is unknown until the second.
+      cpuCores: null,
       memoryByteSeconds: 100 * 15,
     });
     expect(c.advance(counter(T0 + 20_000, 500))).toMatchObject({ kind: 'base', cpuCoreSeconds: 0 });
