@@ -183,6 +183,8 @@ export class SeriesCursors {
   private readonly names = new Map<string, NamedCounter>();
   /** Per series first listed this term: the last moment it is known not to have been selected. */
   private readonly selectedAfter = new Map<string, number>();
+  /** Series without a cursor yet whose readings were missed this term (their seeded base is before). */
+  private readonly missedUnseeded = new Set<string>();
   /** Containers started at or after this (without a base) are billed from their start. */
   private notBefore: number;
   /** When the cursors were created or last reset. */
@@ -204,6 +206,7 @@ export class SeriesCursors {
   reset(): void {
     this.cursors.clear();
     this.selectedAfter.clear();
+    this.missedUnseeded.clear();
     this.termStart = this.notBefore = this.options.clock.now();
   }
 
@@ -235,6 +238,7 @@ export class SeriesCursors {
   missed(key: string): void {
     const cursor = this.cursors.get(key);
     if (cursor !== undefined) cursor.missed = true;
+    else this.missedUnseeded.add(key);
   }
 
   /** Whether the series has a cursor (a reading taken or a base seeded). */
@@ -257,6 +261,8 @@ export class SeriesCursors {
     if (base.cpuCoreSecondsTotal !== undefined)
       cursor.counter = { total: base.cpuCoreSecondsTotal, time: base.time };
     if (base.memoryBytes !== undefined) cursor.memoryBytes = base.memoryBytes;
+    // Readings this term missed come after the stored base: its next span has missed ones.
+    if (this.missedUnseeded.delete(key)) cursor.missed = true;
     this.cursors.set(key, cursor);
   }
 
@@ -294,6 +300,8 @@ export class SeriesCursors {
     }
     for (const key of this.selectedAfter.keys())
       if (!live(key.slice(0, key.lastIndexOf('/')))) this.selectedAfter.delete(key);
+    for (const key of this.missedUnseeded)
+      if (!live(key.slice(0, key.lastIndexOf('/')))) this.missedUnseeded.delete(key);
     const oldest = this.options.clock.now() - this.nameMemoryMs;
     for (const [name, named] of this.names) if (named.time < oldest) this.names.delete(name);
   }
@@ -408,6 +416,7 @@ export class SeriesCursors {
     if (sourceStart !== undefined) next.sourceStartTime = sourceStart;
     if (memory !== undefined) next.memoryBytes = memory;
     this.cursors.set(key, next);
+    this.missedUnseeded.delete(key);
     this.names.set(nameOf(reading), { podUid: reading.podUid, total, time });
     return {
       kind,
@@ -498,6 +507,7 @@ export class SeriesCursors {
     if (cursor?.sourceStartTime !== undefined && !restarted) next.sourceStartTime = cursor.sourceStartTime;
     if (memory !== undefined) next.memoryBytes = memory;
     this.cursors.set(key, next);
+    this.missedUnseeded.delete(key);
     return {
       kind: 'rate',
       from,

@@ -193,6 +193,31 @@ describe('SeriesCursors', () => {
     });
   });
 
+  it("leaves unmeasured the memory of a new leader's first span when its cycles missed readings before the series was seeded", () => {
+    const c = cursors();
+    c.missed('uid-1/app');
+    c.seed('uid-1/app', {
+      time: T0 - 300_000,
+      cpuCoreSecondsTotal: 100,
+      containerStartTime: STARTED,
+      memoryBytes: 1000,
+    });
+    expect(c.advance(counter(T0 + 15_000, 415, 1000))).toMatchObject({
+      kind: 'delta',
+      cpuCoreSeconds: 315,
+      memoryByteSeconds: null,
+    });
+    // Seeded without missed readings: the trapezoid from the stored base.
+    const d = cursors();
+    d.seed('uid-1/app', {
+      time: T0 - 15_000,
+      cpuCoreSecondsTotal: 100,
+      containerStartTime: STARTED,
+      memoryBytes: 1000,
+    });
+    expect(d.advance(counter(T0, 115, 3000))).toMatchObject({ memoryByteSeconds: 2000 * 15 });
+  });
+
   it('skips a counter that went down with an unchanged start time, and continues from the last good reading', () => {
     const skipped: [SkipReason, number, number][] = [];
     const c = new SeriesCursors({
