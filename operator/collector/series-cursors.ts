@@ -122,6 +122,8 @@ interface Cursor {
   cpuCores: number | null;
   /** A cycle selecting the container got no reading of it since `time`. */
   missed?: boolean;
+  /** The time of the last reading skipped (reported once, whichever policy reads it again). */
+  skipped?: number;
 }
 
 /** What the last counter of a container name was, to recognise a counter kept per pod name. */
@@ -406,9 +408,10 @@ export class SeriesCursors {
         cpuCoreSeconds = difference;
         memoryByteSeconds = cursor.missed ? null : memoryIntegral(cursor.memoryBytes, memory, from, time);
         cpuCores = cpuCoreSeconds / seconds(time - from);
+      } else {
+        // The series was on rates (or a base without a counter): this counter is a new base.
+        cpuCores = cursor.cpuCores;
       }
-      // Else the series was on rates (or a base without a counter): this counter is a new base.
-      if (kind === 'base') cpuCores = cursor.cpuCores;
     }
     const next: Cursor = { time, counter: { total, time }, creditedSinceCounter: 0, cpuCores };
     if (start !== undefined) next.startTime = start;
@@ -457,7 +460,8 @@ export class SeriesCursors {
     reason: SkipReason,
     detail: SkipDetail,
   ): SeriesAdvance {
-    this.options.onSkipped?.(reading, reason, detail);
+    if (cursor.skipped !== time) this.options.onSkipped?.(reading, reason, detail);
+    cursor.skipped = time;
     return {
       kind: 'skipped',
       from: time,

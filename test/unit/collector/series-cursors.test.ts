@@ -239,6 +239,8 @@ describe('SeriesCursors', () => {
       memoryByteSeconds: null,
       cpuCores: 2,
     });
+    // Read again by another policy: skipped again, reported once.
+    expect(read(T0 + 20_000, at(T0 + 20_000) - 30)).toMatchObject({ kind: 'skipped' });
     expect(read(T0 + 30_000)).toMatchObject({
       kind: 'delta',
       from: T0 + 10_000,
