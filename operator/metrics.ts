@@ -9,6 +9,7 @@ export class OperatorMetrics {
   readonly collectionDuration: Histogram<'policy'>;
   readonly collectionsSkipped: Counter<'policy'>;
   readonly samplesCollected: Counter<'policy' | 'source'>;
+  readonly readingsSkipped: Counter<'reason'>;
   readonly samplesWritten: Counter;
   readonly samplesBuffered: Gauge;
   readonly samplesDropped: Counter;
@@ -67,6 +68,14 @@ export class OperatorMetrics {
       name: `${p}samples_collected_total`,
       help: 'Container samples produced by collection cycles, by metrics source.',
       labelNames: ['policy', 'source'],
+      registers,
+    });
+    this.readingsSkipped = new Counter({
+      name: `${p}readings_skipped_total`,
+      help:
+        'CPU counter readings not accounted because they cannot be true: counter-decrease (lower than ' +
+        "the last with the same start time) or above-capacity (more than the node's CPU in the span).",
+      labelNames: ['reason'],
       registers,
     });
     this.samplesWritten = new Counter({

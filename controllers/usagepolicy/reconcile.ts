@@ -166,12 +166,15 @@ export class UsagePolicyReconciler {
       return;
     }
 
+    const created = policy.metadata.creationTimestamp as string | Date | undefined;
+    const createdAt = created === undefined ? NaN : new Date(created).getTime();
     const target: CollectionTarget = {
       policy: key,
       intervalSeconds: config.intervalMs / 1000,
       namespaces: this.namespacesInScope(namespace, config),
       selector: config.selector,
       retention: config.retention,
+      ...(Number.isFinite(createdAt) && { createdAt }),
     };
     const overBudget = this.budgetProblem(key);
     if (overBudget) {

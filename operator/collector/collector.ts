@@ -38,6 +38,8 @@ export interface CollectionTarget {
   selector: LabelSelector;
   /** The policy's retention: a series is kept as long as the longest of the policies selecting it. */
   retention?: Retention;
+  /** The policy's creation, ms since epoch: nothing before it is billed to what it selects. */
+  createdAt?: number;
 }
 
 /**
@@ -95,7 +97,8 @@ export interface PolicyCollectorDeps {
   sinks: readonly CycleSink[];
   clock: Clock;
   logger: Logger;
-  metrics: Pick<OperatorMetrics, 'collectionDuration' | 'samplesCollected'>;
+  metrics: Pick<OperatorMetrics, 'collectionDuration' | 'samplesCollected'> &
+    Partial<Pick<OperatorMetrics, 'readingsSkipped'>>;
   /** The scheduler's count of skipped ticks, reported in the state. */
   skippedCycles?: (policy: ObjectKey) => number;
   /** Up to this many namespaces are listed one call each; more take one cluster-wide list. */
@@ -107,6 +110,8 @@ interface PolicyMemory {
   kubeletRetry?: { at: number; failure: Degradation };
   state?: Omit<PolicyCollectionState, 'skippedCycles'>;
   failingSinks: Set<CycleSink>;
+  /** When the pods of the policy's last accounted cycle of this term were listed, ms. */
+  listedAt?: number;
 }
 
 /** A label selector in the API's query form (`app=web,tier in (a,b),!canary`); undefined when empty. */
@@ -180,6 +185,17 @@ export class PolicyCollector {
     this.maxNamespacedLists = deps.maxNamespacedLists ?? 3;
     this.cursors = new SeriesCursors({
       clock: deps.clock,
+      onSkipped: (reading, reason, detail) => {
+        deps.metrics.readingsSkipped?.inc({ reason });
+        deps.logger.debug('CPU counter reading skipped', {
+          namespace: reading.namespace,
+          pod: reading.pod,
+          container: reading.container,
+          node: reading.node,
+          reason,
+          ...detail,
+        });
+      },
       ...(deps.maxRateGapMs !== undefined && { maxRateGapMs: deps.maxRateGapMs }),
     });
     this.seeding = new SeriesSeeding(this.cursors, deps.seriesBases, { logger: deps.logger });
@@ -194,6 +210,7 @@ export class PolicyCollector {
   beginTerm(): void {
     this.cursors.reset();
     this.seeding.reset();
+    for (const memory of this.memory.values()) delete memory.listedAt;
   }
 
   /** Makes a policy's target known (for retention) before its first cycle. */
@@ -226,12 +243,16 @@ export class PolicyCollector {
       pods,
       batch,
       cursors: this.cursors,
+      // A pod listed for the first time was not selected when the previous cycle listed the
+      // policy's pods (nor before the policy existed).
+      selectedAfter: Math.max(target.createdAt ?? -Infinity, memory.listedAt ?? -Infinity),
       notReady,
       retentionOf: (pod) => {
         if (!retentions.has(pod)) retentions.set(pod, this.retentionOf(pod));
         return retentions.get(pod);
       },
     });
+    memory.listedAt = started;
     this.prune(now);
     const sinkError = await this.deliver(cycle, memory);
 

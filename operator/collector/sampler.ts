@@ -13,7 +13,7 @@ import {
 } from '../model.js';
 import type { ContainerReading, ReadingBatch } from '../sources/readings.js';
 import type { ContainerInfo, PodInfo } from './pod-cache.js';
-import type { SeriesAdvance, SeriesCursors } from './series-cursors.js';
+import type { ReadingContext, SeriesAdvance, SeriesCursors } from './series-cursors.js';
 
 export interface CycleInput {
   policy: ObjectKey;
@@ -27,6 +27,11 @@ export interface CycleInput {
   batch: ReadingBatch | undefined;
   /** The process's series cursors, advanced by the readings. */
   cursors: SeriesCursors;
+  /**
+   * The last moment the policy is known not to have selected a pod it lists now for the first
+   * time: its previous cycle's listing this term, else its creation (see SeriesCursors.selected).
+   */
+  selectedAfter?: number;
   /** Series waiting for their stored base: their readings are not accounted this cycle. */
   notReady?: ReadonlySet<string>;
   /** The longest retention of the policies selecting a pod. */
@@ -120,12 +125,28 @@ function containerSample(
   return sample;
 }
 
+/** What the cycle knows of a container besides its reading: its start, its node's CPU. */
+function readingContext(
+  batch: ReadingBatch | undefined,
+  pod: PodInfo,
+  container: ContainerInfo,
+): ReadingContext {
+  const context: ReadingContext = {};
+  if (container.startedAt !== undefined) context.startTime = container.startedAt;
+  const nodeCpuCores = batch?.nodeCpuCores?.get(pod.node);
+  if (nodeCpuCores !== undefined) context.nodeCpuCores = nodeCpuCores;
+  return context;
+}
+
 /**
  * Joins the selected pods with the cycle's readings by pod UID and container. Per container:
  * - with a reading: it advances the series' cursor and the sample accounts for what the cursor
  *   says (a zero span with the current values when the reading was accounted already);
  * - without one (no source, the node unreadable, a new pod not on the endpoint yet, a series
- *   waiting for its base): an uptime-only sample at `now` for a started container, a zero span.
+ *   waiting for its base): an uptime-only sample at `now` for a started container, a zero span
+ *   (the store keeps it for history; it is not the series' latest reading), and the cursor is
+ *   told the reading was missed (the working set up to the next reading is unknown).
+ * Every listed container is reported to the cursors as selected (the first time is kept).
  * Pods of readable nodes with no reading at all are counted in `podsWithoutMetrics`.
  */
 export function buildCycle(input: CycleInput): CycleOutput {
@@ -150,12 +171,14 @@ export function buildCycle(input: CycleInput): CycleOutput {
     for (const container of pod.containers) {
       const key = containerSeriesKey(pod.uid, container.name);
       const reading = readings.get(key);
+      cursors.selected(key, input.selectedAfter ?? -Infinity);
       const advance =
         reading === undefined || input.notReady?.has(key)
           ? undefined
-          : cursors.advance(reading, container.startedAt);
+          : cursors.advance(reading, readingContext(batch, pod, container));
       if (reading !== undefined) read++;
       if (advance === undefined) {
+        cursors.missed(key);
         if (container.startedAt !== undefined)
           samples.push(containerSample(input, pod, labels, container, now, undefined, retention));
         continue;

@@ -7,10 +7,17 @@
  *
  * Accounting rules (see docs/collection.md):
  * - CPU from a cumulative counter: the core-seconds of (previous reading, reading] are the exact
- *   counter difference. A restart (a new start time, or the counter going down) credits the new
+ *   counter difference, however long the span (a gap of missing readings included). A restart (a
+ *   new start time: the source's, or the pod's status when the source gives none) credits the new
  *   counter, all used since the restart, over the span from the restart (from the previous
  *   reading when the restart time is unknown); the old instance's tail is unknowable and left
  *   uncovered rather than invented.
+ * - A reading that cannot be true is skipped (a zero span, the cursor stays, `onSkipped` is told):
+ *   a counter lower than the last one of an instance with an unchanged start time (a glitch, not a
+ *   restart), or a counter difference above the span's length times the node's CPU capacity. The
+ *   next good reading's difference covers the skipped time.
+ * - The current CPU (`cpuCores`) is the rate between two readings of one instance: null on a
+ *   series' first reading and on the first reading after a restart.
  * - CPU from a windowed rate (the metrics.k8s.io fallback): the rate stands for the time since the
  *   previous reading of the series when the gap is at most `maxRateGapMs` (else the window alone).
  *   Core-seconds credited this way are remembered, and when counters come back the counter
@@ -18,13 +25,16 @@
  *   the total over the whole period stays the counter's.
  * - Memory (a gauge) integrated over each span by the trapezoid rule between the previous and
  *   the current working set; over a span whose start has no gauge (a container's first span
- *   from its start, a span from a restart) the current value is taken as constant.
- * - The first reading of a series without a stored base: a container that started after the
- *   time up to which usage is accounted already (the store's newest reading, for a new leadership
- *   term; the cursors' creation without one) is billed from its start (its counter counts from
- *   zero there), so a pod started during a failover loses nothing; one that started earlier is
- *   only a base (a zero span), so nothing that happened before collection (or that a previous
- *   leader already stored) is billed again.
+ *   from its start, a span from a restart) the current value is taken as constant. Over a span
+ *   during which a cycle selecting the container got no reading of it (`missed`), the working set
+ *   is unknown: the span's memory is null (not measured), not invented.
+ * - The first reading of a series without a stored base is billed from the container's start
+ *   (its counter counts from zero there) when the container started after the moment it was last
+ *   known not to be selected (`selected`: the previous cycle of the policy that first listed it,
+ *   the policy's creation, and the time up to which usage is accounted already: the store's
+ *   newest reading for a new leadership term, the cursors' creation without one); otherwise the
+ *   reading is only a base (a zero span), so nothing from before a policy selected the container
+ *   (or that a previous leader already stored) is billed.
  */
 import { containerSeriesKey, type Clock, type SeriesBase } from '../model.js';
 import { rateIncrement } from '../sources/counters.js';
@@ -57,7 +67,24 @@ export type AdvanceKind =
   /** A windowed rate, time-weighted. */
   | 'rate'
   /** A reading at or before the series' last one (another policy accounted for it): zero span. */
-  | 'repeat';
+  | 'repeat'
+  /** A reading that cannot be true (see SkipReason): not accounted, a zero span; the cursor stays. */
+  | 'skipped';
+
+/**
+ * Why a reading was skipped: its counter went down while the instance's start time stayed
+ * (`counter-decrease`), or its difference is more than the node's CPU could use in the span
+ * (`above-capacity`).
+ */
+export type SkipReason = 'counter-decrease' | 'above-capacity';
+
+/** What the cycle knows about a reading besides the reading itself. */
+export interface ReadingContext {
+  /** The instance's start time when the reading carries none (e.g. from the pod's status), ms. */
+  startTime?: number;
+  /** The CPU capacity of the reading's node, cores (its status); no bound when unknown. */
+  nodeCpuCores?: number;
+}
 
 /** What one reading adds to its series, and the current values it shows. */
 export interface SeriesAdvance {
@@ -93,6 +120,10 @@ interface Cursor {
   /** Working set at `time`. */
   memoryBytes?: number;
   cpuCores: number | null;
+  /** A cycle selecting the container got no reading of it since `time`. */
+  missed?: boolean;
+  /** The time of the last reading skipped (reported once, whichever policy reads it again). */
+  skipped?: number;
 }
 
 /** What the last counter of a container name was, to recognise a counter kept per pod name. */
@@ -108,6 +139,19 @@ export interface SeriesCursorsOptions {
   maxRateGapMs?: number;
   /** How long to remember a container name's last counter after its series was dropped, ms. Default 1 h. */
   nameMemoryMs?: number;
+  /** Told of every reading skipped (a metric and a debug log). */
+  onSkipped?: (reading: ContainerReading, reason: SkipReason, detail: SkipDetail) => void;
+}
+
+/** The numbers behind a skipped reading, for the log. */
+export interface SkipDetail {
+  /** The counter the series continues from, and the skipped reading's. */
+  lastTotal: number;
+  total: number;
+  /** The span the reading would have accounted for, ms. */
+  spanMs: number;
+  /** The node's CPU capacity, cores (above-capacity only). */
+  nodeCpuCores?: number;
 }
 
 /** The identity of a reading's series. */
@@ -139,6 +183,10 @@ function memoryIntegral(before: number | undefined, after: number | undefined, f
 export class SeriesCursors {
   private readonly cursors = new Map<string, Cursor>();
   private readonly names = new Map<string, NamedCounter>();
+  /** Per series first listed this term: the last moment it is known not to have been selected. */
+  private readonly selectedAfter = new Map<string, number>();
+  /** Series without a cursor yet whose readings were missed this term (their seeded base is before). */
+  private readonly missedUnseeded = new Set<string>();
   /** Containers started at or after this (without a base) are billed from their start. */
   private notBefore: number;
   /** When the cursors were created or last reset. */
@@ -159,6 +207,8 @@ export class SeriesCursors {
    */
   reset(): void {
     this.cursors.clear();
+    this.selectedAfter.clear();
+    this.missedUnseeded.clear();
     this.termStart = this.notBefore = this.options.clock.now();
   }
 
@@ -171,6 +221,26 @@ export class SeriesCursors {
    */
   accountedUntil(time: number): void {
     this.notBefore = Math.min(this.termStart, Math.floor(time / 1000) * 1000);
+  }
+
+  /**
+   * A cycle lists the container among its policy's pods. The first time in a term, `notBefore`
+   * is kept: the last moment the container is known not to have been selected (the previous
+   * cycle of the policy, or its creation). Its first reading is billed from its start only when
+   * it started after that (and after the term's horizon, see accountedUntil).
+   */
+  selected(key: string, notBefore: number): void {
+    if (!this.selectedAfter.has(key)) this.selectedAfter.set(key, notBefore);
+  }
+
+  /**
+   * A cycle selecting the container got no reading of it (node unreadable, a partial scrape, not
+   * in the kubelet's stats yet): the working set over the span up to its next reading is unknown.
+   */
+  missed(key: string): void {
+    const cursor = this.cursors.get(key);
+    if (cursor !== undefined) cursor.missed = true;
+    else this.missedUnseeded.add(key);
   }
 
   /** Whether the series has a cursor (a reading taken or a base seeded). */
@@ -193,18 +263,20 @@ export class SeriesCursors {
     if (base.cpuCoreSecondsTotal !== undefined)
       cursor.counter = { total: base.cpuCoreSecondsTotal, time: base.time };
     if (base.memoryBytes !== undefined) cursor.memoryBytes = base.memoryBytes;
+    // Readings this term missed come after the stored base: its next span has missed ones.
+    if (this.missedUnseeded.delete(key)) cursor.missed = true;
     this.cursors.set(key, cursor);
   }
 
   /**
-   * Accounts for one reading. `startTime` is the container instance's start when the reading
-   * does not carry one (e.g. from the pod's status). Undefined for a reading with neither CPU nor
-   * memory.
+   * Accounts for one reading. `context.startTime` is the container instance's start when the
+   * reading does not carry one (e.g. from the pod's status). Undefined for a reading with neither
+   * CPU nor memory.
    */
-  advance(reading: ContainerReading, startTime?: number): SeriesAdvance | undefined {
+  advance(reading: ContainerReading, context: ReadingContext = {}): SeriesAdvance | undefined {
     const key = readingKey(reading);
     const cursor = this.cursors.get(key);
-    const start = reading.startTime ?? startTime;
+    const start = reading.startTime ?? context.startTime;
     const memory = reading.memoryWorkingSetBytes?.value;
     const cpu = reading.cpu;
     if (cpu === undefined) {
@@ -216,7 +288,7 @@ export class SeriesCursors {
     if (cursor !== undefined && cpu.time <= cursor.time) return this.repeat(cursor, cpu.time, memory, start);
     const advance =
       cpu.kind === 'counter'
-        ? this.counter(key, reading, cursor, cpu, start, memory)
+        ? this.counter(key, reading, cursor, cpu, start, memory, context.nodeCpuCores)
         : this.rate(key, cursor, cpu, start, memory);
     if (start !== undefined) advance.containerStartTime = start;
     return advance;
@@ -228,6 +300,10 @@ export class SeriesCursors {
       const uid = key.slice(0, key.lastIndexOf('/'));
       if (!live(uid)) this.cursors.delete(key);
     }
+    for (const key of this.selectedAfter.keys())
+      if (!live(key.slice(0, key.lastIndexOf('/')))) this.selectedAfter.delete(key);
+    for (const key of this.missedUnseeded)
+      if (!live(key.slice(0, key.lastIndexOf('/')))) this.missedUnseeded.delete(key);
     const oldest = this.options.clock.now() - this.nameMemoryMs;
     for (const [name, named] of this.names) if (named.time < oldest) this.names.delete(name);
   }
@@ -262,66 +338,88 @@ export class SeriesCursors {
     cpu: CpuCounterReading,
     start: number | undefined,
     memory: number | undefined,
+    nodeCpuCores: number | undefined,
   ): SeriesAdvance {
     const { time } = cpu;
     const total = cpu.coreSecondsTotal;
     if (!Number.isFinite(total) || total < 0)
       throw new RangeError(`${readingKey(reading)}: counter ${total} is not a finite non-negative number`);
-    let kind: AdvanceKind;
-    let from: number;
-    let cpuCoreSeconds: number;
-    let memoryByteSeconds: number | null;
+    /** Whether `coreSeconds` over [from, time] is within what the node's CPU can use. */
+    const fits = (coreSeconds: number, from: number) =>
+      nodeCpuCores === undefined || coreSeconds <= nodeCpuCores * seconds(time - from);
+    const lastTotal = cursor?.counter?.total ?? 0;
+    let kind: AdvanceKind = 'base';
+    let from = time;
+    let cpuCoreSeconds = 0;
+    let memoryByteSeconds: number | null = memory === undefined ? null : 0;
+    let cpuCores: number | null = null;
     const startedWithin = start !== undefined && start < time;
     if (cursor === undefined) {
-      if (startedWithin && start >= this.notBefore && !this.continuesOtherPod(reading, total)) {
-        kind = 'since-start';
-        from = start;
-        cpuCoreSeconds = total;
-        memoryByteSeconds = memoryIntegral(undefined, memory, from, time);
-      } else {
-        kind = 'base';
-        from = time;
-        cpuCoreSeconds = 0;
-        memoryByteSeconds = memory === undefined ? null : 0;
+      const billedFrom = Math.max(this.notBefore, this.selectedAfter.get(key) ?? -Infinity);
+      if (startedWithin && start >= billedFrom && !this.continuesOtherPod(reading, total)) {
+        if (fits(total, start)) {
+          kind = 'since-start';
+          from = start;
+          cpuCoreSeconds = total;
+          memoryByteSeconds = memoryIntegral(undefined, memory, from, time);
+        } else this.told(reading, 'above-capacity', lastTotal, total, time - start, nodeCpuCores);
       }
     } else {
-      // A new start time tells a restart only when the source reports it (the pod's status lags
-      // and has whole seconds); a counter that went down tells it in any case.
+      const decreased = cursor.counter !== undefined && total < cursor.counter.total;
+      // The source's start time tells a restart when it reports one (the pod's status lags and
+      // has whole seconds). Without it, a counter that went down is a restart only when the
+      // pod's status shows a new start time, or when no start time is known at all.
       const restarted =
-        differentStart(cursor.sourceStartTime, reading.startTime) ||
-        (cursor.counter !== undefined && total < cursor.counter.total);
+        reading.startTime !== undefined && cursor.sourceStartTime !== undefined
+          ? differentStart(cursor.sourceStartTime, reading.startTime)
+          : decreased &&
+            (start === undefined ||
+              cursor.startTime === undefined ||
+              differentStart(cursor.startTime, start));
       if (restarted) {
-        kind = 'restart';
         const fromRestart = startedWithin && start > cursor.time;
-        from = fromRestart ? start : cursor.time;
-        cpuCoreSeconds = total;
-        memoryByteSeconds = memoryIntegral(fromRestart ? undefined : cursor.memoryBytes, memory, from, time);
+        const restartFrom = fromRestart ? start : cursor.time;
+        if (fits(total, restartFrom)) {
+          kind = 'restart';
+          from = restartFrom;
+          cpuCoreSeconds = total;
+          // Over a span from the previous reading after missed ones, the working set is unknown.
+          memoryByteSeconds =
+            cursor.missed && !fromRestart
+              ? null
+              : memoryIntegral(fromRestart ? undefined : cursor.memoryBytes, memory, from, time);
+        } else this.told(reading, 'above-capacity', lastTotal, total, time - restartFrom, nodeCpuCores);
+      } else if (decreased) {
+        return this.skip(reading, cursor, time, memory, 'counter-decrease', {
+          lastTotal,
+          total,
+          spanMs: time - cursor.time,
+        });
       } else if (cursor.counter !== undefined) {
+        // What rates credited since the last counter reading is part of the same difference.
+        const difference = Math.max(0, total - cursor.counter.total - cursor.creditedSinceCounter);
+        if (!fits(difference, cursor.time)) {
+          const detail: SkipDetail = { lastTotal, total, spanMs: time - cursor.time };
+          if (nodeCpuCores !== undefined) detail.nodeCpuCores = nodeCpuCores;
+          return this.skip(reading, cursor, time, memory, 'above-capacity', detail);
+        }
         kind = 'delta';
         from = cursor.time;
-        // What rates credited since the last counter reading is part of the same difference.
-        cpuCoreSeconds = Math.max(0, total - cursor.counter.total - cursor.creditedSinceCounter);
-        memoryByteSeconds = memoryIntegral(cursor.memoryBytes, memory, from, time);
+        cpuCoreSeconds = difference;
+        memoryByteSeconds = cursor.missed ? null : memoryIntegral(cursor.memoryBytes, memory, from, time);
+        cpuCores = cpuCoreSeconds / seconds(time - from);
       } else {
         // The series was on rates (or a base without a counter): this counter is a new base.
-        kind = 'base';
-        from = time;
-        cpuCoreSeconds = 0;
-        memoryByteSeconds = memory === undefined ? null : 0;
+        cpuCores = cursor.cpuCores;
       }
     }
-    const cpuCores =
-      from < time
-        ? cpuCoreSeconds / seconds(time - from)
-        : kind === 'base'
-          ? (cursor?.cpuCores ?? null)
-          : null;
     const next: Cursor = { time, counter: { total, time }, creditedSinceCounter: 0, cpuCores };
     if (start !== undefined) next.startTime = start;
     const sourceStart = reading.startTime ?? cursor?.sourceStartTime;
     if (sourceStart !== undefined) next.sourceStartTime = sourceStart;
     if (memory !== undefined) next.memoryBytes = memory;
     this.cursors.set(key, next);
+    this.missedUnseeded.delete(key);
     this.names.set(nameOf(reading), { podUid: reading.podUid, total, time });
     return {
       kind,
@@ -332,6 +430,46 @@ export class SeriesCursors {
       cpuCores,
       memoryBytes: memory ?? null,
       cpuCoreSecondsTotal: total,
+    };
+  }
+
+  /** Reports a reading that cannot be true. */
+  private told(
+    reading: ContainerReading,
+    reason: SkipReason,
+    lastTotal: number,
+    total: number,
+    spanMs: number,
+    nodeCpuCores: number | undefined,
+  ): void {
+    const detail: SkipDetail = { lastTotal, total, spanMs };
+    if (nodeCpuCores !== undefined) detail.nodeCpuCores = nodeCpuCores;
+    this.options.onSkipped?.(reading, reason, detail);
+  }
+
+  /**
+   * A reading not accounted: a zero span without increments (nothing is known from it), showing
+   * the working set read and the last known rate; the cursor stays where it was, so the next
+   * good reading's difference covers the time.
+   */
+  private skip(
+    reading: ContainerReading,
+    cursor: Cursor,
+    time: number,
+    memory: number | undefined,
+    reason: SkipReason,
+    detail: SkipDetail,
+  ): SeriesAdvance {
+    if (cursor.skipped !== time) this.options.onSkipped?.(reading, reason, detail);
+    cursor.skipped = time;
+    return {
+      kind: 'skipped',
+      from: time,
+      time,
+      cpuCoreSeconds: null,
+      memoryByteSeconds: null,
+      cpuCores: cursor.cpuCores,
+      memoryBytes: memory ?? null,
     };
   }
 
@@ -373,12 +511,16 @@ export class SeriesCursors {
     if (cursor?.sourceStartTime !== undefined && !restarted) next.sourceStartTime = cursor.sourceStartTime;
     if (memory !== undefined) next.memoryBytes = memory;
     this.cursors.set(key, next);
+    this.missedUnseeded.delete(key);
     return {
       kind: 'rate',
       from,
       time: cpu.time,
       cpuCoreSeconds,
-      memoryByteSeconds: memoryIntegral(contiguous ? cursor?.memoryBytes : undefined, memory, from, cpu.time),
+      memoryByteSeconds:
+        contiguous && cursor?.missed
+          ? null
+          : memoryIntegral(contiguous ? cursor?.memoryBytes : undefined, memory, from, cpu.time),
       cpuCores: cpu.cores,
       memoryBytes: memory ?? null,
     };

@@ -5,6 +5,7 @@
  * cannot be read is listed in `unreadableNodes` with the class of failure, and contributes no
  * readings (it is never billed as zero).
  */
+import { parseCpuMillicores } from '../../api/quantity.js';
 import { nodeEndpoint, type EndpointOptions, type NodeObject } from './kubelet-endpoint.js';
 import { KubeletRequestError, type KubeletCredentials, type KubeletHttp } from './kubelet-http.js';
 import { readingsOfNode, type PodLookup } from './kubelet-readings.js';
@@ -93,11 +94,17 @@ export class KubeletResourceSource {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, wanted.length) }, worker));
+    const nodeCpuCores = new Map<string, number>();
+    for (const name of wanted) {
+      const cores = cpuCapacity(byName.get(name));
+      if (cores !== undefined) nodeCpuCores.set(name, cores);
+    }
     return {
       source: 'kubelet',
       readings,
       unreadableNodes: results.flatMap((r) => (r.failure ? [r.failure] : [])),
       nodes: results,
+      nodeCpuCores,
     };
   }
 
@@ -157,5 +164,20 @@ export class KubeletResourceSource {
 
   close(): void {
     this.options.http.close();
+  }
+}
+
+/**
+ * The node's CPU capacity in cores (`status.capacity.cpu`, else `status.allocatable.cpu`): what
+ * its containers together can use at most. Undefined when the node gives none (or a malformed one).
+ */
+export function cpuCapacity(node: NodeObject | undefined): number | undefined {
+  const quantity = node?.status?.capacity?.['cpu'] ?? node?.status?.allocatable?.['cpu'];
+  if (quantity === undefined) return undefined;
+  try {
+    const millicores = parseCpuMillicores(quantity);
+    return millicores > 0 ? millicores / 1000 : undefined;
+  } catch {
+    return undefined;
   }
 }

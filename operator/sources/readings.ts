@@ -67,4 +67,6 @@ export interface ReadingBatch {
   source: ReadingSourceName;
   readings: ContainerReading[];
   unreadableNodes: UnreadableNode[];
+  /** The CPU capacity of the nodes read, cores (their status), where known. */
+  nodeCpuCores?: ReadonlyMap<string, number>;
 }

@@ -4,8 +4,11 @@
  *
  * 1. Each sample is a reading of its container's one series, accounting for the span
  *    [from, time]. A span is clipped to what the series has stored already (the time of its latest
- *    reading, kept here and loaded from the database for a series not seen in this term), and a
- *    reading at or before that time is refused: nothing is counted twice, whichever policy read it.
+ *    reading with a span, kept here and loaded from the database for a series not seen in this
+ *    term), and a reading at or before that time is refused: nothing is counted twice, whichever
+ *    policy read it. A sample with an empty span (an uptime-only one, a reading accounted as a
+ *    base or skipped) is stored but does not move that time: it accounts for no time, so the next
+ *    reading's span (e.g. the counter difference over a node's outage) is kept whole.
  * 2. Raw readings are inserted unordered on a deterministic `_id` (series and reading time); the
  *    insert reports the ones that were stored already. Those are not rolled up again, except the
  *    ones of an earlier attempt that failed half-way (remembered as "uncertain").
@@ -152,7 +155,7 @@ export class WritePath {
         continue;
       }
       const clipped = clipSample(sample, last);
-      batchCursor.set(key, sample.time);
+      if (spansTime(clipped)) batchCursor.set(key, sample.time);
       docs.push(toSnapshotDoc(clipped, this.term));
       accepted.push(clipped);
     }
@@ -194,8 +197,8 @@ export class WritePath {
   }
 
   /**
-   * The latest stored reading of each series (those with one in the last `lookbackMs`), what a
-   * collector continues a series from.
+   * The latest stored reading of each series that is a base (those with one in the last
+   * `lookbackMs`; see isBase), what a collector continues a series from.
    */
   async latestReadings(
     seriesKeys: readonly string[],
@@ -204,11 +207,14 @@ export class WritePath {
     const result = new Map<string, SeriesBase>();
     const docs = await this.recentReadings(seriesKeys, lookbackMs, {}, [
       'time',
+      'from',
+      'cpuCoreSeconds',
       'cpuCoreSecondsTotal',
       'containerStartTime',
       'memoryBytes',
     ]);
     for (const doc of docs) {
+      if (!isBase(doc)) continue;
       const time = doc.time.getTime();
       if ((result.get(doc.series)?.time ?? -Infinity) >= time) continue;
       const base: SeriesBase = { time };
@@ -266,7 +272,7 @@ export class WritePath {
     return newestReadingTime(this.collections.snapshots);
   }
 
-  /** Loads the latest stored reading time of the series this process has not seen in this term. */
+  /** Loads the time of the latest stored reading with a span, of the series this process has not seen in this term. */
   private async loadCursors(samples: readonly ContainerSample[]): Promise<void> {
     const unknown = new Set<string>();
     let earliest = Infinity;
@@ -281,11 +287,12 @@ export class WritePath {
     const docs = await this.collections.snapshots
       .find(
         { series: { $in: [...unknown] }, time: { $gt: new Date(earliest) } },
-        { projection: { series: 1, time: 1 } },
+        { projection: { series: 1, time: 1, from: 1, intervalSeconds: 1 } },
       )
       .toArray();
     for (const key of unknown) this.cursors.set(key, -Infinity);
     for (const doc of docs) {
+      if (!docSpansTime(doc)) continue;
       const time = doc.time.getTime();
       if (time > (this.cursors.get(doc.series) ?? -Infinity)) this.cursors.set(doc.series, time);
     }
@@ -414,7 +421,10 @@ export async function readingsOverlapping(
   return nonOverlapping([...near, ...far].map(fromSnapshotDoc));
 }
 
-/** The readings with every span clipped to start no earlier than the series' previous reading. */
+/**
+ * The readings with every span clipped to start no earlier than the series' previous reading
+ * with a span (one with an empty span accounts for no time and clips nothing).
+ */
 export function nonOverlapping(samples: ContainerSample[]): ContainerSample[] {
   samples.sort((a, b) => a.time - b.time);
   const last = new Map<string, number>();
@@ -423,10 +433,36 @@ export function nonOverlapping(samples: ContainerSample[]): ContainerSample[] {
     const key = seriesKey(sample);
     const previous = last.get(key) ?? -Infinity;
     if (sample.time <= previous) continue;
-    last.set(key, sample.time);
-    result.push(previous === -Infinity ? sample : clipSample(sample, previous));
+    const clipped = previous === -Infinity ? sample : clipSample(sample, previous);
+    if (spansTime(clipped)) last.set(key, sample.time);
+    result.push(clipped);
   }
   return result;
+}
+
+/** Whether a sample accounts for any time (its span is not empty). */
+function spansTime(sample: ContainerSample): boolean {
+  const span = spanOf(sample);
+  return span.to > span.from;
+}
+
+/** Whether a stored reading accounts for any time (as spansTime; a reading without `from` stands for its interval). */
+function docSpansTime(doc: Pick<SnapshotDoc, 'time' | 'from' | 'intervalSeconds'>): boolean {
+  const from =
+    doc.from instanceof Date ? doc.from.getTime() : doc.time.getTime() - doc.intervalSeconds * 1000;
+  return doc.time.getTime() > from;
+}
+
+/**
+ * Whether a stored reading is a series' base, one a collector can continue from: it carries the
+ * counter (`cpuCoreSecondsTotal`), or it accounted for CPU over a span (a rate). Uptime-only
+ * samples and skipped readings (no CPU, an empty span) are not.
+ */
+function isBase(
+  doc: Pick<SnapshotDoc, 'time' | 'from' | 'intervalSeconds' | 'cpuCoreSeconds' | 'cpuCoreSecondsTotal'>,
+): boolean {
+  if (typeof doc.cpuCoreSecondsTotal === 'number') return true;
+  return typeof doc.cpuCoreSeconds === 'number' && docSpansTime(doc);
 }
 
 /**

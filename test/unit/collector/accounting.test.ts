@@ -28,6 +28,8 @@ import { captureLogger, type LogLine } from '../../harness/capture-logger.js';
 
 const T0 = Date.UTC(2026, 10, 21, 10, 0, 0);
 const RESOLUTION_MS = 15_000;
+/** Every simulated node's CPU capacity, cores. */
+const NODE_CORES = 4;
 const MiB = 1024 * 1024;
 
 /** One simulated container: constant usage, a life span, and restarts. */
@@ -44,6 +46,10 @@ interface Sim {
   /** When the container restarted (its counter starts again from zero). */
   restarts?: number[];
   namespace?: string;
+  /** The pod's labels; `app: web` (what the test policies select) when absent. */
+  labels?: Record<string, string>;
+  /** The kubelet's counter at `t` instead of the true one (a glitch), when it gives one. */
+  glitch?: (t: number) => number | undefined;
 }
 
 class Clock {
@@ -77,7 +83,7 @@ class World implements PodLister {
         name: s.pod,
         uid: s.uid,
         node: s.node,
-        labels: { app: 'web' },
+        labels: s.labels ?? { app: 'web' },
         phase: 'Running',
         startTime: s.start,
         containers: [{ name: 'app', startedAt: World.instanceStart(s, t), cpuRequestMillicores: 500 }],
@@ -113,13 +119,18 @@ class FakeKubelet implements NodeUsageSource {
         container: 'app',
         node: sim.node,
         startTime: instance,
-        cpu: { kind: 'counter', coreSecondsTotal: (sim.cores * (t - instance)) / 1000, time: t },
+        cpu: {
+          kind: 'counter',
+          coreSecondsTotal: sim.glitch?.(t) ?? (sim.cores * (t - instance)) / 1000,
+          time: t,
+        },
         memoryWorkingSetBytes: { value: sim.memoryBytes, time: t },
       });
     }
     return {
       source: 'kubelet',
       readings,
+      nodeCpuCores: new Map(nodes.map((node) => [node, NODE_CORES])),
       unreadableNodes: nodes
         .filter((n) => this.down.has(n))
         .map((node) => ({
@@ -379,11 +390,17 @@ describe('exact accounting from kubelet counters', () => {
       expectExact(sum(shared, 'memoryByteSeconds'), sum(single, 'memoryByteSeconds'));
       expect(covered(spans(shared))).toBe(covered(spans(single)));
       // Every policy sees the current values each cycle, also when another took the reading
-      // (once a rate is known: a first reading that is only a base has none).
+      // (once a rate is known: it takes two readings of one instance, so an instance's first
+      // reading, a base or the first after a restart, has none).
+      const firstOf = new Map<number | undefined, number>();
+      for (const s of shared)
+        if (!firstOf.has(s.containerStartTime) && s.cpuCoreSecondsTotal !== undefined)
+          firstOf.set(s.containerStartTime, s.time);
       for (const policy of ['shop/b', 'shop/c']) {
         const later = shared.filter((s) => s.policy === policy && s.time >= T0 + 60_000);
         expect(later.length).toBeGreaterThan(0);
-        expect(later.filter((s) => s.cpuMillicores === null)).toEqual([]);
+        const known = later.filter((s) => s.time !== firstOf.get(s.containerStartTime));
+        expect(known.filter((s) => s.cpuMillicores === null)).toEqual([]);
       }
     }
     // The longest retention of the policies selecting it is on every sample.
@@ -420,6 +437,94 @@ describe('exact accounting from kubelet counters', () => {
     // The outage is covered by the first counter difference after it.
     expect(covered(s)).toBe((last - T0) / 1000);
     expectExact(sum(samples, 'cpuCoreSeconds'), (0.5 * (last - T0)) / 1000);
+    // The working set during the outage is unknown: that span's memory is not measured.
+    const gapSpan = s.find(([a, b]) => a <= T0 + 180_000 && b >= T0 + 300_000)!;
+    expect(samples.find((x) => x.from === gapSpan[0] && x.time === gapSpan[1])?.memoryByteSeconds).toBeNull();
+    const measured = (last - T0 - (gapSpan[1] - gapSpan[0])) / 1000;
+    expectExact(sum(samples, 'memoryByteSeconds'), 128 * MiB * measured);
+  });
+
+  it('skips a counter reading that went down with the same start time, counts and logs it, and bills exactly', async () => {
+    // Up 30 days at 2 cores; the reading of T0 + 60 s is 45 core-seconds low (below the one before).
+    const start = T0 - 30 * 86_400_000;
+    const glitchAt = T0 + 60_000;
+    const r = setup([
+      steady({
+        start,
+        cores: 2,
+        glitch: (t) => (t === glitchAt ? (2 * (t - start)) / 1000 - 45 : undefined),
+      }),
+    ]);
+    const metrics = new OperatorMetrics();
+    const { logger, lines } = captureLogger();
+    r.collector = new PolicyCollector({
+      source: new FakeMetricsApi(r.world),
+      kubelet: r.kubelet,
+      pods: r.world,
+      sinks: [r.recorder],
+      clock: r.clock,
+      logger,
+      metrics,
+    });
+    await run(r, [target('web', 15)], 180);
+    const samples = r.recorder.samples('uid-1');
+    const s = spans(samples);
+    const last = T0 + 180_000;
+    expect(covered(s)).toBe((last - T0) / 1000);
+    expectExact(sum(samples, 'cpuCoreSeconds'), (2 * (last - T0)) / 1000);
+    // No span is billed more than the node's CPU could use in it.
+    for (const x of samples)
+      expect(x.cpuCoreSeconds ?? 0).toBeLessThanOrEqual((NODE_CORES * (x.time - x.from!)) / 1000);
+    expect(samples.find((x) => x.time === glitchAt)).toMatchObject({ from: glitchAt, cpuCoreSeconds: null });
+    expect((await metrics.readingsSkipped.get()).values).toEqual([
+      expect.objectContaining({ labels: { reason: 'counter-decrease' }, value: 1 }),
+    ]);
+    expect(lines.filter((l) => l.message === 'CPU counter reading skipped')).toEqual([
+      expect.objectContaining({
+        level: 'debug',
+        namespace: 'shop',
+        pod: 'web-1',
+        container: 'app',
+        reason: 'counter-decrease',
+        total: (2 * (glitchAt - start)) / 1000 - 45,
+      }),
+    ]);
+  });
+
+  it('bills a container from the later of its start and the moment a policy first selected it', async () => {
+    // The term began at T0; the policy is created at T0 + 5 h.
+    const created = T0 + 5 * 3_600_000;
+    const unlabelled = { app: 'other' };
+    const r = setup([
+      steady({ pod: 'early', uid: 'uid-early', start: T0 + 3_600_000 }),
+      steady({ pod: 'fresh', uid: 'uid-fresh', start: created + 5_000 }),
+      steady({ pod: 'relabelled', uid: 'uid-relabelled', start: T0 + 3_600_000, labels: unlabelled }),
+      steady({ pod: 'later', uid: 'uid-later', start: created + 400_000, labels: unlabelled }),
+    ]);
+    r.clock.t = created;
+    const policy = { ...target('web', 30), createdAt: created };
+    await run(r, [policy], 300, [], (t) => {
+      // Selected from T0 + 5 h + 200 s on, by a label change.
+      if (t === created + 200_000) r.world.sims[2]!.labels = { app: 'web' };
+    });
+    await run(r, [policy], 300, [], (t) => {
+      if (t === created + 500_000) r.world.sims[3]!.labels = { app: 'web' };
+    });
+    const last = Math.floor((created + 600_000) / RESOLUTION_MS) * RESOLUTION_MS;
+    const firstRead = (uid: string) => spans(r.recorder.samples(uid))[0]![0];
+    // Started before the policy existed: billed from its first reading, nothing before.
+    expect(firstRead('uid-early')).toBe(created);
+    expectExact(sum(r.recorder.samples('uid-early'), 'cpuCoreSeconds'), (0.25 * (last - created)) / 1000);
+    // Started after it: from its start.
+    expect(firstRead('uid-fresh')).toBe(created + 5_000);
+    expectExact(
+      sum(r.recorder.samples('uid-fresh'), 'cpuCoreSeconds'),
+      (0.25 * (last - created - 5_000)) / 1000,
+    );
+    // Selected by a label change hours after it started: from its first reading after that.
+    expect(firstRead('uid-relabelled')).toBe(created + 210_000);
+    // Started unselected and relabelled later: from its first reading too, not from its start.
+    expect(firstRead('uid-later')).toBe(created + 510_000);
   });
 
   it('logs each cycle at debug level: its duration, source, samples and the unreadable nodes by reason', async () => {

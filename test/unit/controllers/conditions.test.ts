@@ -270,6 +270,16 @@ describe('UsagePolicy conditions', () => {
     expect(collection.targets.get('shop/web')?.retention?.rawMs).toBe(7_200_000);
   });
 
+  it("gives the collection the policy's creation time (nothing before it is billed to its pods)", async () => {
+    const { objects, reconciler, collection } = policySetup();
+    objects.put({
+      metadata: { namespace: 'shop', name: 'web', creationTimestamp: '2026-11-21T05:00:00Z' },
+      spec: validPolicy,
+    });
+    await reconciler.reconcile('shop/web', signal);
+    expect(collection.targets.get('shop/web')?.createdAt).toBe(Date.UTC(2026, 10, 21, 5, 0, 0));
+  });
+
   it('Degraded=True StoreUnavailable while MongoDB is unreachable (outage buffer) or a write fails', async () => {
     const { reconcile, store, collection } = policySetup();
     store.outageMessage = 'MongoDB unreachable for 40s; 1200 samples wait in memory';

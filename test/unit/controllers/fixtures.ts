@@ -10,6 +10,7 @@ export interface StoredObject {
     uid?: string;
     generation?: number;
     resourceVersion?: string;
+    creationTimestamp?: string;
   };
   spec?: Record<string, unknown>;
   status?: Record<string, unknown>;

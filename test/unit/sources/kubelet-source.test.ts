@@ -169,6 +169,29 @@ describe('KubeletResourceSource', () => {
     expect(batch.nodes[0]).toMatchObject({ node: 'n1', readings: 0, unmatched: 2 });
   });
 
+  it('gives the CPU capacity of the nodes read, from their status (capacity, else allocatable)', async () => {
+    const withCpu = (name: string, status: Partial<NonNullable<NodeObject['status']>>): NodeObject => {
+      const n = node(name);
+      return { ...n, status: { ...n.status, ...status } };
+    };
+    const source = new KubeletResourceSource(
+      {
+        list: async () => [
+          withCpu('n1', { capacity: { cpu: '8' }, allocatable: { cpu: '7500m' } }),
+          withCpu('n2', { allocatable: { cpu: '3500m' } }),
+          withCpu('n3', { capacity: { cpu: 'lots' } }),
+          node('n4'),
+        ],
+      },
+      { http: new FakeHttp({}), credentials: async () => ({}) },
+    );
+    const batch = await source.read({ pods: podLookup([]), nodes: ['n1', 'n2', 'n3', 'n4'] });
+    expect([...(batch.nodeCpuCores ?? [])]).toEqual([
+      ['n1', 8],
+      ['n2', 3.5],
+    ]);
+  });
+
   it('fails as a whole when the nodes cannot be listed', async () => {
     const source = new KubeletResourceSource(
       {
