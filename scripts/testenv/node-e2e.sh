@@ -15,7 +15,9 @@
 # takes over), then, once its replacement is ready, the new leader as well (a replica that has
 # just started takes over), and the alert is made to resolve (step 4). A 15 s sample lost in
 # the failover is -8.3% of that window, one counted twice +8.3%; each error is printed and
-# must be within 1%. The node agent is installed from the manifests too (`kubectl apply -k
+# must be within 1%. Then the kubelet window (2 minutes): 30 s into it the node's kubelet is
+# stopped for a minute (SIGSTOP: the node cannot be read, its containers run on); the counter
+# difference after the gap must cover it, so the window's CPU is within 1% too. The node agent is installed from the manifests too (`kubectl apply -k
 # manifests/overlays/node-agent`, its DaemonSet ready on the real node); right after the API
 # step, in time the run waits anyway, it and the kubelet are read side by side with the
 # operator's token, and the agent's CPU counter and working set of the burner (and the
@@ -34,6 +36,10 @@ NAME=${KUO_NODE_CLUSTER:-kuo-node-$$}
 WINDOW_SECONDS=120
 FAILOVER_WINDOW_SECONDS=180
 FAILOVER_OFFSET_SECONDS=30
+# Then a window in which the node's kubelet is stopped (SIGSTOP) for a minute.
+KUBELET_WINDOW_SECONDS=120
+KUBELET_STOP_OFFSET_SECONDS=30
+KUBELET_STOP_SECONDS=60
 MAX_ERROR_PERCENT=1
 OPERATOR_NAMESPACE=kube-usage-system
 AGENT_NAMESPACE=kube-usage-agent
@@ -125,11 +131,12 @@ inner() { # KUBECONFIG: runs inside the node's network namespace
   e2e_step1_alert_fires
 
   # Whole minutes: the store's buckets are minute-aligned, so the windows need no pro-rating.
-  local quiet_from failover_from failover_to
+  local quiet_from failover_from failover_to kubelet_to
   quiet_from=$(((($(date +%s) + 5) / 60 + 1) * 60))
   failover_from=$((quiet_from + WINDOW_SECONDS))
   failover_to=$((failover_from + FAILOVER_WINDOW_SECONDS))
-  phase "quiet window $(iso_of "$quiet_from") .. $(iso_of "$failover_from"), failover window .. $(iso_of "$failover_to")"
+  kubelet_to=$((failover_to + KUBELET_WINDOW_SECONDS))
+  phase "quiet window $(iso_of "$quiet_from") .. $(iso_of "$failover_from"), failover window .. $(iso_of "$failover_to"), kubelet window .. $(iso_of "$kubelet_to")"
   e2e_step2_api
   # Before the failover (it only reads, in time the run waits anyway): the agent's figures
   # against the kubelet's.
@@ -150,7 +157,14 @@ inner() { # KUBECONFIG: runs inside the node's network namespace
   phase "the new leader is killed too: the replica started in place of the first takes over"
   e2e_step3_failover
   e2e_step4_recovery
-  sleep_until "$failover_to"
+  sleep_until $((failover_to + KUBELET_STOP_OFFSET_SECONDS))
+  phase "the kubelet is stopped for $KUBELET_STOP_SECONDS s: the node cannot be read, its containers run on"
+  bash scripts/testenv/node.sh kubelet STOP
+  sleep "$KUBELET_STOP_SECONDS"
+  bash scripts/testenv/node.sh kubelet CONT
+  # The API's port-forward runs through the kubelet: a new one.
+  e2e_port_forward
+  sleep_until "$kubelet_to"
   # The operator has the windows once its latest sample of the burner is past their end.
   local pod
   pod=$(k -n "$E2E_NS" get pods -l app=burner -o 'jsonpath={.items[0].metadata.name}')
@@ -159,7 +173,7 @@ inner() { # KUBECONFIG: runs inside the node's network namespace
     t=$(e2e_get "/api/v1/namespaces/$E2E_NS/pods/$pod/usage" | node -e \
       'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(Date.parse(JSON.parse(s).containers[0].time)/1000))' 2>/dev/null) ||
       return 1
-    awk -v t="$t" -v to="$failover_to" 'BEGIN {exit !(t > to + 15)}'
+    awk -v t="$t" -v to="$kubelet_to" 'BEGIN {exit !(t > to + 15)}'
   }
   e2e_wait_until "the operator to record past the windows" 120 past_windows
   kill "$RECORDER_PID" 2>/dev/null || true
@@ -181,10 +195,16 @@ inner() { # KUBECONFIG: runs inside the node's network namespace
       'BEGIN {printf "%.1f s %s", (e < 0 ? -e : e) * w / 100, (e < 0 ? "missing" : "counted twice")}')
     fail_later "failover window: CPU ${WINDOW_CPU_ERROR}%, memory ${WINDOW_MEMORY_ERROR}% off the cgroup's counters (more than ${MAX_ERROR_PERCENT}%; ${seconds} of the ${FAILOVER_WINDOW_SECONDS} s)"
   fi
+  compare_window "kubelet window" "$failover_to" "$kubelet_to" "$counters"
+  if within "$WINDOW_CPU_ERROR"; then
+    e2e_pass "the kubelet stopped for $KUBELET_STOP_SECONDS s loses and doubles no CPU: ${WINDOW_CPU_ERROR}% (memory over the gap is not invented: ${WINDOW_MEMORY_ERROR}%)"
+  else
+    fail_later "kubelet window: CPU ${WINDOW_CPU_ERROR}% off the cgroup's counter (more than ${MAX_ERROR_PERCENT}%) with the kubelet stopped for $KUBELET_STOP_SECONDS s"
+  fi
   # Minute by minute (printed, not checked: a single 15 s sample's timing is a larger share of
   # a minute): where a failover gap or a double count sits.
   local m
-  for ((m = quiet_from; m < failover_to; m += 60)); do
+  for ((m = quiet_from; m < kubelet_to; m += 60)); do
     compare_window "  minute $(date -u -d "@$m" +%H:%M)" "$m" $((m + 60)) "$counters"
   done
   e2e_cleanup

@@ -356,9 +356,18 @@ container_pids() {
     xargs -r cat 2>/dev/null | sort -u
 }
 
+# Stops the kubelet's process (SIGSTOP: it answers nothing, the containers run on) or lets it
+# go on (SIGCONT), for a test of a node that cannot be read for a while.
+kubelet_signal() { # STOP|CONT
+  alive "$(pid_of kubelet)" || die "no kubelet is running"
+  kill -s "$1" "$(pid_of kubelet)"
+}
+
 down() { # NAME
   local name=$1 kubeconfig pids f m
   kubeconfig="$(cluster_dir "$name")/kubeconfig.yaml"
+  # A kubelet left stopped by a test that failed must go on, to delete the pods.
+  alive "$(pid_of kubelet)" && kill -s CONT "$(pid_of kubelet)" 2>/dev/null
   if [ -e "$NETNS_PATH" ] && [ -f "$kubeconfig" ] && alive "$(pid_of kubelet)"; then
     # Pods first, through the kubelet, so the CNI plugin removes their network.
     step "deleting the pods"
@@ -456,6 +465,7 @@ case "${1:-}" in
   up-inside) up_inside "$2" "$3" ;;
   down) [ $# -eq 2 ] || die "usage: node.sh down NAME"; down "$2" ;;
   exec) shift; in_netns "$@" ;;
+  kubelet) [ $# -eq 2 ] && [[ $2 == STOP || $2 == CONT ]] || die "usage: node.sh kubelet STOP|CONT"; kubelet_signal "$2" ;;
   check) check ;;
-  *) die "usage: node.sh install | build | up NAME KUBECONFIG_OUT | down NAME | exec CMD... | check" ;;
+  *) die "usage: node.sh install | build | up NAME KUBECONFIG_OUT | down NAME | exec CMD... | kubelet STOP|CONT | check" ;;
 esac
