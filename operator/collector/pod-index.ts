@@ -22,8 +22,13 @@ export class PodIndex implements PodLister {
 
   /** The pod informer's transform: a pod as served -> what is cached of it. */
   readonly transform = (pod: PodObject & CachedPod): CachedPod => {
-    const { namespace = '', name = '', resourceVersion } = pod.metadata ?? {};
-    const metadata = { namespace, name, ...(resourceVersion !== undefined && { resourceVersion }) };
+    const { namespace = '', name = '', resourceVersion, uid } = pod.metadata ?? {};
+    const metadata = {
+      namespace,
+      name,
+      ...(resourceVersion !== undefined && { resourceVersion }),
+      ...(uid !== undefined && { uid }),
+    };
     try {
       return { metadata, info: podInfoFromV1Pod(pod) };
     } catch (err) {
