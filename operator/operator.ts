@@ -270,6 +270,7 @@ export async function startOperator(
     ...(kubelet && { kubelet }),
     seriesBases: bases,
     pods: podIndex,
+    namespaceUid: (name) => namespaces.get(undefined, name)?.metadata?.uid,
     sinks: cycleSinks({
       alerts: alertController.reconciler.evaluation,
       // The agents' I/O counters join the samples of the containers they report (sources/agent-io.ts).

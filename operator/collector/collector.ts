@@ -100,6 +100,8 @@ export interface PolicyCollectorDeps {
   skippedCycles?: (policy: ObjectKey) => number;
   /** Up to this many namespaces are listed one call each; more take one cluster-wide list. */
   maxNamespacedLists?: number;
+  /** The UID of a namespace that exists now (the namespace cache): whose usage a sample is. */
+  namespaceUid?: (namespace: string) => string | undefined;
 }
 
 interface PolicyMemory {
@@ -231,6 +233,7 @@ export class PolicyCollector {
         if (!retentions.has(pod)) retentions.set(pod, this.retentionOf(pod));
         return retentions.get(pod);
       },
+      ...(this.deps.namespaceUid && { namespaceUid: this.deps.namespaceUid }),
     });
     this.prune(now);
     const sinkError = await this.deliver(cycle, memory);

@@ -75,7 +75,7 @@ describe('the purge of a deleted namespace on FerretDB', () => {
     let calls = 0;
     let deleted = 0;
     for (;;) {
-      const result = await data.purge('shop', new Date(deletedAt), limits);
+      const result = await data.purge({ namespace: 'shop', through: new Date(deletedAt) }, limits);
       calls++;
       expect(result.deleted).toBeLessThanOrEqual(7 * 2 * NAMESPACED_COLLECTIONS.length);
       deleted += result.deleted;
