@@ -74,6 +74,31 @@ describe('the purge of deleted namespaces', () => {
     ]);
   });
 
+  it('purges by the namespace UID: a re-created namespace keeps its data from before the deletion, the old one loses its data from after it', async () => {
+    const { timers, data, purger, current } = setup();
+    const now = timers.now();
+    const day = now - (now % (24 * HOUR));
+    const doc = (time: number, namespaceUid?: string): FakeDoc => ({
+      collection: 'rollups_1h',
+      namespace: 'shop',
+      time,
+      ...(namespaceUid !== undefined && { namespaceUid }),
+    });
+    data.docs.push(
+      doc(day, 'old'), // the old namespace's day
+      doc(now + HOUR, 'old'), // a late bucket of the old namespace, after the deletion
+      doc(now - HOUR), // without a UID, before the deletion: the old namespace's
+      doc(day, 'new'), // the new namespace's day and hour, begun before the deletion
+      doc(now - (now % HOUR), 'new'),
+      doc(now + HOUR), // without a UID, after the deletion
+    );
+    current.set('shop', { uid: 'new', createdMs: now + 30_000 });
+    start(purger);
+    purger.onDeleted('shop', 'old');
+    await timers.advance(3 * HOUR);
+    expect(data.docs).toEqual([doc(day, 'new'), doc(now - (now % HOUR), 'new'), doc(now + HOUR)]);
+  });
+
   it('on a replica that does not lead, restricts readers at once and records nothing', async () => {
     const { data, purger, ledger, current } = setup();
     current.set('shop', { uid: 'u2', createdMs: Date.now() });
@@ -89,11 +114,14 @@ describe('the purge of deleted namespaces', () => {
     docs('gone', [now - 1000]);
     docs('again', [now - HOUR, now + 10 * 60_000]);
     current.set('again', { uid: 'a2', createdMs: now });
+    // A bucket of the namespace that has the name, begun before it was created (its day).
+    data.docs.push({ collection: 'rollups_1h', namespace: 'again', time: now - HOUR, namespaceUid: 'a2' });
     start(purger);
     await timers.advance(0);
     expect([...data.stones.keys()]).toEqual(['again|before-a2']);
     expect(data.docs.filter((d) => d.namespace === 'again')).toEqual([
       { collection: 'snapshots', namespace: 'again', time: now + 10 * 60_000 },
+      { collection: 'rollups_1h', namespace: 'again', time: now - HOUR, namespaceUid: 'a2' },
     ]);
     expect(data.docs.filter((d) => d.namespace === 'gone')).toHaveLength(1);
     await timers.advance(HOUR);
