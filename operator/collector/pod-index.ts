@@ -10,7 +10,7 @@ import { podInfoFromV1Pod, type PodInfo, type PodLister, type PodObject } from '
 
 /** What the pod informer keeps of a pod. */
 export interface CachedPod {
-  metadata: { namespace?: string; name?: string; resourceVersion?: string };
+  metadata: { namespace?: string; name?: string; resourceVersion?: string; uid?: string };
   /** Undefined for a pod whose resources cannot be read (logged). */
   info?: PodInfo;
 }
