@@ -58,6 +58,17 @@ export class NamespacePurger {
   }
 
   /**
+   * The namespace informer's handlers (on every replica): a deletion, or a name seen again with
+   * another UID (the informer delivers that as the deletion of the old one), is `onDeleted`.
+   */
+  readonly handlers = {
+    onDelete: (namespace: { metadata?: { name?: string; uid?: string } }): void => {
+      const { name, uid } = namespace.metadata ?? {};
+      if (name && uid) this.onDeleted(name, uid);
+    },
+  };
+
+  /**
    * A namespace went (informer delete event, on every replica): readers restrict its name at
    * once; the leader records the tombstone and purges.
    */
