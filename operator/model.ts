@@ -73,6 +73,11 @@ export interface ContainerSample extends ContainerResources {
    */
   /** Pod UID: with `container`, the identity of the container's one series (see containerSeriesKey). */
   podUid?: string;
+  /**
+   * UID of the pod's namespace when it was read: the tenant the usage belongs to (a namespace
+   * deleted and re-created under the same name is another one). Absent when it was not known.
+   */
+  namespaceUid?: string;
   /** Start of the span this sample accounts for, ms since epoch; equal to `time` when it accounts for none. */
   from?: number;
   /** Core-seconds used in [from, time], exact from the cumulative counter; null when not measured. */

@@ -174,11 +174,7 @@ export async function startOperator(
     logger: logger.child({ component: 'namespace-purge' }),
     ...(overrides.holdNamespacePurge && { held: overrides.holdNamespacePurge }),
   });
-  namespaces.addHandlers({
-    onDelete: (n) => {
-      if (n.metadata?.name && n.metadata.uid) purger.onDeleted(n.metadata.name, n.metadata.uid);
-    },
-  });
+  namespaces.addHandlers(purger.handlers);
   // A deleted policy's series leave /metrics with it.
   policies.addHandlers({ onDelete: (policy) => void metrics.forgetPolicy(keyOf(policy)) });
 
@@ -270,6 +266,7 @@ export async function startOperator(
     ...(kubelet && { kubelet }),
     seriesBases: bases,
     pods: podIndex,
+    namespaceUid: (name) => namespaces.get(undefined, name)?.metadata?.uid,
     sinks: cycleSinks({
       alerts: alertController.reconciler.evaluation,
       // The agents' I/O counters join the samples of the containers they report (sources/agent-io.ts).

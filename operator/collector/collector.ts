@@ -103,6 +103,8 @@ export interface PolicyCollectorDeps {
   skippedCycles?: (policy: ObjectKey) => number;
   /** Up to this many namespaces are listed one call each; more take one cluster-wide list. */
   maxNamespacedLists?: number;
+  /** The UID of a namespace that exists now (the namespace cache): whose usage a sample is. */
+  namespaceUid?: (namespace: string) => string | undefined;
 }
 
 interface PolicyMemory {
@@ -251,6 +253,7 @@ export class PolicyCollector {
         if (!retentions.has(pod)) retentions.set(pod, this.retentionOf(pod));
         return retentions.get(pod);
       },
+      ...(this.deps.namespaceUid && { namespaceUid: this.deps.namespaceUid }),
     });
     memory.listedAt = started;
     this.prune(now);

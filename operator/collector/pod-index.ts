@@ -10,7 +10,7 @@ import { podInfoFromV1Pod, type PodInfo, type PodLister, type PodObject } from '
 
 /** What the pod informer keeps of a pod. */
 export interface CachedPod {
-  metadata: { namespace?: string; name?: string; resourceVersion?: string };
+  metadata: { namespace?: string; name?: string; resourceVersion?: string; uid?: string };
   /** Undefined for a pod whose resources cannot be read (logged). */
   info?: PodInfo;
 }
@@ -22,8 +22,13 @@ export class PodIndex implements PodLister {
 
   /** The pod informer's transform: a pod as served -> what is cached of it. */
   readonly transform = (pod: PodObject & CachedPod): CachedPod => {
-    const { namespace = '', name = '', resourceVersion } = pod.metadata ?? {};
-    const metadata = { namespace, name, ...(resourceVersion !== undefined && { resourceVersion }) };
+    const { namespace = '', name = '', resourceVersion, uid } = pod.metadata ?? {};
+    const metadata = {
+      namespace,
+      name,
+      ...(resourceVersion !== undefined && { resourceVersion }),
+      ...(uid !== undefined && { uid }),
+    };
     try {
       return { metadata, info: podInfoFromV1Pod(pod) };
     } catch (err) {

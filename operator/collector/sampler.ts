@@ -36,6 +36,8 @@ export interface CycleInput {
   notReady?: ReadonlySet<string>;
   /** The longest retention of the policies selecting a pod. */
   retentionOf?: (pod: PodInfo) => Retention | undefined;
+  /** The UID of a namespace that exists now (the namespace cache), recorded on its samples. */
+  namespaceUid?: (namespace: string) => string | undefined;
 }
 
 /** Counts of a cycle that its policy's status reports. */
@@ -80,6 +82,7 @@ function containerSample(
   time: number,
   advance: SeriesAdvance | undefined,
   retention: Retention | undefined,
+  namespaceUid: string | undefined,
 ): ContainerSample {
   const cpuMillicores = advance?.cpuCores == null ? null : advance.cpuCores * 1000;
   const memoryBytes = advance?.memoryBytes ?? null;
@@ -105,6 +108,7 @@ function containerSample(
   const startTime = advance?.containerStartTime ?? container.startedAt;
   if (startTime !== undefined) sample.containerStartTime = startTime;
   if (retention !== undefined) sample.retention = retention;
+  if (namespaceUid !== undefined) sample.namespaceUid = namespaceUid;
   const { cpuRequestMillicores, cpuLimitMillicores, memoryRequestBytes, memoryLimitBytes } = container;
   if (cpuRequestMillicores !== undefined) sample.cpuRequestMillicores = cpuRequestMillicores;
   if (cpuLimitMillicores !== undefined) sample.cpuLimitMillicores = cpuLimitMillicores;
@@ -166,6 +170,7 @@ export function buildCycle(input: CycleInput): CycleOutput {
     matchedContainers += pod.containers.length;
     const labels = labelPairs(pod.labels);
     const retention = input.retentionOf?.(pod);
+    const namespaceUid = input.namespaceUid?.(pod.namespace);
     let read = 0;
     let repeats = 0;
     for (const container of pod.containers) {
@@ -180,11 +185,15 @@ export function buildCycle(input: CycleInput): CycleOutput {
       if (advance === undefined) {
         cursors.missed(key);
         if (container.startedAt !== undefined)
-          samples.push(containerSample(input, pod, labels, container, now, undefined, retention));
+          samples.push(
+            containerSample(input, pod, labels, container, now, undefined, retention, namespaceUid),
+          );
         continue;
       }
       if (advance.kind === 'repeat') repeats++;
-      samples.push(containerSample(input, pod, labels, container, advance.time, advance, retention));
+      samples.push(
+        containerSample(input, pod, labels, container, advance.time, advance, retention, namespaceUid),
+      );
     }
     if (read === 0 && batch !== undefined && !unreadable.has(pod.node)) podsWithoutMetrics++;
     if (read > 0 && repeats === read) duplicatePods++;

@@ -12,7 +12,7 @@ import { isGone } from './errors.js';
 
 /** The part of a Kubernetes object the informer relies on. Objects are plain JSON, as served. */
 export interface KubeObject {
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
 }
 
 export interface ListResult<T> {
@@ -33,6 +33,11 @@ export interface ListWatcher<T> {
   watch(resourceVersion: string, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void>;
 }
 
+/**
+ * What the handlers are told. An object is identified by its UID: one received under a cached
+ * name with another UID (the name was deleted and re-created between two watch events, or while a
+ * re-list was due) is the deletion of the cached object and the addition of the new one.
+ */
 export interface InformerHandlers<T> {
   onAdd?(object: T): void;
   /** Also called by the periodic resync, with `old === object`. */
@@ -56,7 +61,7 @@ export interface InformerOptions<T> {
   /**
    * Turns each listed or watched object into what is cached and handed to the handlers (as
    * client-go's SetTransform), e.g. to keep only the fields the operator reads. It must keep
-   * metadata.namespace, name and resourceVersion.
+   * metadata.namespace, name, resourceVersion and uid.
    */
   transform?: (object: T) => T;
 }
@@ -232,11 +237,16 @@ export class Informer<T extends KubeObject> {
   }
 
   private upsert(key: string, received: T): void {
-    const old = this.cache.get(key);
+    let old = this.cache.get(key);
     if (old && old.metadata?.resourceVersion === received.metadata?.resourceVersion) return;
+    if (old && replaced(old, received)) {
+      this.remove(key, old);
+      old = undefined;
+    }
     const object = this.options.transform ? this.options.transform(received) : received;
     this.cache.set(key, object);
-    this.notify((h) => (old ? h.onUpdate?.(object, old) : h.onAdd?.(object)));
+    const previous = old;
+    this.notify((h) => (previous ? h.onUpdate?.(object, previous) : h.onAdd?.(object)));
   }
 
   private remove(key: string, object: T): void {
@@ -302,6 +312,13 @@ export class Informer<T extends KubeObject> {
       this.armResync();
     }, periodMs);
   }
+}
+
+/** Another object under the same name: both have a UID and they differ. */
+function replaced(cached: KubeObject, received: KubeObject): boolean {
+  const before = cached.metadata?.uid;
+  const after = received.metadata?.uid;
+  return before !== undefined && after !== undefined && before !== after;
 }
 
 function cacheKey(namespace: string | undefined, name: string): string {

@@ -6,9 +6,10 @@ import { MongoServerError, type Collection, type Db, type IndexDescription } fro
 import type { Retention } from '../model.js';
 import { keepMs, RESOLUTION_MS, ROLLUP_RESOLUTIONS, type Resolution } from './resolutions.js';
 import type { ReportDoc } from './report-ledger.js';
-import type { RollupDoc } from './rollups.js';
+import { labelSetId } from './label-sets.js';
+import { rollupId, seriesOfDoc, type RollupDoc } from './rollups.js';
 import { newestReadingTime, type SnapshotDoc } from './snapshots.js';
-import type { MetaDoc } from './watermarks.js';
+import { readWatermarks, type MetaDoc } from './watermarks.js';
 
 /** What the server can do; these are the only branches between FerretDB and MongoDB. */
 export interface ServerFeatures {
@@ -75,8 +76,16 @@ export interface StoreCollections {
  *   computed from them when asked (history at 1m, the open tail of an answer); its collection,
  *   `rollups_1m`, is dropped, and the 5m buckets past their watermark are recomputed from the
  *   raw readings. Halves the bucket documents written per reading.
+ * - 5: what identifies stored data (docs/accounting.md). Readings and buckets carry the UID of
+ *   the namespace the usage belongs to (`namespaceUid`), and a bucket holds one series under one
+ *   label set: its `_id` ends with the label set's id (label-sets.ts), so a relabelled container
+ *   has a bucket per label set where it changed. Migrating re-keys the buckets past each level's
+ *   watermark (the ones a new term recomputes and replaces by `_id`); closed buckets keep their
+ *   ids: they hold their series under the labels of their latest reading, and a late part merged
+ *   into one lands in a document of its own beside it, which readers add. Documents without a
+ *   namespace UID belong to whoever had the name at their time.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** The collection of the 1m buckets that schema 3 and earlier stored. */
 export const DROPPED_MINUTE_ROLLUPS = 'rollups_1m';
@@ -116,6 +125,7 @@ export async function migrate(
   const collections = collectionsOf(db, snapshotsTimeSeries);
   if (recorded > 0 && recorded < 3) await migrateToExactAccounting(collections);
   if (recorded > 0 && recorded < 4) await dropMinuteRollups(db);
+  if (recorded > 0 && recorded < 5) await keyOpenBucketsByLabelSet(collections);
   await meta.updateOne({ _id: 'schema' }, { $max: { version: SCHEMA_VERSION } }, { upsert: true });
   return collections;
 }
@@ -148,6 +158,30 @@ async function migrateToExactAccounting(collections: StoreCollections): Promise<
 async function dropMinuteRollups(db: Db): Promise<void> {
   const found = await db.listCollections({ name: DROPPED_MINUTE_ROLLUPS }, { nameOnly: true }).toArray();
   if (found.length > 0) await db.dropCollection(DROPPED_MINUTE_ROLLUPS);
+}
+
+/**
+ * Step to version 5 (see SCHEMA_VERSION); idempotent. Each bucket past its level's watermark is
+ * copied to its `_id` with the label set, then removed under the old one (a step cut short leaves
+ * at most the copy and the original of a bucket, which a rerun resolves).
+ */
+async function keyOpenBucketsByLabelSet(collections: StoreCollections): Promise<void> {
+  const marks = await readWatermarks(collections.meta);
+  for (const resolution of ROLLUP_RESOLUTIONS) {
+    const rollups = collections.rollups[resolution];
+    const since = Number.isFinite(marks[resolution]) ? { time: { $gte: new Date(marks[resolution]) } } : {};
+    // Buckets of schema 2 (without a series, one per policy) are left as they are.
+    for (const doc of await rollups.find({ ...since, series: { $exists: true } }).toArray()) {
+      const id = rollupId(resolution, doc.time.getTime(), seriesOfDoc(doc), labelSetId(doc.labels));
+      if (doc._id === id) continue;
+      try {
+        await rollups.insertOne({ ...doc, _id: id });
+      } catch (err) {
+        if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err;
+      }
+      await rollups.deleteOne({ _id: doc._id });
+    }
+  }
 }
 
 export function collectionsOf(db: Db, snapshotsTimeSeries: boolean): StoreCollections {
@@ -278,6 +312,7 @@ async function dropIndexIfPresent(collection: Collection, name: string): Promise
 }
 
 const NAMESPACE_EXISTS = 48;
+const DUPLICATE_KEY = 11000;
 const INDEX_NOT_FOUND = 27;
 
 async function ignoreAlreadyExists(creation: Promise<unknown>): Promise<void> {

@@ -1,12 +1,16 @@
 /**
  * What the store keeps of namespaces that are gone: a tombstone per deleted namespace (its name,
  * its UID and when it went), and the removal of the data that namespace left, in bounded
- * batches. It relies only on the collections' names and on two fields every usage document
- * has, `namespace` and `time`, so it does not depend on the rest of the document layout.
+ * batches. It relies only on the collections' names and on the fields every usage document
+ * has, `namespace`, `time` and (when the collector knew it) `namespaceUid`, so it does not depend
+ * on the rest of the document layout.
  *
- * A namespace deleted and re-created under the same name is a new tenant: everything stored
- * under the name up to the deletion belongs to the old one. Readers clamp to after the
- * deletion while the purge runs (operator/tenancy/namespace-guard.ts).
+ * Data belongs to the namespace's UID: a namespace deleted and re-created under the same name is
+ * a new tenant, and the purge of the old one removes the documents stamped with the old UID,
+ * whatever their time, and never one stamped with another. Documents without a UID (written by
+ * schema 4 and earlier, or before the collector's namespace cache knew the namespace) belong to
+ * whoever had the name at their time: those at or before the deletion go. Readers clamp to after
+ * the deletion while the purge runs (operator/tenancy/namespace-guard.ts).
  */
 import { MongoClient, type Collection, type Db } from 'mongodb';
 import { deleteInBatches, type BatchLimits } from './batch-delete.js';
@@ -24,13 +28,50 @@ export interface NamespaceTombstone {
   /** `<namespace>|<uid>` */
   _id: string;
   namespace: string;
-  /** The deleted namespace's UID; `unknown` when it went while no operator watched. */
+  /**
+   * The deleted namespace's UID; `unknown` when it went while no operator watched, `before-<uid>`
+   * for data older than the namespace `<uid>` that has the name (an earlier incarnation).
+   */
   uid: string;
   /** Everything stored under the name at or before this time belongs to the deleted namespace. */
   deletedAt: Date;
 }
 
 export type PurgeLimits = BatchLimits;
+
+/** What one purge removes: the data of one deleted namespace. */
+export interface PurgeTarget {
+  namespace: string;
+  /** The deleted namespace's UID, when known: documents stamped with it go, whatever their time. */
+  uid?: string;
+  /** Documents of the name without a UID go when their time is at or before this. */
+  through: Date;
+  /**
+   * Without a known UID, documents stamped with a UID go with the unstamped ones (at or before
+   * `through`), except those stamped with this one: the namespace that has the name now.
+   */
+  keepUid?: string;
+}
+
+/** The UID a tombstone names, or undefined for one recorded without it (`unknown`, `before-...`). */
+export function knownUid(stone: Pick<NamespaceTombstone, 'uid'>): string | undefined {
+  return stone.uid === 'unknown' || stone.uid.startsWith('before-') ? undefined : stone.uid;
+}
+
+/** The documents a purge removes, as a filter on `namespace`, `time` and `namespaceUid`. */
+export function purgeFilter(target: PurgeTarget): Record<string, unknown> {
+  const { namespace, uid, through, keepUid } = target;
+  if (uid !== undefined)
+    return {
+      namespace,
+      $or: [{ namespaceUid: uid }, { namespaceUid: { $exists: false }, time: { $lte: through } }],
+    };
+  return {
+    namespace,
+    time: { $lte: through },
+    ...(keepUid !== undefined && { namespaceUid: { $ne: keepUid } }),
+  };
+}
 
 export interface PurgeResult {
   deleted: number;
@@ -44,8 +85,8 @@ export interface NamespaceDataStore {
   /** Every tombstone, or those of one namespace name; oldest deletion first. */
   tombstones(namespace?: string): Promise<NamespaceTombstone[]>;
   removeTombstone(id: string): Promise<void>;
-  /** Deletes documents of `namespace` with `time <= through`, bounded by `limits`. */
-  purge(namespace: string, through: Date, limits: PurgeLimits): Promise<PurgeResult>;
+  /** Deletes the documents of a deleted namespace (see PurgeTarget), bounded by `limits`. */
+  purge(target: PurgeTarget, limits: PurgeLimits): Promise<PurgeResult>;
   /** The namespace names that have data (a scan: call it rarely). */
   namespacesWithData(): Promise<string[]>;
   /** Whether the raw samples hold any of `namespace` from before `time` (an earlier incarnation). */
@@ -108,8 +149,8 @@ export class MongoNamespaceData implements Omit<NamespaceDataStore, 'close'> {
     await this.stones.deleteOne({ _id: id });
   }
 
-  async purge(namespace: string, through: Date, limits: PurgeLimits): Promise<PurgeResult> {
-    const filter = { namespace, time: { $lte: through } };
+  async purge(target: PurgeTarget, limits: PurgeLimits): Promise<PurgeResult> {
+    const filter = purgeFilter(target);
     let deleted = 0;
     let more = false;
     for (const name of NAMESPACED_COLLECTIONS) {
@@ -153,7 +194,7 @@ export function openNamespaceData(options: {
     recordDeletion: (t) => data.recordDeletion(t),
     tombstones: (ns) => data.tombstones(ns),
     removeTombstone: (id) => data.removeTombstone(id),
-    purge: (ns, through, limits) => data.purge(ns, through, limits),
+    purge: (target, limits) => data.purge(target, limits),
     namespacesWithData: () => data.namespacesWithData(),
     hasRawDataBefore: (ns, time) => data.hasRawDataBefore(ns, time),
     close: () => client.close(),

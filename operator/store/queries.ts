@@ -8,9 +8,14 @@
  * still kept: within a bucket cut by an edge, the finer level (down to the raw readings, whose
  * spans are pro-rated by time) when it is kept for the series, else the bucket pro-rated by the
  * share of it inside the window. See docs/accounting.md.
+ *
+ * Totals are kept per series and label set (the labels each span ran with: label-sets.ts), so a
+ * label group gets the usage of exactly the spans read under its label; rankings and per-container
+ * figures add a series' label sets together.
  */
 import type { Filter } from 'mongodb';
-import type { ContainerSample } from '../model.js';
+import type { ContainerSample, LabelPair } from '../model.js';
+import { labelSetKey } from './label-sets.js';
 import type { StoreCollections } from './connection.js';
 import { addIoPiece, emptyIo, ioOverlapMs, IO_COUNTERS, mergeIo, type IoRollup } from './io-counters.js';
 import {
@@ -121,7 +126,34 @@ export class SeriesWindow {
   }
 }
 
+/** By series and label set (totalsKey). */
 type Totals = Map<string, SeriesWindow>;
+
+/** The key of a series' usage under one label set. */
+function totalsKey(series: string, labels: readonly LabelPair[]): string {
+  return `${series}\u0000${labelSetKey(labels)}`;
+}
+
+/** Each series' totals, its label sets added together (a new window each: `totals` is unchanged). */
+function perSeries(totals: Totals): SeriesWindow[] {
+  const bySeries = new Map<string, SeriesWindow>();
+  for (const window of totals.values()) {
+    let merged = bySeries.get(window.series);
+    if (merged === undefined) {
+      merged = new SeriesWindow(window.series, window.namespace, window.pod, window.container, window.labels);
+      bySeries.set(window.series, merged);
+    }
+    merged.add(window);
+  }
+  return [...bySeries.values()];
+}
+
+/** The longest measured time of any series, its label sets' times added: `ms` by series and label set. */
+function longestSeriesMs(measured: Iterable<[series: string, ms: number]>): number {
+  const bySeries = new Map<string, number>();
+  for (const [series, ms] of measured) bySeries.set(series, (bySeries.get(series) ?? 0) + ms);
+  return Math.max(0, ...bySeries.values());
+}
 
 interface RangeResult {
   totals: Totals;
@@ -137,10 +169,11 @@ interface ReadContext {
   stats: ReadStats;
 }
 
-function windowOf(totals: Totals, key: string, source: RollupDoc | ContainerSample): SeriesWindow {
+function windowOf(totals: Totals, series: string, source: RollupDoc | ContainerSample): SeriesWindow {
+  const key = totalsKey(series, source.labels);
   let window = totals.get(key);
   if (window === undefined) {
-    window = new SeriesWindow(key, source.namespace, source.pod, source.container, source.labels);
+    window = new SeriesWindow(series, source.namespace, source.pod, source.container, source.labels);
     totals.set(key, window);
   }
   return window;
@@ -190,20 +223,23 @@ async function readBuckets(
 /** Whole buckets of one level. */
 function wholeBuckets(docs: RollupDoc[]): RangeResult {
   const totals: Totals = new Map();
-  const longest = new Map<number, number>();
+  const measured = new Map<number, [string, number][]>();
   for (const doc of docs) {
     const time = doc.time.getTime();
-    const window = windowOf(totals, seriesOfDoc(doc), doc);
+    const series = seriesOfDoc(doc);
+    const window = windowOf(totals, series, doc);
     window.count += doc.count;
     window.cpu.merge(doc.cpu);
     window.memory.merge(doc.memory);
     window.histograms.mergeStored(doc.hist);
     if (doc.io) mergeIo((window.io ??= emptyIo()), doc.io);
     window.identify(time, doc);
-    longest.set(time, Math.max(longest.get(time) ?? 0, doc.cpu.ms ?? 0));
+    let pieces = measured.get(time);
+    if (pieces === undefined) measured.set(time, (pieces = []));
+    pieces.push([series, doc.cpu.ms ?? 0]);
   }
   let coveredMs = 0;
-  for (const ms of longest.values()) coveredMs += ms;
+  for (const pieces of measured.values()) coveredMs += longestSeriesMs(pieces);
   return { totals, coveredMs };
 }
 
@@ -242,9 +278,8 @@ function addRawPart(totals: Totals, reading: ContainerSample, a: number, b: numb
 }
 
 function rawResult(totals: Totals): RangeResult {
-  let coveredMs = 0;
-  for (const window of totals.values()) coveredMs = Math.max(coveredMs, window.cpu.ms);
-  return { totals, coveredMs };
+  const measured = [...totals.values()].map((w): [string, number] => [w.series, w.cpu.ms]);
+  return { totals, coveredMs: longestSeriesMs(measured) };
 }
 
 /** The raw readings' spans pro-rated to [a, b). */
@@ -334,20 +369,20 @@ async function edgeBucket(
   const finer = await range(ctx, index + 1, a, b);
   const docs = await readBuckets(ctx, resolution, start, start + 1);
   const share = (b - a) / RESOLUTION_MS[resolution];
-  let prorated = 0;
+  const prorated: [string, number][] = [];
   for (const doc of docs) {
     if (doc.finerExpireAt === undefined || doc.finerExpireAt.getTime() > ctx.now) continue;
-    const key = seriesOfDoc(doc);
-    const window = new SeriesWindow(key, doc.namespace, doc.pod, doc.container, doc.labels);
+    const series = seriesOfDoc(doc);
+    const window = new SeriesWindow(series, doc.namespace, doc.pod, doc.container, doc.labels);
     window.cpu.merge({ ...doc.cpu, n: 0, sum: 0 }, share);
     window.memory.merge({ ...doc.memory, n: 0, sum: 0 }, share);
     window.histograms.mergeStored(doc.hist, share);
     if (doc.io) mergeIo((window.io = emptyIo()), doc.io, share);
     window.identify(doc.time.getTime(), doc);
-    finer.totals.set(key, window);
-    prorated = Math.max(prorated, window.cpu.ms);
+    finer.totals.set(totalsKey(series, doc.labels), window);
+    prorated.push([series, window.cpu.ms]);
   }
-  finer.coveredMs = Math.max(finer.coveredMs, prorated);
+  finer.coveredMs = Math.max(finer.coveredMs, longestSeriesMs(prorated));
   return finer;
 }
 
@@ -377,7 +412,7 @@ export async function windowSeries(
 ): Promise<{ series: SeriesWindow[]; coveredMs: number }> {
   if (!(to > from)) return { series: [], coveredMs: 0 };
   const { totals, coveredMs } = await windowTotals(collections, from, to, scope, now, stats);
-  return { series: [...totals.values()], coveredMs };
+  return { series: perSeries(totals), coveredMs };
 }
 
 function coverageOf(from: number, to: number, coveredMs: number): Coverage {
@@ -409,7 +444,7 @@ export async function top(
 ): Promise<TopResult> {
   const { totals, coveredMs } = await queryTotals(collections, query, now, stats);
   const entries: TopEntry[] = [];
-  for (const t of totals.values()) {
+  for (const t of perSeries(totals)) {
     const metric = query.metric === 'cpu' ? t.cpu : t.memory;
     if (metric.ms === 0) continue;
     entries.push({
@@ -435,8 +470,9 @@ const BYTE_SECONDS_PER_GIB_HOUR = 2 ** 30 * 3600;
 
 /**
  * Chargeback per group: usage integrated over the readings' spans within the window (core-hours,
- * GiB-hours), and the same by max(request, usage). Label groups use the label value of the latest
- * bucket or reading of the container in the window.
+ * GiB-hours), and the same by max(request, usage). A label group gets the usage of the spans read
+ * while the container had that label value (a relabelled container is in two groups, each for its
+ * time); `containers` counts each container once per group.
  */
 export async function summary(
   collections: StoreCollections,
@@ -446,6 +482,7 @@ export async function summary(
 ): Promise<SummaryResult> {
   const { totals, coveredMs } = await queryTotals(collections, query, now, stats);
   const groups = new Map<string, SummaryEntry>();
+  const members = new Map<string, Set<string>>();
   for (const t of totals.values()) {
     const group =
       query.groupBy.kind === 'namespace'
@@ -467,7 +504,10 @@ export async function summary(
     entry.cpuCoreHoursBilled += t.cpu.billedIntegral / MILLICORE_SECONDS_PER_CORE_HOUR;
     entry.memoryGiBHours += t.memory.integral / BYTE_SECONDS_PER_GIB_HOUR;
     entry.memoryGiBHoursBilled += t.memory.billedIntegral / BYTE_SECONDS_PER_GIB_HOUR;
-    entry.containers += 1;
+    let seen = members.get(group);
+    if (seen === undefined) members.set(group, (seen = new Set()));
+    seen.add(t.series);
+    entry.containers = seen.size;
     if (t.io) {
       const io = (entry.io ??= emptyIo());
       mergeIo(io, t.io);

@@ -17,6 +17,7 @@ import {
   type StoredHistograms,
 } from './histograms.js';
 import { addIoPiece, emptyIo, ioIncFields, ioPieces, mergeIo, type IoRollup } from './io-counters.js';
+import { labelSetId } from './label-sets.js';
 
 /** One metric (CPU millicores or memory bytes) over a bucket, as stored. */
 export interface MetricRollup {
@@ -36,10 +37,12 @@ export interface MetricRollup {
 
 /**
  * A rollup bucket: what the readers use and no more (every field costs on each of the many bucket
- * writes). Its labels are those of the latest reading written to it.
+ * writes). It holds one series under one label set (label-sets.ts): the pieces of the spans read
+ * while the container had these labels. Buckets of schema 4 and earlier hold every span of the
+ * series in the bucket, under the labels of its latest reading.
  */
 export interface RollupDoc extends SeriesScope {
-  /** `<resolution>|<bucket start ms>|<series>` */
+  /** `<resolution>|<bucket start ms>|<series>|<label set id>` (schema 4 and earlier: no label set id). */
   _id: string;
   /** The container's series (see seriesKey); absent in documents of schema 2 (derived from the id). */
   series?: string;
@@ -48,6 +51,8 @@ export interface RollupDoc extends SeriesScope {
   policy: ObjectKey;
   container: string;
   labels: LabelPair[];
+  /** UID of the namespace the usage belongs to (ContainerSample.namespaceUid); absent when not known. */
+  namespaceUid?: string;
   /** Readings whose time is in the bucket, including uptime-only ones. */
   count: number;
   cpu: MetricRollup;
@@ -68,8 +73,8 @@ export interface RollupDoc extends SeriesScope {
   hist?: StoredHistograms;
 }
 
-export function rollupId(resolution: Resolution, start: number, series: string): string {
-  return `${resolution}|${start}|${series}`;
+export function rollupId(resolution: Resolution, start: number, series: string, labelSet: string): string {
+  return `${resolution}|${start}|${series}|${labelSet}`;
 }
 
 /**
@@ -297,12 +302,15 @@ export interface SeriesScope {
   pod: string;
 }
 
-/** Identity of a series, shared by all its buckets (strings are not copied per bucket). */
+/** Identity of a series under one label set, shared by its buckets (strings are not copied per bucket). */
 export interface SeriesIdentity extends SeriesScope {
   series: string;
   policy: ObjectKey;
   container: string;
   labels: LabelPair[];
+  /** labelSetId(labels): the buckets of each label set are documents of their own. */
+  labelSet: string;
+  namespaceUid?: string;
   retention?: Retention;
 }
 
@@ -419,9 +427,10 @@ export class BucketAccumulator {
   }
 
   toDoc(parts: string[], term?: number): RollupDoc {
-    const { series, policy, namespace, pod, container, labels, retention } = this.identity;
+    const { series, policy, namespace, pod, container, labels, labelSet, namespaceUid, retention } =
+      this.identity;
     const doc: RollupDoc = {
-      _id: rollupId(this.resolution, this.start, series),
+      _id: rollupId(this.resolution, this.start, series, labelSet),
       series,
       time: new Date(this.start),
       policy,
@@ -435,6 +444,7 @@ export class BucketAccumulator {
       parts,
       ...expiryOf(this.resolution, this.start, retention),
     };
+    if (namespaceUid !== undefined) doc.namespaceUid = namespaceUid;
     if (retention !== undefined) doc.retention = retention;
     if (term !== undefined) doc.term = term;
     const hist = this.histograms.toStored();
@@ -444,11 +454,13 @@ export class BucketAccumulator {
   }
 }
 
-/** The identity of a sample's or a stored bucket's series. */
+/** The identity of a sample's or a stored bucket's series and label set. */
 export function identityOf(source: ContainerSample | RollupDoc, series?: string): SeriesIdentity {
   const { policy, namespace, pod, container, labels } = source;
   const key = series ?? ('intervalSeconds' in source ? seriesKey(source) : seriesOfDoc(source));
-  const identity: SeriesIdentity = { series: key, policy, namespace, pod, container, labels };
+  const labelSet = labelSetId(labels);
+  const identity: SeriesIdentity = { series: key, policy, namespace, pod, container, labels, labelSet };
+  if (source.namespaceUid !== undefined) identity.namespaceUid = source.namespaceUid;
   if (source.retention !== undefined) identity.retention = source.retention;
   return identity;
 }
@@ -467,7 +479,7 @@ export function rollupsOfSamples(
     const span = spanOf(sample);
     forEachBucket(sample, span, resolution, (start, piece, reading) => {
       if (window && (start < window.from || start >= window.to)) return;
-      const id = rollupId(resolution, start, identity.series);
+      const id = rollupId(resolution, start, identity.series, identity.labelSet);
       let bucket = buckets.get(id);
       if (bucket === undefined)
         buckets.set(id, (bucket = new BucketAccumulator(resolution, start, identity)));
@@ -476,7 +488,7 @@ export function rollupsOfSamples(
     if (sample.io === undefined) continue;
     for (const piece of ioPieces(sample.io, RESOLUTION_MS[resolution])) {
       if (window && (piece.start < window.from || piece.start >= window.to)) continue;
-      const id = rollupId(resolution, piece.start, identity.series);
+      const id = rollupId(resolution, piece.start, identity.series, identity.labelSet);
       let bucket = buckets.get(id);
       if (bucket === undefined)
         buckets.set(id, (bucket = new BucketAccumulator(resolution, piece.start, identity)));
@@ -497,7 +509,7 @@ export function rollupsOfRollups(
   for (const doc of finer) {
     const start = bucketStart(doc.time.getTime(), resolution);
     const identity = identityOf(doc);
-    const id = rollupId(resolution, start, identity.series);
+    const id = rollupId(resolution, start, identity.series, identity.labelSet);
     let bucket = buckets.get(id);
     if (bucket === undefined) buckets.set(id, (bucket = new BucketAccumulator(resolution, start, identity)));
     bucket.addRollup(doc);
@@ -543,6 +555,7 @@ export function mergeUpdate(
     pod: part.pod,
     container: part.container,
   };
+  if (part.namespaceUid !== undefined) setOnInsert.namespaceUid = part.namespaceUid;
   const update: UpdateFilter<RollupDoc> = {
     $inc: inc,
     $set: {

@@ -43,6 +43,8 @@ export interface SnapshotDoc {
   memoryPercentOfRequest?: number;
   memoryPercentOfLimit?: number;
   podUid?: string;
+  /** UID of the namespace the usage belongs to; absent when not known (and in schema 4 and earlier). */
+  namespaceUid?: string;
   /** Start of the span the reading accounts for (after the store clipped it against what it had). */
   from?: Date;
   cpuCoreSeconds?: number | null;
@@ -152,6 +154,7 @@ export function toSnapshotDoc(sample: ContainerSample, term?: number): SnapshotD
   doc.from = new Date(span.from);
   if (span.to - span.from > LONG_SPAN_MS) doc.long = 1;
   if (sample.podUid !== undefined) doc.podUid = sample.podUid;
+  if (sample.namespaceUid !== undefined) doc.namespaceUid = sample.namespaceUid;
   doc.cpuCoreSeconds = span.cpu === null ? null : span.cpu / 1000;
   doc.memoryByteSeconds = span.memory;
   if (sample.cpuCoreSecondsTotal !== undefined) doc.cpuCoreSecondsTotal = sample.cpuCoreSecondsTotal;
@@ -190,6 +193,7 @@ export function fromSnapshotDoc(doc: SnapshotDoc): ContainerSample {
     sample.memoryByteSeconds = doc.memoryByteSeconds ?? null;
   }
   if (doc.podUid !== undefined && doc.podUid !== null) sample.podUid = doc.podUid;
+  if (doc.namespaceUid !== undefined && doc.namespaceUid !== null) sample.namespaceUid = doc.namespaceUid;
   if (doc.cpuCoreSecondsTotal !== undefined && doc.cpuCoreSecondsTotal !== null)
     sample.cpuCoreSecondsTotal = doc.cpuCoreSecondsTotal;
   if (doc.containerStartTime !== undefined && doc.containerStartTime !== null)

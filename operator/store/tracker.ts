@@ -6,6 +6,10 @@
  * container that went away). A piece for a bucket that was closed already (late, out of order)
  * goes into a part of its own, closed at once. Pure: no I/O.
  *
+ * A series' buckets are those of one label set (label-sets.ts): when its labels change, the open
+ * buckets of the previous set stay open beside the new set's (closed by the clock as those of a
+ * container that went away), so each piece of a span is in a bucket of the labels it ran with.
+ *
  * Nothing reads these buckets but the write path: answers come from the database only (closed
  * buckets, and the stored readings for what is still open here), so every replica answers alike.
  */
@@ -43,14 +47,17 @@ interface TrackedSeries {
 }
 
 export class RollupTracker {
+  /** The buckets of each series' current label set, by series. */
   private readonly series = new Map<string, TrackedSeries>();
+  /** Buckets of label sets a series had before, still open, by series and label set (few: relabels). */
+  private readonly retired = new Map<string, TrackedSeries>();
 
   /** @param graceMs how long after its end a bucket waits for late samples before closing by the clock. */
   constructor(private readonly graceMs: number) {}
 
-  /** Containers with at least one open bucket. */
+  /** Containers with at least one open bucket (label sets a container had before included). */
   get trackedSeries(): number {
-    return this.series.size;
+    return this.series.size + this.retired.size;
   }
 
   /** Adds the samples; returns the buckets they closed (including parts for late samples). */
@@ -62,6 +69,20 @@ export class RollupTracker {
       let tracked = this.series.get(key);
       const identity =
         tracked && sameIdentity(tracked.identity, sample) ? tracked.identity : identityOf(sample, key);
+      if (tracked !== undefined && identity.labelSet !== tracked.identity.labelSet) {
+        // Relabelled: the previous set's buckets stay open apart; a set the series had before goes on.
+        this.retired.set(`${key}|${tracked.identity.labelSet}`, tracked);
+        const retiredKey = `${key}|${identity.labelSet}`;
+        tracked = this.retired.get(retiredKey);
+        this.retired.delete(retiredKey);
+        if (tracked !== undefined) this.series.set(key, tracked);
+        else this.series.delete(key);
+      } else if (tracked === undefined && this.retired.size > 0) {
+        const retiredKey = `${key}|${identity.labelSet}`;
+        tracked = this.retired.get(retiredKey);
+        this.retired.delete(retiredKey);
+        if (tracked !== undefined) this.series.set(key, tracked);
+      }
       if (tracked === undefined) {
         const buckets = new Float64Array(LEVELS * BUCKET_FIELDS).fill(NaN);
         this.series.set(
@@ -140,7 +161,7 @@ export class RollupTracker {
     if (open > start) {
       // Late: the bucket was handed out already; this piece goes into a part of its own.
       const resolution = ROLLUP_RESOLUTIONS[i] as Resolution;
-      const id = rollupId(resolution, start, key);
+      const id = rollupId(resolution, start, key, identity.labelSet);
       let part = late.get(id);
       if (part === undefined) late.set(id, (part = new BucketAccumulator(resolution, start, identity)));
       part.addSplit(sample, identity, span, ms >= 0 ? { ms } : undefined, reading);
@@ -172,7 +193,7 @@ export class RollupTracker {
     const open = bucketStartAt(tracked.buckets, i * BUCKET_FIELDS);
     if (open > start) {
       const resolution = ROLLUP_RESOLUTIONS[i] as Resolution;
-      const id = rollupId(resolution, start, key);
+      const id = rollupId(resolution, start, key, identity.labelSet);
       let part = late.get(id);
       if (part === undefined) late.set(id, (part = new BucketAccumulator(resolution, start, identity)));
       part.addIo(sample, ms);
@@ -216,7 +237,17 @@ export class RollupTracker {
 
   private close(due: (resolution: Resolution, start: number) => boolean): BucketAccumulator[] {
     const closed: BucketAccumulator[] = [];
-    for (const [key, tracked] of this.series) {
+    this.closeIn(this.series, due, closed);
+    this.closeIn(this.retired, due, closed);
+    return closed;
+  }
+
+  private closeIn(
+    series: Map<string, TrackedSeries>,
+    due: (resolution: Resolution, start: number) => boolean,
+    closed: BucketAccumulator[],
+  ): void {
+    for (const [key, tracked] of series) {
       let stillOpen = false;
       for (let i = 0; i < LEVELS; i++) {
         const at = i * BUCKET_FIELDS;
@@ -229,14 +260,14 @@ export class RollupTracker {
         } else stillOpen = true;
       }
       tracked.histograms.compact();
-      if (!stillOpen) this.series.delete(key);
+      if (!stillOpen) series.delete(key);
     }
-    return closed;
   }
 }
 
-/** Reuses the tracked identity object while the labels are unchanged (saves memory per bucket). */
+/** Reuses the tracked identity object while the labels and namespace are unchanged (saves memory per bucket). */
 function sameIdentity(identity: SeriesIdentity, sample: ContainerSample): boolean {
+  if (identity.namespaceUid !== sample.namespaceUid) return false;
   if (identity.labels === sample.labels) return true;
   if (identity.labels.length !== sample.labels.length) return false;
   return identity.labels.every((pair, i) => pair.k === sample.labels[i]?.k && pair.v === sample.labels[i]?.v);

@@ -1,9 +1,11 @@
 /**
  * Removes the data of deleted namespaces (leader only), keyed by the namespace's UID: when a
- * namespace goes, a tombstone (name, UID, deletion time) is recorded and everything stored under
- * the name up to that time is deleted in bounded batches, a pass at a time. A tombstone stays
- * while late writes of the old namespace may still arrive (rollup buckets still open in memory
- * are written when they close: up to a day), and goes with the last of its data.
+ * namespace goes, a tombstone (name, UID, deletion time) is recorded and the data of that UID is
+ * deleted in bounded batches, a pass at a time: the documents stamped with it, and those of the
+ * name without a UID up to the deletion (store/namespace-purge.ts). A namespace re-created under
+ * the name keeps all of its data, buckets that began before the deletion included. A tombstone
+ * stays while late writes of the old namespace may still arrive (rollup buckets still open in
+ * memory are written when they close: up to a day), and goes with the last of its data.
  *
  * Every sweep interval, a pass also finds what no watch event announced (the operator was down):
  * data under a name that has no namespace in two sweeps in a row, and raw samples from before the creation of the
@@ -11,7 +13,7 @@
  */
 import { errorMessage, type Logger } from '../logging.js';
 import type { TimerHandle, Timers } from '../runtime/clock.js';
-import type { NamespaceDataStore, PurgeLimits } from '../store/namespace-purge.js';
+import { knownUid, type NamespaceDataStore, type PurgeLimits } from '../store/namespace-purge.js';
 import type { CurrentNamespace, NamespaceLedger } from './namespace-ledger.js';
 
 /** Rollup buckets close within a day, plus the write path's grace for late samples. */
@@ -54,6 +56,17 @@ export class NamespacePurger {
   constructor(private readonly deps: NamespacePurgerDeps) {
     this.limits = { batchSize: 1_000, maxBatches: 20, ...deps.limits };
   }
+
+  /**
+   * The namespace informer's handlers (on every replica): a deletion, or a name seen again with
+   * another UID (the informer delivers that as the deletion of the old one), is `onDeleted`.
+   */
+  readonly handlers = {
+    onDelete: (namespace: { metadata?: { name?: string; uid?: string } }): void => {
+      const { name, uid } = namespace.metadata ?? {};
+      if (name && uid) this.onDeleted(name, uid);
+    },
+  };
 
   /**
    * A namespace went (informer delete event, on every replica): readers restrict its name at
@@ -102,8 +115,18 @@ export class NamespacePurger {
         await this.findUnannounced(now);
         this.lastSweepMs = now;
       }
-      for (const stone of this.deps.held?.() ? [] : await data.tombstones()) {
-        const result = await data.purge(stone.namespace, stone.deletedAt, this.limits);
+      const stones = this.deps.held?.() ? [] : await data.tombstones();
+      const current = stones.length > 0 ? this.deps.namespaces() : new Map<string, CurrentNamespace>();
+      for (const stone of stones) {
+        const uid = knownUid(stone);
+        const keepUid = current.get(stone.namespace)?.uid;
+        const target = {
+          namespace: stone.namespace,
+          through: stone.deletedAt,
+          ...(uid !== undefined && { uid }),
+          ...(keepUid !== undefined && { keepUid }),
+        };
+        const result = await data.purge(target, this.limits);
         deleted += result.deleted;
         more ||= result.more;
         if (!result.more && now - stone.deletedAt.getTime() >= (this.deps.settleMs ?? DEFAULT_SETTLE_MS)) {

@@ -4,6 +4,7 @@ import type { Db } from 'mongodb';
 import type { ContainerSample } from '../../operator/model.js';
 import { COLLECTION_NAMES } from '../../operator/store/connection.js';
 import { RESOLUTION_MS, ROLLUP_RESOLUTIONS, type Resolution } from '../../operator/store/resolutions.js';
+import { labelSetKey } from '../../operator/store/label-sets.js';
 import { seriesOfDoc, type RollupDoc } from '../../operator/store/rollups.js';
 import type { SnapshotDoc } from '../../operator/store/snapshots.js';
 import { expectBucket } from '../unit/store/fixtures.js';
@@ -87,14 +88,17 @@ export function rawHistograms(raw: readonly SnapshotDoc[], a: number, b: number)
 }
 
 /**
- * Every rollup document holds exactly the raw readings of its bucket (count, sums, extremes of the
- * readings whose time is in it, the integrals of the pieces of their spans inside it, and their
- * milliseconds at each rate in the histograms), and
- * every raw reading is in one per level.
+ * Every rollup document holds exactly the raw readings of its bucket and label set (count, sums,
+ * extremes of the readings whose time is in it, the integrals of the pieces of their spans inside
+ * it, and their milliseconds at each rate in the histograms), and every raw reading is in one per
+ * level.
  */
 export async function expectRollupsMatchRaw(db: Db): Promise<void> {
   const raw = await rawDocs(db);
   const readings = raw.map((doc) => ({ ...doc, time: doc.time.getTime() }));
+  const ofVersion =
+    (series: string, labels: string) => (s: { series: string; labels: SnapshotDoc['labels'] }) =>
+      s.series === series && labelSetKey(s.labels) === labels;
   for (const resolution of ROLLUP_RESOLUTIONS) {
     const width = RESOLUTION_MS[resolution];
     const docs = await rollupDocs(db, resolution);
@@ -102,17 +106,13 @@ export async function expectRollupsMatchRaw(db: Db): Promise<void> {
     for (const doc of docs) {
       const start = doc.time.getTime();
       const series = seriesOfDoc(doc);
-      expect(ids.has(`${series}|${start}`)).toBe(false);
-      ids.add(`${series}|${start}`);
-      const covered = readings.filter(
-        (s) => s.series === series && s.time >= start && s.time < start + width,
-      );
+      const labels = labelSetKey(doc.labels);
+      const version = ofVersion(series, labels);
+      expect(ids.has(`${series}|${labels}|${start}`)).toBe(false);
+      ids.add(`${series}|${labels}|${start}`);
+      const covered = readings.filter((s) => version(s) && s.time >= start && s.time < start + width);
       expectBucket(doc, covered as unknown as ContainerSample[]);
-      const truth = rawIntegrals(
-        raw.filter((s) => s.series === series),
-        start,
-        start + width,
-      );
+      const truth = rawIntegrals(raw.filter(version), start, start + width);
       expectSame(doc.cpu.integral, truth.cpu);
       expectSame(doc.cpu.billedIntegral, truth.cpuBilled);
       expectSame(doc.cpu.ms ?? 0, truth.cpuMs);
@@ -120,11 +120,7 @@ export async function expectRollupsMatchRaw(db: Db): Promise<void> {
       expectSame(doc.memory.billedIntegral, truth.memoryBilled);
       expectSame(doc.memory.ms ?? 0, truth.memoryMs);
       // Its histograms: whole milliseconds, equal exactly, whichever path wrote or merged it.
-      const hist = rawHistograms(
-        raw.filter((s) => s.series === series),
-        start,
-        start + width,
-      );
+      const hist = rawHistograms(raw.filter(version), start, start + width);
       expect({ cpu: doc.hist?.cpu ?? {}, memory: doc.hist?.memory ?? {} }).toEqual(hist);
     }
     expect(docs.reduce((n, d) => n + d.count, 0)).toBe(raw.length);

@@ -25,7 +25,12 @@ describe('PodIndex', () => {
   it('caches only identity and PodInfo, and indexes that same PodInfo (no second copy)', () => {
     const index = new PodIndex(captureLogger().logger);
     const cached = index.transform(servedPod('web-1'));
-    expect(cached.metadata).toEqual({ namespace: 'shop', name: 'web-1', resourceVersion: '42' });
+    expect(cached.metadata).toEqual({
+      namespace: 'shop',
+      name: 'web-1',
+      resourceVersion: '42',
+      uid: 'web-1-uid',
+    });
     expect(JSON.stringify(cached)).not.toContain('managedFields');
     expect(JSON.stringify(cached)).not.toContain('last-applied');
     index.handlers.onAdd(cached);

@@ -187,6 +187,34 @@ describe('buildCycle', () => {
     ]);
   });
 
+  it("records the UID of the pod's namespace on its samples, read and uptime-only alike, when the namespace cache knows it", () => {
+    const web = pod('web-1', [{ name: 'app' }]);
+    const uids = new Map([['shop', 'ns-uid-2']]);
+    const at = T0 - 5_000;
+    const read = buildCycle({
+      ...input([web], {
+        available: true,
+        items: [podMetrics(web, at, { app: { cpuNanocores: 1_000_000, memoryBytes: MiB } })],
+      }),
+      namespaceUid: (name) => uids.get(name),
+    });
+    const uptimeOnly = buildCycle({
+      ...input([web], { available: false, reason: 'not served' }),
+      namespaceUid: (name) => uids.get(name),
+    });
+    expect([...read.cycle.samples, ...uptimeOnly.cycle.samples].map((s) => s.namespaceUid)).toEqual([
+      'ns-uid-2',
+      'ns-uid-2',
+    ]);
+    uids.clear();
+    expect(
+      buildCycle({
+        ...input([web], { available: false, reason: 'not served' }),
+        namespaceUid: (name) => uids.get(name),
+      }).cycle.samples[0],
+    ).not.toHaveProperty('namespaceUid');
+  });
+
   it('ignores metrics of pods outside the selection', () => {
     const web = pod('web-1');
     const { cycle, counts } = buildCycle(

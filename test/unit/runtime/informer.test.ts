@@ -10,7 +10,7 @@ import { captureLogger } from '../../harness/capture-logger.js';
 import { FakeTimers, settle } from './fake-timers.js';
 
 interface Pod {
-  metadata: { namespace: string; name: string; resourceVersion: string };
+  metadata: { namespace: string; name: string; resourceVersion: string; uid?: string };
   spec?: { node: string };
 }
 
@@ -237,6 +237,46 @@ describe('Informer', () => {
     await informer.stop();
     expect(source.current.signal.aborted).toBe(true);
     expect(timers.pendingCount).toBe(0);
+  });
+});
+
+describe('Informer identity by UID', () => {
+  const withUid = (name: string, resourceVersion: string, uid: string): Pod => ({
+    metadata: { namespace: 'shop', name, resourceVersion, uid },
+  });
+
+  it('delivers a re-list that finds a name with a new UID as the deletion of the old object and the addition of the new', async () => {
+    const { source, informer, seen } = setup();
+    const deletedUids: (string | undefined)[] = [];
+    informer.addHandlers({ onDelete: (p) => deletedUids.push(p.metadata.uid) });
+    source.lists.push({
+      items: [withUid('a', '1', 'uid-1'), withUid('b', '2', 'uid-b')],
+      resourceVersion: '10',
+    });
+    source.lists.push({
+      items: [withUid('a', '40', 'uid-2'), withUid('b', '41', 'uid-b')],
+      resourceVersion: '42',
+    });
+    informer.start();
+    await settle();
+    seen.length = 0;
+    source.current.fail(gone());
+    await settle();
+    expect(seen).toEqual(['delete a', 'add a@40', 'update b@2->41']);
+    expect(deletedUids).toEqual(['uid-1']);
+    expect(informer.get('shop', 'a')?.metadata.uid).toBe('uid-2');
+    await informer.stop();
+  });
+
+  it('delivers a watch event of a name with a new UID as a deletion and an addition', async () => {
+    const { source, informer, seen } = setup();
+    source.lists.push({ items: [withUid('a', '1', 'uid-1')], resourceVersion: '10' });
+    informer.start();
+    await settle();
+    source.current.send({ type: 'MODIFIED', object: withUid('a', '11', 'uid-1') });
+    source.current.send({ type: 'ADDED', object: withUid('a', '12', 'uid-2') });
+    expect(seen).toEqual(['add a@1', 'update a@1->11', 'delete a', 'add a@12']);
+    await informer.stop();
   });
 });
 

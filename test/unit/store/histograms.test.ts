@@ -13,11 +13,13 @@ import {
 import { bucketStart, RESOLUTION_MS, ROLLUP_RESOLUTIONS } from '../../../operator/store/resolutions.js';
 import {
   mergeUpdate,
+  rollupId,
   rollupsOfRollups,
   rollupsOfSamples,
   type RollupDoc,
 } from '../../../operator/store/rollups.js';
 import { spanOf } from '../../../operator/store/spans.js';
+import { labelSetId } from '../../../operator/store/label-sets.js';
 import { RollupTracker } from '../../../operator/store/tracker.js';
 import { arbitrarySamples, distinctSamples, sample, T0 } from './fixtures.js';
 
@@ -228,7 +230,9 @@ describe('histograms in the rollups', () => {
       expect(total(doc.hist?.cpu)).toBe(doc.cpu.ms);
       expect(total(doc.hist?.memory)).toBe(doc.memory.ms);
     }
-    const first = docs.get(`5m|${bucketStart(T0, '5m')}|shop|web-1|app`) as RollupDoc;
+    const first = docs.get(
+      rollupId('5m', bucketStart(T0, '5m'), 'shop|web-1|app', labelSetId(sample().labels)),
+    ) as RollupDoc;
     // 80 core-s over 400 s is 200m: bucket [200 (1.05^14 - 1), 200 (1.05^15 - 1)) = [195.9, 215.7).
     expect(first.hist).toEqual({
       cpu: { '14': 250_000 },

@@ -3,8 +3,10 @@ import fc from 'fast-check';
 import { Double } from 'mongodb';
 import type { ContainerSample } from '../../../operator/model.js';
 import { bucketStart, ROLLUP_RESOLUTIONS } from '../../../operator/store/resolutions.js';
+import { labelSetId } from '../../../operator/store/label-sets.js';
 import {
   mergeUpdate,
+  rollupId,
   rollupsOfRollups,
   rollupsOfSamples,
   type RollupDoc,
@@ -47,7 +49,7 @@ describe('rollupsOfSamples', () => {
     );
     expect([...docs.values()]).toEqual([
       {
-        _id: `5m|${T0}|shop|web-1|app`,
+        _id: rollupId('5m', T0, 'shop|web-1|app', labelSetId(sample().labels)),
         series: 'shop|web-1|app',
         time: new Date(T0),
         policy: 'shop/web',
@@ -84,17 +86,29 @@ describe('rollupsOfSamples', () => {
     ]);
   });
 
-  it('takes the labels from the latest sample of the bucket, whatever the order', () => {
-    const labelled = (version: string) => [{ k: 'version', v: version }];
-    const docs = rollupsOfSamples(
-      [
-        sample({ time: T0 + 20_000, labels: labelled('2') }),
-        sample({ time: T0 + 10_000, labels: labelled('1') }),
-      ],
-      '1h',
-      [],
+  it('keeps a bucket per label set, each with the spans read under it, adding up to the series', () => {
+    const labelled = (team: string) => [{ k: 'team', v: team }];
+    // 2 cores; relabelled from a to b at noon: the reading at noon closes the last span under a.
+    const noon = T0 + 12 * 3_600_000;
+    const readings = [0, 6, 12, 18, 24].map((h) => T0 + h * 3_600_000);
+    const samples = readings.slice(1).map((time, i) =>
+      sample({
+        time,
+        from: readings[i] as number,
+        cpuCoreSeconds: 2 * ((time - (readings[i] as number)) / 1000),
+        labels: labelled(time <= noon ? 'a' : 'b'),
+      }),
     );
-    expect([...docs.values()][0]?.labels).toEqual(labelled('2'));
+    const docs = [...rollupsOfSamples(samples, '1d', []).values()].filter((d) => d.time.getTime() === T0);
+    const coreHours = (team: string) =>
+      (docs.find((d) => d.labels[0]?.v === team)?.cpu.integral ?? NaN) / 3_600_000;
+    expect(docs).toHaveLength(2);
+    expect(coreHours('a')).toBeCloseTo(24, 9);
+    expect(coreHours('b')).toBeCloseTo(24, 9);
+    expect(new Set(docs.map((d) => d._id)).size).toBe(2);
+    // The hour buckets of each set, merged, give the day's bucket of that set.
+    const day = rollupsOfRollups([...rollupsOfSamples(samples, '1h', []).values()], '1d', []);
+    for (const doc of docs) expect(day.get(doc._id)?.cpu.integral).toBeCloseTo(doc.cpu.integral, 6);
   });
 
   it('equals count/sum/min/max of the samples of each bucket', () => {
@@ -105,7 +119,12 @@ describe('rollupsOfSamples', () => {
           const docs = rollupsOfSamples(samples, resolution, []);
           const groups = new Map<string, ContainerSample[]>();
           for (const s of samples) {
-            const id = `${resolution}|${bucketStart(s.time, resolution)}|${s.namespace}|${s.pod}|${s.container}`;
+            const id = rollupId(
+              resolution,
+              bucketStart(s.time, resolution),
+              `${s.namespace}|${s.pod}|${s.container}`,
+              labelSetId(s.labels),
+            );
             groups.set(id, [...(groups.get(id) ?? []), s]);
           }
           // Buckets with readings, and those only the spans of readings reach into.

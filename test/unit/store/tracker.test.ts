@@ -106,3 +106,96 @@ describe('RollupTracker', () => {
     expect(tracker.trackedSeries).toBe(0);
   });
 });
+
+describe('RollupTracker with relabelled containers', () => {
+  const team = (v: string) => [{ k: 'team', v }];
+  /** Equal up to float rounding. */
+  const expectExact = (actual: number | undefined, expected: number) =>
+    expect(Math.abs((actual ?? NaN) - expected)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(expected)));
+
+  it('puts each piece of a span in the bucket of the labels it was read with, and the label sets add up to the series', () => {
+    const reading = fc.record({
+      gapSeconds: fc.integer({ min: 1, max: 1800 }),
+      team: fc.constantFrom('a', 'b', 'c'),
+      millicores: fc.integer({ min: 0, max: 4000 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(reading, { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 5 }),
+        (rs, batches) => {
+          let time = T0 + 17_000;
+          const samples = rs.map((r) => {
+            const from = time;
+            time += r.gapSeconds * 1000;
+            return sample({
+              time,
+              from,
+              cpuMillicores: r.millicores,
+              cpuCoreSeconds: (r.millicores / 1000) * r.gapSeconds,
+              labels: team(r.team),
+            });
+          });
+          const tracker = new RollupTracker(120_000);
+          const closed: BucketAccumulator[] = [];
+          const size = Math.ceil(samples.length / batches);
+          for (let i = 0; i < samples.length; i += size)
+            closed.push(...tracker.add(samples.slice(i, i + size)));
+          closed.push(...tracker.closeAll());
+          expect(tracker.trackedSeries).toBe(0);
+          for (const resolution of ROLLUP_RESOLUTIONS) {
+            const width = { '5m': 300_000, '1h': 3_600_000, '1d': 86_400_000 }[resolution];
+            // The truth, the plain way: millicore-seconds of each (bucket, team), pro rata of each span.
+            const truth = new Map<string, number>();
+            for (const s of samples) {
+              const from = s.from as number;
+              for (let start = Math.floor(from / width) * width; start < s.time; start += width) {
+                const ms = Math.min(s.time, start + width) - Math.max(from, start);
+                const key = `${start}|${s.labels[0]?.v}`;
+                truth.set(
+                  key,
+                  (truth.get(key) ?? 0) + (s.cpuCoreSeconds as number) * 1000 * (ms / (s.time - from)),
+                );
+              }
+            }
+            const stored = new Map<string, number>();
+            for (const [, parts] of partsById(closed.filter((b) => b.resolution === resolution))) {
+              const key = `${parts[0]!.time.getTime()}|${parts[0]!.labels[0]?.v}`;
+              expect(stored.has(key)).toBe(false); // one document per bucket and label set
+              stored.set(
+                key,
+                parts.reduce((sum, p) => sum + p.cpu.integral, 0),
+              );
+            }
+            for (const [key, value] of truth) expectExact(stored.get(key), value);
+            for (const [key, value] of stored) if (!truth.has(key)) expect(value).toBe(0);
+            // Label sets add up to the series' total.
+            const total = samples.reduce((sum, s) => sum + (s.cpuCoreSeconds as number) * 1000, 0);
+            expectExact(
+              [...stored.values()].reduce((a, b) => a + b, 0),
+              total,
+            );
+          }
+        },
+      ),
+    );
+  });
+
+  it('keeps the buckets of the labels a container had open until they close, and goes on with them when the labels come back', () => {
+    const tracker = new RollupTracker(120_000);
+    const closed = tracker.add([
+      sample({ time: T0 + 60_000, from: T0, cpuMillicores: 1000, labels: team('a') }),
+      sample({ time: T0 + 120_000, from: T0 + 60_000, cpuMillicores: 2000, labels: team('b') }),
+      sample({ time: T0 + 180_000, from: T0 + 120_000, cpuMillicores: 3000, labels: team('a') }),
+    ]);
+    expect(closed).toEqual([]);
+    expect(tracker.trackedSeries).toBe(2);
+    const fiveMinutes = tracker
+      .closeExpired(T0 + 300_000 + 120_000)
+      .map((b) => [b.identity.labels[0]?.v, b.count, b.cpu.integral]);
+    expect(fiveMinutes.sort()).toEqual([
+      ['a', 2, 1000 * 60 + 3000 * 60],
+      ['b', 1, 2000 * 60],
+    ]);
+  });
+});

@@ -1,8 +1,9 @@
-/** An in-memory NamespaceDataStore: documents with a namespace and a time, and tombstones. */
+/** An in-memory NamespaceDataStore: documents with a namespace, a time and maybe a namespace UID, and tombstones. */
 import type {
   NamespaceDataStore,
   NamespaceTombstone,
   PurgeLimits,
+  PurgeTarget,
 } from '../../../operator/store/namespace-purge.js';
 import { tombstoneId } from '../../../operator/store/namespace-purge.js';
 
@@ -10,6 +11,16 @@ export interface FakeDoc {
   collection: 'snapshots' | 'rollups_1h';
   namespace: string;
   time: number;
+  namespaceUid?: string;
+}
+
+/** What the store's purge filter selects (store/namespace-purge.ts), written the plain way. */
+function purged(target: PurgeTarget, doc: FakeDoc): boolean {
+  if (doc.namespace !== target.namespace) return false;
+  const early = doc.time <= target.through.getTime();
+  if (target.uid !== undefined)
+    return doc.namespaceUid === target.uid || (doc.namespaceUid === undefined && early);
+  return early && (target.keepUid === undefined || doc.namespaceUid !== target.keepUid);
 }
 
 export class FakeNamespaceData implements NamespaceDataStore {
@@ -29,15 +40,13 @@ export class FakeNamespaceData implements NamespaceDataStore {
   async removeTombstone(id: string): Promise<void> {
     this.stones.delete(id);
   }
-  async purge(namespace: string, through: Date, limits: PurgeLimits) {
+  async purge(target: PurgeTarget, limits: PurgeLimits) {
     this.purgeCalls++;
     const budget = limits.batchSize * limits.maxBatches;
     let deleted = 0;
     let more = false;
     for (const collection of ['snapshots', 'rollups_1h'] as const) {
-      const matching = this.docs.filter(
-        (d) => d.collection === collection && d.namespace === namespace && d.time <= through.getTime(),
-      );
+      const matching = this.docs.filter((d) => d.collection === collection && purged(target, d));
       const gone = new Set(matching.slice(0, budget));
       if (matching.length > budget) more = true;
       this.docs = this.docs.filter((d) => !gone.has(d));

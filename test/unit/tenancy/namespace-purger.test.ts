@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { silentLogger } from '../../../operator/logging.js';
+import { Informer, type KubeObject, type ListWatcher } from '../../../operator/runtime/informer.js';
 import { NamespaceLedger, type CurrentNamespace } from '../../../operator/tenancy/namespace-ledger.js';
 import { NamespacePurger } from '../../../operator/tenancy/namespace-purger.js';
-import { FakeTimers } from '../runtime/fake-timers.js';
+import { FakeTimers, settle } from '../runtime/fake-timers.js';
 import { FakeNamespaceData, type FakeDoc } from './fake-namespace-data.js';
 
 const HOUR = 3_600_000;
@@ -74,6 +75,31 @@ describe('the purge of deleted namespaces', () => {
     ]);
   });
 
+  it('purges by the namespace UID: a re-created namespace keeps its data from before the deletion, the old one loses its data from after it', async () => {
+    const { timers, data, purger, current } = setup();
+    const now = timers.now();
+    const day = now - (now % (24 * HOUR));
+    const doc = (time: number, namespaceUid?: string): FakeDoc => ({
+      collection: 'rollups_1h',
+      namespace: 'shop',
+      time,
+      ...(namespaceUid !== undefined && { namespaceUid }),
+    });
+    data.docs.push(
+      doc(day, 'old'), // the old namespace's day
+      doc(now + HOUR, 'old'), // a late bucket of the old namespace, after the deletion
+      doc(now - HOUR), // without a UID, before the deletion: the old namespace's
+      doc(day, 'new'), // the new namespace's day and hour, begun before the deletion
+      doc(now - (now % HOUR), 'new'),
+      doc(now + HOUR), // without a UID, after the deletion
+    );
+    current.set('shop', { uid: 'new', createdMs: now + 30_000 });
+    start(purger);
+    purger.onDeleted('shop', 'old');
+    await timers.advance(3 * HOUR);
+    expect(data.docs).toEqual([doc(day, 'new'), doc(now - (now % HOUR), 'new'), doc(now + HOUR)]);
+  });
+
   it('on a replica that does not lead, restricts readers at once and records nothing', async () => {
     const { data, purger, ledger, current } = setup();
     current.set('shop', { uid: 'u2', createdMs: Date.now() });
@@ -89,11 +115,14 @@ describe('the purge of deleted namespaces', () => {
     docs('gone', [now - 1000]);
     docs('again', [now - HOUR, now + 10 * 60_000]);
     current.set('again', { uid: 'a2', createdMs: now });
+    // A bucket of the namespace that has the name, begun before it was created (its day).
+    data.docs.push({ collection: 'rollups_1h', namespace: 'again', time: now - HOUR, namespaceUid: 'a2' });
     start(purger);
     await timers.advance(0);
     expect([...data.stones.keys()]).toEqual(['again|before-a2']);
     expect(data.docs.filter((d) => d.namespace === 'again')).toEqual([
       { collection: 'snapshots', namespace: 'again', time: now + 10 * 60_000 },
+      { collection: 'rollups_1h', namespace: 'again', time: now - HOUR, namespaceUid: 'a2' },
     ]);
     expect(data.docs.filter((d) => d.namespace === 'gone')).toHaveLength(1);
     await timers.advance(HOUR);
@@ -113,5 +142,46 @@ describe('the purge of deleted namespaces', () => {
     held = false;
     await timers.advance(60_000);
     expect(data.docs).toEqual([]);
+  });
+
+  it('takes a namespace that a re-list finds with another UID for the deletion of the old UID, and purges only its data', async () => {
+    const { timers, data, purger, ledger, current } = setup();
+    type Namespace = KubeObject & { metadata: { name: string; uid: string; resourceVersion: string } };
+    const ns = (uid: string, resourceVersion: string): Namespace => ({
+      metadata: { name: 'shop', uid, resourceVersion },
+    });
+    // The namespace informer: a list, then a watch that expires (410) and a list that finds the
+    // name re-created (the deletion and the creation happened while the watch was down).
+    const lists = [
+      { items: [ns('u1', '1')], resourceVersion: '1' },
+      { items: [ns('u2', '9')], resourceVersion: '9' },
+    ];
+    let watches = 0;
+    const source: ListWatcher<Namespace> = {
+      list: async () => lists.shift() ?? new Promise(() => {}),
+      watch: () =>
+        watches++ === 0
+          ? Promise.reject(Object.assign(new Error('too old resource version'), { code: 410 }))
+          : new Promise(() => {}),
+    };
+    const informer = new Informer<Namespace>({ name: 'namespaces', source, logger: silentLogger(), timers });
+    informer.addHandlers(purger.handlers);
+    informer.addHandlers({
+      onAdd: (n) => current.set(n.metadata.name, { uid: n.metadata.uid, createdMs: timers.now() }),
+    });
+    const now = timers.now();
+    data.docs.push(
+      { collection: 'rollups_1h', namespace: 'shop', time: now - HOUR, namespaceUid: 'u1' },
+      { collection: 'rollups_1h', namespace: 'shop', time: now - HOUR, namespaceUid: 'u2' },
+    );
+    start(purger);
+    informer.start();
+    await settle();
+    await timers.advance(0);
+    expect([...data.stones.keys()]).toEqual(['shop|u1']);
+    expect(await ledger.incarnation('shop')).toMatchObject({ kind: 'since', deletedMs: now });
+    await timers.advance(60_000);
+    expect(data.docs.map((d) => d.namespaceUid)).toEqual(['u2']);
+    await informer.stop();
   });
 });
