@@ -93,7 +93,11 @@ export class NamespaceReadGuard implements UsageQueries {
     const parts = await this.split(query);
     if (parts === undefined) return this.inner.top(query);
     const results = await Promise.all(parts.map((q) => this.inner.top(q)));
-    const entries = results.flatMap((r) => r.items);
+    // A part answered over a shorter window: its average over the window asked for is smaller.
+    const windowMs = query.to - query.from;
+    const entries = results.flatMap((r, i) =>
+      r.items.map((e) => ({ ...e, windowAvg: (e.windowAvg * (parts[i]!.to - parts[i]!.from)) / windowMs })),
+    );
     entries.sort(compareTop);
     return { items: entries.slice(0, Math.max(0, query.limit)), coverage: mergedCoverage(query, results) };
   }

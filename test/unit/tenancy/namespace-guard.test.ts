@@ -181,6 +181,18 @@ describe('reads of a namespace name across its incarnations', () => {
       namespaces: ['blog', 'shop'],
     });
     expect(top.items).toEqual([expect.objectContaining({ namespace: 'blog', avg: 100 })]);
+    // Each part's average over the window is over the window asked for: shop's part is 59 of its 120 minutes.
+    const both = await guard.top({
+      metric: 'cpu',
+      from,
+      to: T + 3_600_000,
+      limit: 2,
+      namespaces: ['blog', 'shop'],
+    });
+    expect(both.items.map((i) => [i.namespace, i.windowAvg])).toEqual([
+      ['blog', 100],
+      ['shop', (100 * 59) / 120],
+    ]);
   });
 
   it('forgets a deletion it saw once the settle time has passed', async () => {
