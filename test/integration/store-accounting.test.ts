@@ -516,9 +516,9 @@ describe('reading stored levels across retention edges on FerretDB', () => {
     // A rate that changes every hour: only the stored hours give its day's figure exactly.
     const varying = (t: number) => 0.5 + (Math.floor(t / HOUR) % 5) * 0.75;
     const samples = [
-      ...steady('short', DAY0 - DAY, DAY0 + 2 * DAY, 5 * MINUTE, () => 1, short),
-      ...steady('usual', DAY0 - DAY, DAY0 + 2 * DAY, 5 * MINUTE, () => 1, usual),
-      ...steady('varied', DAY0 - DAY, DAY0 + 2 * DAY, 5 * MINUTE, varying, usual),
+      ...steady('short', DAY0, DAY0 + 2 * DAY, 10 * MINUTE, () => 1, short),
+      ...steady('usual', DAY0, DAY0 + 2 * DAY, 10 * MINUTE, () => 1, usual),
+      ...steady('varied', DAY0, DAY0 + 2 * DAY, 10 * MINUTE, varying, usual),
     ];
     await writeHourly(store, clock, samples);
     const from = DAY0 + 5 * HOUR; // 00:00 in UTC-5
