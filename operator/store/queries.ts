@@ -6,8 +6,9 @@
  *
  * A window is answered from whole buckets, coarsest first, and its edges from the finest level
  * still kept: within a bucket cut by an edge, the finer level (down to the raw readings, whose
- * spans are pro-rated by time) when it is kept for the series, else the bucket pro-rated by the
- * share of it inside the window. See docs/accounting.md.
+ * spans are pro-rated by time) for the time from which it still holds the series
+ * (finer-levels.ts), and for the time before, what the bucket holds beyond that, pro-rated. See
+ * docs/accounting.md.
  *
  * Totals are kept per series and label set (the labels each span ran with: label-sets.ts), so a
  * label group gets the usage of exactly the spans read under its label; rankings and per-container
@@ -18,6 +19,7 @@ import type { ContainerSample, LabelPair } from '../model.js';
 import { labelSetKey } from './label-sets.js';
 import type { StoreCollections } from './connection.js';
 import { addIoPiece, emptyIo, ioOverlapMs, IO_COUNTERS, mergeIo, type IoRollup } from './io-counters.js';
+import { finerHeldFrom, proratedShare, remainderOf } from './finer-levels.js';
 import {
   bucketStart,
   GRANULARITY_MS,
@@ -26,9 +28,10 @@ import {
   ROLLUP_RESOLUTIONS,
   type Resolution,
 } from './resolutions.js';
-import { MetricAccumulator, seriesOfDoc, type RollupDoc } from './rollups.js';
+import { MetricAccumulator, seriesOfDoc, type MetricRollup, type RollupDoc } from './rollups.js';
 import { fromSnapshotDoc, seriesKey, seriesOfSnapshot, type SnapshotDoc } from './snapshots.js';
 import { overlapMs, spanOf } from './spans.js';
+import { compareTop } from './top-ranking.js';
 import { readWatermarks, type Watermarks } from './watermarks.js';
 import { readingsOverlapping } from './write-path.js';
 import { BucketHistograms, pieceIndicesOf } from './histograms.js';
@@ -159,6 +162,8 @@ interface RangeResult {
   totals: Totals;
   /** Sum over the pieces of the longest measured time of any series in the piece. */
   coveredMs: number;
+  /** Sum over the pieces of the time some series' usage was pro-rated from a coarser bucket in. */
+  proratedMs: number;
 }
 
 interface ReadContext {
@@ -181,6 +186,7 @@ function windowOf(totals: Totals, series: string, source: RollupDoc | ContainerS
 
 function merge(into: RangeResult, from: RangeResult): void {
   into.coveredMs += from.coveredMs;
+  into.proratedMs += from.proratedMs;
   for (const [key, window] of from.totals) {
     const existing = into.totals.get(key);
     if (existing === undefined) into.totals.set(key, window);
@@ -240,7 +246,7 @@ function wholeBuckets(docs: RollupDoc[]): RangeResult {
   }
   let coveredMs = 0;
   for (const pieces of measured.values()) coveredMs += longestSeriesMs(pieces);
-  return { totals, coveredMs };
+  return { totals, coveredMs, proratedMs: 0 };
 }
 
 /** The stored readings of [a, b) (see readingsOverlapping), counted in the read's figures. */
@@ -279,7 +285,7 @@ function addRawPart(totals: Totals, reading: ContainerSample, a: number, b: numb
 
 function rawResult(totals: Totals): RangeResult {
   const measured = [...totals.values()].map((w): [string, number] => [w.series, w.cpu.ms]);
-  return { totals, coveredMs: longestSeriesMs(measured) };
+  return { totals, coveredMs: longestSeriesMs(measured), proratedMs: 0 };
 }
 
 /** The raw readings' spans pro-rated to [a, b). */
@@ -321,7 +327,7 @@ async function rawBuckets(
 
 /** [a, b) answered from level `index` of LEVELS and the finer ones. */
 async function range(ctx: ReadContext, index: number, a: number, b: number): Promise<RangeResult> {
-  const result: RangeResult = { totals: new Map(), coveredMs: 0 };
+  const result: RangeResult = { totals: new Map(), coveredMs: 0, proratedMs: 0 };
   if (!(b > a)) return result;
   const resolution = LEVELS[index];
   if (resolution === undefined) return rawRange(ctx, a, b);
@@ -354,9 +360,17 @@ async function range(ctx: ReadContext, index: number, a: number, b: number): Pro
   return result;
 }
 
+/** The context restricted to some series (by `$in`) or to all but some (by `$nin`). */
+function withSeries(ctx: ReadContext, series: Filter<RollupDoc>['series']): ReadContext {
+  return { ...ctx, scope: { $and: [ctx.scope, { series }] } as Filter<RollupDoc> };
+}
+
 /**
- * The part [a, b) of the bucket starting at `start` of level `index`: from the finer levels, or,
- * for a series whose finer level is gone, the bucket pro-rated.
+ * The part [a, b) of the bucket starting at `start` of level `index`, per series: from the finer
+ * levels for the time from which they still hold the series (finer-levels.ts); for the time before
+ * that, what the bucket holds beyond the finer level's part, pro-rated (the whole bucket pro-rated
+ * when the finer level holds none of it). A series that is held from before `a` is answered by
+ * the finer levels alone, as is any series without a bucket here.
  */
 async function edgeBucket(
   ctx: ReadContext,
@@ -366,24 +380,125 @@ async function edgeBucket(
   b: number,
 ): Promise<RangeResult> {
   const resolution = LEVELS[index] as Resolution;
-  const finer = await range(ctx, index + 1, a, b);
-  const docs = await readBuckets(ctx, resolution, start, start + 1);
-  const share = (b - a) / RESOLUTION_MS[resolution];
-  const prorated: [string, number][] = [];
-  for (const doc of docs) {
-    if (doc.finerExpireAt === undefined || doc.finerExpireAt.getTime() > ctx.now) continue;
-    const series = seriesOfDoc(doc);
-    const window = new SeriesWindow(series, doc.namespace, doc.pod, doc.container, doc.labels);
-    window.cpu.merge({ ...doc.cpu, n: 0, sum: 0 }, share);
-    window.memory.merge({ ...doc.memory, n: 0, sum: 0 }, share);
-    window.histograms.mergeStored(doc.hist, share);
-    if (doc.io) mergeIo((window.io = emptyIo()), doc.io, share);
-    window.identify(doc.time.getTime(), doc);
-    finer.totals.set(totalsKey(series, doc.labels), window);
-    prorated.push([series, window.cpu.ms]);
+  const end = start + RESOLUTION_MS[resolution];
+  const byHeld = new Map<number, RollupDoc[]>();
+  for (const doc of await readBuckets(ctx, resolution, start, start + 1)) {
+    const held = finerHeldFrom(resolution, doc, ctx.now);
+    if (held <= a) continue;
+    const group = byHeld.get(held);
+    if (group === undefined) byHeld.set(held, [doc]);
+    else group.push(doc);
   }
-  finer.coveredMs = Math.max(finer.coveredMs, longestSeriesMs(prorated));
-  return finer;
+  if (byHeld.size === 0) return range(ctx, index + 1, a, b);
+  const cut = [...new Set([...byHeld.values()].flatMap((docs) => docs.map(seriesOfDoc)))];
+  const result = await range(withSeries(ctx, { $nin: cut }), index + 1, a, b);
+  // Documents of schema 2 name no series: theirs are matched by neither filter, and kept out here.
+  const cutSeries = new Set(cut);
+  for (const [key, window] of result.totals) if (cutSeries.has(window.series)) result.totals.delete(key);
+  // The parts answer disjoint series over the same time: the longest measured time of any of them.
+  const combine = (part: RangeResult) => {
+    for (const [key, window] of part.totals) result.totals.set(key, window);
+    result.coveredMs = Math.max(result.coveredMs, part.coveredMs);
+    result.proratedMs = Math.max(result.proratedMs, part.proratedMs);
+  };
+  for (const [held, docs] of byHeld) {
+    const scoped = withSeries(ctx, { $in: [...new Set(docs.map(seriesOfDoc))] });
+    const known = await range(scoped, index + 1, held, b);
+    const after = await range(scoped, index + 1, Math.max(held, b), end);
+    const share = proratedShare(start, held, a, b);
+    const estimatedMs: [string, number][] = [];
+    let estimated = false;
+    for (const doc of docs) {
+      // The finer level's parts of the same series under the same label set (each bucket holds one).
+      const key = totalsKey(seriesOfDoc(doc), doc.labels);
+      const estimate = prorated(doc, [known.totals.get(key), after.totals.get(key)], share);
+      estimated ||= estimate.estimated;
+      estimatedMs.push([estimate.window.series, estimate.window.cpu.ms]);
+      const window = known.totals.get(key);
+      if (window === undefined) known.totals.set(key, estimate.window);
+      else window.add(estimate.window);
+    }
+    combine({
+      totals: known.totals,
+      coveredMs: known.coveredMs + longestSeriesMs(estimatedMs),
+      proratedMs: known.proratedMs + (estimated ? Math.min(b, held) - a : 0),
+    });
+  }
+  return result;
+}
+
+/** A stored metric less the finer level's parts of its bucket, scaled by `share`. */
+function remainderMetric(
+  stored: MetricRollup,
+  held: (MetricAccumulator | undefined)[],
+  share: number,
+): MetricRollup {
+  let integral = stored.integral;
+  let billedIntegral = stored.billedIntegral;
+  let ms = stored.ms ?? 0;
+  for (const part of held) {
+    if (part === undefined) continue;
+    integral -= part.integral;
+    billedIntegral -= part.billedIntegral;
+    ms -= part.ms;
+  }
+  const rollup: MetricRollup = {
+    n: 0,
+    sum: 0,
+    integral: remainderOf(integral, 0) * share,
+    billedIntegral: remainderOf(billedIntegral, 0) * share,
+    ms: remainderOf(ms, 0) * share,
+  };
+  if (stored.min !== undefined) rollup.min = stored.min;
+  if (stored.max !== undefined) rollup.max = stored.max;
+  return rollup;
+}
+
+/**
+ * The bucket's series beyond what the finer level holds of it (`held`), scaled by `share`; and
+ * whether that is any usage, billed usage or I/O at all (an estimate the answer must own up to).
+ */
+function prorated(
+  doc: RollupDoc,
+  held: (SeriesWindow | undefined)[],
+  share: number,
+): { window: SeriesWindow; estimated: boolean } {
+  const parts = held.filter((w): w is SeriesWindow => w !== undefined);
+  const window = new SeriesWindow(seriesOfDoc(doc), doc.namespace, doc.pod, doc.container, doc.labels);
+  const cpu = remainderMetric(
+    doc.cpu,
+    parts.map((p) => p.cpu),
+    share,
+  );
+  const memory = remainderMetric(
+    doc.memory,
+    parts.map((p) => p.memory),
+    share,
+  );
+  window.cpu.merge(cpu);
+  window.memory.merge(memory);
+  window.histograms.mergeStored(doc.hist, share);
+  for (const part of parts) window.histograms.mergeStored(part.histograms.toStored(), -share);
+  let ioMs = 0;
+  if (doc.io) {
+    const io = (window.io = emptyIo());
+    for (const name of [...IO_COUNTERS, 'ms'] as const) {
+      const stored = doc.io[name];
+      if (stored === undefined) continue;
+      const inParts = parts.reduce((n, p) => n + (p.io?.[name] ?? 0), 0);
+      io[name] = remainderOf(stored, inParts) * share;
+    }
+    ioMs = io.ms;
+  }
+  window.identify(doc.time.getTime(), doc);
+  const estimated =
+    share > 0 &&
+    (cpu.billedIntegral > 0 ||
+      (cpu.ms ?? 0) > 0 ||
+      memory.billedIntegral > 0 ||
+      (memory.ms ?? 0) > 0 ||
+      ioMs > 0);
+  return { window, estimated };
 }
 
 async function windowTotals(
@@ -415,9 +530,14 @@ export async function windowSeries(
   return { series: perSeries(totals), coveredMs };
 }
 
-function coverageOf(from: number, to: number, coveredMs: number): Coverage {
+function coverageOf(from: number, to: number, { coveredMs, proratedMs }: RangeResult): Coverage {
   const windowMs = Math.max(0, to - from);
-  return { windowMs, coveredMs, ratio: windowMs > 0 ? Math.min(1, coveredMs / windowMs) : 0 };
+  return {
+    windowMs,
+    coveredMs,
+    ratio: windowMs > 0 ? Math.min(1, coveredMs / windowMs) : 0,
+    proratedMs: Math.min(windowMs, proratedMs),
+  };
 }
 
 function namespaceScope(namespaces: readonly string[] | undefined): Filter<RollupDoc> {
@@ -432,9 +552,12 @@ async function queryTotals(
   stats: ReadStats,
 ): Promise<RangeResult> {
   if ((query.namespaces !== undefined && query.namespaces.length === 0) || !(query.to > query.from))
-    return { totals: new Map(), coveredMs: 0 };
+    return { totals: new Map(), coveredMs: 0, proratedMs: 0 };
   return windowTotals(collections, query.from, query.to, namespaceScope(query.namespaces), now, stats);
 }
+
+const MILLICORE_SECONDS_PER_CORE_HOUR = 1000 * 3600;
+const BYTE_SECONDS_PER_GIB_HOUR = 2 ** 30 * 3600;
 
 export async function top(
   collections: StoreCollections,
@@ -442,31 +565,33 @@ export async function top(
   now: number,
   stats: ReadStats = { documentsRead: 0 },
 ): Promise<TopResult> {
-  const { totals, coveredMs } = await queryTotals(collections, query, now, stats);
+  const answer = await queryTotals(collections, query, now, stats);
+  const windowSeconds = (query.to - query.from) / 1000;
+  const perHour = query.metric === 'cpu' ? MILLICORE_SECONDS_PER_CORE_HOUR : BYTE_SECONDS_PER_GIB_HOUR;
   const entries: TopEntry[] = [];
-  for (const t of perSeries(totals)) {
+  for (const t of perSeries(answer.totals)) {
     const metric = query.metric === 'cpu' ? t.cpu : t.memory;
     if (metric.ms === 0) continue;
+    const avg = metric.integral / (metric.ms / 1000);
     entries.push({
       namespace: t.namespace,
       pod: t.pod,
       container: t.container,
-      avg: metric.integral / (metric.ms / 1000),
-      max: metric.n > 0 ? metric.max : metric.integral / (metric.ms / 1000),
+      usage: metric.integral / perHour,
+      windowAvg: metric.integral / windowSeconds,
+      avg,
+      measuredMs: metric.ms,
+      max: metric.n > 0 ? metric.max : avg,
       samples: metric.n,
       io: ioOf(t.io),
     });
   }
-  const name = (e: TopEntry) => `${e.namespace}/${e.pod}/${e.container}`;
-  entries.sort((a, b) => b.avg - a.avg || b.max - a.max || name(a).localeCompare(name(b)));
+  entries.sort(compareTop);
   return {
     items: entries.slice(0, Math.max(0, query.limit)),
-    coverage: coverageOf(query.from, query.to, coveredMs),
+    coverage: coverageOf(query.from, query.to, answer),
   };
 }
-
-const MILLICORE_SECONDS_PER_CORE_HOUR = 1000 * 3600;
-const BYTE_SECONDS_PER_GIB_HOUR = 2 ** 30 * 3600;
 
 /**
  * Chargeback per group: usage integrated over the readings' spans within the window (core-hours,
@@ -480,10 +605,10 @@ export async function summary(
   now: number,
   stats: ReadStats = { documentsRead: 0 },
 ): Promise<SummaryResult> {
-  const { totals, coveredMs } = await queryTotals(collections, query, now, stats);
+  const answer = await queryTotals(collections, query, now, stats);
   const groups = new Map<string, SummaryEntry>();
   const members = new Map<string, Set<string>>();
-  for (const t of totals.values()) {
+  for (const t of answer.totals.values()) {
     const group =
       query.groupBy.kind === 'namespace'
         ? t.namespace
@@ -520,7 +645,7 @@ export async function summary(
   const items = [...groups.values()].sort(
     (a, b) => b.cpuCoreHoursBilled - a.cpuCoreHoursBilled || a.group.localeCompare(b.group),
   );
-  return { items, coverage: coverageOf(query.from, query.to, coveredMs) };
+  return { items, coverage: coverageOf(query.from, query.to, answer) };
 }
 
 export async function history(

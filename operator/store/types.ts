@@ -65,8 +65,14 @@ export interface TopEntry {
   namespace: string;
   pod: string;
   container: string;
+  /** Usage over the window: core-hours (cpu) or GiB-hours (memory), as `summary` bills it. Entries rank by it. */
+  usage: number;
+  /** Average over the whole window (millicores or bytes): `usage` divided by the window's length. */
+  windowAvg: number;
   /** Average over the time of the window the container was measured (millicores or bytes), time-weighted. */
   avg: number;
+  /** Milliseconds of the window the container was measured in (what `avg` is over). */
+  measuredMs: number;
   /** Peak reading over the window (of the buckets read, see docs/accounting.md). */
   max: number;
   /** Readings in the window (of the whole buckets and raw readings read). */
@@ -87,6 +93,12 @@ export interface Coverage {
   coveredMs: number;
   /** coveredMs / windowMs, from 0 to 1 (0 for an empty window). */
   ratio: number;
+  /**
+   * Milliseconds of the window in which some container's usage is pro-rated from a coarser bucket
+   * because the finer levels holding that time have expired (an estimate, not a measurement); 0
+   * when every figure is exact.
+   */
+  proratedMs: number;
 }
 
 export interface TopResult {

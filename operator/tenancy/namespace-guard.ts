@@ -20,11 +20,11 @@ import type {
   SummaryEntry,
   SummaryQuery,
   SummaryResult,
-  TopEntry,
   TopQuery,
   TopResult,
   UsageQueries,
 } from '../store/types.js';
+import { compareTop } from '../store/top-ranking.js';
 import type { Incarnation, NamespaceLedger } from './namespace-ledger.js';
 
 const MINUTE_MS = 60_000;
@@ -44,7 +44,8 @@ export function readableFrom(incarnation: Incarnation): number | undefined {
 function mergedCoverage(query: { from: number; to: number }, parts: { coverage: Coverage }[]): Coverage {
   const windowMs = Math.max(0, query.to - query.from);
   const coveredMs = Math.min(windowMs, Math.max(0, ...parts.map((p) => p.coverage.coveredMs)));
-  return { windowMs, coveredMs, ratio: windowMs > 0 ? coveredMs / windowMs : 0 };
+  const proratedMs = Math.min(windowMs, Math.max(0, ...parts.map((p) => p.coverage.proratedMs)));
+  return { windowMs, coveredMs, ratio: windowMs > 0 ? coveredMs / windowMs : 0, proratedMs };
 }
 
 export class NamespaceReadGuard implements UsageQueries {
@@ -92,9 +93,12 @@ export class NamespaceReadGuard implements UsageQueries {
     const parts = await this.split(query);
     if (parts === undefined) return this.inner.top(query);
     const results = await Promise.all(parts.map((q) => this.inner.top(q)));
-    const entries = results.flatMap((r) => r.items);
-    const name = (e: TopEntry) => `${e.namespace}/${e.pod}/${e.container}`;
-    entries.sort((a, b) => b.avg - a.avg || b.max - a.max || name(a).localeCompare(name(b)));
+    // A part answered over a shorter window: its average over the window asked for is smaller.
+    const windowMs = query.to - query.from;
+    const entries = results.flatMap((r, i) =>
+      r.items.map((e) => ({ ...e, windowAvg: (e.windowAvg * (parts[i]!.to - parts[i]!.from)) / windowMs })),
+    );
+    entries.sort(compareTop);
     return { items: entries.slice(0, Math.max(0, query.limit)), coverage: mergedCoverage(query, results) };
   }
 

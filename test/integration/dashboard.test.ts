@@ -284,7 +284,10 @@ spec:
     expect(rows.map((r) => `${r[2]}/${r[3]}`)).toEqual(
       expect.arrayContaining(['web/app', 'web/sidecar', 'hot/app']),
     );
-    expect(rows[0]?.[5]).toBe('120 MiB');
+    // Usage in GiB-hours, the averages over the window and while measured, the peak.
+    expect(rows[0]?.[4]).toMatch(/ GiB-hours$/);
+    expect(rows[0]?.[6]).toBe('120 MiB');
+    expect(rows[0]?.[7]).toBe('120 MiB');
     await page.select('#metric', 'cpu');
     await page.waitForFunction(() =>
       document.querySelector('#top-table caption')?.textContent?.includes('by CPU'),

@@ -71,7 +71,17 @@ describe('HTTP API with Kubernetes authentication and RBAC', () => {
 
     queries.samples = [sample({ namespace: nsA }), sample({ namespace: nsB, cpuMillicores: 900 })];
     queries.topEntries = [
-      { namespace: nsB, pod: 'web-1', container: 'app', avg: 900, max: 950, samples: 60 },
+      {
+        namespace: nsB,
+        pod: 'web-1',
+        container: 'app',
+        usage: 0.9,
+        windowAvg: 900,
+        avg: 900,
+        measuredMs: 3_600_000,
+        max: 950,
+        samples: 60,
+      },
     ];
     const clients = new KubeClients(kubeConfig());
     server = createHttpServer({

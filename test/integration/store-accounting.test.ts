@@ -466,3 +466,142 @@ function expectTruthFor(
   expect(answer.items).toHaveLength(1);
   expectSame(answer.items[0]!.cpuCoreHours, coreSeconds / 3600);
 }
+
+describe('reading stored levels across retention edges on FerretDB', () => {
+  /** Readings of one container every `everyMs` from `from` to `to` at `cores(t)`, with its series' retention. */
+  const steady = (
+    namespace: string,
+    from: number,
+    to: number,
+    everyMs: number,
+    cores: (t: number) => number,
+    retention?: { rawMs: number; hourlyMs: number; dailyMs: number },
+  ): ContainerSample[] => {
+    const samples: ContainerSample[] = [];
+    for (let t = from; t < to; t += everyMs)
+      samples.push(
+        sample({
+          namespace,
+          pod: `${namespace}-0`,
+          podUid: `u-${namespace}`,
+          time: t + everyMs,
+          from: t,
+          cpuMillicores: cores(t) * 1000,
+          cpuCoreSeconds: integrate(cores, t, t + everyMs),
+          memoryBytes: GIB,
+          memoryByteSeconds: (GIB * everyMs) / SECOND,
+          retention,
+        }),
+      );
+    return samples;
+  };
+  /** Writes `samples` an hour at a time, the clock at the end of each hour (buckets close as they would). */
+  const writeHourly = async (store: MongoUsageStore, clock: { now: number }, samples: ContainerSample[]) => {
+    const first = Math.floor(Math.min(...samples.map((s) => s.time)) / HOUR) * HOUR;
+    const last = Math.max(...samples.map((s) => s.time));
+    for (let at = first; at <= last; at += HOUR) {
+      clock.now = at + HOUR + 3 * MINUTE;
+      await store.write(samples.filter((s) => s.time >= at && s.time < at + HOUR));
+    }
+  };
+  const DAY = 24 * HOUR;
+
+  it('bills a UTC-5 day exactly while a level holds it, pro-rated from the day once the hours are gone, and says which', async () => {
+    const database = newDatabase();
+    const clock = { now: DAY0 - DAY };
+    const store = storeOn(database, clock);
+    store.beginTerm(1);
+    const short = { rawMs: DAY, hourlyMs: 7 * DAY, dailyMs: 400 * DAY };
+    const usual = { rawMs: 7 * DAY, hourlyMs: 90 * DAY, dailyMs: 400 * DAY };
+    // A rate that changes every hour: only the stored hours give its day's figure exactly.
+    const varying = (t: number) => 0.5 + (Math.floor(t / HOUR) % 5) * 0.75;
+    const samples = [
+      ...steady('short', DAY0, DAY0 + 2 * DAY, 10 * MINUTE, () => 1, short),
+      ...steady('usual', DAY0, DAY0 + 2 * DAY, 10 * MINUTE, () => 1, usual),
+      ...steady('varied', DAY0, DAY0 + 2 * DAY, 10 * MINUTE, varying, usual),
+    ];
+    await writeHourly(store, clock, samples);
+    const from = DAY0 + 5 * HOUR; // 00:00 in UTC-5
+    const to = from + DAY;
+    const day = async (namespace: string) => {
+      const answer = await store.summary({
+        from,
+        to,
+        groupBy: { kind: 'namespace' },
+        namespaces: [namespace],
+      });
+      return { coreHours: answer.items[0]?.cpuCoreHours ?? 0, coverage: answer.coverage };
+    };
+    const truthOf = (a: number, b: number) => integrate(varying, a, b) / 3600;
+
+    // 7.5 days after the UTC day began (raw 1 d, hourly 7 d): its hours up to 12:00 are gone.
+    clock.now = DAY0 + 7 * DAY + 12 * HOUR;
+    await store.applyExpiry(clock.now);
+    const short7 = await day('short');
+    expectSame(short7.coreHours, 24);
+    expect(short7.coverage).toEqual({ windowMs: DAY, coveredMs: DAY, ratio: 1, proratedMs: 7 * HOUR });
+    // Hourly kept 90 days: every hour is there, the day exact, nothing pro-rated.
+    expectSame((await day('usual')).coreHours, 24);
+    const varied7 = await day('varied');
+    expectSame(varied7.coreHours, truthOf(from, to));
+    expect(varied7.coverage.proratedMs).toBe(0);
+
+    // With the default retention, the same day 90 days back: its UTC hours up to 15:00 are gone.
+    clock.now = DAY0 + 90 * DAY + 15 * HOUR;
+    await store.applyExpiry(clock.now);
+    const usual90 = await day('usual');
+    expectSame(usual90.coreHours, 24);
+    expect(usual90.coverage.proratedMs).toBe(10 * HOUR);
+    // Exact from 15:00; before it, what the day holds beyond the kept hours, spread over 00:00-15:00.
+    const varied90 = await day('varied');
+    expectSame(
+      varied90.coreHours,
+      truthOf(DAY0 + 15 * HOUR, to) + (truthOf(DAY0, DAY0 + 15 * HOUR) * 10) / 15,
+    );
+    // The short series' hours are all gone: both days pro-rated, by share of the day.
+    const short90 = await day('short');
+    expectSame(short90.coreHours, 24);
+    expect(short90.coverage.proratedMs).toBe(DAY);
+    await store.close();
+  }, 900_000);
+
+  it('ranks a 24-hour 2-core container above a 10-minute 8-core one, with both averages', async () => {
+    const database = newDatabase();
+    const clock = { now: DAY0 };
+    const store = storeOn(database, clock);
+    store.beginTerm(1);
+    const samples = [
+      ...steady('shop', DAY0, DAY0 + DAY, MINUTE, () => 2).map((s) => ({
+        ...s,
+        pod: 'steady',
+        podUid: 'u-steady',
+      })),
+      ...steady(
+        'shop',
+        DAY0 + 7 * HOUR + 3 * MINUTE,
+        DAY0 + 7 * HOUR + 13 * MINUTE,
+        30 * SECOND,
+        () => 8,
+      ).map((s) => ({ ...s, pod: 'burst', podUid: 'u-burst' })),
+    ];
+    await writeHourly(store, clock, samples);
+    for (const [from, to] of [
+      [DAY0, DAY0 + DAY],
+      [DAY0 - 5 * HOUR, DAY0 + 19 * HOUR], // a UTC-5 day, partly before the data
+    ] as const) {
+      const answer = await store.top({ metric: 'cpu', from, to, limit: 10 });
+      expect(answer.items.map((i) => i.pod)).toEqual(['steady', 'burst']);
+      const [first, second] = answer.items;
+      const steadyHours = (Math.min(to, DAY0 + DAY) - Math.max(from, DAY0)) / HOUR;
+      expectSame(first!.usage, 2 * steadyHours);
+      expectSame(first!.avg, 2000);
+      expectSame(first!.windowAvg, (2000 * steadyHours * HOUR) / (to - from));
+      expect(first!.measuredMs).toBe(steadyHours * HOUR);
+      expectSame(second!.usage, (8 * 10) / 60);
+      expectSame(second!.avg, 8000);
+      expectSame(second!.windowAvg, (8000 * 10 * MINUTE) / (to - from));
+      expect(second!.measuredMs).toBe(10 * MINUTE);
+    }
+    await store.close();
+  }, 600_000);
+});

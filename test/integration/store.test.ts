@@ -458,7 +458,12 @@ describe('MongoUsageStore on FerretDB', () => {
     const measuredSeconds = 239 * 30;
     // Time-weighted: 238 spans at the rate, one (reading 7) at twice the rate.
     expect(top.items[0]?.avg).toBe((1500 * 240) / 239);
-    expect(top.coverage).toEqual({ windowMs: 2 * HOUR, coveredMs: measuredSeconds * 1000, ratio: 239 / 240 });
+    expect(top.coverage).toEqual({
+      windowMs: 2 * HOUR,
+      coveredMs: measuredSeconds * 1000,
+      ratio: 239 / 240,
+      proratedMs: 0,
+    });
     expect(
       (await reader.top({ metric: 'memory', from, to, limit: 5, namespaces: ['shop'] })).items.map(
         (e) => e.pod,

@@ -74,7 +74,13 @@ export interface TopItem {
   namespace: string;
   pod: string;
   container: string;
+  /** Core-hours or GiB-hours over the window: what the items are ranked by. */
+  usage?: number;
+  /** Average over the whole window (millicores or bytes). */
+  windowAvg?: number;
+  /** Average over the time the container was measured (millicores or bytes). */
   avg: number;
+  measuredMs?: number;
   max: number;
   samples: number;
 }

@@ -144,7 +144,17 @@ export class FakeQueries implements UsageQueries {
     ],
   };
   topEntries: TopEntry[] = [
-    { namespace: 'team-a', pod: 'web-1', container: 'app', avg: 250, max: 400, samples: 120 },
+    {
+      namespace: 'team-a',
+      pod: 'web-1',
+      container: 'app',
+      usage: 0.25,
+      windowAvg: 250,
+      avg: 250,
+      measuredMs: 3_600_000,
+      max: 400,
+      samples: 120,
+    },
   ];
   summaryEntries: SummaryEntry[] = [
     {
@@ -172,7 +182,7 @@ export class FakeQueries implements UsageQueries {
     this.calls.history.push(query);
     return this.historyResult;
   }
-  coverage: Coverage = { windowMs: 3_600_000, coveredMs: 3_600_000, ratio: 1 };
+  coverage: Coverage = { windowMs: 3_600_000, coveredMs: 3_600_000, ratio: 1, proratedMs: 0 };
   async top(query: TopQuery): Promise<TopResult> {
     if (this.failure) throw this.failure;
     this.calls.top.push(query);

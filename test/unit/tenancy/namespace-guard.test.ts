@@ -50,7 +50,10 @@ class RecordingQueries implements UsageQueries {
       namespace,
       pod: 'web',
       container: 'app',
+      usage: 0.1 + i / 1000,
+      windowAvg: 100 + i,
       avg: 100 + i,
+      measuredMs: 3_600_000,
       max: 200,
       samples: 3,
     }));
@@ -72,7 +75,7 @@ class RecordingQueries implements UsageQueries {
 
 function coverageOf(query: { from: number; to: number }, coveredMs: number) {
   const windowMs = query.to - query.from;
-  return { windowMs, coveredMs, ratio: coveredMs / windowMs };
+  return { windowMs, coveredMs, ratio: coveredMs / windowMs, proratedMs: 0 };
 }
 
 function setup(current: Record<string, CurrentNamespace>) {
@@ -110,7 +113,7 @@ describe('reads of a namespace name across its incarnations', () => {
         groupBy: { kind: 'namespace' },
         namespaces: ['shop'],
       }),
-    ).toEqual({ items: [], coverage: { windowMs: 61 * MIN, coveredMs: 0, ratio: 0 } });
+    ).toEqual({ items: [], coverage: { windowMs: 61 * MIN, coveredMs: 0, ratio: 0, proratedMs: 0 } });
     expect(inner.asked).toEqual([]);
   });
 
@@ -154,7 +157,12 @@ describe('reads of a namespace name across its incarnations', () => {
       { kind: 'summary', from: T + MIN, namespaces: ['shop'] },
     ]);
     // Coverage over the whole window asked for, measured as the store does (best-covered part).
-    expect(summary.coverage).toEqual({ windowMs: 120 * MIN, coveredMs: 30 * MIN, ratio: 0.25 });
+    expect(summary.coverage).toEqual({
+      windowMs: 120 * MIN,
+      coveredMs: 30 * MIN,
+      ratio: 0.25,
+      proratedMs: 0,
+    });
     expect(summary.items).toEqual([
       {
         group: 'team-a',
@@ -173,6 +181,18 @@ describe('reads of a namespace name across its incarnations', () => {
       namespaces: ['blog', 'shop'],
     });
     expect(top.items).toEqual([expect.objectContaining({ namespace: 'blog', avg: 100 })]);
+    // Each part's average over the window is over the window asked for: shop's part is 59 of its 120 minutes.
+    const both = await guard.top({
+      metric: 'cpu',
+      from,
+      to: T + 3_600_000,
+      limit: 2,
+      namespaces: ['blog', 'shop'],
+    });
+    expect(both.items.map((i) => [i.namespace, i.windowAvg])).toEqual([
+      ['blog', 100],
+      ['shop', (100 * 59) / 120],
+    ]);
   });
 
   it('forgets a deletion it saw once the settle time has passed', async () => {

@@ -14,7 +14,11 @@ import { clear, field, h, select } from '../dom.js';
 import * as fmt from '../format.js';
 import type { View } from './types.js';
 
-/** The containers that used the most CPU or memory over the window (by average, with the peak). */
+/**
+ * The containers that used the most CPU or memory over the window: ranked by usage over the window
+ * (core-hours, GiB-hours), with the average over the window, the average over the time each was
+ * measured, and the peak.
+ */
 export const topView: View = {
   title: 'Top consumers',
   render(root, ctx) {
@@ -85,7 +89,10 @@ export const topView: View = {
       if (answer.items.length === 0)
         return h('p', { class: 'notice', role: 'status' }, 'No usage was recorded in this window.');
       const show = answer.metric === 'cpu' ? fmt.cpu : fmt.bytes;
-      const peak = Math.max(...answer.items.map((i) => i.max), 1);
+      const usageUnit = answer.metric === 'cpu' ? 'core-hours' : 'GiB-hours';
+      const showUsage = (usage: number | undefined) =>
+        usage === undefined ? '–' : `${fmt.number(usage)} ${usageUnit}`;
+      const highest = Math.max(...answer.items.map((i) => i.usage ?? 0));
       const table = h(
         'table',
         { id: 'top-table' },
@@ -104,9 +111,11 @@ export const topView: View = {
             h('th', { scope: 'col' }, 'Namespace'),
             h('th', { scope: 'col' }, 'Pod'),
             h('th', { scope: 'col' }, 'Container'),
-            h('th', { scope: 'col', class: 'num' }, 'Average'),
+            h('th', { scope: 'col', class: 'num' }, 'Usage'),
+            h('th', { scope: 'col', class: 'num' }, 'Average over the window'),
+            h('th', { scope: 'col', class: 'num' }, 'Average while measured'),
             h('th', { scope: 'col', class: 'num' }, 'Peak'),
-            h('th', { scope: 'col', class: 'bar-col' }, 'Average against the highest peak'),
+            h('th', { scope: 'col', class: 'bar-col' }, 'Usage against the highest'),
             h('th', { scope: 'col', class: 'num' }, 'Samples'),
           ),
         ),
@@ -115,7 +124,8 @@ export const topView: View = {
           {},
           answer.items.map((item, index) => {
             const bar = h('span', { class: 'bar' });
-            bar.style.width = `${Math.max(0, Math.min(100, (item.avg / peak) * 100))}%`;
+            const share = highest > 0 ? (item.usage ?? 0) / highest : 0;
+            bar.style.width = `${Math.max(0, Math.min(100, share * 100))}%`;
             return h(
               'tr',
               {},
@@ -131,6 +141,8 @@ export const topView: View = {
                 ),
               ),
               h('td', {}, item.container),
+              h('td', { class: 'num' }, showUsage(item.usage)),
+              h('td', { class: 'num' }, show(item.windowAvg)),
               h('td', { class: 'num' }, show(item.avg)),
               h('td', { class: 'num' }, show(item.max)),
               h('td', { class: 'bar-col' }, h('span', { class: 'bar-track', role: 'presentation' }, bar)),
