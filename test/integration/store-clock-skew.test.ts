@@ -102,41 +102,44 @@ describe('crash rebuilds with skewed clocks on FerretDB', () => {
       const previous = new Map<string, number>();
       const readings: ContainerSample[] = [];
       let term = 1;
-      let leader = storeOn(database, clock, leaderClocks[0]);
-      leader.beginTerm(term);
-      const killed: MongoUsageStore[] = [];
-      for (let at = START; at <= END; at += CYCLE) {
-        clock.now = at;
-        const batch = readingsAt(at, kubeletSkewMs, previous);
-        readings.push(...batch);
-        await leader.write(batch);
-        // Killed at the cycle before every 5-minute boundary (no flush): the next leader rebuilds.
-        if ((at + CYCLE) % (5 * MINUTE) < CYCLE && at + CYCLE <= END) {
-          killed.push(leader);
-          term++;
-          leader = storeOn(database, clock, leaderClocks[(term - 1) % leaderClocks.length]);
-          leader.beginTerm(term);
+      const stores: MongoUsageStore[] = [];
+      const leaderOf = (t: number) => {
+        const store = storeOn(database, clock, leaderClocks[(t - 1) % leaderClocks.length]);
+        stores.push(store);
+        store.beginTerm(t);
+        return store;
+      };
+      let leader = leaderOf(term);
+      try {
+        for (let at = START; at <= END; at += CYCLE) {
+          clock.now = at;
+          const batch = readingsAt(at, kubeletSkewMs, previous);
+          readings.push(...batch);
+          await leader.write(batch);
+          // Killed (no flush) at the two cycles before every 5-minute boundary: the next leader
+          // rebuilds the open buckets, and is killed in its turn before it closes them.
+          const toBoundary = 5 * MINUTE - (at % (5 * MINUTE));
+          if (toBoundary <= 2 * CYCLE && at + CYCLE <= END) leader = leaderOf(++term);
         }
-      }
-      // Long after: every bucket is closed and written.
-      clock.now = END + 2 * HOUR;
-      await leader.write([]);
-      // The killed leaders' last words are refused (a later term wrote); they write nothing.
-      for (const old of killed) await old.close();
-
-      for (const [a, b] of [
-        [START, END + HOUR],
-        [START + 4 * MINUTE + 12_345, START + 27 * MINUTE + 1],
-        [START + 33 * MINUTE, START + 44 * MINUTE + 999],
-      ] as const) {
-        const answer = await leader.summary({ from: a, to: b, groupBy: { kind: 'pod' } });
-        for (const c of CONTAINERS) {
-          expect(answer.items.map((e) => e.group)).toContain(`shop/${c.pod}`);
-          const entry = answer.items.find((e) => e.group === `shop/${c.pod}`);
-          expectSame(entry?.cpuCoreHours ?? 0, coreHours(readings, c.pod, a, b));
+        // Long after: every bucket is closed and written.
+        clock.now = END + 2 * HOUR;
+        await leader.write([]);
+        for (const [a, b] of [
+          [START, END + HOUR],
+          [START + 4 * MINUTE + 12_345, START + 27 * MINUTE + 1],
+          [START + 33 * MINUTE, START + 44 * MINUTE + 999],
+        ] as const) {
+          const answer = await leader.summary({ from: a, to: b, groupBy: { kind: 'pod' } });
+          for (const c of CONTAINERS) {
+            expect(answer.items.map((e) => e.group)).toContain(`shop/${c.pod}`);
+            const entry = answer.items.find((e) => e.group === `shop/${c.pod}`);
+            expectSame(entry?.cpuCoreHours ?? 0, coreHours(readings, c.pod, a, b));
+          }
         }
+      } finally {
+        // The killed leaders' last words (their flush) are refused: a later term wrote.
+        for (const store of stores) await store.close();
       }
-      await leader.close();
       await expectRollupsMatchRaw(client.db(database));
     },
     300_000,
