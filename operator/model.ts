@@ -79,6 +79,13 @@ export interface ContainerSample extends ContainerResources {
   cpuCoreSeconds?: number | null;
   /** Working-set bytes integrated over [from, time] (byte-seconds); null when not measured. */
   memoryByteSeconds?: number | null;
+  /**
+   * What [from, time] bills (core-seconds, byte-seconds by max(request, usage)) when the span
+   * merges consecutive readings (the outage buffer's): the sum of what each bills. Absent on a
+   * single reading, which bills max(request x span, usage).
+   */
+  cpuCoreSecondsBilled?: number;
+  memoryByteSecondsBilled?: number;
   /** The cumulative CPU counter at `time` (core-seconds since the container started): the base of the next increment. */
   cpuCoreSecondsTotal?: number;
   /** When this instance of the container started, ms since epoch; a change is a restart (counter reset). */

@@ -47,6 +47,9 @@ export interface SnapshotDoc {
   from?: Date;
   cpuCoreSeconds?: number | null;
   memoryByteSeconds?: number | null;
+  /** What the span bills, on a span that merges readings (see ContainerSample). */
+  cpuCoreSecondsBilled?: number;
+  memoryByteSecondsBilled?: number;
   cpuCoreSecondsTotal?: number;
   /** The node agent's I/O over its own span (io-counters.ts). */
   io?: IoReading;
@@ -154,6 +157,8 @@ export function toSnapshotDoc(sample: ContainerSample, term?: number): SnapshotD
   if (sample.podUid !== undefined) doc.podUid = sample.podUid;
   doc.cpuCoreSeconds = span.cpu === null ? null : span.cpu / 1000;
   doc.memoryByteSeconds = span.memory;
+  if (span.cpuBilled !== undefined) doc.cpuCoreSecondsBilled = span.cpuBilled / 1000;
+  if (span.memoryBilled !== undefined) doc.memoryByteSecondsBilled = span.memoryBilled;
   if (sample.cpuCoreSecondsTotal !== undefined) doc.cpuCoreSecondsTotal = sample.cpuCoreSecondsTotal;
   if (sample.containerStartTime !== undefined) doc.containerStartTime = sample.containerStartTime;
   if (sample.io !== undefined) doc.io = sample.io;
@@ -188,6 +193,9 @@ export function fromSnapshotDoc(doc: SnapshotDoc): ContainerSample {
     // Stored spans are explicit: a reading without increments had no measurement.
     sample.cpuCoreSeconds = doc.cpuCoreSeconds ?? null;
     sample.memoryByteSeconds = doc.memoryByteSeconds ?? null;
+    if (typeof doc.cpuCoreSecondsBilled === 'number') sample.cpuCoreSecondsBilled = doc.cpuCoreSecondsBilled;
+    if (typeof doc.memoryByteSecondsBilled === 'number')
+      sample.memoryByteSecondsBilled = doc.memoryByteSecondsBilled;
   }
   if (doc.podUid !== undefined && doc.podUid !== null) sample.podUid = doc.podUid;
   if (doc.cpuCoreSecondsTotal !== undefined && doc.cpuCoreSecondsTotal !== null)
