@@ -100,6 +100,7 @@ function containerSample(
   const startTime = advance?.containerStartTime ?? container.startedAt;
   if (startTime !== undefined) sample.containerStartTime = startTime;
   if (retention !== undefined) sample.retention = retention;
+  if (container.type !== undefined) sample.containerType = container.type;
   const { cpuRequestMillicores, cpuLimitMillicores, memoryRequestBytes, memoryLimitBytes } = container;
   if (cpuRequestMillicores !== undefined) sample.cpuRequestMillicores = cpuRequestMillicores;
   if (cpuLimitMillicores !== undefined) sample.cpuLimitMillicores = cpuLimitMillicores;

@@ -28,6 +28,8 @@ export interface SnapshotDoc {
   namespace: string;
   pod: string;
   container: string;
+  /** `init` or `sidecar`; absent for a regular container. */
+  containerType?: 'init' | 'sidecar';
   node: string;
   labels: LabelPair[];
   cpuMillicores: number | null;
@@ -155,6 +157,7 @@ export function toSnapshotDoc(sample: ContainerSample, term?: number): SnapshotD
   doc.from = new Date(span.from);
   if (span.to - span.from > LONG_SPAN_MS) doc.long = 1;
   if (sample.podUid !== undefined) doc.podUid = sample.podUid;
+  if (sample.containerType !== undefined) doc.containerType = sample.containerType;
   doc.cpuCoreSeconds = span.cpu === null ? null : span.cpu / 1000;
   doc.memoryByteSeconds = span.memory;
   if (span.cpuBilled !== undefined) doc.cpuCoreSecondsBilled = span.cpuBilled / 1000;
@@ -198,6 +201,8 @@ export function fromSnapshotDoc(doc: SnapshotDoc): ContainerSample {
       sample.memoryByteSecondsBilled = doc.memoryByteSecondsBilled;
   }
   if (doc.podUid !== undefined && doc.podUid !== null) sample.podUid = doc.podUid;
+  if (doc.containerType === 'init' || doc.containerType === 'sidecar')
+    sample.containerType = doc.containerType;
   if (doc.cpuCoreSecondsTotal !== undefined && doc.cpuCoreSecondsTotal !== null)
     sample.cpuCoreSecondsTotal = doc.cpuCoreSecondsTotal;
   if (doc.containerStartTime !== undefined && doc.containerStartTime !== null)
