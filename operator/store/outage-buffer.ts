@@ -119,6 +119,7 @@ export class OutageBuffer implements SampleWriter {
       try {
         return await this.store.write(samples);
       } catch (err) {
+        for (const sample of samples) this.attempted.add(sample);
         this.beginOutage(err);
       }
     }
