@@ -13,6 +13,7 @@ export class OperatorMetrics {
   readonly samplesWritten: Counter;
   readonly samplesBuffered: Gauge;
   readonly samplesDropped: Counter;
+  readonly samplesMerged: Counter;
   readonly storeLatency: Histogram<'operation'>;
   readonly storeErrors: Counter<'operation'>;
   readonly alertsByState: Gauge<'state'>;
@@ -91,6 +92,11 @@ export class OperatorMetrics {
     this.samplesDropped = new Counter({
       name: `${p}samples_dropped_total`,
       help: 'Samples dropped because the outage buffer was full (oldest first).',
+      registers,
+    });
+    this.samplesMerged = new Counter({
+      name: `${p}samples_merged_total`,
+      help: 'Buffered samples merged into the span of the next sample of their series because the outage buffer was full (usage kept, resolution lost).',
       registers,
     });
     this.storeLatency = new Histogram({

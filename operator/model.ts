@@ -46,6 +46,9 @@ export interface ContainerResources {
  * One container's usage at one instant, as collected. `cpuMillicores` and `memoryBytes`
  * are null in an uptime-only sample (no metrics API, or no metrics for the pod yet).
  */
+/** What a container is in its pod: a regular one, an init container, or a sidecar (an init container with `restartPolicy: Always`). */
+export type ContainerType = 'container' | 'init' | 'sidecar';
+
 export interface ContainerSample extends ContainerResources {
   /** Sample time (the PodMetrics timestamp when there is one), ms since epoch. */
   time: number;
@@ -54,6 +57,8 @@ export interface ContainerSample extends ContainerResources {
   namespace: string;
   pod: string;
   container: string;
+  /** An init container or a sidecar; absent for a regular container. */
+  containerType?: Exclude<ContainerType, 'container'>;
   node: string;
   labels: LabelPair[];
   /** CPU in millicores, exact from nanocores (may have a fractional part). */
@@ -84,6 +89,13 @@ export interface ContainerSample extends ContainerResources {
   cpuCoreSeconds?: number | null;
   /** Working-set bytes integrated over [from, time] (byte-seconds); null when not measured. */
   memoryByteSeconds?: number | null;
+  /**
+   * What [from, time] bills (core-seconds, byte-seconds by max(request, usage)) when the span
+   * merges consecutive readings (the outage buffer's): the sum of what each bills. Absent on a
+   * single reading, which bills max(request x span, usage).
+   */
+  cpuCoreSecondsBilled?: number;
+  memoryByteSecondsBilled?: number;
   /** The cumulative CPU counter at `time` (core-seconds since the container started): the base of the next increment. */
   cpuCoreSecondsTotal?: number;
   /** When this instance of the container started, ms since epoch; a change is a restart (counter reset). */

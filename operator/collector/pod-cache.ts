@@ -2,15 +2,18 @@
  * What the collector needs to know about a pod, taken from the pod cache: where it runs, its
  * labels, its containers' requests, limits and start times. Converted once per pod change.
  */
-import type { ContainerResources } from '../model.js';
+import type { ContainerResources, ContainerType } from '../model.js';
 import { parseCpuMillicores, parseMemoryBytes } from '../../api/quantity.js';
 
 export interface ContainerInfo extends ContainerResources {
   name: string;
   /** When the running container started (else when the pod started), ms since epoch. */
   startedAt?: number;
-  /** `sidecar` for an init container with `restartPolicy: Always`; absent for a regular container. */
-  type?: 'sidecar';
+  /**
+   * `init` for an init container (listed while it runs), `sidecar` for an init container with
+   * `restartPolicy: Always`; absent for a regular container.
+   */
+  type?: Exclude<ContainerType, 'container'>;
   /** Why and when its previous instance ended (`lastState.terminated`), e.g. `OOMKilled`. */
   lastTermination?: { reason: string; finishedAt?: number };
 }
@@ -124,8 +127,10 @@ function containerInfo(
 }
 
 /**
- * Converts a pod from the API. Covers regular containers and sidecars (init containers with
- * `restartPolicy: Always`), the ones the metrics API reports while the pod runs.
+ * Converts a pod from the API. Covers regular containers, sidecars (init containers with
+ * `restartPolicy: Always`) and the other init containers while they run: the kubelet reports every
+ * running container of a pod, and an init container is billed like any other while it runs (once
+ * it has finished it is left out, so it gets no uptime-only samples).
  * Throws an error naming the field when a request or limit is not a valid quantity.
  */
 export function podInfoFromV1Pod(pod: PodObject): PodInfo {
@@ -140,16 +145,13 @@ export function podInfoFromV1Pod(pod: PodObject): PodInfo {
   ]) {
     statuses.set(status.name, status);
   }
-  const sidecars = (pod.spec?.initContainers ?? []).flatMap((c, i) =>
-    c.restartPolicy === 'Always'
-      ? [
-          {
-            ...containerInfo(c, statuses.get(c.name), startTime, `${field}.initContainers[${i}]`),
-            type: 'sidecar' as const,
-          },
-        ]
-      : [],
-  );
+  const inits = (pod.spec?.initContainers ?? []).flatMap((c, i) => {
+    const status = statuses.get(c.name);
+    const sidecar = c.restartPolicy === 'Always';
+    if (!sidecar && status?.state?.running === undefined) return [];
+    const type: Exclude<ContainerType, 'container'> = sidecar ? 'sidecar' : 'init';
+    return [{ ...containerInfo(c, status, startTime, `${field}.initContainers[${i}]`), type }];
+  });
   const containers = (pod.spec?.containers ?? []).map((c, i) =>
     containerInfo(c, statuses.get(c.name), startTime, `${field}.containers[${i}]`),
   );
@@ -160,7 +162,7 @@ export function podInfoFromV1Pod(pod: PodObject): PodInfo {
     node: pod.spec?.nodeName ?? '',
     labels: pod.metadata?.labels ?? {},
     phase: pod.status?.phase ?? 'Unknown',
-    containers: [...sidecars, ...containers],
+    containers: [...inits, ...containers],
   };
   if (startTime !== undefined) info.startTime = startTime;
   const owner = pod.metadata?.ownerReferences?.find((r) => r.controller === true);

@@ -109,6 +109,7 @@ function containerSample(
   if (startTime !== undefined) sample.containerStartTime = startTime;
   if (retention !== undefined) sample.retention = retention;
   if (namespaceUid !== undefined) sample.namespaceUid = namespaceUid;
+  if (container.type !== undefined) sample.containerType = container.type;
   const { cpuRequestMillicores, cpuLimitMillicores, memoryRequestBytes, memoryLimitBytes } = container;
   if (cpuRequestMillicores !== undefined) sample.cpuRequestMillicores = cpuRequestMillicores;
   if (cpuLimitMillicores !== undefined) sample.cpuLimitMillicores = cpuLimitMillicores;

@@ -153,6 +153,7 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRoutesDeps)
 
 /** The sample fields of a container only the agents know (no UsagePolicy collects it yet). */
 const NO_SAMPLE = {
+  containerType: null,
   node: null,
   policy: null,
   time: null,
@@ -174,6 +175,7 @@ const NO_SAMPLE = {
 function presentSample(sample: ContainerSample) {
   return {
     container: sample.container,
+    containerType: sample.containerType ?? 'container',
     node: sample.node,
     policy: sample.policy,
     time: formatInstant(sample.time),

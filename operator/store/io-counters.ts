@@ -113,3 +113,21 @@ export function ioOverlapMs(io: IoReading, a: number, b: number): number {
 /** Why I/O fields can be absent from an answer (the API lists it with the field). */
 export const IO_ABSENT_REASON =
   'no node agent supplied I/O counters for these containers in this time (no agent on the node, or no reading yet)';
+
+/**
+ * The reading over `first` then `second` when the second's span starts where the first's ends:
+ * increments add, the totals are the second's. Undefined when the spans do not meet or a
+ * counter is in one and not the other.
+ */
+export function mergeIoReadings(first: IoReading, second: IoReading): IoReading | undefined {
+  if (second.from !== first.to) return undefined;
+  const inc: IoValues = {};
+  for (const name of IO_COUNTERS) {
+    const a = first.inc[name];
+    const b = second.inc[name];
+    if (a === undefined && b === undefined) continue;
+    if (a === undefined || b === undefined) return undefined;
+    inc[name] = a + b;
+  }
+  return { from: first.from, to: second.to, inc, totals: second.totals };
+}

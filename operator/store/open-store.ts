@@ -91,7 +91,11 @@ export async function openStore(options: OpenStoreOptions): Promise<UsageStore> 
         const status = buffer.status();
         if (status.storeAvailable) return undefined;
         const since = new Date(status.outageSince ?? 0).toISOString();
-        return `store unavailable since ${since} (${status.lastError}); ${status.buffered} samples wait in memory`;
+        const merged =
+          status.mergedTotal > 0
+            ? ` (${status.mergedTotal} merged into longer spans since start: usage kept, resolution lost)`
+            : '';
+        return `store unavailable since ${since} (${status.lastError}); ${status.buffered} samples wait in memory${merged}`;
       },
     },
     ping: () => store.ping(),

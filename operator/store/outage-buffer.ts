@@ -1,13 +1,17 @@
 /**
  * Holds samples in memory while the store is unreachable and writes them, in order, when it is
- * back. Bounded: past its capacity the oldest samples are dropped, and every dropped sample is
- * counted (metric, a log line per outage, per policy for the policy's condition). Store failures
- * never reach the caller.
+ * back. Bounded by series, not by time: past its capacity, consecutive samples of each series are
+ * merged into one over both spans (sample-merge.ts: usage and billing exact, resolution lost),
+ * halving the buffer, as often as an outage needs. Only what cannot be merged exactly (more
+ * series than the capacity, spans that do not meet, such as a container restarting every cycle)
+ * is dropped, oldest first. Merged and dropped samples are counted (metrics, a log line per
+ * outage, dropped per policy for the policy's condition). Store failures never reach the caller.
  */
 import type { Logger } from '../logging.js';
 import { errorMessage } from '../logging.js';
 import type { OperatorMetrics } from '../metrics.js';
 import type { Clock, ContainerSample, ObjectKey } from '../model.js';
+import { halveSeries } from './sample-merge.js';
 import type { SampleWriter, WriteOutcome } from './types.js';
 
 export interface OutageBufferOptions {
@@ -33,6 +37,8 @@ export interface OutageStatus {
   storeAvailable: boolean;
   buffered: number;
   droppedTotal: number;
+  /** Samples merged into the span of the next one of their series since the operator started. */
+  mergedTotal: number;
   /** When the current outage began, ms since epoch. */
   outageSince?: number;
   lastError?: string;
@@ -51,8 +57,19 @@ export class OutageBuffer implements SampleWriter {
   private draining: Promise<boolean> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private outage:
-    { since: number; lastError: string; droppedAtStart: number; dropLogged: boolean } | undefined;
+    | {
+        since: number;
+        lastError: string;
+        droppedAtStart: number;
+        mergedAtStart: number;
+        dropLogged: boolean;
+        mergeLogged: boolean;
+      }
+    | undefined;
   private dropped = 0;
+  private merged = 0;
+  /** Samples of a write that failed: it may have stored some, so they are written as they are. */
+  private readonly attempted = new WeakSet<ContainerSample>();
   private readonly droppedByPolicy = new Map<ObjectKey, number>();
 
   constructor(
@@ -69,6 +86,10 @@ export class OutageBuffer implements SampleWriter {
     return this.dropped;
   }
 
+  get mergedTotal(): number {
+    return this.merged;
+  }
+
   /** Samples of the policy dropped since the operator started. */
   droppedFor(policy: ObjectKey): number {
     return this.droppedByPolicy.get(policy) ?? 0;
@@ -79,6 +100,7 @@ export class OutageBuffer implements SampleWriter {
       storeAvailable: this.outage === undefined,
       buffered: this.size + this.inFlight,
       droppedTotal: this.dropped,
+      mergedTotal: this.merged,
     };
     if (this.outage) {
       status.outageSince = this.outage.since;
@@ -97,6 +119,7 @@ export class OutageBuffer implements SampleWriter {
       try {
         return await this.store.write(samples);
       } catch (err) {
+        for (const sample of samples) this.attempted.add(sample);
         this.beginOutage(err);
       }
     }
@@ -126,12 +149,16 @@ export class OutageBuffer implements SampleWriter {
   }
 
   private async drain(): Promise<boolean> {
+    // During an outage the first write is the oldest sample alone: a failed write may have stored
+    // part of its batch, so its samples are kept as they are (never merged), and only this one is.
+    let probing = this.outage !== undefined;
     while (this.size > 0) {
-      const batch = this.take(this.flushBatchSize);
+      const batch = this.take(probing ? 1 : this.flushBatchSize);
       this.inFlight = batch.length;
       try {
         await this.store.write(batch);
         this.inFlight = 0;
+        probing = false;
       } catch (err) {
         this.inFlight = 0;
         this.putBack(batch);
@@ -156,7 +183,9 @@ export class OutageBuffer implements SampleWriter {
       since: this.deps.clock.now(),
       lastError,
       droppedAtStart: this.dropped,
+      mergedAtStart: this.merged,
       dropLogged: false,
+      mergeLogged: false,
     };
     this.deps.logger.warn('store unavailable; buffering samples in memory', {
       error: lastError,
@@ -169,6 +198,7 @@ export class OutageBuffer implements SampleWriter {
     this.deps.logger.info('store available again; buffered samples written', {
       outageSeconds: Math.round((this.deps.clock.now() - this.outage.since) / 1000),
       dropped: this.dropped - this.outage.droppedAtStart,
+      merged: this.merged - this.outage.mergedAtStart,
     });
     this.outage = undefined;
   }
@@ -182,13 +212,49 @@ export class OutageBuffer implements SampleWriter {
     this.retryTimer.unref();
   }
 
-  /** Appends; drops the oldest samples beyond capacity. Returns how many were dropped. */
+  /** Appends; beyond capacity merges, then drops the oldest. Returns how many were dropped. */
   private enqueue(samples: ContainerSample[]): number {
     this.chunks.push([...samples]);
     this.size += samples.length;
+    if (this.size + this.inFlight > this.capacity) this.compact();
     const dropped = this.dropOldest(this.size + this.inFlight - this.capacity);
     this.deps.metrics.samplesBuffered.set(this.size + this.inFlight);
     return dropped;
+  }
+
+  /**
+   * Merges consecutive samples of each series (halving their number) until the buffer is down to
+   * half its capacity or nothing more merges: room for the next samples without merging on every
+   * write. The samples stay in time order (each series' order kept).
+   */
+  private compact(): void {
+    let samples: ContainerSample[] = [];
+    for (const [i, chunk] of this.chunks.entries()) {
+      for (let j = i === 0 ? this.head : 0; j < chunk.length; j++) samples.push(chunk[j] as ContainerSample);
+    }
+    const before = samples.length;
+    for (;;) {
+      const halved = halveSeries(samples, this.attempted);
+      samples = halved.samples;
+      if (halved.removed === 0 || samples.length + this.inFlight <= this.capacity / 2) break;
+    }
+    this.chunks.length = 0;
+    this.head = 0;
+    if (samples.length > 0) this.chunks.push(samples);
+    this.size = samples.length;
+    const merged = before - samples.length;
+    if (merged === 0) return;
+    this.merged += merged;
+    this.deps.metrics.samplesMerged.inc(merged);
+    if (this.outage && !this.outage.mergeLogged) {
+      this.outage.mergeLogged = true;
+      this.deps.logger.warn(
+        'outage buffer full; merging consecutive samples of each series (usage kept, resolution lost)',
+        {
+          capacity: this.capacity,
+        },
+      );
+    }
   }
 
   private dropOldest(excess: number): number {
@@ -233,6 +299,8 @@ export class OutageBuffer implements SampleWriter {
     }
     this.chunks.unshift(batch);
     this.size += batch.length;
+    for (const sample of batch) this.attempted.add(sample);
+    if (this.size > this.capacity) this.compact();
     this.dropOldest(this.size - this.capacity);
   }
 

@@ -271,8 +271,14 @@ function addRawPart(totals: Totals, reading: ContainerSample, a: number, b: numb
   const window = windowOf(totals, seriesKey(reading), reading);
   if (reading.io && ioMs > 0) addIoPiece((window.io ??= emptyIo()), reading.io, ioMs);
   if (ms > 0) {
-    window.cpu.addPiece(span.cpu, reading.cpuRequestMillicores, ms, span.to - span.from);
-    window.memory.addPiece(span.memory, reading.memoryRequestBytes, ms, span.to - span.from);
+    window.cpu.addPiece(span.cpu, reading.cpuRequestMillicores, ms, span.to - span.from, span.cpuBilled);
+    window.memory.addPiece(
+      span.memory,
+      reading.memoryRequestBytes,
+      ms,
+      span.to - span.from,
+      span.memoryBilled,
+    );
     window.histograms.addPiece(pieceIndicesOf(span), ms);
   }
   if (inWindow) {

@@ -167,16 +167,19 @@ function addPieceMetric(
   request: number | undefined,
   ms: number,
   spanMs: number,
+  billed?: number,
 ): void {
   const requested = ((request ?? 0) * ms) / 1000;
+  // A span that bills an explicit amount (merged readings) bills its share of it.
+  const share = (value: number) => (ms === spanMs ? value : (value * ms) / spanMs);
   if (usage === null) {
-    addTo(values, at + BILLED, requested);
+    addTo(values, at + BILLED, billed === undefined ? requested : share(billed));
     return;
   }
   // Multiplied first: a piece of a whole number of milliseconds gets its exact share.
-  const used = ms === spanMs ? usage : (usage * ms) / spanMs;
+  const used = share(usage);
   addTo(values, at + INTEGRAL, used);
-  addTo(values, at + BILLED, Math.max(requested, used));
+  addTo(values, at + BILLED, billed === undefined ? Math.max(requested, used) : share(billed));
   addTo(values, at + MS, ms);
 }
 
@@ -189,8 +192,8 @@ export function addPieceAt(
   ms: number,
 ): void {
   const spanMs = span.to - span.from;
-  addPieceMetric(values, at + CPU, span.cpu, sample.cpuRequestMillicores, ms, spanMs);
-  addPieceMetric(values, at + MEMORY, span.memory, sample.memoryRequestBytes, ms, spanMs);
+  addPieceMetric(values, at + CPU, span.cpu, sample.cpuRequestMillicores, ms, spanMs, span.cpuBilled);
+  addPieceMetric(values, at + MEMORY, span.memory, sample.memoryRequestBytes, ms, spanMs, span.memoryBilled);
 }
 
 /**
@@ -256,9 +259,15 @@ export class MetricAccumulator {
     mergeMetricAt(this.values, this.at, stored, share);
   }
 
-  /** Adds `ms` of a raw reading's span of `spanMs`. */
-  addPiece(usage: number | null, request: number | undefined, ms: number, spanMs: number): void {
-    addPieceMetric(this.values, this.at, usage, request, ms, spanMs);
+  /** Adds `ms` of a raw reading's span of `spanMs` (that bills `billed` when given). */
+  addPiece(
+    usage: number | null,
+    request: number | undefined,
+    ms: number,
+    spanMs: number,
+    billed?: number,
+  ): void {
+    addPieceMetric(this.values, this.at, usage, request, ms, spanMs, billed);
   }
 
   addReading(value: number | null): void {

@@ -28,6 +28,8 @@ export interface SnapshotDoc {
   namespace: string;
   pod: string;
   container: string;
+  /** `init` or `sidecar`; absent for a regular container. */
+  containerType?: 'init' | 'sidecar';
   node: string;
   labels: LabelPair[];
   cpuMillicores: number | null;
@@ -49,6 +51,9 @@ export interface SnapshotDoc {
   from?: Date;
   cpuCoreSeconds?: number | null;
   memoryByteSeconds?: number | null;
+  /** What the span bills, on a span that merges readings (see ContainerSample). */
+  cpuCoreSecondsBilled?: number;
+  memoryByteSecondsBilled?: number;
   cpuCoreSecondsTotal?: number;
   /** The node agent's I/O over its own span (io-counters.ts). */
   io?: IoReading;
@@ -155,8 +160,11 @@ export function toSnapshotDoc(sample: ContainerSample, term?: number): SnapshotD
   if (span.to - span.from > LONG_SPAN_MS) doc.long = 1;
   if (sample.podUid !== undefined) doc.podUid = sample.podUid;
   if (sample.namespaceUid !== undefined) doc.namespaceUid = sample.namespaceUid;
+  if (sample.containerType !== undefined) doc.containerType = sample.containerType;
   doc.cpuCoreSeconds = span.cpu === null ? null : span.cpu / 1000;
   doc.memoryByteSeconds = span.memory;
+  if (span.cpuBilled !== undefined) doc.cpuCoreSecondsBilled = span.cpuBilled / 1000;
+  if (span.memoryBilled !== undefined) doc.memoryByteSecondsBilled = span.memoryBilled;
   if (sample.cpuCoreSecondsTotal !== undefined) doc.cpuCoreSecondsTotal = sample.cpuCoreSecondsTotal;
   if (sample.containerStartTime !== undefined) doc.containerStartTime = sample.containerStartTime;
   if (sample.io !== undefined) doc.io = sample.io;
@@ -191,9 +199,14 @@ export function fromSnapshotDoc(doc: SnapshotDoc): ContainerSample {
     // Stored spans are explicit: a reading without increments had no measurement.
     sample.cpuCoreSeconds = doc.cpuCoreSeconds ?? null;
     sample.memoryByteSeconds = doc.memoryByteSeconds ?? null;
+    if (typeof doc.cpuCoreSecondsBilled === 'number') sample.cpuCoreSecondsBilled = doc.cpuCoreSecondsBilled;
+    if (typeof doc.memoryByteSecondsBilled === 'number')
+      sample.memoryByteSecondsBilled = doc.memoryByteSecondsBilled;
   }
   if (doc.podUid !== undefined && doc.podUid !== null) sample.podUid = doc.podUid;
   if (doc.namespaceUid !== undefined && doc.namespaceUid !== null) sample.namespaceUid = doc.namespaceUid;
+  if (doc.containerType === 'init' || doc.containerType === 'sidecar')
+    sample.containerType = doc.containerType;
   if (doc.cpuCoreSecondsTotal !== undefined && doc.cpuCoreSecondsTotal !== null)
     sample.cpuCoreSecondsTotal = doc.cpuCoreSecondsTotal;
   if (doc.containerStartTime !== undefined && doc.containerStartTime !== null)

@@ -19,6 +19,13 @@ export interface Span {
   cpu: number | null;
   /** Byte-seconds over the span; null when not measured. */
   memory: number | null;
+  /**
+   * What the span bills (millicore-seconds, byte-seconds), when the sample gives it: a span that
+   * merges readings of different rates bills the sum of what they bill. Absent: max(request x
+   * span, usage). Either way a piece of the span bills its share of the span's length.
+   */
+  cpuBilled?: number;
+  memoryBilled?: number;
 }
 
 /** The span of a sample as given (before the store clips it against what it has). */
@@ -40,7 +47,22 @@ export function spanOf(sample: ContainerSample): Span {
       : sample.memoryBytes === null
         ? null
         : sample.memoryBytes * seconds;
-  return { from, to, cpu, memory };
+  const span: Span = { from, to, cpu, memory };
+  if (sample.cpuCoreSecondsBilled !== undefined) span.cpuBilled = sample.cpuCoreSecondsBilled * 1000;
+  if (sample.memoryByteSecondsBilled !== undefined) span.memoryBilled = sample.memoryByteSecondsBilled;
+  return span;
+}
+
+/** What the span bills of a metric: the explicit amount, else max(request x span, usage). */
+export function billedOf(
+  usage: number | null,
+  request: number | undefined,
+  spanMs: number,
+  billed?: number,
+): number {
+  if (billed !== undefined) return billed;
+  const requested = ((request ?? 0) * spanMs) / 1000;
+  return usage === null ? requested : Math.max(requested, usage);
 }
 
 /**
@@ -54,17 +76,23 @@ export function clipSample(sample: ContainerSample, after: number): ContainerSam
   const kept = span.to - from;
   const length = span.to - span.from;
   const part = (value: number | null) => (value === null ? null : length > 0 ? (value * kept) / length : 0);
-  return withSpan(sample, { from, to: span.to, cpu: part(span.cpu), memory: part(span.memory) });
+  const clipped: Span = { from, to: span.to, cpu: part(span.cpu), memory: part(span.memory) };
+  if (span.cpuBilled !== undefined) clipped.cpuBilled = part(span.cpuBilled) as number;
+  if (span.memoryBilled !== undefined) clipped.memoryBilled = part(span.memoryBilled) as number;
+  return withSpan(sample, clipped);
 }
 
 /** The sample with its span written out explicitly (what the store keeps in a raw reading). */
 export function withSpan(sample: ContainerSample, span: Span): ContainerSample {
-  return {
+  const result: ContainerSample = {
     ...sample,
     from: span.from,
     cpuCoreSeconds: span.cpu === null ? null : span.cpu / 1000,
     memoryByteSeconds: span.memory,
   };
+  if (span.cpuBilled !== undefined) result.cpuCoreSecondsBilled = span.cpuBilled / 1000;
+  if (span.memoryBilled !== undefined) result.memoryByteSecondsBilled = span.memoryBilled;
+  return result;
 }
 
 /** One piece of a span inside one bucket. */

@@ -18,14 +18,19 @@
  *    `$inc`/`$min`/`$max`, guarded by the part's id and the writer's term.
  * 4. Once the buckets that ended more than the grace period ago are written, the level's watermark
  *    moves to that time: readers take a level's buckets up to its watermark and everything after it
- *    from finer levels and the raw readings, so no answer depends on this process's memory.
+ *    from finer levels and the raw readings, so no answer depends on this process's memory. The
+ *    watermark is the writer's own (set, not raised): it says which buckets this writer has closed
+ *    by its clock, so a previous writer whose clock ran ahead cannot leave it past a bucket this one
+ *    still holds open.
  * 5. Writes carry the leadership term (the Lease's fencing token). A term is claimed in the
  *    database (the fence document) before its first write, and checked before every write: a
  *    writer of an older term is refused (StaleTermError), and the per-document term guards refuse
  *    it too where a check and a write could interleave.
  * 6. At the start of a term (and after a restart) the buckets past each watermark are recomputed
  *    from the level below, finest first from the raw readings, and rewritten: what the previous
- *    writer held in memory is not trusted, and not lost.
+ *    writer held in memory is not trusted, and not lost. Where they start depends only on the
+ *    watermark, never on the readings' times, which come from the kubelets' clocks: a node whose
+ *    clock runs ahead must not move the start past a bucket another series still had open.
  *
  * Writes must not overlap (the store serializes them). Every failure is thrown; what was not
  * written stays pending and is retried with the next write.
@@ -139,6 +144,8 @@ export class WritePath {
     if (!this.recovered) {
       await this.claimTerm();
       await this.recoverOpenBuckets();
+      // Everything before the grace period is written whole now: the watermarks are this term's.
+      await this.advanceWatermarks(this.clock.now() - this.options.graceMs);
       this.recovered = true;
     } else await this.checkFence();
     const ordered = [...samples].sort((a, b) => a.time - b.time);
@@ -351,14 +358,17 @@ export class WritePath {
     if (current > this.term) throw new StaleTermError(this.term, current);
   }
 
-  /** Moves each level's watermark to the end of its last bucket that ended by `closedBefore`. */
+  /**
+   * Sets each level's watermark to the end of its last bucket that ended by `closedBefore` (by
+   * this writer's clock: its open buckets all end later, see RollupTracker.closeExpired).
+   */
   private async advanceWatermarks(closedBefore: number): Promise<void> {
     const marks: Partial<Watermarks> = {};
     for (const resolution of ROLLUP_RESOLUTIONS) marks[resolution] = bucketStart(closedBefore, resolution);
     try {
       await this.collections.meta.updateOne(
         { _id: 'watermarks', ...termGuard(this.term) },
-        { $max: marks, $set: { term: this.term } },
+        { $set: { ...marks, term: this.term } },
         { upsert: true },
       );
     } catch (err) {
@@ -374,9 +384,12 @@ export class WritePath {
     if (end === undefined) return;
     const parts = [`${this.instance}:recovered`];
     for (const resolution of ROLLUP_RESOLUTIONS) {
-      // Nothing before the watermark needs it; a database without one (a new or migrated one) is
-      // recomputed from a grace period before its latest reading, as the previous layout did.
-      const from = Math.max(marks[resolution], bucketStart(end - this.options.graceMs, resolution));
+      // Nothing before the watermark needs it, and everything after it may: a bucket of one series
+      // can be open while another series' readings (a node whose clock runs ahead) are long past
+      // it. A database without one (a migrated one) is recomputed from a grace period before its
+      // latest reading, as the previous layout did.
+      const mark = marks[resolution];
+      const from = Number.isFinite(mark) ? mark : bucketStart(end - this.options.graceMs, resolution);
       if (from > end) continue;
       const to = bucketStart(end, resolution) + RESOLUTION_MS[resolution];
       const finer = finerResolution(resolution);

@@ -32,20 +32,25 @@ export function rawIntegrals(raw: readonly SnapshotDoc[], a: number, b: number) 
     if (ms === 0) continue;
     const part = ms / (to - from);
     const request = (r: number | undefined) => ((r ?? 0) * ms) / 1000;
+    // A span that merges readings bills what they billed, pro rata.
+    const cpuBilled =
+      doc.cpuCoreSecondsBilled === undefined ? undefined : doc.cpuCoreSecondsBilled * 1000 * part;
+    const memoryBilled =
+      doc.memoryByteSecondsBilled === undefined ? undefined : doc.memoryByteSecondsBilled * part;
     if (doc.cpuCoreSeconds === null || doc.cpuCoreSeconds === undefined)
-      totals.cpuBilled += request(doc.cpuRequestMillicores);
+      totals.cpuBilled += cpuBilled ?? request(doc.cpuRequestMillicores);
     else {
       const used = doc.cpuCoreSeconds * 1000 * part;
       totals.cpu += used;
-      totals.cpuBilled += Math.max(used, request(doc.cpuRequestMillicores));
+      totals.cpuBilled += cpuBilled ?? Math.max(used, request(doc.cpuRequestMillicores));
       totals.cpuMs += ms;
     }
     if (doc.memoryByteSeconds === null || doc.memoryByteSeconds === undefined)
-      totals.memoryBilled += request(doc.memoryRequestBytes);
+      totals.memoryBilled += memoryBilled ?? request(doc.memoryRequestBytes);
     else {
       const used = doc.memoryByteSeconds * part;
       totals.memory += used;
-      totals.memoryBilled += Math.max(used, request(doc.memoryRequestBytes));
+      totals.memoryBilled += memoryBilled ?? Math.max(used, request(doc.memoryRequestBytes));
       totals.memoryMs += ms;
     }
   }

@@ -118,6 +118,8 @@ export interface HistoryAnswer {
 
 export interface CurrentContainer {
   container: string;
+  /** `container`, `init` or `sidecar` (an init container that keeps running); null without a sample. */
+  containerType?: 'container' | 'init' | 'sidecar' | null;
   node?: string;
   policy?: string;
   time: string;

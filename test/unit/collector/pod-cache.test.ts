@@ -76,19 +76,48 @@ describe('podInfoFromV1Pod', () => {
     });
   });
 
-  it('includes sidecars (init containers that keep running) but not plain init containers', () => {
+  it('includes sidecars, and init containers while they run, with their type', () => {
+    const running = { running: { startedAt: new Date('2026-11-21T09:00:05Z') } };
     const info = podInfoFromV1Pod(
       v1Pod({
         spec: {
           initContainers: [
-            { name: 'migrate' },
+            { name: 'done' },
+            { name: 'migrate', resources: { requests: { cpu: '2' } } },
+            { name: 'wait' },
             { name: 'mesh', restartPolicy: 'Always', resources: { limits: { cpu: '100m' } } },
+          ],
+        },
+        status: {
+          phase: 'Pending',
+          startTime: podStart as unknown as Date,
+          initContainerStatuses: [
+            {
+              name: 'done',
+              image: 'x',
+              imageID: '',
+              ready: false,
+              restartCount: 0,
+              state: { terminated: { exitCode: 0 } },
+            },
+            { name: 'migrate', image: 'x', imageID: '', ready: false, restartCount: 0, state: running },
+            { name: 'wait', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: {} } },
           ],
         },
       }),
     );
-    expect(info.containers.map((c) => c.name)).toEqual(['mesh', 'app', 'log']);
-    expect(info.containers[0]?.cpuLimitMillicores).toBe(100);
+    // A finished or waiting init container is left out: nothing of it runs, and it gets no uptime-only samples.
+    expect(info.containers.map((c) => [c.name, c.type])).toEqual([
+      ['migrate', 'init'],
+      ['mesh', 'sidecar'],
+      ['app', undefined],
+      ['log', undefined],
+    ]);
+    expect(info.containers[0]).toMatchObject({
+      cpuRequestMillicores: 2000,
+      startedAt: Date.parse('2026-11-21T09:00:05Z'),
+    });
+    expect(info.containers[1]?.cpuLimitMillicores).toBe(100);
   });
 
   it('has no start times for a pod not started yet', () => {

@@ -4,7 +4,8 @@ import type { MetricsResult } from '../../../operator/collector/metrics-source.j
 import type { PodInfo } from '../../../operator/collector/pod-cache.js';
 import { buildCycle, type CycleInput } from '../../../operator/collector/sampler.js';
 import { SeriesCursors } from '../../../operator/collector/series-cursors.js';
-import { podLookup } from '../../../operator/sources/kubelet-readings.js';
+import { podLookup, readingsOfNode } from '../../../operator/sources/kubelet-readings.js';
+import { parseResourceMetrics } from '../../../operator/sources/resource-metrics.js';
 import { readingsFromPodMetrics } from '../../../operator/sources/metrics-api-source.js';
 import { pod, podMetrics, T0 } from './fixtures.js';
 
@@ -257,6 +258,67 @@ describe('buildCycle', () => {
     expect(second.cycle.samples.map((s) => [s.podUid, s.time - s.from!])).toEqual([
       ['uid-web-1-new', 15_000],
     ]);
+  });
+
+  it('bills an init container from the kubelet like any container while it runs, with its type', () => {
+    // A Job's pod in its init phase: `migrate` runs (0.5 cores since T0 - 60 s), `app` waits.
+    const job = pod(
+      'job-1',
+      [
+        { name: 'migrate', type: 'init', startedAt: T0 - 60_000, cpuRequestMillicores: 2000 },
+        { name: 'app', startedAt: undefined },
+      ],
+      { startTime: T0 - 60_000 },
+    );
+    /** What a kubelet's /metrics/resource says at `time`: every running container of the pod. */
+    const scrape = (time: number, coreSeconds: number) =>
+      [
+        '# TYPE container_cpu_usage_seconds_total counter',
+        `container_cpu_usage_seconds_total{container="migrate",namespace="shop",pod="job-1"} ${coreSeconds} ${time}`,
+        '# TYPE container_memory_working_set_bytes gauge',
+        `container_memory_working_set_bytes{container="migrate",namespace="shop",pod="job-1"} ${64 * MiB} ${time}`,
+        '# TYPE container_start_time_seconds gauge',
+        `container_start_time_seconds{container="migrate",namespace="shop",pod="job-1"} ${(T0 - 60_000) / 1000} ${time}`,
+      ].join('\n');
+    const cursors = cursorsOf();
+    const cycleAt = (time: number, coreSeconds: number) =>
+      buildCycle({
+        ...input([job], { available: false, reason: 'kubelet source' }, cursors),
+        now: time,
+        batch: {
+          source: 'kubelet',
+          readings: readingsOfNode(
+            'node-1',
+            parseResourceMetrics(scrape(time, coreSeconds), time).containers,
+            podLookup([job]),
+          ).readings,
+          unreadableNodes: [],
+        },
+      });
+    const first = cycleAt(T0, 30);
+    const second = cycleAt(T0 + 30_000, 45);
+    for (const { cycle, counts } of [first, second]) {
+      expect(counts.matchedContainers).toBe(2);
+      expect(cycle.samples).toHaveLength(1);
+    }
+    // From its start (it started after collection began), then the counter's difference.
+    expect(first.cycle.samples[0]).toMatchObject({
+      container: 'migrate',
+      containerType: 'init',
+      from: T0 - 60_000,
+      time: T0,
+      cpuCoreSeconds: 30,
+      memoryByteSeconds: 64 * MiB * 60,
+      cpuRequestMillicores: 2000,
+      cpuPercentOfRequest: 25,
+    });
+    expect(second.cycle.samples[0]).toMatchObject({
+      containerType: 'init',
+      from: T0,
+      time: T0 + 30_000,
+      cpuCoreSeconds: 15,
+      cpuMillicores: 500,
+    });
   });
 
   it('never accounts for a span twice, whatever the order of answers (property)', () => {

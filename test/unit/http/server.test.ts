@@ -1,7 +1,7 @@
 import { IO_ABSENT_REASON } from '../../../operator/store/io-counters.js';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { NO_AGENTS } from '../../../operator/http/agent-present.js';
-import { getJson, rawRequest, startTestServer, T0, TOKENS, type TestServer } from './fixtures.js';
+import { getJson, rawRequest, sample, startTestServer, T0, TOKENS, type TestServer } from './fixtures.js';
 
 let t: TestServer;
 beforeEach(async () => {
@@ -140,6 +140,21 @@ describe('authorization', () => {
 });
 
 describe('usage endpoints', () => {
+  it("shows each container's type: a regular container, an init container or a sidecar", async () => {
+    t.queries.samples = [
+      sample({ container: 'migrate', containerType: 'init' }),
+      sample({ container: 'mesh', containerType: 'sidecar' }),
+      sample({ container: 'app' }),
+    ];
+    const response = await getJson(t.url + podUsage('team-a'), TOKENS.tenantA);
+    const body = response.body as { containers: { container: string; containerType: string }[] };
+    expect(body.containers.map((c) => [c.container, c.containerType])).toEqual([
+      ['migrate', 'init'],
+      ['mesh', 'sidecar'],
+      ['app', 'container'],
+    ]);
+  });
+
   it('serves the current usage of each container', async () => {
     const response = await getJson(t.url + podUsage('team-a'), TOKENS.tenantA);
     expect(response.status).toBe(200);

@@ -25,6 +25,13 @@ function cycle(n: number, size = 2, policy = 'shop/web'): ContainerSample[] {
   return Array.from({ length: size }, (_, i) => sample({ time: T0 + n * 30_000, pod: `web-${i}`, policy }));
 }
 
+/** Samples that cannot be merged: a new pod each cycle (more series than the capacity). */
+function newPods(n: number, size = 2, policy = 'shop/web'): ContainerSample[] {
+  return Array.from({ length: size }, (_, i) =>
+    sample({ time: T0 + n * 30_000, pod: `web-${n}-${i}`, podUid: `u-${n}-${i}`, policy }),
+  );
+}
+
 function setup(options: { capacity?: number; flushBatchSize?: number } = {}) {
   const store = new FakeStore();
   const { logger, lines } = captureLogger();
@@ -49,7 +56,7 @@ describe('OutageBuffer', () => {
     const { store, buffer } = setup();
     expect(await buffer.write(cycle(1))).toEqual({ written: 2, buffered: 0, dropped: 0 });
     expect(store.stored).toHaveLength(2);
-    expect(buffer.status()).toEqual({ storeAvailable: true, buffered: 0, droppedTotal: 0 });
+    expect(buffer.status()).toEqual({ storeAvailable: true, buffered: 0, droppedTotal: 0, mergedTotal: 0 });
   });
 
   it('buffers while the store is down and writes everything in order once it is back', async () => {
@@ -61,6 +68,7 @@ describe('OutageBuffer', () => {
       storeAvailable: false,
       buffered: 4,
       droppedTotal: 0,
+      mergedTotal: 0,
       outageSince: T0,
       lastError: 'connection refused',
     });
@@ -87,13 +95,14 @@ describe('OutageBuffer', () => {
     expect(store.stored.map((s) => s.time)).toEqual([1, 1, 2, 2].map((n) => T0 + n * 30_000));
   });
 
-  it('drops the oldest samples beyond capacity and counts them in the metric, the log and per policy', async () => {
+  it('drops the oldest samples beyond capacity that cannot be merged and counts them in the metric, the log and per policy', async () => {
     const { store, buffer, lines, metrics } = setup({ capacity: 5 });
     store.up = false;
-    await buffer.write(cycle(1, 2, 'shop/old'));
-    await buffer.write(cycle(2, 2, 'shop/web'));
-    expect(await buffer.write(cycle(3, 2, 'shop/web'))).toEqual({ written: 0, buffered: 2, dropped: 1 });
-    expect(await buffer.write(cycle(4, 2, 'shop/web'))).toEqual({ written: 0, buffered: 2, dropped: 2 });
+    await buffer.write(newPods(1, 2, 'shop/old'));
+    await buffer.write(newPods(2, 2, 'shop/web'));
+    expect(await buffer.write(newPods(3, 2, 'shop/web'))).toEqual({ written: 0, buffered: 2, dropped: 1 });
+    expect(await buffer.write(newPods(4, 2, 'shop/web'))).toEqual({ written: 0, buffered: 2, dropped: 2 });
+    expect(buffer.mergedTotal).toBe(0);
     expect(buffer.droppedTotal).toBe(3);
     expect(buffer.droppedFor('shop/old')).toBe(2);
     expect(buffer.droppedFor('shop/web')).toBe(1);
@@ -105,11 +114,11 @@ describe('OutageBuffer', () => {
     store.up = true;
     await buffer.flush();
     expect(store.stored.map((s) => `${s.time - T0}/${s.pod}`)).toEqual([
-      '60000/web-1',
-      '90000/web-0',
-      '90000/web-1',
-      '120000/web-0',
-      '120000/web-1',
+      '60000/web-2-1',
+      '90000/web-3-0',
+      '90000/web-3-1',
+      '120000/web-4-0',
+      '120000/web-4-1',
     ]);
     expect(lines.at(-1)).toMatchObject({
       message: 'store available again; buffered samples written',
@@ -130,7 +139,8 @@ describe('OutageBuffer', () => {
       return write(samples);
     };
     expect(await buffer.flush()).toBe(false);
-    expect(buffer.status().buffered).toBe(5);
+    // The oldest sample alone first (the outage's probe), then a batch of 3 that fails.
+    expect(buffer.status().buffered).toBe(7);
     expect(await buffer.flush()).toBe(true);
     expect(store.stored.map((s) => s.time - T0)).toEqual(
       [30, 30, 60, 60, 90, 90, 120, 120].map((s) => s * 1000),

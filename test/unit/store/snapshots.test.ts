@@ -28,6 +28,10 @@ describe('snapshot documents', () => {
       cpuCoreSecondsTotal: 1234.5,
       containerStartTime: T0 - 3_600_000,
       retention: { rawMs: 3_600_000, hourlyMs: 86_400_000, dailyMs: 864_000_000 },
+      containerType: 'init',
+      // A span that merges readings, with what they billed.
+      cpuCoreSecondsBilled: 6,
+      memoryByteSecondsBilled: 2e9,
     });
     const doc = toSnapshotDoc(s, 7);
     expect(doc._id).toBe(`uid-1/app|${T0}`);

@@ -22,6 +22,7 @@ import type { View } from './types.js';
 
 const KNOWN_SAMPLE_FIELDS = new Set([
   'container',
+  'containerType',
   'node',
   'policy',
   'time',
@@ -116,7 +117,13 @@ export const podView: View = {
             h(
               'tr',
               { 'data-container': c.container },
-              h('th', { scope: 'row' }, c.container),
+              h(
+                'th',
+                { scope: 'row' },
+                c.containerType === 'init' || c.containerType === 'sidecar'
+                  ? `${c.container} (${c.containerType})`
+                  : c.container,
+              ),
               h('td', { class: 'num', 'data-field': 'cpu' }, fmt.cpu(c.cpuMillicores)),
               h(
                 'td',
