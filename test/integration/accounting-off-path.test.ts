@@ -250,6 +250,17 @@ describe('accounting against the ground truth off the happy path', () => {
 
   const skewOf = (plan: PodPlan) => (plan.node === 'skew' ? SKEW_MS : 0);
 
+  /** How many collection cycles found each node unreadable, from the operators' logs. */
+  const unreadableCycles = () => {
+    const counts: Record<string, number> = {};
+    for (const p of processes)
+      for (const l of p.logs)
+        if (l.message === 'collection cycle')
+          for (const node of Object.keys((l.unreadableNodes as Record<string, unknown> | undefined) ?? {}))
+            counts[node] = (counts[node] ?? 0) + 1;
+    return counts;
+  };
+
   async function summary(url: string, c: Case, from: number, to: number, groupBy: TruthGroupBy) {
     const query = new URLSearchParams({
       namespace: ns[c],
@@ -350,20 +361,17 @@ describe('accounting against the ground truth off the happy path', () => {
     await createPlanned(LATE);
     const lateStart = await startOf(LATE);
 
-    // T0: every initial container has its first (base) reading, on the real clock.
-    const t0 = await waitFor(
+    // T0: every initial container has its first (base) reading (on the real clock), and the
+    // timeline starts from when that is seen.
+    await waitFor(
       'a first reading of every initial container',
       async () => {
-        let latest = 0;
-        for (const plan of INITIAL) {
-          const first = (await readings(plan))[0];
-          if (!first) return undefined;
-          latest = Math.max(latest, first.time.getTime() - skewOf(plan));
-        }
-        return latest;
+        for (const plan of INITIAL) if ((await readings(plan))[0] === undefined) return undefined;
+        return true;
       },
       { timeoutMs: 90_000, intervalMs: 1000 },
     );
+    const t0 = Date.now();
     const at = (offsetMs: number) =>
       waitFor(`T0 + ${offsetMs / 1000} s`, () => Date.now() >= t0 + offsetMs, {
         timeoutMs: offsetMs + 120_000,
@@ -646,7 +654,8 @@ describe('accounting against the ground truth off the happy path', () => {
       [
         `accounting off the happy path (wall ${((Date.now() - startedAt) / 1000).toFixed(0)} s; store cut ${((outage.to! - outage.from) / 1000).toFixed(1)} s; ` +
           `f1 counter origin ${((origin.origin - firstStart) / 1000).toFixed(3)} s after its start, +/- ${origin.uncertaintyMs.toFixed(1)} ms; ` +
-          `old r1's readings left after the purge: ${oldR1.length}; interposer refused ${interposer!.events.filter((e) => e.outcome === 'refused').length} reads)`,
+          `old r1's readings left after the purge: ${oldR1.length}; interposer refused ${interposer!.events.filter((e) => e.outcome === 'refused').length} reads; ` +
+          `nodes the operators could not read, by cycles: ${JSON.stringify(unreadableCycles())})`,
         ...timeline,
         ...lines,
       ].join('\n'),
