@@ -67,7 +67,7 @@ import {
 const MI = 2 ** 20;
 const SKEW_MS = 200_000;
 /**
- * Samples the operator holds while the store is cut: fewer than the ~65 s outage brings (about
+ * Samples the operator holds while the store is cut: fewer than the 60 s outage brings (about
  * one a second here), so the buffer overflows and drops its oldest.
  */
 const OUTAGE_BUFFER = 30;
@@ -383,11 +383,11 @@ describe('accounting against the ground truth off the happy path', () => {
 
     const events: Record<string, number> = {};
     const unreadable = (async () => {
-      await at(5_000);
+      await at(3_000);
       interposer!.setFault(nodes.unreadable, 'refuse');
       events.unreadableFrom = Date.now();
       note(`${nodes.unreadable} refuses every read`);
-      await at(125_000);
+      await at(123_000);
       interposer!.setFault(nodes.unreadable, 'none');
       events.unreadableTo = Date.now();
       note(`${nodes.unreadable} answers again`);
@@ -450,13 +450,14 @@ describe('accounting against the ground truth off the happy path', () => {
       note('l1 relabelled team=red -> team=blue');
     })();
     const outageAndKill = (async () => {
-      await at(135_000);
+      // After every case's own window, and the readings whose spans end it, are stored.
+      await at(150_000);
       store!.cut();
       note('store cut');
-      await at(200_000);
+      await at(210_000);
       store!.restore();
       note('store restored');
-      await at(215_000);
+      await at(225_000);
       const leader = (await holder()) === 'replica-a' ? a : b;
       const survivor = leader === a ? b : a;
       // The standby is held (SIGSTOP) until the failover's pod runs, so that it starts before
@@ -488,7 +489,7 @@ describe('accounting against the ground truth off the happy path', () => {
     const url = urls.get(survivor)!;
 
     // Every container has a reading after the last window edge (in its node's clock).
-    const end = t0 + 250_000;
+    const end = t0 + 260_000;
     const live = [...INITIAL.filter((p) => p.case !== 'recreate'), RECREATED, LATE, FIRST, GAP];
     await waitFor(
       'readings of every container after the last window edge',
@@ -556,12 +557,12 @@ describe('accounting against the ground truth off the happy path', () => {
       to: number;
       groupBy: TruthGroupBy[];
     }
-    const own = t0 + 130_000;
+    const own = t0 + 133_000;
     const both: TruthGroupBy[] = ['namespace', 'pod'];
     const windows: Window[] = [
       { case: 'unreadable', label: 'own (node unreadable 2 min)', from: t0 + 2_000, to: own, groupBy: both },
       { case: 'glitch', label: 'own (one low counter)', from: t0 + 2_000, to: own, groupBy: both },
-      { case: 'outage', label: 'own (store cut ~65 s)', from: t0 + 120_000, to: t0 + 210_000, groupBy: both },
+      { case: 'outage', label: 'own (store cut 60 s)', from: t0 + 140_000, to: t0 + 220_000, groupBy: both },
       { case: 'recreate', label: 'new owner', from: events.recreated!, to: own, groupBy: both },
       {
         case: 'recreate',
