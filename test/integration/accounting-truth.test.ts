@@ -36,9 +36,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MongoClient, type Collection } from 'mongodb';
 import { DEFAULT_TOKEN_AUDIENCE } from '../../operator/config.js';
-import { nodeEndpoint } from '../../operator/sources/kubelet-endpoint.js';
-import { NodeKubeletHttp } from '../../operator/sources/kubelet-http.js';
-import { kubeletCredentials } from '../../operator/sources/kubernetes-kubelet.js';
 import {
   apply,
   conditionOf,
@@ -46,7 +43,6 @@ import {
   createPod,
   deleteNamespace,
   getObject,
-  kubeConfig,
   kubectlOk,
   listPods,
   newNamespace,
@@ -55,7 +51,9 @@ import {
   uniqueName,
   waitFor,
 } from '../harness/index.js';
+import { KubeletRecorder } from '../harness/kubelet-recorder.js';
 import { spawnOperator, type OperatorProcess } from '../harness/operator.js';
+import { overlap } from '../harness/usage-truth.js';
 
 const MI = 2 ** 20;
 const GI = 2 ** 30;
@@ -113,88 +111,6 @@ const PLAN: PodPlan[] = [
   { ns: 'b', name: 'b4', node: NODE0, fast: true, slow: true, gap: true, containers: [c('app', 300, 160)] },
 ];
 
-interface Scrape {
-  /** kwok evaluated the counter while the request was in flight. */
-  requestedAt: number;
-  receivedAt: number;
-  cpu: number;
-}
-
-/** Reads each simulated node's /metrics/resource every second, as the collector reaches it. */
-class KubeletRecorder {
-  readonly scrapes = new Map<string, Scrape[]>();
-  private readonly http = new NodeKubeletHttp();
-  private readonly credentials = kubeletCredentials(kubeConfig());
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private urls: URL[] = [];
-
-  constructor(private readonly namespaces: Set<string>) {}
-
-  async start(): Promise<void> {
-    const core = coreApi();
-    for (const name of SIMULATED_NODES) {
-      const endpoint = nodeEndpoint(await core.readNode({ name }));
-      if ('error' in endpoint) throw new Error(`${name}: ${endpoint.error}`);
-      this.urls.push(endpoint.url);
-    }
-    await this.scrapeAll();
-    this.timer = setInterval(() => void this.scrapeAll(), 1000);
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.http.close();
-  }
-
-  private async scrapeAll(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      const credentials = await this.credentials();
-      await Promise.all(
-        this.urls.map(async (url) => {
-          const answer = await this.http.get(url, credentials, { timeoutMs: 5_000 }).catch(() => undefined);
-          if (answer) this.record(answer.body, answer.requestedAt, answer.receivedAt);
-        }),
-      );
-    } finally {
-      this.running = false;
-    }
-  }
-
-  private record(body: string, requestedAt: number, receivedAt: number): void {
-    const line = /^container_cpu_usage_seconds_total\{([^}]*)\}\s+(\S+)/;
-    for (const text of body.split('\n')) {
-      const match = line.exec(text);
-      if (!match) continue;
-      const labels = Object.fromEntries(
-        [...match[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!] as const),
-      );
-      if (!this.namespaces.has(labels.namespace ?? '')) continue;
-      const key = `${labels.namespace}/${labels.pod}/${labels.container}`;
-      const list = this.scrapes.get(key) ?? [];
-      list.push({ requestedAt, receivedAt, cpu: Number(match[2]) });
-      this.scrapes.set(key, list);
-    }
-  }
-
-  /**
-   * When kwok's counter of a container started (counter = rate x (t - origin)): each scrape puts
-   * the origin between its request's start and end less counter / rate; the intersection over
-   * every scrape is where it is (empty if the counter were not that straight line). The clock's
-   * whole milliseconds put a request's end up to 1 ms after receivedAt.
-   */
-  origin(key: string, cores: number): { origin: number; uncertaintyMs: number; scrapes: number } {
-    const list = (this.scrapes.get(key) ?? []).filter((s) => s.cpu > 0);
-    if (list.length < 3) throw new Error(`${key}: only ${list.length} counter readings`);
-    const lo = Math.max(...list.map((s) => s.requestedAt - (s.cpu / cores) * 1000));
-    const hi = Math.min(...list.map((s) => s.receivedAt - (s.cpu / cores) * 1000));
-    if (lo > hi + 1) throw new Error(`${key}: the counter is not rate x time (${lo} > ${hi} + 1)`);
-    return { origin: (lo + hi + 1) / 2, uncertaintyMs: (hi + 1 - lo) / 2, scrapes: list.length };
-  }
-}
-
 interface SnapshotView {
   podUid: string;
   container: string;
@@ -217,9 +133,6 @@ interface SummaryBody {
   coverage: { windowMs: number; coveredMs: number; ratio: number };
   items: SummaryItem[];
 }
-
-const overlap = (a: number, b: number, from: number, to: number) =>
-  Math.max(0, Math.min(b, to) - Math.max(a, from));
 
 /** An instant as RFC 3339 with milliseconds, in the given offset (minutes east of UTC). */
 function rfc3339(ms: number, offsetMinutes = 0): string {
