@@ -310,14 +310,16 @@ describe('buildCycle', () => {
       cpuCoreSeconds: 30,
       memoryByteSeconds: 64 * MiB * 60,
       cpuRequestMillicores: 2000,
-      cpuPercentOfRequest: 25,
     });
+    // Its rate comes from two readings: none on the first, 500m (25% of its request) on the second.
+    expect(first.cycle.samples[0]?.cpuMillicores).toBeNull();
     expect(second.cycle.samples[0]).toMatchObject({
       containerType: 'init',
       from: T0,
       time: T0 + 30_000,
       cpuCoreSeconds: 15,
       cpuMillicores: 500,
+      cpuPercentOfRequest: 25,
     });
   });
 
