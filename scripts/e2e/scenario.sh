@@ -68,7 +68,7 @@ e2e_step1_workload_and_alert() {
   e2e_step1_alert_fires
 }
 
-# The objects created and both workload pods running.
+# The objects created and the three workload pods running.
 e2e_step1_workloads() {
   log "1. workloads, UsagePolicy and ResourceAlert in namespace $E2E_NS"
   k create namespace "$E2E_NS" >/dev/null
@@ -76,14 +76,15 @@ e2e_step1_workloads() {
     k -n "$E2E_NS" apply -f - >/dev/null
   k -n "$E2E_NS" rollout status deployment/burner --timeout=3m >/dev/null
   k -n "$E2E_NS" rollout status deployment/holder --timeout=3m >/dev/null
+  k -n "$E2E_NS" rollout status deployment/sidecar --timeout=3m >/dev/null
 }
 
-# The policy Ready and counting both pods, the alert Firing with an Event.
+# The policy Ready and counting the three pods, the alert Firing with an Event.
 e2e_step1_alert_fires() {
   k -n "$E2E_NS" wait --for=condition=Ready usagepolicy/workloads --timeout=2m >/dev/null
-  pods_counted() { [[ $(e2e_jsonpath usagepolicy/workloads .status.matchedPods) == 2 ]]; }
+  pods_counted() { [[ $(e2e_jsonpath usagepolicy/workloads .status.matchedPods) == 3 ]]; }
   e2e_wait_until "the UsagePolicy to count the pods" 120 pods_counted
-  e2e_pass "the UsagePolicy is Ready and selects both pods"
+  e2e_pass "the UsagePolicy is Ready and selects the three pods"
   k -n "$E2E_NS" wait --for=condition=Firing resourcealert/burner-hot --timeout=5m >/dev/null
   [[ $(e2e_jsonpath resourcealert/burner-hot .status.state) == Firing ]] || die "the alert's status.state is not Firing"
   e2e_pass "the ResourceAlert fires"

@@ -126,7 +126,8 @@ inner() { # KUBECONFIG: runs inside the node's network namespace
   e2e_begin
   e2e_step1_workloads
   local counters="$E2E_WORKDIR/counters"
-  record_counters "$(container_cgroup burner cpuacct)" "$(container_cgroup holder memory)" "$counters" &
+  record_counters "$(container_cgroup burner cpuacct)" "$(container_cgroup holder memory)" "$counters" \
+    "$(container_cgroup sidecar cpuacct initContainerStatuses)" "$(container_cgroup sidecar cpuacct)" &
   RECORDER_PID=$!
   e2e_step1_alert_fires
 
@@ -185,6 +186,11 @@ inner() { # KUBECONFIG: runs inside the node's network namespace
     e2e_pass "chargeback matches the kernel's counters: CPU ${WINDOW_CPU_ERROR}%, memory ${WINDOW_MEMORY_ERROR}%"
   else
     fail_later "quiet window: CPU ${WINDOW_CPU_ERROR}%, memory ${WINDOW_MEMORY_ERROR}% off the cgroup's counters (more than ${MAX_ERROR_PERCENT}%)"
+  fi
+  if within "$WINDOW_SIDECAR_ERROR"; then
+    e2e_pass "a native sidecar (an init container that runs beside the pod's container) is billed as it runs: ${WINDOW_SIDECAR_ERROR}%"
+  else
+    fail_later "quiet window: the sidecar pod's CPU is ${WINDOW_SIDECAR_ERROR}% off its containers' cgroup counters (more than ${MAX_ERROR_PERCENT}%)"
   fi
   compare_window "failover window" "$failover_from" "$failover_to" "$counters"
   if within "$WINDOW_CPU_ERROR" && within "$WINDOW_MEMORY_ERROR"; then
@@ -310,11 +316,12 @@ agent_vs_kubelet() { # [LABEL]
 
 # ---- the kernel's counters -------------------------------------------------------------
 
-# The cgroup folder of a container of the scenario's pod with label app=APP, for CONTROLLER.
-container_cgroup() { # APP CONTROLLER
+# The cgroup folder of the first container (or init container) of the scenario's pod with label
+# app=APP, for CONTROLLER.
+container_cgroup() { # APP CONTROLLER [STATUSES]: STATUSES containerStatuses (default) or initContainerStatuses
   local uid id qos dir c
   uid=$(k -n "$E2E_NS" get pods -l "app=$1" -o 'jsonpath={.items[0].metadata.uid}')
-  id=$(k -n "$E2E_NS" get pods -l "app=$1" -o 'jsonpath={.items[0].status.containerStatuses[0].containerID}')
+  id=$(k -n "$E2E_NS" get pods -l "app=$1" -o "jsonpath={.items[0].status.${3:-containerStatuses}[0].containerID}")
   id=${id#*://}
   qos=$(k -n "$E2E_NS" get pods -l "app=$1" -o 'jsonpath={.items[0].status.qosClass}' | tr '[:upper:]' '[:lower:]')
   # cgroup v1 names the CPU accounting controller cpuacct (or cpu,cpuacct); v2 has one tree.
@@ -353,11 +360,13 @@ sleep_until() { # EPOCH_SECONDS
   sleep "$d"
 }
 
-# In the background until killed: appends `cpu MINUTE T_NS CPU_NS` at every whole minute and
-# `mem T_NS BYTES` every 2 s to FILE. Stops when a container's cgroup is gone (a window that
+# In the background until killed: appends `cpu MINUTE T_NS CPU_NS` at every whole minute (and
+# `side MINUTE T_NS CPU_NS`, the sum of the SIDE_CPU_DIRs) and `mem T_NS BYTES` every 2 s to FILE. Stops when a container's cgroup is gone (a window that
 # needs the missing reads then fails with "no counters").
-record_counters() { # CPU_DIR MEM_DIR FILE
-  local cpu_dir=$1 mem_dir=$2 out=$3 next_min next_mem t c m
+record_counters() { # CPU_DIR MEM_DIR FILE [SIDE_CPU_DIR...]
+  local cpu_dir=$1 mem_dir=$2 out=$3 next_min next_mem t c m d side
+  shift 3
+  local side_dirs=("$@")
   trap 'exit 0' TERM
   next_min=$((($(date +%s) / 60 + 1) * 60))
   next_mem=$(($(date +%s) + 1))
@@ -367,6 +376,14 @@ record_counters() { # CPU_DIR MEM_DIR FILE
       t=$(now_ns)
       c=$(cpu_ns "$cpu_dir" 2>/dev/null) && [[ -n $c ]] || exit 0
       echo "cpu $next_min $t $c" >>"$out"
+      if ((${#side_dirs[@]} > 0)); then
+        side=0
+        for d in "${side_dirs[@]}"; do
+          c=$(cpu_ns "$d" 2>/dev/null) && [[ -n $c ]] || exit 0
+          side=$((side + c))
+        done
+        echo "side $next_min $(now_ns) $side" >>"$out"
+      fi
       next_min=$((next_min + 60))
     else
       sleep_until "$next_mem"
@@ -389,6 +406,19 @@ counters_of() { # FILE FROM TO
       if (!t1 || !t2 || !n) exit 1
       rate = (c2 - c1) / (t2 - t1)
       printf "%.9f %.0f %d\n", ((c2 - c1) - rate * ((t2 - t * 1e9) - (t1 - f * 1e9))) / 1e9, sum / n, n
+    }' "$1"
+}
+
+# The sidecar pod's CPU seconds over [FROM, TO] from the recorder's FILE, corrected to the whole
+# minutes at the rate measured between the reads, as counters_of does.
+side_cpu_of() { # FILE FROM TO
+  awk -v f="$2" -v t="$3" '
+    $1 == "side" && $2 == f {t1 = $3; c1 = $4}
+    $1 == "side" && $2 == t {t2 = $3; c2 = $4}
+    END {
+      if (!t1 || !t2) exit 1
+      rate = (c2 - c1) / (t2 - t1)
+      printf "%.9f\n", ((c2 - c1) - rate * ((t2 - t * 1e9) - (t1 - f * 1e9))) / 1e9
     }' "$1"
 }
 
@@ -415,6 +445,18 @@ compare_window() { # LABEL FROM TO FILE
     "$label" "$op_cpu" "$cg_cpu" "$((to - from))" "$WINDOW_CPU_ERROR"
   printf '[e2e-node] %s: memory operator %s MiB average, cgroup working set %s MiB (%d reads): error %s%%\n' \
     "$label" "$op_mem" "$cg_mem_mib" "$reads" "$WINDOW_MEMORY_ERROR"
+  # The sidecar pod: its init container (restartPolicy Always) and its main container, billed
+  # together as the pod, against the sum of their two cgroup counters.
+  local cg_side_s
+  cg_side_s=$(side_cpu_of "$4" "$from" "$to") || die "$label: the recorder has no sidecar counters"
+  result=$(SUMMARY=$summary NS=$E2E_NS CPU_S=$cg_side_s node -e '
+    const s = JSON.parse(process.env.SUMMARY);
+    const pod = s.items.find((i) => i.group.startsWith(`${process.env.NS}/sidecar-`));
+    const cpu = pod ? pod.cpuCoreHours * 3600 : 0, cgroupCpu = Number(process.env.CPU_S);
+    console.log([cpu.toFixed(4), cgroupCpu.toFixed(4), ((100 * (cpu - cgroupCpu)) / cgroupCpu).toFixed(3)].join(" "));')
+  read -r op_cpu cg_cpu WINDOW_SIDECAR_ERROR <<<"$result"
+  printf '[e2e-node] %s: sidecar pod CPU operator %s core-s, cgroups %s core-s: error %s%%\n' \
+    "$label" "$op_cpu" "$cg_cpu" "$WINDOW_SIDECAR_ERROR"
 }
 
 within() { awk -v e="$1" -v m="$MAX_ERROR_PERCENT" 'BEGIN {exit !(e <= m && e >= -m)}'; }
