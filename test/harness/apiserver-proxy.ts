@@ -5,14 +5,14 @@
  * for a group it does not serve (e.g. CRDs not installed). The operator is pointed at it with a
  * kubeconfig of its own, while every other test keeps the real CRDs.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, request as httpsRequest, type RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { kubeConfig } from './index.js';
+import { selfSignedCertificate } from './serving-certificate.js';
 
 export interface ApiserverProxy {
   /**
@@ -62,7 +62,7 @@ export async function startApiserverProxy(options: ApiserverProxyOptions = {}): 
   const hidden = (options.hiddenGroups ?? []).map((group) => `/apis/${group}`);
   let byRoute = new Map<string, number>();
   const dir = await mkdtemp(join(tmpdir(), 'kuo-proxy-'));
-  const serving = await servingCertificate(dir);
+  const serving = await selfSignedCertificate(dir, '127.0.0.1');
 
   const server = createServer(serving, (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '/';
@@ -169,34 +169,4 @@ function pem(value: unknown): string {
 function base64Field(field: string, value: unknown): Record<string, string> {
   const text = pem(value);
   return text === '' ? {} : { [field]: Buffer.from(text).toString('base64') };
-}
-
-/** A self-signed certificate for 127.0.0.1 (openssl), valid for a day. */
-async function servingCertificate(dir: string): Promise<{ cert: string; key: string }> {
-  const cert = join(dir, 'serving.crt');
-  const key = join(dir, 'serving.key');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert: await readFile(cert, 'utf8'), key: await readFile(key, 'utf8') };
 }
