@@ -160,8 +160,10 @@ function longestSeriesMs(measured: Iterable<[series: string, ms: number]>): numb
 
 interface RangeResult {
   totals: Totals;
-  /** Sum over the pieces of the longest measured time of any series in the piece. */
+  /** Sum over the pieces of the longest CPU-measured time of any series in the piece. */
   coveredMs: number;
+  /** The same from memory's measured time (spans without a working-set reading left out). */
+  memoryCoveredMs: number;
   /** Sum over the pieces of the time some series' usage was pro-rated from a coarser bucket in. */
   proratedMs: number;
 }
@@ -186,6 +188,7 @@ function windowOf(totals: Totals, series: string, source: RollupDoc | ContainerS
 
 function merge(into: RangeResult, from: RangeResult): void {
   into.coveredMs += from.coveredMs;
+  into.memoryCoveredMs += from.memoryCoveredMs;
   into.proratedMs += from.proratedMs;
   for (const [key, window] of from.totals) {
     const existing = into.totals.get(key);
@@ -230,6 +233,12 @@ async function readBuckets(
 function wholeBuckets(docs: RollupDoc[]): RangeResult {
   const totals: Totals = new Map();
   const measured = new Map<number, [string, number][]>();
+  const memoryMeasured = new Map<number, [string, number][]>();
+  const piecesAt = (byTime: Map<number, [string, number][]>, time: number) => {
+    let pieces = byTime.get(time);
+    if (pieces === undefined) byTime.set(time, (pieces = []));
+    return pieces;
+  };
   for (const doc of docs) {
     const time = doc.time.getTime();
     const series = seriesOfDoc(doc);
@@ -240,13 +249,14 @@ function wholeBuckets(docs: RollupDoc[]): RangeResult {
     window.histograms.mergeStored(doc.hist);
     if (doc.io) mergeIo((window.io ??= emptyIo()), doc.io);
     window.identify(time, doc);
-    let pieces = measured.get(time);
-    if (pieces === undefined) measured.set(time, (pieces = []));
-    pieces.push([series, doc.cpu.ms ?? 0]);
+    piecesAt(measured, time).push([series, doc.cpu.ms ?? 0]);
+    piecesAt(memoryMeasured, time).push([series, doc.memory.ms ?? 0]);
   }
   let coveredMs = 0;
   for (const pieces of measured.values()) coveredMs += longestSeriesMs(pieces);
-  return { totals, coveredMs, proratedMs: 0 };
+  let memoryCoveredMs = 0;
+  for (const pieces of memoryMeasured.values()) memoryCoveredMs += longestSeriesMs(pieces);
+  return { totals, coveredMs, memoryCoveredMs, proratedMs: 0 };
 }
 
 /** The stored readings of [a, b) (see readingsOverlapping), counted in the read's figures. */
@@ -290,8 +300,13 @@ function addRawPart(totals: Totals, reading: ContainerSample, a: number, b: numb
 }
 
 function rawResult(totals: Totals): RangeResult {
-  const measured = [...totals.values()].map((w): [string, number] => [w.series, w.cpu.ms]);
-  return { totals, coveredMs: longestSeriesMs(measured), proratedMs: 0 };
+  const windows = [...totals.values()];
+  return {
+    totals,
+    coveredMs: longestSeriesMs(windows.map((w): [string, number] => [w.series, w.cpu.ms])),
+    memoryCoveredMs: longestSeriesMs(windows.map((w): [string, number] => [w.series, w.memory.ms])),
+    proratedMs: 0,
+  };
 }
 
 /** The raw readings' spans pro-rated to [a, b). */
@@ -333,7 +348,7 @@ async function rawBuckets(
 
 /** [a, b) answered from level `index` of LEVELS and the finer ones. */
 async function range(ctx: ReadContext, index: number, a: number, b: number): Promise<RangeResult> {
-  const result: RangeResult = { totals: new Map(), coveredMs: 0, proratedMs: 0 };
+  const result: RangeResult = { totals: new Map(), coveredMs: 0, memoryCoveredMs: 0, proratedMs: 0 };
   if (!(b > a)) return result;
   const resolution = LEVELS[index];
   if (resolution === undefined) return rawRange(ctx, a, b);
@@ -405,6 +420,7 @@ async function edgeBucket(
   const combine = (part: RangeResult) => {
     for (const [key, window] of part.totals) result.totals.set(key, window);
     result.coveredMs = Math.max(result.coveredMs, part.coveredMs);
+    result.memoryCoveredMs = Math.max(result.memoryCoveredMs, part.memoryCoveredMs);
     result.proratedMs = Math.max(result.proratedMs, part.proratedMs);
   };
   for (const [held, docs] of byHeld) {
@@ -413,6 +429,7 @@ async function edgeBucket(
     const after = await range(scoped, index + 1, Math.max(held, b), end);
     const share = proratedShare(start, held, a, b);
     const estimatedMs: [string, number][] = [];
+    const estimatedMemoryMs: [string, number][] = [];
     let estimated = false;
     for (const doc of docs) {
       // The finer level's parts of the same series under the same label set (each bucket holds one).
@@ -420,6 +437,7 @@ async function edgeBucket(
       const estimate = prorated(doc, [known.totals.get(key), after.totals.get(key)], share);
       estimated ||= estimate.estimated;
       estimatedMs.push([estimate.window.series, estimate.window.cpu.ms]);
+      estimatedMemoryMs.push([estimate.window.series, estimate.window.memory.ms]);
       const window = known.totals.get(key);
       if (window === undefined) known.totals.set(key, estimate.window);
       else window.add(estimate.window);
@@ -427,6 +445,7 @@ async function edgeBucket(
     combine({
       totals: known.totals,
       coveredMs: known.coveredMs + longestSeriesMs(estimatedMs),
+      memoryCoveredMs: known.memoryCoveredMs + longestSeriesMs(estimatedMemoryMs),
       proratedMs: known.proratedMs + (estimated ? Math.min(b, held) - a : 0),
     });
   }
@@ -536,12 +555,18 @@ export async function windowSeries(
   return { series: perSeries(totals), coveredMs };
 }
 
-function coverageOf(from: number, to: number, { coveredMs, proratedMs }: RangeResult): Coverage {
+function coverageOf(
+  from: number,
+  to: number,
+  { coveredMs, memoryCoveredMs, proratedMs }: RangeResult,
+): Coverage {
   const windowMs = Math.max(0, to - from);
   return {
     windowMs,
     coveredMs,
     ratio: windowMs > 0 ? Math.min(1, coveredMs / windowMs) : 0,
+    memoryCoveredMs,
+    memoryRatio: windowMs > 0 ? Math.min(1, memoryCoveredMs / windowMs) : 0,
     proratedMs: Math.min(windowMs, proratedMs),
   };
 }
@@ -558,7 +583,7 @@ async function queryTotals(
   stats: ReadStats,
 ): Promise<RangeResult> {
   if ((query.namespaces !== undefined && query.namespaces.length === 0) || !(query.to > query.from))
-    return { totals: new Map(), coveredMs: 0, proratedMs: 0 };
+    return { totals: new Map(), coveredMs: 0, memoryCoveredMs: 0, proratedMs: 0 };
   return windowTotals(collections, query.from, query.to, namespaceScope(query.namespaces), now, stats);
 }
 

@@ -89,10 +89,18 @@ export interface TopEntry {
 export interface Coverage {
   /** Window length, ms. */
   windowMs: number;
-  /** Milliseconds of the window with data. */
+  /** Milliseconds of the window with CPU data (the CPU figures' measured time). */
   coveredMs: number;
-  /** coveredMs / windowMs, from 0 to 1 (0 for an empty window). */
+  /** coveredMs / windowMs, from 0 to 1 (0 for an empty window): the CPU coverage. */
   ratio: number;
+  /**
+   * Milliseconds of the window with memory data: as coveredMs, from memory's measured time. Short
+   * of coveredMs where a span's working set is unknown (a reading after the node could not be
+   * read bills the CPU counter difference over the gap but leaves its memory unmeasured).
+   */
+  memoryCoveredMs: number;
+  /** memoryCoveredMs / windowMs, from 0 to 1 (0 for an empty window): the memory coverage. */
+  memoryRatio: number;
   /**
    * Milliseconds of the window in which some container's usage is pro-rated from a coarser bucket
    * because the finer levels holding that time have expired (an estimate, not a measurement); 0

@@ -43,9 +43,19 @@ export function readableFrom(incarnation: Incarnation): number | undefined {
  */
 function mergedCoverage(query: { from: number; to: number }, parts: { coverage: Coverage }[]): Coverage {
   const windowMs = Math.max(0, query.to - query.from);
-  const coveredMs = Math.min(windowMs, Math.max(0, ...parts.map((p) => p.coverage.coveredMs)));
-  const proratedMs = Math.min(windowMs, Math.max(0, ...parts.map((p) => p.coverage.proratedMs)));
-  return { windowMs, coveredMs, ratio: windowMs > 0 ? coveredMs / windowMs : 0, proratedMs };
+  const longest = (of: (c: Coverage) => number) =>
+    Math.min(windowMs, Math.max(0, ...parts.map((p) => of(p.coverage))));
+  const coveredMs = longest((c) => c.coveredMs);
+  const memoryCoveredMs = longest((c) => c.memoryCoveredMs);
+  const ratioOf = (ms: number) => (windowMs > 0 ? ms / windowMs : 0);
+  return {
+    windowMs,
+    coveredMs,
+    ratio: ratioOf(coveredMs),
+    memoryCoveredMs,
+    memoryRatio: ratioOf(memoryCoveredMs),
+    proratedMs: longest((c) => c.proratedMs),
+  };
 }
 
 export class NamespaceReadGuard implements UsageQueries {

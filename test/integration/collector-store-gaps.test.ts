@@ -4,10 +4,11 @@
  * against a simulated kubelet with known constant usage and a fake clock. A node that cannot be
  * read for 10 minutes (with a leadership change in the middle of it), a new pod that the kubelet's
  * stats list only a minute after it started, and a counter reading 45 core-seconds low: chargeback
- * must equal usage x time, computed here the plain way.
+ * must equal usage x time, computed here the plain way, and the outage's unread memory must show
+ * in the memory coverage.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MongoClient } from 'mongodb';
 import {
   PolicyCollector,
@@ -31,6 +32,8 @@ const STEP = 15 * SECOND;
 const GIB = 2 ** 30;
 
 interface Sim {
+  /** `shop` unless given. */
+  namespace?: string;
   pod: string;
   node: string;
   cores: number;
@@ -46,7 +49,8 @@ const OUTAGE = { node: 'node-2', from: T0 + 5 * MINUTE, to: T0 + 15 * MINUTE };
 const FRESH_START = T0 + 3 * MINUTE + 7 * SECOND;
 const GLITCH_AT = T0 + 20 * MINUTE;
 const sims: Sim[] = [
-  { pod: 'web', node: 'node-2', cores: 1, bytes: GIB, start: T0 - 86_400_000 },
+  // In a namespace of its own: a summary of it has this container's coverage alone.
+  { namespace: 'edge', pod: 'web', node: 'node-2', cores: 1, bytes: GIB, start: T0 - 86_400_000 },
   {
     pod: 'fresh',
     node: 'node-1',
@@ -66,13 +70,14 @@ const sims: Sim[] = [
 ];
 
 const clock = { now: T0 };
+const namespaceOf = (s: Sim) => s.namespace ?? 'shop';
 
 class Pods implements PodLister {
-  list(): PodInfo[] {
+  list(namespace?: string): PodInfo[] {
     return sims
-      .filter((s) => s.start <= clock.now)
+      .filter((s) => s.start <= clock.now && (namespace === undefined || namespaceOf(s) === namespace))
       .map((s) => ({
-        namespace: 'shop',
+        namespace: namespaceOf(s),
         name: s.pod,
         uid: `uid-${s.pod}`,
         node: s.node,
@@ -94,7 +99,7 @@ class Kubelet implements NodeUsageSource {
     for (const s of sims) {
       if (s.start > t || (s.listedFrom ?? -Infinity) > t || down(s.node)) continue;
       readings.push({
-        namespace: 'shop',
+        namespace: namespaceOf(s),
         pod: s.pod,
         podUid: `uid-${s.pod}`,
         container: 'app',
@@ -152,7 +157,7 @@ function leader(term: number) {
 const policy: CollectionTarget = {
   policy: 'shop/web',
   intervalSeconds: 15,
-  namespaces: ['shop'],
+  namespaces: ['shop', 'edge'],
   selector: { matchLabels: { app: 'web' } },
 };
 
@@ -171,12 +176,23 @@ describe('chargeback off the happy path (collector and store on FerretDB)', () =
 
     const window = { from: T0, to: END, groupBy: { kind: 'pod' as const } };
     const answer = await second.store.summary(window);
-    const entry = (pod: string) => answer.items.find((e) => e.group === `shop/${pod}`)!;
+    const entry = (pod: string) =>
+      answer.items.find((e) => e.group === `${namespaceOf(sims.find((s) => s.pod === pod)!)}/${pod}`)!;
     const hours = (ms: number) => ms / 3_600_000;
     // web: the counter difference after the outage covers it whole; its working set is unknown
     // over the span from the last reading before the outage to the first after it.
     expectSame(entry('web').cpuCoreHours, 1 * hours(END - T0));
     expectSame(entry('web').memoryGiBHours, hours(END - T0 - (OUTAGE.to - OUTAGE.from)));
+    // Its coverage says so: CPU measured over the whole window, memory short by the unread span.
+    const web = await second.store.summary({ ...window, namespaces: ['edge'] });
+    expect(web.coverage).toEqual({
+      windowMs: END - T0,
+      coveredMs: END - T0,
+      ratio: 1,
+      memoryCoveredMs: END - T0 - (OUTAGE.to - OUTAGE.from),
+      memoryRatio: (END - T0 - (OUTAGE.to - OUTAGE.from)) / (END - T0),
+      proratedMs: 0,
+    });
     // fresh: billed from its start, though its first cycles found no reading of it.
     expectSame(entry('fresh').cpuCoreHours, 2 * hours(END - FRESH_START));
     // glitchy: the low reading is skipped; nothing more than the node's CPU is billed, nothing lost.
@@ -187,7 +203,7 @@ describe('chargeback off the happy path (collector and store on FerretDB)', () =
       to: OUTAGE.from + 2 * MINUTE,
       groupBy: { kind: 'pod' },
     });
-    expectSame(minute.items.find((e) => e.group === 'shop/web')!.cpuCoreHours, hours(MINUTE));
+    expectSame(minute.items.find((e) => e.group === 'edge/web')!.cpuCoreHours, hours(MINUTE));
     await second.store.close();
   });
 });

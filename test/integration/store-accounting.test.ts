@@ -539,7 +539,14 @@ describe('reading stored levels across retention edges on FerretDB', () => {
     await store.applyExpiry(clock.now);
     const short7 = await day('short');
     expectSame(short7.coreHours, 24);
-    expect(short7.coverage).toEqual({ windowMs: DAY, coveredMs: DAY, ratio: 1, proratedMs: 7 * HOUR });
+    expect(short7.coverage).toEqual({
+      windowMs: DAY,
+      coveredMs: DAY,
+      ratio: 1,
+      memoryCoveredMs: DAY,
+      memoryRatio: 1,
+      proratedMs: 7 * HOUR,
+    });
     // Hourly kept 90 days: every hour is there, the day exact, nothing pro-rated.
     expectSame((await day('usual')).coreHours, 24);
     const varied7 = await day('varied');

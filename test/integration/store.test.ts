@@ -462,6 +462,8 @@ describe('MongoUsageStore on FerretDB', () => {
       windowMs: 2 * HOUR,
       coveredMs: measuredSeconds * 1000,
       ratio: 239 / 240,
+      memoryCoveredMs: measuredSeconds * 1000,
+      memoryRatio: 239 / 240,
       proratedMs: 0,
     });
     expect(

@@ -182,7 +182,14 @@ export class FakeQueries implements UsageQueries {
     this.calls.history.push(query);
     return this.historyResult;
   }
-  coverage: Coverage = { windowMs: 3_600_000, coveredMs: 3_600_000, ratio: 1, proratedMs: 0 };
+  coverage: Coverage = {
+    windowMs: 3_600_000,
+    coveredMs: 3_600_000,
+    ratio: 1,
+    memoryCoveredMs: 3_600_000,
+    memoryRatio: 1,
+    proratedMs: 0,
+  };
   async top(query: TopQuery): Promise<TopResult> {
     if (this.failure) throw this.failure;
     this.calls.top.push(query);

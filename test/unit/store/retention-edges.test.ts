@@ -180,7 +180,14 @@ describe('windows across retention edges', () => {
     const answer = await chargeback(storeOf(samples, T0 + 3 * DAY, now), 'shop', LOCAL, LOCAL + DAY, now);
     expect(answer.items[0]?.cpuCoreHours).toBeCloseTo(24, 9);
     // 05:00-12:00 of the first UTC day: its hours are gone, the day bucket holds them.
-    expect(answer.coverage).toEqual({ windowMs: DAY, coveredMs: DAY, ratio: 1, proratedMs: 7 * HOUR });
+    expect(answer.coverage).toEqual({
+      windowMs: DAY,
+      coveredMs: DAY,
+      ratio: 1,
+      memoryCoveredMs: DAY,
+      memoryRatio: 1,
+      proratedMs: 7 * HOUR,
+    });
   });
 
   it('bills the UTC-5 day 90 days back with the default retention its 24 core-hours', async () => {

@@ -23,6 +23,8 @@ class RecordingQueries implements UsageQueries {
   historyPoints: number[] = [];
   /** Measured time each part reports, ms. */
   coveredMs = 0;
+  /** Memory-measured time each part reports, ms. */
+  memoryCoveredMs = 0;
   async latest(): Promise<ContainerSample[]> {
     this.asked.push({ kind: 'latest' });
     return this.samples;
@@ -57,7 +59,7 @@ class RecordingQueries implements UsageQueries {
       max: 200,
       samples: 3,
     }));
-    return { items, coverage: coverageOf(query, this.coveredMs) };
+    return { items, coverage: coverageOf(query, this.coveredMs, this.memoryCoveredMs) };
   }
   async summary(query: SummaryQuery): Promise<SummaryResult> {
     this.asked.push({ kind: 'summary', from: query.from, namespaces: query.namespaces });
@@ -69,13 +71,20 @@ class RecordingQueries implements UsageQueries {
       memoryGiBHoursBilled: 4,
       containers: 1,
     }));
-    return { items, coverage: coverageOf(query, this.coveredMs) };
+    return { items, coverage: coverageOf(query, this.coveredMs, this.memoryCoveredMs) };
   }
 }
 
-function coverageOf(query: { from: number; to: number }, coveredMs: number) {
+function coverageOf(query: { from: number; to: number }, coveredMs: number, memoryCoveredMs: number) {
   const windowMs = query.to - query.from;
-  return { windowMs, coveredMs, ratio: coveredMs / windowMs, proratedMs: 0 };
+  return {
+    windowMs,
+    coveredMs,
+    ratio: coveredMs / windowMs,
+    memoryCoveredMs,
+    memoryRatio: memoryCoveredMs / windowMs,
+    proratedMs: 0,
+  };
 }
 
 function setup(current: Record<string, CurrentNamespace>) {
@@ -113,7 +122,17 @@ describe('reads of a namespace name across its incarnations', () => {
         groupBy: { kind: 'namespace' },
         namespaces: ['shop'],
       }),
-    ).toEqual({ items: [], coverage: { windowMs: 61 * MIN, coveredMs: 0, ratio: 0, proratedMs: 0 } });
+    ).toEqual({
+      items: [],
+      coverage: {
+        windowMs: 61 * MIN,
+        coveredMs: 0,
+        ratio: 0,
+        memoryCoveredMs: 0,
+        memoryRatio: 0,
+        proratedMs: 0,
+      },
+    });
     expect(inner.asked).toEqual([]);
   });
 
@@ -146,6 +165,7 @@ describe('reads of a namespace name across its incarnations', () => {
     ledger.noteDeletion('shop', 'u1', T + 10_000);
     const from = T - 3_600_000;
     inner.coveredMs = 30 * MIN;
+    inner.memoryCoveredMs = 12 * MIN;
     const summary = await guard.summary({
       from,
       to: T + 3_600_000,
@@ -161,6 +181,8 @@ describe('reads of a namespace name across its incarnations', () => {
       windowMs: 120 * MIN,
       coveredMs: 30 * MIN,
       ratio: 0.25,
+      memoryCoveredMs: 12 * MIN,
+      memoryRatio: 0.1,
       proratedMs: 0,
     });
     expect(summary.items).toEqual([
