@@ -673,7 +673,7 @@ describe('accounting against the ground truth off the happy path', () => {
       .toArray();
     const rel = (ms: number) => `T0+${((ms - t0) / 1000).toFixed(3)} s`;
     lines.push(
-      `recreate: deletion recorded at ${stones.map((s) => rel(s.deletedAt.getTime())).join(', ')}; ` +
+      `recreate: deletion recorded at ${stones.map((s) => `${rel(s.deletedAt.getTime())} (next minute at ${rel((Math.floor(s.deletedAt.getTime() / 60_000) + 1) * 60_000)})`).join(', ')}; ` +
         `re-created at ${rel(events.recreated!)}; new r1's first reading at ${rel(recreatedFirst)}`,
     );
 
