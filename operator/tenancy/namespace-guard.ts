@@ -5,9 +5,12 @@
  * with a recorded deletion:
  * - while the name does not exist, answers as if nothing were stored;
  * - once it exists again, reads only what was stored after the deletion: windows start at the
- *   first minute boundary after it (no rollup bucket that began before it counts) and not before
- *   the new namespace's creation, and history points of buckets that began at or before the
- *   deletion are withheld (a bucket straddling the deletion may hold both tenants' samples).
+ *   deletion and not before the new namespace's creation, and history points of buckets that
+ *   began at or before the deletion are withheld (a bucket straddling the deletion may hold both
+ *   tenants' samples). A window's edge is answered from the finer levels down to the raw
+ *   readings (docs/accounting.md, "Answering a window"), and the old tenant's spans end at or
+ *   before the deletion, so a window starting there counts none of them and every span of the
+ *   new namespace: it is billed from its first reading.
  * Names without a recorded deletion are read unchanged, so their figures stay exact.
  */
 import type { ContainerSample } from '../model.js';
@@ -27,14 +30,11 @@ import type {
 import { compareTop } from '../store/top-ranking.js';
 import type { Incarnation, NamespaceLedger } from './namespace-ledger.js';
 
-const MINUTE_MS = 60_000;
-
 /** The earliest window start that shows nothing of an earlier incarnation, or undefined. */
 export function readableFrom(incarnation: Incarnation): number | undefined {
   if (incarnation.kind === 'unrestricted') return undefined;
   if (incarnation.kind === 'gone') return Infinity;
-  const afterDeletion = (Math.floor(incarnation.deletedMs / MINUTE_MS) + 1) * MINUTE_MS;
-  return Math.max(afterDeletion, incarnation.createdMs);
+  return Math.max(incarnation.deletedMs, incarnation.createdMs);
 }
 
 /**

@@ -136,10 +136,11 @@ describe('reads of a namespace name across its incarnations', () => {
     expect(inner.asked).toEqual([]);
   });
 
-  it('reads a re-created name from the first minute after the deletion, and withholds buckets begun before it', async () => {
+  it('reads a re-created name from its deletion and creation, and withholds buckets begun before the deletion', async () => {
     const { guard, inner, data } = setup({ shop: { uid: 'u2', createdMs: T + 20_000 } });
     await data.recordDeletion({ namespace: 'shop', uid: 'u1', deletedAt: new Date(T + 10_000) });
-    expect(readableFrom({ kind: 'since', deletedMs: T + 10_000, createdMs: T + 20_000 })).toBe(T + MIN);
+    expect(readableFrom({ kind: 'since', deletedMs: T + 10_000, createdMs: T + 20_000 })).toBe(T + 20_000);
+    expect(readableFrom({ kind: 'since', deletedMs: T + 30_000, createdMs: T + 20_000 })).toBe(T + 30_000);
     expect(readableFrom({ kind: 'since', deletedMs: T + 10_000, createdMs: T + 90_000 })).toBe(T + 90_000);
     // The hourly bucket at T began before the deletion: it may hold the old tenant's samples.
     inner.historyPoints = [T, T + 3_600_000];
@@ -152,7 +153,7 @@ describe('reads of a namespace name across its incarnations', () => {
       maxPoints: 100,
     });
     expect(history.containers[0]?.points.map((p) => p.time)).toEqual([T + 3_600_000]);
-    expect(inner.asked.at(-1)).toEqual({ kind: 'history', from: T + MIN });
+    expect(inner.asked.at(-1)).toEqual({ kind: 'history', from: T + 20_000 });
     inner.samples = [{ time: T + 5_000 } as ContainerSample, { time: T + 30_000 } as ContainerSample];
     expect(await guard.latest('shop', 'web')).toEqual([{ time: T + 30_000 }]);
   });
@@ -174,7 +175,7 @@ describe('reads of a namespace name across its incarnations', () => {
     });
     expect(inner.asked).toEqual([
       { kind: 'summary', from, namespaces: ['blog'] },
-      { kind: 'summary', from: T + MIN, namespaces: ['shop'] },
+      { kind: 'summary', from: T + 20_000, namespaces: ['shop'] },
     ]);
     // Coverage over the whole window asked for, measured as the store does (best-covered part).
     expect(summary.coverage).toEqual({
@@ -203,7 +204,7 @@ describe('reads of a namespace name across its incarnations', () => {
       namespaces: ['blog', 'shop'],
     });
     expect(top.items).toEqual([expect.objectContaining({ namespace: 'blog', avg: 100 })]);
-    // Each part's average over the window is over the window asked for: shop's part is 59 of its 120 minutes.
+    // Each part's average over the window is over the window asked for: shop's part is 59 min 40 s of its 120 minutes.
     const both = await guard.top({
       metric: 'cpu',
       from,
@@ -213,8 +214,24 @@ describe('reads of a namespace name across its incarnations', () => {
     });
     expect(both.items.map((i) => [i.namespace, i.windowAvg])).toEqual([
       ['blog', 100],
-      ['shop', (100 * 59) / 120],
+      ['shop', (100 * (60 * MIN - 20_000)) / (120 * MIN)],
     ]);
+  });
+
+  it('bills a name re-created within the minute of its deletion from its creation on', async () => {
+    const { guard, inner, ledger } = setup({ shop: { uid: 'u2', createdMs: T + 20_000 } });
+    ledger.noteDeletion('shop', 'u1', T + 10_000);
+    inner.coveredMs = 100_000;
+    const summary = await guard.summary({
+      from: T + 20_000,
+      to: T + 2 * MIN,
+      groupBy: { kind: 'namespace' },
+      namespaces: ['shop'],
+    });
+    // The whole window from the creation is read: the new namespace's spans in the minute of the
+    // deletion count (the old tenant's end at or before the deletion).
+    expect(inner.asked).toEqual([{ kind: 'summary', from: T + 20_000, namespaces: ['shop'] }]);
+    expect(summary.coverage.coveredMs).toBe(100_000);
   });
 
   it('forgets a deletion it saw once the settle time has passed', async () => {
