@@ -123,7 +123,7 @@ export async function startOperator(
   });
 
   // Caches, on every replica.
-  const podIndex = new PodIndex(logger.child({ component: 'pod-index' }));
+  const podIndex = new PodIndex(logger.child({ component: 'pod-index' }), () => timers.now());
   const informer = <T extends KubeObject>(
     apiVersion: string,
     kind: string,

@@ -142,6 +142,19 @@ export function selectPods(pods: PodLister, target: CollectionTarget): PodInfo[]
   );
 }
 
+/**
+ * The last moment a policy is known not to have selected a pod it lists for the first time: not
+ * before the policy existed, and not when its previous cycle listed its pods, provided the pod
+ * cache held the pod then (a pod the cache had not seen yet was not known to that listing, so it
+ * may have been selected, and running, already).
+ */
+export function selectedAfter(pod: PodInfo, policyCreatedAt?: number, previousListing?: number): number {
+  const created = policyCreatedAt ?? -Infinity;
+  if (previousListing === undefined || (pod.seenAt !== undefined && pod.seenAt > previousListing))
+    return created;
+  return Math.max(created, previousListing);
+}
+
 /** How many unreadable nodes a message names; the rest are counted. */
 const NODES_NAMED = 10;
 
@@ -245,9 +258,7 @@ export class PolicyCollector {
       pods,
       batch,
       cursors: this.cursors,
-      // A pod listed for the first time was not selected when the previous cycle listed the
-      // policy's pods (nor before the policy existed).
-      selectedAfter: Math.max(target.createdAt ?? -Infinity, memory.listedAt ?? -Infinity),
+      selectedAfter: (pod) => selectedAfter(pod, target.createdAt, memory.listedAt),
       notReady,
       retentionOf: (pod) => {
         if (!retentions.has(pod)) retentions.set(pod, this.retentionOf(pod));

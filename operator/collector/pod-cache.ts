@@ -37,6 +37,8 @@ export interface PodInfo {
   containers: ContainerInfo[];
   /** The controller that owns the pod; absent for a bare pod. */
   owner?: OwnerRef;
+  /** When the pod cache first held the pod (this UID), ms since epoch by the operator's clock. */
+  seenAt?: number;
 }
 
 /** The pod cache, read-only. Implemented over the pod informer. */

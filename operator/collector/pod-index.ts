@@ -18,7 +18,10 @@ export interface CachedPod {
 export class PodIndex implements PodLister {
   private readonly byNamespace = new Map<string, Map<string, PodInfo>>();
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** The pod informer's transform: a pod as served -> what is cached of it. */
   readonly transform = (pod: PodObject & CachedPod): CachedPod => {
@@ -55,6 +58,8 @@ export class PodIndex implements PodLister {
     if (!pod.info) return this.delete(namespace, name);
     let pods = this.byNamespace.get(namespace);
     if (!pods) this.byNamespace.set(namespace, (pods = new Map()));
+    const cached = pods.get(name);
+    pod.info.seenAt = cached !== undefined && cached.uid === pod.info.uid ? cached.seenAt : this.now();
     pods.set(name, pod.info);
   }
 

@@ -29,9 +29,10 @@ export interface CycleInput {
   cursors: SeriesCursors;
   /**
    * The last moment the policy is known not to have selected a pod it lists now for the first
-   * time: its previous cycle's listing this term, else its creation (see SeriesCursors.selected).
+   * time: its previous cycle's listing this term when the pod cache held the pod then, else its
+   * creation (see SeriesCursors.selected).
    */
-  selectedAfter?: number;
+  selectedAfter?: (pod: PodInfo) => number;
   /** Series waiting for their stored base: their readings are not accounted this cycle. */
   notReady?: ReadonlySet<string>;
   /** The longest retention of the policies selecting a pod. */
@@ -177,7 +178,7 @@ export function buildCycle(input: CycleInput): CycleOutput {
     for (const container of pod.containers) {
       const key = containerSeriesKey(pod.uid, container.name);
       const reading = readings.get(key);
-      cursors.selected(key, input.selectedAfter ?? -Infinity);
+      cursors.selected(key, input.selectedAfter?.(pod) ?? -Infinity);
       const advance =
         reading === undefined || input.notReady?.has(key)
           ? undefined

@@ -222,9 +222,13 @@ const DUPLICATE_KEY = 11000;
  * The time of the newest stored raw reading of any series, ms; undefined when none is stored.
  * Everything the store accounts for ends there (a reading accounts for the span before its time).
  */
-export async function newestReadingTime(snapshots: Collection<SnapshotDoc>): Promise<number | undefined> {
+export async function newestReadingTime(
+  snapshots: Collection<SnapshotDoc>,
+  notAfter = Infinity,
+): Promise<number | undefined> {
+  const filter = Number.isFinite(notAfter) ? { time: { $lte: new Date(notAfter) } } : {};
   const newest = await snapshots
-    .find({}, { projection: { time: 1 } })
+    .find(filter, { projection: { time: 1 } })
     .sort({ time: -1 })
     .limit(1)
     .next();

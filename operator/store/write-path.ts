@@ -272,11 +272,14 @@ export class WritePath {
   }
 
   /**
-   * The time of the newest stored reading of any series: what the store accounts up to, where a
-   * new leadership term's collection continues from (undefined when nothing is stored).
+   * The time of the newest stored reading of any series that is not ahead of this replica's
+   * clock: what the store accounts up to, where a new leadership term's collection continues from
+   * (undefined when nothing is stored). A reading stamped ahead of it comes from a node whose
+   * clock runs ahead and says nothing about how long collection ran: taken as the horizon, it
+   * would make every container started during a failover a mere base.
    */
   lastReadingTime(): Promise<number | undefined> {
-    return newestReadingTime(this.collections.snapshots);
+    return newestReadingTime(this.collections.snapshots, this.clock.now());
   }
 
   /** Loads the time of the latest stored reading with a span, of the series this process has not seen in this term. */

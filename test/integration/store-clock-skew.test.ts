@@ -144,4 +144,29 @@ describe('crash rebuilds with skewed clocks on FerretDB', () => {
     },
     300_000,
   );
+
+  it("takes what the store accounts up to from readings not ahead of the new leader's clock", async () => {
+    const database = `skew_${randomBytes(4).toString('hex')}`;
+    databases.push(database);
+    const clock = { now: START };
+    const previous = new Map<string, number>();
+    const leader = storeOn(database, clock);
+    leader.beginTerm(1);
+    const standby = storeOn(database, clock);
+    try {
+      for (let at = START; at <= START + 5 * MINUTE; at += CYCLE) {
+        clock.now = at;
+        await leader.write(readingsAt(at, 200 * SECOND, previous));
+      }
+      // The leader dies; the standby takes over a cycle later. The skewed node's last reading is
+      // stamped 200 s ahead: a container started during the failover started after what the
+      // store accounts up to (the on-time node's last reading), not before a time still to come.
+      clock.now = START + 5 * MINUTE + CYCLE;
+      standby.beginTerm(2);
+      expect(await standby.lastReadingTime()).toBe(START + 5 * MINUTE - SECOND);
+    } finally {
+      await leader.close();
+      await standby.close();
+    }
+  });
 });

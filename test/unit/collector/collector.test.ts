@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from '@jest/globals';
 import {
   labelSelectorQuery,
   PolicyCollector,
+  selectedAfter,
   selectPods,
   type CollectionTarget,
   type CycleSink,
@@ -314,5 +315,23 @@ describe('labelSelectorQuery', () => {
       }),
     ).toBe('app=web,app.kubernetes.io/part-of=shop,tier in (a,b),env notin (dev),team,!canary');
     expect(labelSelectorQuery({})).toBeUndefined();
+  });
+});
+
+describe('selectedAfter', () => {
+  const web = (seenAt?: number): PodInfo => ({
+    ...pod('web-1', [{ name: 'app' }]),
+    ...(seenAt !== undefined && { seenAt }),
+  });
+
+  it('is the policy creation before its first listing, and its previous listing for a pod the cache held then', () => {
+    expect(selectedAfter(web(500), 100, undefined)).toBe(100);
+    expect(selectedAfter(web(500), 100, 800)).toBe(800);
+    expect(selectedAfter(web(500), undefined, 800)).toBe(800);
+  });
+
+  it('is the policy creation for a pod the cache first held after the previous listing (not known to it)', () => {
+    expect(selectedAfter(web(900), 100, 800)).toBe(100);
+    expect(selectedAfter(web(900), undefined, 800)).toBe(-Infinity);
   });
 });

@@ -56,4 +56,21 @@ describe('PodIndex', () => {
       expect.objectContaining({ level: 'warn', message: 'pod skipped: unreadable resources', name: 'web-1' }),
     );
   });
+
+  it('remembers when it first held a pod: kept across updates, anew for a new UID under the name', () => {
+    let now = 1_000;
+    const index = new PodIndex(captureLogger().logger, () => now);
+    index.handlers.onAdd(index.transform(servedPod('web-1')));
+    now = 5_000;
+    index.handlers.onUpdate(index.transform(servedPod('web-1', '500m')));
+    expect(index.list('shop')[0]).toMatchObject({
+      seenAt: 1_000,
+      containers: [{ cpuRequestMillicores: 500 }],
+    });
+    now = 9_000;
+    const recreated = servedPod('web-1');
+    recreated.metadata.uid = 'web-1-uid-2';
+    index.handlers.onUpdate(index.transform(recreated));
+    expect(index.list('shop')[0]).toMatchObject({ uid: 'web-1-uid-2', seenAt: 9_000 });
+  });
 });
