@@ -275,8 +275,8 @@ export class WritePath {
    * The time of the newest stored reading of any series that is not ahead of this replica's
    * clock: what the store accounts up to, where a new leadership term's collection continues from
    * (undefined when nothing is stored). A reading stamped ahead of it comes from a node whose
-   * clock runs ahead and says nothing about how long collection ran: taken as the horizon, it
-   * would make every container started during a failover a mere base.
+   * clock runs ahead and cannot be a time collection reached (docs/accounting.md, "Containers
+   * started during a failover").
    */
   lastReadingTime(): Promise<number | undefined> {
     return newestReadingTime(this.collections.snapshots, this.clock.now());
