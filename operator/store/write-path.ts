@@ -219,6 +219,7 @@ export class WritePath {
       'cpuCoreSecondsTotal',
       'containerStartTime',
       'memoryBytes',
+      'intervalSeconds',
     ]);
     for (const doc of docs) {
       if (!isBase(doc)) continue;
@@ -390,7 +391,7 @@ export class WritePath {
       // Nothing before the watermark needs it, and everything after it may: a bucket of one series
       // can be open while another series' readings (a node whose clock runs ahead) are long past
       // it. A database without one (a migrated one) is recomputed from a grace period before its
-      // latest reading, as the previous layout did.
+      // latest reading.
       const mark = marks[resolution];
       const from = Number.isFinite(mark) ? mark : bucketStart(end - this.options.graceMs, resolution);
       if (from > end) continue;
