@@ -151,7 +151,7 @@ function perSeries(totals: Totals): SeriesWindow[] {
   return [...bySeries.values()];
 }
 
-/** The longest measured time of any series, its label sets' times added: `ms` by series and label set. */
+/** The longest measured time of any series, summed over its label sets: `ms` by series and label set. */
 function longestSeriesMs(measured: Iterable<[series: string, ms: number]>): number {
   const bySeries = new Map<string, number>();
   for (const [series, ms] of measured) bySeries.set(series, (bySeries.get(series) ?? 0) + ms);
