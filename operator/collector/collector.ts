@@ -19,10 +19,10 @@ import {
   type ObjectKey,
   type Retention,
 } from '../model.js';
-import { podLookup, type PodLookup } from '../sources/kubelet-readings.js';
-import { readingsFromPodMetrics } from '../sources/metrics-api-source.js';
+import { podLookup, type PodLookup } from '../sources/kubelet/kubelet-readings.js';
+import { readingsFromPodMetrics } from '../sources/metrics-api/metrics-api-source.js';
 import type { ReadingBatch, UnreadableNode } from '../sources/readings.js';
-import type { MetricsResult, MetricsScope, MetricsSource } from './metrics-source.js';
+import type { MetricsResult, MetricsScope, MetricsSource } from '../sources/metrics-api/pod-metrics.js';
 import type { PodInfo, PodLister } from './pod-cache.js';
 import { buildCycle } from './sampler.js';
 import { SeriesCursors, type SeriesBaseSource } from './series-cursors.js';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AgentView } from '../sources/agent-readings.js';
+import type { AgentView } from '../sources/agent/agent-readings.js';
 import { podPermission, type AccessControl } from './auth.js';
 import type { ResourceAttributes } from './auth-types.js';
 import { containerName, NO_AGENTS, presentHost, presentProcess } from './agent-present.js';

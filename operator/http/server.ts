@@ -18,7 +18,7 @@ import {
 } from './event-stream.js';
 import type { TlsMaterial } from './tls.js';
 import { registerClusterRoutes, type ClusterView } from './cluster-routes.js';
-import type { AgentView } from '../sources/agent-readings.js';
+import type { AgentView } from '../sources/agent/agent-readings.js';
 import { registerAgentRoutes } from './agent-routes.js';
 import { registerUi } from './ui-routes.js';
 import { registerUsageRoutes } from './usage-routes.js';

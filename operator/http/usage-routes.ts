@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Clock, ContainerSample } from '../model.js';
 import type { HistoryQuery, HistoryResult, SummaryQuery, TopQuery, UsageQueries } from '../store/types.js';
-import type { AgentView } from '../sources/agent-readings.js';
+import type { AgentView } from '../sources/agent/agent-readings.js';
 import { ioAbsent } from './io-absent.js';
 import { agentContainerFields, agentPodFields, containerName, NO_AGENTS } from './agent-present.js';
 import { listPermission, podPermission, type AccessControl } from './auth.js';

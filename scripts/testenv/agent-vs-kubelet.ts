@@ -46,7 +46,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ContainerStats, NodeReport, PodStats } from '../../agent/types.js';
-import { parseResourceMetrics } from '../../operator/sources/resource-metrics.js';
+import { parseResourceMetrics } from '../../operator/sources/kubelet/resource-metrics.js';
 
 /** One reading of a gauge: when it was taken (ms since epoch) and its value. */
 export interface Reading {

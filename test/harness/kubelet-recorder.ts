@@ -5,9 +5,9 @@
  * Reading every second also makes kwok start a new container's counter within a second of the
  * container appearing on its node.
  */
-import { nodeEndpoint } from '../../operator/sources/kubelet-endpoint.js';
-import { NodeKubeletHttp } from '../../operator/sources/kubelet-http.js';
-import { kubeletCredentials } from '../../operator/sources/kubernetes-kubelet.js';
+import { nodeEndpoint } from '../../operator/sources/kubelet/kubelet-endpoint.js';
+import { NodeKubeletHttp } from '../../operator/sources/kubelet/kubelet-http.js';
+import { kubeletCredentials } from '../../operator/sources/kubelet/kubernetes-kubelet.js';
 import { coreApi, kubeConfig, SIMULATED_NODES } from './index.js';
 import { containerKey, counterSamples } from './resource-metrics-text.js';
 import { counterOrigin, type CounterOrigin, type CounterScrape } from './usage-truth.js';

@@ -26,10 +26,13 @@ import {
   NodeKubeletHttp,
   type KubeletAnswer,
   type KubeletHttp,
-} from '../../operator/sources/kubelet-http.js';
-import { KubeletResourceSource } from '../../operator/sources/kubelet-source.js';
-import { KubernetesNodeLister, kubeletCredentials } from '../../operator/sources/kubernetes-kubelet.js';
-import { KubernetesMetricsSource } from '../../operator/sources/kubernetes-metrics-api.js';
+} from '../../operator/sources/kubelet/kubelet-http.js';
+import { KubeletResourceSource } from '../../operator/sources/kubelet/kubelet-source.js';
+import {
+  KubernetesNodeLister,
+  kubeletCredentials,
+} from '../../operator/sources/kubelet/kubernetes-kubelet.js';
+import { KubernetesMetricsSource } from '../../operator/sources/metrics-api/kubernetes-metrics-api.js';
 import { captureLogger } from '../harness/capture-logger.js';
 import {
   coreApi,

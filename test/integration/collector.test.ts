@@ -4,7 +4,7 @@ import {
   type CollectionTarget,
   type CycleSink,
 } from '../../operator/collector/collector.js';
-import { KubernetesMetricsSource } from '../../operator/sources/kubernetes-metrics-api.js';
+import { KubernetesMetricsSource } from '../../operator/sources/metrics-api/kubernetes-metrics-api.js';
 import { podInfoFromV1Pod, type PodInfo, type PodLister } from '../../operator/collector/pod-cache.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
 import { systemClock, type CollectionCycle, type ContainerSample } from '../../operator/model.js';

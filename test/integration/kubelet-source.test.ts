@@ -24,13 +24,16 @@ import {
   NodeKubeletHttp,
   type KubeletAnswer,
   type KubeletHttp,
-} from '../../operator/sources/kubelet-http.js';
-import { podLookup } from '../../operator/sources/kubelet-readings.js';
-import { KubeletResourceSource, type KubeletBatch } from '../../operator/sources/kubelet-source.js';
-import { KubernetesNodeLister, kubeletCredentials } from '../../operator/sources/kubernetes-kubelet.js';
+} from '../../operator/sources/kubelet/kubelet-http.js';
+import { podLookup } from '../../operator/sources/kubelet/kubelet-readings.js';
+import { KubeletResourceSource, type KubeletBatch } from '../../operator/sources/kubelet/kubelet-source.js';
+import {
+  KubernetesNodeLister,
+  kubeletCredentials,
+} from '../../operator/sources/kubelet/kubernetes-kubelet.js';
 import type { ContainerReading } from '../../operator/sources/readings.js';
-import { KubernetesMetricsSource } from '../../operator/sources/kubernetes-metrics-api.js';
-import { MetricsApiReadingSource } from '../../operator/sources/metrics-api-source.js';
+import { KubernetesMetricsSource } from '../../operator/sources/metrics-api/kubernetes-metrics-api.js';
+import { MetricsApiReadingSource } from '../../operator/sources/metrics-api/metrics-api-source.js';
 import { rateIncrement } from '../../operator/sources/counters.js';
 
 const MI = 2 ** 20;

@@ -6,7 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
 import { MongoClient } from 'mongodb';
-import type { MetricsResult, MetricsScope, MetricsSource } from '../../operator/collector/metrics-source.js';
+import type {
+  MetricsResult,
+  MetricsScope,
+  MetricsSource,
+} from '../../operator/sources/metrics-api/pod-metrics.js';
 import type { OperatorHandle } from '../../operator/operator.js';
 import { startApiserverProxy, type ApiserverProxy } from '../harness/apiserver-proxy.js';
 import { captureLogger, type LogLine } from '../harness/capture-logger.js';

@@ -1,4 +1,4 @@
-import type { PodMetricsItem } from '../../../operator/collector/metrics-source.js';
+import type { PodMetricsItem } from '../../../operator/sources/metrics-api/pod-metrics.js';
 import type { ContainerInfo, PodInfo } from '../../../operator/collector/pod-cache.js';
 
 export const T0 = Date.UTC(2026, 10, 21, 10, 0, 0);

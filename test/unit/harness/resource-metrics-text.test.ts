@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseResourceMetrics } from '../../../operator/sources/resource-metrics.js';
+import { parseResourceMetrics } from '../../../operator/sources/kubelet/resource-metrics.js';
 import { counterSamples, lowerCounter, stampSamples } from '../../harness/resource-metrics-text.js';
 
 /** As kwok writes a node's /metrics/resource: no timestamps. */

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { NodeReport, PodStats } from '../../../agent/types.js';
 import { NO_AGENTS } from '../../../operator/http/agent-present.js';
-import type { AgentView } from '../../../operator/sources/agent-readings.js';
+import type { AgentView } from '../../../operator/sources/agent/agent-readings.js';
 import { getJson, startTestServer, T0, TOKENS, type TestServer } from './fixtures.js';
 
 const APP_ID = 'a'.repeat(64);

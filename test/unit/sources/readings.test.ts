@@ -1,11 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import type { MetricsSource, PodMetricsItem } from '../../../operator/collector/metrics-source.js';
-import { podLookup, readingsOfNode } from '../../../operator/sources/kubelet-readings.js';
+import type { MetricsSource, PodMetricsItem } from '../../../operator/sources/metrics-api/pod-metrics.js';
+import { podLookup, readingsOfNode } from '../../../operator/sources/kubelet/kubelet-readings.js';
 import {
   MetricsApiReadingSource,
   MetricsApiUnavailableError,
   readingsFromPodMetrics,
-} from '../../../operator/sources/metrics-api-source.js';
+} from '../../../operator/sources/metrics-api/metrics-api-source.js';
 
 const T = Date.UTC(2026, 11, 2, 1, 0, 15);
 const pods = podLookup([

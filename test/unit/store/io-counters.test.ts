@@ -4,7 +4,7 @@ import { ROLLUP_RESOLUTIONS, RESOLUTION_MS } from '../../../operator/store/resol
 import { rollupsOfRollups, rollupsOfSamples, type RollupDoc } from '../../../operator/store/rollups.js';
 import { RollupTracker } from '../../../operator/store/tracker.js';
 import { fromSnapshotDoc, toSnapshotDoc } from '../../../operator/store/snapshots.js';
-import { AgentIoJoiner, AgentIoWriter, networkCarrier } from '../../../operator/sources/agent-io.js';
+import { AgentIoJoiner, AgentIoWriter, networkCarrier } from '../../../operator/sources/agent/agent-io.js';
 import type { IoBase } from '../../../operator/store/io-counters.js';
 import type { ContainerSample } from '../../../operator/model.js';
 import type { PodStats } from '../../../agent/types.js';

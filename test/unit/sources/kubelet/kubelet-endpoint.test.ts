@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { nodeEndpoint, type NodeObject } from '../../../operator/sources/kubelet-endpoint.js';
+import { nodeEndpoint, type NodeObject } from '../../../../operator/sources/kubelet/kubelet-endpoint.js';
 
 function node(
   addresses: { type: string; address: string }[],

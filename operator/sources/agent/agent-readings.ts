@@ -4,11 +4,11 @@
  * attempt. A node whose agent stops answering keeps its last report until it is older than
  * `maxAgeMs`, then it has none; the API then says which fields are absent and why.
  */
-import { sleep, type Timers } from '../runtime/clock.js';
-import { errorMessage, type Logger } from '../logging.js';
-import type { NodeReport, PodStats } from '../../agent/types.js';
+import { sleep, type Timers } from '../../runtime/clock.js';
+import { errorMessage, type Logger } from '../../logging.js';
+import type { NodeReport, PodStats } from '../../../agent/types.js';
 import type { AgentBatch, AgentSource } from './agent-source.js';
-import type { UnreadableNode } from './readings.js';
+import type { UnreadableNode } from '../readings.js';
 
 /** What the API asks of the agents' readings (a fake in unit tests). */
 export interface AgentView {

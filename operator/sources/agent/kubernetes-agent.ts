@@ -4,8 +4,12 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AgentSource } from './agent-source.js';
-import { NodeKubeletHttp } from './kubelet-http.js';
-import { KubernetesNodeLister, kubeletCredentials, type KubeletTlsOptions } from './kubernetes-kubelet.js';
+import { NodeKubeletHttp } from '../kubelet/kubelet-http.js';
+import {
+  KubernetesNodeLister,
+  kubeletCredentials,
+  type KubeletTlsOptions,
+} from '../kubelet/kubernetes-kubelet.js';
 
 export interface AgentSourceConfig {
   port?: number;

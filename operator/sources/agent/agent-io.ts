@@ -17,13 +17,13 @@
  *   without a base). A series without a stored base starts at its first agent reading: I/O
  *   before it is not accounted.
  */
-import { containerSeriesKey, type ContainerSample } from '../model.js';
-import type { Logger } from '../logging.js';
-import { silentLogger } from '../logging.js';
-import type { SampleWriter, WriteOutcome } from '../store/types.js';
-import { ioIncrements, type IoBase, type IoValues } from '../store/io-counters.js';
-import { SeriesSeeding, type BaseSource } from '../collector/series-seeding.js';
-import type { ContainerStats, PodStats } from '../../agent/types.js';
+import { containerSeriesKey, type ContainerSample } from '../../model.js';
+import type { Logger } from '../../logging.js';
+import { silentLogger } from '../../logging.js';
+import type { SampleWriter, WriteOutcome } from '../../store/types.js';
+import { ioIncrements, type IoBase, type IoValues } from '../../store/io-counters.js';
+import { SeriesSeeding, type BaseSource } from '../../collector/series-seeding.js';
+import type { ContainerStats, PodStats } from '../../../agent/types.js';
 import type { AgentView } from './agent-readings.js';
 
 /** The cumulative I/O counters of a container as the agent reports them (network when attributed to it). */

@@ -7,11 +7,11 @@
  * is listed in `absent` with the class of failure; it is never fatal, and the node contributes
  * no agent reading.
  */
-import { type NodeObject } from './kubelet-endpoint.js';
-import { KubeletRequestError, type KubeletCredentials, type KubeletHttp } from './kubelet-http.js';
-import type { NodeLister } from './kubelet-source.js';
-import type { UnreadableNode } from './readings.js';
-import type { NodeReport } from '../../agent/types.js';
+import { type NodeObject } from '../kubelet/kubelet-endpoint.js';
+import { KubeletRequestError, type KubeletCredentials, type KubeletHttp } from '../kubelet/kubelet-http.js';
+import type { NodeLister } from '../kubelet/kubelet-source.js';
+import type { UnreadableNode } from '../readings.js';
+import type { NodeReport } from '../../../agent/types.js';
 
 /** The agent's port (agent/config.ts DEFAULT_AGENT_PORT), beside the kubelet's 10250. */
 export const AGENT_PORT = 10265;

@@ -1,21 +1,21 @@
 import { describe, expect, it } from '@jest/globals';
-import type { NodeReport } from '../../../agent/types.js';
-import { DEFAULT_AGENT_PORT } from '../../../agent/config.js';
-import { silentLogger } from '../../../operator/logging.js';
+import type { NodeReport } from '../../../../agent/types.js';
+import { DEFAULT_AGENT_PORT } from '../../../../agent/config.js';
+import { silentLogger } from '../../../../operator/logging.js';
 import {
   AGENT_PORT,
   AgentSource,
   agentEndpoint,
   parseAgentReport,
-} from '../../../operator/sources/agent-source.js';
-import { AgentReadings } from '../../../operator/sources/agent-readings.js';
-import type { NodeObject } from '../../../operator/sources/kubelet-endpoint.js';
+} from '../../../../operator/sources/agent/agent-source.js';
+import { AgentReadings } from '../../../../operator/sources/agent/agent-readings.js';
+import type { NodeObject } from '../../../../operator/sources/kubelet/kubelet-endpoint.js';
 import {
   KubeletRequestError,
   type KubeletAnswer,
   type KubeletCredentials,
   type KubeletHttp,
-} from '../../../operator/sources/kubelet-http.js';
+} from '../../../../operator/sources/kubelet/kubelet-http.js';
 
 const NOW = Date.UTC(2026, 11, 2, 1, 0, 0);
 

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import {
   parseResourceMetrics,
   ResourceMetricsFormatError,
-} from '../../../operator/sources/resource-metrics.js';
+} from '../../../../operator/sources/kubelet/resource-metrics.js';
 
 const NOW = Date.UTC(2026, 11, 2, 1, 0, 0);
 

@@ -2,8 +2,8 @@
  * The collector's boundary to the resource metrics API (`metrics.k8s.io/v1beta1` PodMetrics),
  * and the exact translation of its JSON into plain numbers.
  */
-import { parseCpuNanocores, parseMemoryBytes } from '../../api/quantity.js';
-import { errorMessage } from '../logging.js';
+import { parseCpuNanocores, parseMemoryBytes } from '../../../api/quantity.js';
+import { errorMessage } from '../../logging.js';
 
 export interface ContainerUsage {
   name: string;

@@ -1,13 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import type { NodeObject } from '../../../operator/sources/kubelet-endpoint.js';
+import type { NodeObject } from '../../../../operator/sources/kubelet/kubelet-endpoint.js';
 import {
   KubeletRequestError,
   type KubeletAnswer,
   type KubeletCredentials,
   type KubeletHttp,
-} from '../../../operator/sources/kubelet-http.js';
-import { podLookup } from '../../../operator/sources/kubelet-readings.js';
-import { KubeletResourceSource } from '../../../operator/sources/kubelet-source.js';
+} from '../../../../operator/sources/kubelet/kubelet-http.js';
+import { podLookup } from '../../../../operator/sources/kubelet/kubelet-readings.js';
+import { KubeletResourceSource } from '../../../../operator/sources/kubelet/kubelet-source.js';
 
 const NOW = Date.UTC(2026, 11, 2, 1, 0, 0);
 

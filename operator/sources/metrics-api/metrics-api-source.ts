@@ -5,9 +5,9 @@
  * counters.ts); memory as the working set at that time. metrics-server leaves out pods it could
  * not scrape without saying why, so this source names no unreadable nodes.
  */
-import type { MetricsScope, MetricsSource, PodMetricsItem } from '../collector/metrics-source.js';
-import type { PodLookup } from './kubelet-readings.js';
-import type { ContainerReading, ReadingBatch } from './readings.js';
+import type { MetricsScope, MetricsSource, PodMetricsItem } from './pod-metrics.js';
+import type { PodLookup } from '../kubelet/kubelet-readings.js';
+import type { ContainerReading, ReadingBatch } from '../readings.js';
 
 /** The metrics API is not served (no APIService, or its backend does not answer). */
 export class MetricsApiUnavailableError extends Error {

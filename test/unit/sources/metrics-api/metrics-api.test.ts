@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import {
   KubernetesMetricsSource,
   metricsUnavailableReason,
-} from '../../../operator/sources/kubernetes-metrics-api.js';
-import { goDurationSeconds, podMetricsItems } from '../../../operator/collector/metrics-source.js';
+} from '../../../../operator/sources/metrics-api/kubernetes-metrics-api.js';
+import { goDurationSeconds, podMetricsItems } from '../../../../operator/sources/metrics-api/pod-metrics.js';
 
 /** A PodMetricsList as metrics-server serves it. */
 const list = {

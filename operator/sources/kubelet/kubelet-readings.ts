@@ -4,7 +4,7 @@
  * pod cache. Pure.
  */
 import type { ContainerResourceMetrics } from './resource-metrics.js';
-import type { ContainerReading } from './readings.js';
+import type { ContainerReading } from '../readings.js';
 
 /** What the source needs to know about a pod; implemented over the caller's pod cache. */
 export interface PodLookup {

@@ -5,11 +5,11 @@
  * cannot be read is listed in `unreadableNodes` with the class of failure, and contributes no
  * readings (it is never billed as zero).
  */
-import { parseCpuMillicores } from '../../api/quantity.js';
+import { parseCpuMillicores } from '../../../api/quantity.js';
 import { nodeEndpoint, type EndpointOptions, type NodeObject } from './kubelet-endpoint.js';
 import { KubeletRequestError, type KubeletCredentials, type KubeletHttp } from './kubelet-http.js';
 import { readingsOfNode, type PodLookup } from './kubelet-readings.js';
-import type { ContainerReading, ReadingBatch, UnreadableNode } from './readings.js';
+import type { ContainerReading, ReadingBatch, UnreadableNode } from '../readings.js';
 import { parseResourceMetrics, ResourceMetricsFormatError } from './resource-metrics.js';
 
 /** The nodes of the cluster (a list call per cycle, or an informer's cache). */

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
-import { KubeletRequestError, NodeKubeletHttp, failureOf } from '../../../operator/sources/kubelet-http.js';
+import {
+  KubeletRequestError,
+  NodeKubeletHttp,
+  failureOf,
+} from '../../../../operator/sources/kubelet/kubelet-http.js';
 
 /** A kubelet stand-in on 127.0.0.1: answers by path. */
 let server: Server;
