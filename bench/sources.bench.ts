@@ -4,7 +4,8 @@
  * and pod metrics, stats timestamps) parsed and joined with the pod cache into readings.
  */
 import { performance } from 'node:perf_hooks';
-import { podLookup, readingsOfNode } from '../operator/sources/kubelet/kubelet-readings.js';
+import { readingsOfNode } from '../operator/sources/kubelet/kubelet-readings.js';
+import { podLookup } from '../operator/sources/pod-lookup.js';
 import { parseResourceMetrics } from '../operator/sources/kubelet/resource-metrics.js';
 
 const NODES = 100;

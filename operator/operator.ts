@@ -21,7 +21,7 @@ import { PolicyCollector, type NodeUsageSource } from './collector/collector.js'
 import type { SeriesBaseSource } from './collector/series-cursors.js';
 import { createKubeletSource } from './sources/kubelet/kubernetes-kubelet.js';
 import { KubernetesMetricsSource } from './sources/metrics-api/kubernetes-metrics-api.js';
-import type { MetricsSource } from './sources/metrics-api/pod-metrics.js';
+import type { MetricsSource } from './sources/metrics-api/metrics-source.js';
 import { PodIndex, type CachedPod } from './collector/pod-index.js';
 import { ScheduledCollection } from './collector/scheduled-collection.js';
 import { CollectionScheduler } from './collector/schedule.js';

@@ -19,10 +19,13 @@ import {
   type ObjectKey,
   type Retention,
 } from '../model.js';
-import { podLookup, type PodLookup } from '../sources/kubelet/kubelet-readings.js';
-import { readingsFromPodMetrics } from '../sources/metrics-api/metrics-api-source.js';
+import {
+  MetricsApiReadingSource,
+  MetricsApiUnavailableError,
+} from '../sources/metrics-api/metrics-api-source.js';
+import type { MetricsSource } from '../sources/metrics-api/metrics-source.js';
+import { podLookup, type PodLookup } from '../sources/pod-lookup.js';
 import type { ReadingBatch, UnreadableNode } from '../sources/readings.js';
-import type { MetricsResult, MetricsScope, MetricsSource } from '../sources/metrics-api/pod-metrics.js';
 import type { PodInfo, PodLister } from './pod-cache.js';
 import { buildCycle } from './sampler.js';
 import { SeriesCursors, type SeriesBaseSource } from './series-cursors.js';
@@ -44,7 +47,7 @@ export interface CollectionTarget {
 
 /**
  * The primary source: the nodes' resource endpoints (implemented by KubeletResourceSource in
- * operator/sources). Resolves a batch naming the nodes it could not read; throws only when no
+ * operator/sources/kubelet). Resolves a batch naming the nodes it could not read; throws only when no
  * node can be read at all (the nodes cannot be listed, no credentials).
  */
 export interface NodeUsageSource {
@@ -189,7 +192,7 @@ const PRUNE_EVERY_MS = 300_000;
 
 export class PolicyCollector {
   private readonly memory = new Map<ObjectKey, PolicyMemory>();
-  private readonly maxNamespacedLists: number;
+  private readonly metricsApi: MetricsApiReadingSource;
   /** The targets of every scheduled policy: a series' retention is the longest of those selecting it. */
   private readonly targets = new Map<ObjectKey, CollectionTarget>();
   private readonly cursors: SeriesCursors;
@@ -197,7 +200,9 @@ export class PolicyCollector {
   private lastPrune: number;
 
   constructor(private readonly deps: PolicyCollectorDeps) {
-    this.maxNamespacedLists = deps.maxNamespacedLists ?? 3;
+    this.metricsApi = new MetricsApiReadingSource(deps.source, {
+      ...(deps.maxNamespacedLists !== undefined && { maxNamespacedLists: deps.maxNamespacedLists }),
+    });
     this.cursors = new SeriesCursors({
       clock: deps.clock,
       onSkipped: (reading, reason, detail) => {
@@ -394,29 +399,27 @@ export class PolicyCollector {
       }
     }
 
-    let metrics: MetricsResult;
+    let batch: ReadingBatch;
     try {
-      metrics = await this.listMetrics(target, signal);
+      const { source, readings, unreadableNodes } = await this.metricsApi.read({
+        pods: lookup,
+        ...(target.namespaces !== undefined && { namespaces: target.namespaces }),
+        labelSelector: labelSelectorQuery(target.selector),
+        ...(signal && { signal }),
+      });
+      batch = { source, readings, unreadableNodes };
     } catch (err) {
       if (signal?.aborted) return undefined;
-      const message = `listing ${target.policy}'s pod metrics failed: ${errorMessage(err)}`;
-      return {
-        batch: undefined,
-        failure: this.alsoKubelet({ reason: 'MetricsListFailed', message }, kubeletFailure),
-      };
+      const failure: Degradation =
+        err instanceof MetricsApiUnavailableError
+          ? { reason: 'MetricsAPIUnavailable', message: err.reason }
+          : {
+              reason: 'MetricsListFailed',
+              message: `listing ${target.policy}'s pod metrics failed: ${errorMessage(err)}`,
+            };
+      return { batch: undefined, failure: this.alsoKubelet(failure, kubeletFailure) };
     }
     if (signal?.aborted) return undefined;
-    if (!metrics.available) {
-      return {
-        batch: undefined,
-        failure: this.alsoKubelet(
-          { reason: 'MetricsAPIUnavailable', message: metrics.reason },
-          kubeletFailure,
-        ),
-      };
-    }
-    const { readings } = readingsFromPodMetrics(metrics.items, lookup);
-    const batch: ReadingBatch = { source: 'metrics.k8s.io', readings, unreadableNodes: [] };
     if (kubeletFailure === undefined) return { batch };
     return {
       batch,
@@ -432,27 +435,6 @@ export class PolicyCollector {
       message: `${kubelet.message}; and ${failure.message}`,
       ...(kubelet.nodes && { nodes: kubelet.nodes }),
     };
-  }
-
-  /** One cluster-wide list, or one list per namespace when there are few; the selector goes to the server. */
-  private async listMetrics(
-    target: CollectionTarget,
-    signal: AbortSignal | undefined,
-  ): Promise<MetricsResult> {
-    const labelSelector = labelSelectorQuery(target.selector);
-    const { namespaces } = target;
-    const scopes: MetricsScope[] =
-      namespaces === undefined || namespaces.length > this.maxNamespacedLists
-        ? [{ labelSelector }]
-        : namespaces.map((namespace) => ({ namespace, labelSelector }));
-    const results = await Promise.all(scopes.map((scope) => this.deps.source.listPodMetrics(scope, signal)));
-    const unavailable = results.find((result) => !result.available);
-    return (
-      unavailable ?? {
-        available: true,
-        items: results.flatMap((result) => (result.available ? result.items : [])),
-      }
-    );
   }
 
   /** Hands the cycle to every sink; returns the first error, logging each sink's failure and recovery once. */

@@ -19,7 +19,7 @@ import type { PodInfo, PodLister } from '../../operator/collector/pod-cache.js';
 import { silentLogger } from '../../operator/logging.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
 import { MongoUsageStore } from '../../operator/store/mongo-store.js';
-import type { PodLookup } from '../../operator/sources/kubelet/kubelet-readings.js';
+import type { PodLookup } from '../../operator/sources/pod-lookup.js';
 import type { ContainerReading, ReadingBatch } from '../../operator/sources/readings.js';
 import { testEnvironment } from '../harness/environment.js';
 import { expectSame } from './store-fixtures.js';

@@ -25,7 +25,7 @@ import {
   type KubeletAnswer,
   type KubeletHttp,
 } from '../../operator/sources/kubelet/kubelet-http.js';
-import { podLookup } from '../../operator/sources/kubelet/kubelet-readings.js';
+import { podLookup } from '../../operator/sources/pod-lookup.js';
 import { KubeletResourceSource, type KubeletBatch } from '../../operator/sources/kubelet/kubelet-source.js';
 import {
   KubernetesNodeLister,
@@ -312,7 +312,7 @@ describe('metrics.k8s.io fallback source on the test cluster', () => {
     const batch = await waitFor(
       'PodMetrics of both pods',
       async () => {
-        const read = await source.read({ pods, scope: { namespace } });
+        const read = await source.read({ pods, namespaces: [namespace] });
         return read.readings.length === 3 ? read : undefined;
       },
       { timeoutMs: 120_000, intervalMs: 2_000 },

@@ -10,7 +10,7 @@ import type {
   MetricsResult,
   MetricsScope,
   MetricsSource,
-} from '../../operator/sources/metrics-api/pod-metrics.js';
+} from '../../operator/sources/metrics-api/metrics-source.js';
 import type { OperatorHandle } from '../../operator/operator.js';
 import { startApiserverProxy, type ApiserverProxy } from '../harness/apiserver-proxy.js';
 import { captureLogger, type LogLine } from '../harness/capture-logger.js';

@@ -1,16 +1,11 @@
 /**
  * A node's parsed resource metrics turned into readings: each container joined with its pod
  * (for the pod UID, the identity of a series) through a lookup the caller provides over its
- * pod cache. Pure.
+ * pod cache (../pod-lookup.ts). Pure.
  */
-import type { ContainerResourceMetrics } from './resource-metrics.js';
+import type { PodLookup } from '../pod-lookup.js';
 import type { ContainerReading } from '../readings.js';
-
-/** What the source needs to know about a pod; implemented over the caller's pod cache. */
-export interface PodLookup {
-  /** The pod with this namespace and name, or undefined when the cache does not know it. */
-  pod(namespace: string, name: string): { uid: string; node: string } | undefined;
-}
+import type { ContainerResourceMetrics } from './resource-metrics.js';
 
 /**
  * Start times before this (2001-09-09) are not Unix times. kwok writes the pod's age in
@@ -57,17 +52,4 @@ export function readingsOfNode(
     readings.push(reading);
   }
   return { readings, unmatched };
-}
-
-/** A PodLookup over a list of pods (e.g. the pods a cycle selected), indexed once. */
-export function podLookup(
-  pods: Iterable<{ namespace: string; name: string; uid: string; node: string }>,
-): PodLookup {
-  const index = new Map<string, Map<string, { uid: string; node: string }>>();
-  for (const p of pods) {
-    let names = index.get(p.namespace);
-    if (names === undefined) index.set(p.namespace, (names = new Map()));
-    names.set(p.name, { uid: p.uid, node: p.node });
-  }
-  return { pod: (namespace, name) => index.get(namespace)?.get(name) };
 }

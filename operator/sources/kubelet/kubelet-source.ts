@@ -8,7 +8,8 @@
 import { parseCpuMillicores } from '../../../api/quantity.js';
 import { nodeEndpoint, type EndpointOptions, type NodeObject } from './kubelet-endpoint.js';
 import { KubeletRequestError, type KubeletCredentials, type KubeletHttp } from './kubelet-http.js';
-import { readingsOfNode, type PodLookup } from './kubelet-readings.js';
+import { readingsOfNode } from './kubelet-readings.js';
+import type { PodLookup } from '../pod-lookup.js';
 import type { ContainerReading, ReadingBatch, UnreadableNode } from '../readings.js';
 import { parseResourceMetrics, ResourceMetricsFormatError } from './resource-metrics.js';
 

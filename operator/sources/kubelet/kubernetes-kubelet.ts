@@ -1,8 +1,8 @@
 /**
  * The kubelet source's boundary to the Kubernetes client: the operator's credentials for the
  * kubelets (from its kubeconfig or service account, as metrics-server uses its own) and the
- * node list. With kubernetes-metrics-api.ts, the only modules of operator/sources that import
- * @kubernetes/client-node.
+ * node list. As in each source's folder, the kubernetes-*.ts module is the only one that imports
+ * @kubernetes/client-node; the agent source reaches nodes with these credentials too.
  */
 import { readFileSync } from 'node:fs';
 import type https from 'node:https';

@@ -4,7 +4,8 @@
  */
 import type { KubeConfig, ObservableMiddleware } from '@kubernetes/client-node';
 import { ApiException, CustomObjectsApi, Observable } from '@kubernetes/client-node';
-import { podMetricsItems, type MetricsResult, type MetricsScope, type MetricsSource } from './pod-metrics.js';
+import type { MetricsResult, MetricsScope, MetricsSource } from './metrics-source.js';
+import { podMetricsItems } from './pod-metrics.js';
 
 const GROUP = 'metrics.k8s.io';
 const VERSION = 'v1beta1';

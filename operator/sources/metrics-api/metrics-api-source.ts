@@ -2,12 +2,16 @@
  * The fallback source, for clusters whose nodes the operator cannot reach: `metrics.k8s.io`
  * PodMetrics (metrics-server) as readings. CPU comes as a rate averaged over the metrics
  * window that ends at the item's timestamp (time-weight it with `rateIncrement` in
- * counters.ts); memory as the working set at that time. metrics-server leaves out pods it could
- * not scrape without saying why, so this source names no unreadable nodes.
+ * ../counters.ts); memory as the working set at that time. metrics-server leaves out pods it
+ * could not scrape without saying why, so this source names no unreadable nodes.
+ *
+ * A read lists the PodMetrics of a few namespaces one call each, or of the whole cluster in one
+ * call, through a MetricsSource (metrics-source.ts); the label selector goes to the server.
  */
-import type { MetricsScope, MetricsSource, PodMetricsItem } from './pod-metrics.js';
-import type { PodLookup } from '../kubelet/kubelet-readings.js';
+import type { PodLookup } from '../pod-lookup.js';
 import type { ContainerReading, ReadingBatch } from '../readings.js';
+import type { MetricsScope, MetricsSource } from './metrics-source.js';
+import type { PodMetricsItem } from './pod-metrics.js';
 
 /** The metrics API is not served (no APIService, or its backend does not answer). */
 export class MetricsApiUnavailableError extends Error {
@@ -57,22 +61,54 @@ export function readingsFromPodMetrics(
 
 export interface MetricsApiReadRequest {
   pods: PodLookup;
-  /** Which PodMetrics to list (a namespace, a label selector); all when absent. */
-  scope?: MetricsScope;
+  /** The namespaces whose PodMetrics to list; every namespace when absent. */
+  namespaces?: readonly string[];
+  /** A label selector in the API's string form, evaluated by the metrics API. */
+  labelSelector?: string;
   signal?: AbortSignal;
 }
 
-/** Reads PodMetrics through the collector's MetricsSource (one list call). */
+export interface MetricsApiReadingSourceOptions {
+  /** Up to this many namespaces are listed one call each; more take one cluster-wide list. Default 3. */
+  maxNamespacedLists?: number;
+}
+
+/** Reads PodMetrics through a MetricsSource, as readings joined with the caller's pods. */
 export class MetricsApiReadingSource {
   readonly name = 'metrics.k8s.io' as const;
+  private readonly maxNamespacedLists: number;
 
-  constructor(private readonly metrics: MetricsSource) {}
+  constructor(
+    private readonly metrics: MetricsSource,
+    options: MetricsApiReadingSourceOptions = {},
+  ) {
+    this.maxNamespacedLists = options.maxNamespacedLists ?? 3;
+  }
 
-  /** Throws MetricsApiUnavailableError when the API is not served; other errors as they come. */
+  /**
+   * Throws MetricsApiUnavailableError when the API is not served (to any of the list calls);
+   * other errors as they come.
+   */
   async read(request: MetricsApiReadRequest): Promise<ReadingBatch & { unmatched: number }> {
-    const result = await this.metrics.listPodMetrics(request.scope ?? {}, request.signal);
-    if (!result.available) throw new MetricsApiUnavailableError(result.reason);
-    const { readings, unmatched } = readingsFromPodMetrics(result.items, request.pods);
+    const items = await this.list(request);
+    const { readings, unmatched } = readingsFromPodMetrics(items, request.pods);
     return { source: 'metrics.k8s.io', readings, unreadableNodes: [], unmatched };
+  }
+
+  /** One cluster-wide list, or one list per namespace when there are few. */
+  private async list({
+    namespaces,
+    labelSelector,
+    signal,
+  }: MetricsApiReadRequest): Promise<PodMetricsItem[]> {
+    const scopes: MetricsScope[] =
+      namespaces === undefined || namespaces.length > this.maxNamespacedLists
+        ? [{ labelSelector }]
+        : namespaces.map((namespace) => ({ namespace, labelSelector }));
+    const results = await Promise.all(scopes.map((scope) => this.metrics.listPodMetrics(scope, signal)));
+    return results.flatMap((result) => {
+      if (!result.available) throw new MetricsApiUnavailableError(result.reason);
+      return result.items;
+    });
   }
 }

@@ -1,13 +1,17 @@
 /**
- * The collector's boundary to the resource metrics API (`metrics.k8s.io/v1beta1` PodMetrics),
- * and the exact translation of its JSON into plain numbers.
+ * PodMetrics of the resource metrics API (`metrics.k8s.io/v1beta1`) as plain numbers, and the
+ * exact translation of a PodMetricsList body into them: CPU in nanocores, memory in bytes, the
+ * window in seconds. A malformed answer is an error naming the field at fault. Pure.
  */
 import { parseCpuNanocores, parseMemoryBytes } from '../../../api/quantity.js';
 import { errorMessage } from '../../logging.js';
 
-export interface ContainerUsage {
+/** One container of a PodMetrics object: its usage over the object's window. */
+export interface ContainerMetrics {
   name: string;
+  /** Average CPU over the window, nanocores. */
   cpuNanocores: number;
+  /** Working set at the end of the window, bytes. */
   memoryBytes: number;
 }
 
@@ -18,26 +22,7 @@ export interface PodMetricsItem {
   /** End of the measurement window, ms since epoch. */
   timestamp: number;
   windowSeconds: number;
-  containers: ContainerUsage[];
-}
-
-/** The metrics API either answered, or is not served (no APIService, backend down). */
-export type MetricsResult =
-  { available: true; items: PodMetricsItem[] } | { available: false; reason: string };
-
-export interface MetricsScope {
-  /** One namespace; all namespaces when absent. */
-  namespace?: string;
-  /** A label selector in the API's string form, evaluated by the metrics API. */
-  labelSelector?: string;
-}
-
-export interface MetricsSource {
-  /**
-   * One list call. Resolves `available: false` when the metrics API is not served; throws for
-   * other errors (forbidden, network, a malformed answer), naming the field at fault.
-   */
-  listPodMetrics(scope: MetricsScope, signal?: AbortSignal): Promise<MetricsResult>;
+  containers: ContainerMetrics[];
 }
 
 const GO_DURATION_PART = /(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)/gy;
@@ -133,7 +118,7 @@ function within<T>(prefix: string, read: () => T): T {
   }
 }
 
-function containerUsage(json: unknown): ContainerUsage {
+function containerMetrics(json: unknown): ContainerMetrics {
   const container = record(json, '');
   const name = text(container, 'name');
   return within('usage', () => {
@@ -167,7 +152,7 @@ function podMetricsItem(json: unknown, timestamps: Map<string, number>): PodMetr
     timestamp,
     windowSeconds: parsed(object, 'window', goDurationSeconds),
     containers: list(object, 'containers').map((entry, i) =>
-      within(`containers[${i}]`, () => containerUsage(entry)),
+      within(`containers[${i}]`, () => containerMetrics(entry)),
     ),
   };
 }

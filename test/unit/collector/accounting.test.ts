@@ -12,7 +12,7 @@ import {
   type NodeUsageSource,
   type PolicyCollectionState,
 } from '../../../operator/collector/collector.js';
-import type { MetricsResult, MetricsSource } from '../../../operator/sources/metrics-api/pod-metrics.js';
+import type { MetricsResult, MetricsSource } from '../../../operator/sources/metrics-api/metrics-source.js';
 import type { PodInfo, PodLister } from '../../../operator/collector/pod-cache.js';
 import type { SeriesBaseSource } from '../../../operator/collector/series-cursors.js';
 import { OperatorMetrics } from '../../../operator/metrics.js';
@@ -22,7 +22,7 @@ import {
   type ContainerSample,
   type SeriesBase,
 } from '../../../operator/model.js';
-import type { PodLookup } from '../../../operator/sources/kubelet/kubelet-readings.js';
+import type { PodLookup } from '../../../operator/sources/pod-lookup.js';
 import type { ContainerReading, ReadingBatch } from '../../../operator/sources/readings.js';
 import { captureLogger, type LogLine } from '../../harness/capture-logger.js';
 

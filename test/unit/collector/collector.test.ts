@@ -11,7 +11,7 @@ import type {
   MetricsResult,
   MetricsScope,
   MetricsSource,
-} from '../../../operator/sources/metrics-api/pod-metrics.js';
+} from '../../../operator/sources/metrics-api/metrics-source.js';
 import type { PodInfo, PodLister } from '../../../operator/collector/pod-cache.js';
 import { OperatorMetrics } from '../../../operator/metrics.js';
 import type { CollectionCycle } from '../../../operator/model.js';

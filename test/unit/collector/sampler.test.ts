@@ -1,10 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import type { MetricsResult } from '../../../operator/sources/metrics-api/pod-metrics.js';
+import type { MetricsResult } from '../../../operator/sources/metrics-api/metrics-source.js';
 import type { PodInfo } from '../../../operator/collector/pod-cache.js';
 import { buildCycle, type CycleInput } from '../../../operator/collector/sampler.js';
 import { SeriesCursors } from '../../../operator/collector/series-cursors.js';
-import { podLookup, readingsOfNode } from '../../../operator/sources/kubelet/kubelet-readings.js';
+import { readingsOfNode } from '../../../operator/sources/kubelet/kubelet-readings.js';
+import { podLookup } from '../../../operator/sources/pod-lookup.js';
 import { parseResourceMetrics } from '../../../operator/sources/kubelet/resource-metrics.js';
 import { readingsFromPodMetrics } from '../../../operator/sources/metrics-api/metrics-api-source.js';
 import { pod, podMetrics, T0 } from './fixtures.js';

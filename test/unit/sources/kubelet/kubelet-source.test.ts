@@ -6,7 +6,7 @@ import {
   type KubeletCredentials,
   type KubeletHttp,
 } from '../../../../operator/sources/kubelet/kubelet-http.js';
-import { podLookup } from '../../../../operator/sources/kubelet/kubelet-readings.js';
+import { podLookup } from '../../../../operator/sources/pod-lookup.js';
 import { KubeletResourceSource } from '../../../../operator/sources/kubelet/kubelet-source.js';
 
 const NOW = Date.UTC(2026, 11, 2, 1, 0, 0);

@@ -1,72 +1,18 @@
 import { describe, expect, it } from '@jest/globals';
-import type { MetricsSource, PodMetricsItem } from '../../../operator/sources/metrics-api/pod-metrics.js';
-import { podLookup, readingsOfNode } from '../../../operator/sources/kubelet/kubelet-readings.js';
+import type { MetricsScope, MetricsSource } from '../../../../operator/sources/metrics-api/metrics-source.js';
 import {
   MetricsApiReadingSource,
   MetricsApiUnavailableError,
   readingsFromPodMetrics,
-} from '../../../operator/sources/metrics-api/metrics-api-source.js';
+} from '../../../../operator/sources/metrics-api/metrics-api-source.js';
+import type { PodMetricsItem } from '../../../../operator/sources/metrics-api/pod-metrics.js';
+import { podLookup } from '../../../../operator/sources/pod-lookup.js';
 
 const T = Date.UTC(2026, 11, 2, 1, 0, 15);
 const pods = podLookup([
   { namespace: 'shop', name: 'web-1', uid: 'u1', node: 'n1' },
   { namespace: 'shop', name: 'web-2', uid: 'u2', node: 'n2' },
 ]);
-
-describe('readingsOfNode', () => {
-  it('keeps a Unix start time and drops one that is not (kwok writes the pod age)', () => {
-    const { readings } = readingsOfNode(
-      'n1',
-      [
-        {
-          namespace: 'shop',
-          pod: 'web-1',
-          container: 'a',
-          cpu: { coreSecondsTotal: 1, time: T },
-          startTime: 1_764_600_000_250,
-        },
-        {
-          namespace: 'shop',
-          pod: 'web-1',
-          container: 'b',
-          cpu: { coreSecondsTotal: 1, time: T },
-          startTime: 42_918.3,
-        },
-      ],
-      pods,
-    );
-    expect(readings.map((r) => [r.container, r.startTime])).toEqual([
-      ['a', 1_764_600_000_250],
-      ['b', undefined],
-    ]);
-  });
-
-  it('leaves out containers with neither CPU nor memory, unknown pods and pods the cache has elsewhere', () => {
-    const result = readingsOfNode(
-      'n1',
-      [
-        { namespace: 'shop', pod: 'web-1', container: 'only-start', startTime: 1_764_600_000_000 },
-        { namespace: 'shop', pod: 'nope', container: 'a', memoryWorkingSet: { bytes: 1, time: T } },
-        { namespace: 'shop', pod: 'web-2', container: 'a', memoryWorkingSet: { bytes: 1, time: T } },
-        { namespace: 'shop', pod: 'web-1', container: 'a', memoryWorkingSet: { bytes: 7, time: T } },
-      ],
-      pods,
-    );
-    expect(result).toEqual({
-      readings: [
-        {
-          namespace: 'shop',
-          pod: 'web-1',
-          podUid: 'u1',
-          container: 'a',
-          node: 'n1',
-          memoryWorkingSetBytes: { value: 7, time: T },
-        },
-      ],
-      unmatched: 2,
-    });
-  });
-});
 
 const items: PodMetricsItem[] = [
   {
@@ -128,12 +74,45 @@ describe('MetricsApiReadingSource', () => {
       },
     };
     const source = new MetricsApiReadingSource(metrics);
-    const batch = await source.read({ pods, scope: { namespace: 'shop' } });
+    const batch = await source.read({ pods, namespaces: ['shop'] });
     expect(batch).toMatchObject({ source: 'metrics.k8s.io', unreadableNodes: [], unmatched: 1 });
     expect(batch.readings).toHaveLength(2);
     available = false;
-    await expect(source.read({ pods, scope: { namespace: 'shop' } })).rejects.toThrow(
-      MetricsApiUnavailableError,
+    await expect(source.read({ pods, namespaces: ['shop'] })).rejects.toThrow(MetricsApiUnavailableError);
+  });
+
+  it('lists a few namespaces one call each and more in one cluster-wide call; one unserved list makes the read fail', async () => {
+    const calls: MetricsScope[] = [];
+    const unserved = new Set<string>();
+    const metrics: MetricsSource = {
+      listPodMetrics: async (scope) => {
+        calls.push(scope);
+        if (unserved.has(scope.namespace ?? ''))
+          return { available: false, reason: `not served for ${scope.namespace}` };
+        const listed = items.filter((i) => scope.namespace === undefined || i.namespace === scope.namespace);
+        return { available: true, items: listed };
+      },
+    };
+    const source = new MetricsApiReadingSource(metrics, { maxNamespacedLists: 2 });
+    const both = await source.read({ pods, namespaces: ['shop', 'other'], labelSelector: 'app=web' });
+    expect(calls).toEqual([
+      { namespace: 'shop', labelSelector: 'app=web' },
+      { namespace: 'other', labelSelector: 'app=web' },
+    ]);
+    expect(both.readings.map((r) => `${r.pod}/${r.container}`)).toEqual(['web-2/app', 'web-2/proxy']);
+    expect(both.unmatched).toBe(1);
+
+    calls.length = 0;
+    await source.read({ pods, namespaces: ['shop', 'other', 'third'] });
+    expect(calls).toEqual([{ labelSelector: undefined }]);
+
+    calls.length = 0;
+    expect(await source.read({ pods, namespaces: [] })).toMatchObject({ readings: [], unmatched: 0 });
+    expect(calls).toEqual([]);
+
+    unserved.add('other');
+    await expect(source.read({ pods, namespaces: ['shop', 'other'] })).rejects.toThrow(
+      new MetricsApiUnavailableError('not served for other'),
     );
   });
 });
