@@ -59,7 +59,7 @@ const LIST_PAGE_SIZE = 500;
 const WATCH_TIMEOUT_SECONDS = 300;
 
 /** Per-call options that make a generated API call give up when `signal` aborts. */
-function abortable(signal: AbortSignal | undefined): ConfigurationOptions | undefined {
+export function abortable(signal: AbortSignal | undefined): ConfigurationOptions | undefined {
   if (!signal) return undefined;
   return {
     middleware: [

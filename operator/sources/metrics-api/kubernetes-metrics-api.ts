@@ -2,8 +2,9 @@
  * MetricsSource over the cluster's resource metrics API (`metrics.k8s.io/v1beta1` pods),
  * read through the custom objects list so that label selectors go to the server.
  */
-import type { KubeConfig, ObservableMiddleware } from '@kubernetes/client-node';
-import { ApiException, CustomObjectsApi, Observable } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
+import { abortable } from '../../runtime/kube.js';
 import type { MetricsResult, MetricsScope, MetricsSource } from './metrics-source.js';
 import { podMetricsItems } from './pod-metrics.js';
 
@@ -48,24 +49,6 @@ function statusMessage(body: unknown): string {
   return '';
 }
 
-function withSignal(signal: AbortSignal): {
-  middleware: ObservableMiddleware[];
-  middlewareMergeStrategy: 'append';
-} {
-  return {
-    middleware: [
-      {
-        pre: (request) => {
-          request.setSignal(signal);
-          return new Observable(Promise.resolve(request));
-        },
-        post: (response) => new Observable(Promise.resolve(response)),
-      },
-    ],
-    middlewareMergeStrategy: 'append',
-  };
-}
-
 export interface KubernetesMetricsSourceOptions {
   /** Upper bound on one list call; metrics-server answers from memory, so this is generous. */
   requestTimeoutMs?: number;
@@ -82,7 +65,7 @@ export class KubernetesMetricsSource implements MetricsSource {
 
   async listPodMetrics(scope: MetricsScope, signal?: AbortSignal): Promise<MetricsResult> {
     const timeout = AbortSignal.timeout(this.requestTimeoutMs);
-    const options = withSignal(signal ? AbortSignal.any([signal, timeout]) : timeout);
+    const options = abortable(signal ? AbortSignal.any([signal, timeout]) : timeout);
     const common = { group: GROUP, version: VERSION, plural: 'pods', labelSelector: scope.labelSelector };
     let body: unknown;
     try {
