@@ -1,7 +1,8 @@
 /**
  * The layering the project chose (docs: /work/shared/design/layout.md), checked on the sources'
- * import statements: api/ stands alone; only operator/runtime and the metrics sources import
- * @kubernetes/client-node; only operator/store imports mongodb.
+ * import statements: api/ stands alone; only operator/runtime and each source's Kubernetes module
+ * (operator/sources/<source>/kubernetes-*.ts) import @kubernetes/client-node; only operator/store
+ * imports mongodb.
  */
 import { describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -61,12 +62,16 @@ describe('layering', () => {
     expect(outside).toEqual([]);
   });
 
-  it('only operator/runtime and the metrics sources import @kubernetes/client-node', () => {
-    const allowed = (file: string) =>
-      file.startsWith('operator/runtime/') ||
-      file.startsWith('operator/sources/') ||
-      file === 'operator/collector/kubernetes-metrics-source.ts';
-    expect(importersOf('@kubernetes/client-node').filter((f) => !allowed(f))).toEqual([]);
+  it("only operator/runtime and each source's Kubernetes module import @kubernetes/client-node", () => {
+    const importers = importersOf('@kubernetes/client-node');
+    expect(
+      importers.filter((f) => !f.startsWith('operator/runtime/') && !f.startsWith('operator/sources/')),
+    ).toEqual([]);
+    expect(importers.filter((f) => f.startsWith('operator/sources/')).sort()).toEqual([
+      'operator/sources/agent/kubernetes-agent.ts',
+      'operator/sources/kubelet/kubernetes-kubelet.ts',
+      'operator/sources/metrics-api/kubernetes-metrics-api.ts',
+    ]);
   });
 
   it('only operator/store imports mongodb', () => {

@@ -4,8 +4,6 @@
  * `status.daemonEndpoints.kubeletEndpoint.port` (else the default port), and the path from the
  * `metrics.k8s.io/resource-metrics-path` annotation (else `/metrics/resource`). Pure.
  */
-import type { V1Node } from '@kubernetes/client-node';
-
 /** The annotation metrics-server (>= 0.7) reads for the path; kwok's simulated nodes set it. */
 export const RESOURCE_METRICS_PATH_ANNOTATION = 'metrics.k8s.io/resource-metrics-path';
 export const DEFAULT_RESOURCE_METRICS_PATH = '/metrics/resource';
@@ -27,8 +25,16 @@ export interface EndpointOptions {
 
 export type NodeEndpoint = { node: string; url: URL } | { node: string; error: string };
 
-/** The node fields this needs; a V1Node has them. */
-export type NodeObject = Pick<V1Node, 'metadata' | 'status'>;
+/** The fields of a Node that the kubelet and agent sources read; a V1Node has them. */
+export interface NodeObject {
+  metadata?: { name?: string; annotations?: Record<string, string> };
+  status?: {
+    addresses?: { type: string; address: string }[];
+    daemonEndpoints?: { kubeletEndpoint?: { Port: number } };
+    capacity?: Record<string, string>;
+    allocatable?: Record<string, string>;
+  };
+}
 
 /** The endpoint of one node, or why it has none. */
 export function nodeEndpoint(node: NodeObject, options: EndpointOptions = {}): NodeEndpoint {
