@@ -17,7 +17,7 @@ export class ScheduledCollection {
 
   /**
    * @param termStarts others that continue from the store at each term's start (e.g. the agents'
-   *   I/O bases, sources/agent-io.ts)
+   *   I/O bases, sources/agent/agent-io.ts)
    */
   constructor(
     private readonly scheduler: CollectionScheduler,

@@ -18,7 +18,7 @@ import type { Logger } from '../logging.js';
 import { errorMessage } from '../logging.js';
 import type { SeriesBase } from '../model.js';
 
-/** What is seeded: the series cursors (SeriesCursors), or the agents' I/O bases (sources/agent-io.ts). */
+/** What is seeded: the series cursors (SeriesCursors), or the agents' I/O bases (sources/agent/agent-io.ts). */
 export interface SeededSeries<B> {
   has(key: string): boolean;
   seed(key: string, base: B): void;
