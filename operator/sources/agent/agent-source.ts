@@ -5,7 +5,8 @@
  * of that node (as the kubelet checks /stats/summary). Nodes are read with bounded concurrency,
  * each within a deadline. A node whose agent cannot be read (none installed, not ready, refused)
  * is listed in `absent` with the class of failure; it is never fatal, and the node contributes
- * no agent reading.
+ * no agent reading. Nodes are listed, addressed and requested as the kubelet source does
+ * (../kubelet: NodeLister, NodeObject, KubeletHttp).
  */
 import { type NodeObject } from '../kubelet/kubelet-endpoint.js';
 import { KubeletRequestError, type KubeletCredentials, type KubeletHttp } from '../kubelet/kubelet-http.js';
