@@ -37,7 +37,7 @@
  *   (or that a previous leader already stored) is billed.
  */
 import { containerSeriesKey, type Clock, type SeriesBase } from '../model.js';
-import { rateIncrement } from '../sources/counters.js';
+import { rateIncrement } from '../sources/rate-weighting.js';
 import type { ContainerReading, CpuCounterReading, CpuRateReading } from '../sources/readings.js';
 import type { BaseSource } from './series-seeding.js';
 

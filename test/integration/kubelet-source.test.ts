@@ -34,7 +34,7 @@ import {
 import type { ContainerReading } from '../../operator/sources/readings.js';
 import { KubernetesMetricsSource } from '../../operator/sources/metrics-api/kubernetes-metrics-api.js';
 import { MetricsApiReadingSource } from '../../operator/sources/metrics-api/metrics-api-source.js';
-import { rateIncrement } from '../../operator/sources/counters.js';
+import { rateIncrement } from '../../operator/sources/rate-weighting.js';
 
 const MI = 2 ** 20;
 /** As metrics-server is started in the test cluster (kwokctl): these address types. */

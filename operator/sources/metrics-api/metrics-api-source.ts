@@ -2,7 +2,7 @@
  * The fallback source, for clusters whose nodes the operator cannot reach: `metrics.k8s.io`
  * PodMetrics (metrics-server) as readings. CPU comes as a rate averaged over the metrics
  * window that ends at the item's timestamp (time-weight it with `rateIncrement` in
- * ../counters.ts); memory as the working set at that time. metrics-server leaves out pods it
+ * ../rate-weighting.ts); memory as the working set at that time. metrics-server leaves out pods it
  * could not scrape without saying why, so this source names no unreadable nodes.
  *
  * A read lists the PodMetrics of a few namespaces one call each, or of the whole cluster in one
