@@ -11,7 +11,7 @@ import { detectHierarchy } from './cgroup-fs.js';
 import { NodeCollector } from './collect.js';
 import type { AgentConfig } from './config.js';
 import { AgentMetrics } from './metrics.js';
-import { knownPod, type PodObject } from './pods.js';
+import { knownPod, type AgentPod } from './pods.js';
 import { startAgentServer } from './server.js';
 import { SharedRead } from './shared-read.js';
 import { loadCertificate, selfSignedCertificate } from './tls.js';
@@ -62,9 +62,9 @@ export async function startAgent(
   });
   const kube = deps.kube ?? new KubeClients(loadKubeConfig(config.kubeconfig));
   const metrics = deps.metrics ?? new AgentMetrics();
-  const pods = new Informer<PodObject>({
+  const pods = new Informer<AgentPod>({
     name: 'pods',
-    source: kube.listWatcher<PodObject>(
+    source: kube.listWatcher<AgentPod>(
       { apiVersion: 'v1', kind: 'Pod', plural: 'pods' },
       { fieldSelector: `spec.nodeName=${config.nodeName}` },
     ),

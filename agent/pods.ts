@@ -2,7 +2,7 @@
 import type { KnownPod } from './collect.js';
 
 /** The fields of a core/v1 Pod the agent reads (plain JSON, as the informer serves it). */
-export interface PodObject {
+export interface AgentPod {
   metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
   spec?: { hostNetwork?: boolean; containers?: { name: string }[]; initContainers?: { name: string }[] };
   status?: {
@@ -14,7 +14,7 @@ export interface PodObject {
 }
 
 /** A pod that can have cgroups: scheduled here and not finished. */
-export function knownPod(pod: PodObject): KnownPod | undefined {
+export function knownPod(pod: AgentPod): KnownPod | undefined {
   const { name, namespace, uid } = pod.metadata ?? {};
   if (!name || !namespace || !uid) return undefined;
   if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return undefined;

@@ -51,7 +51,7 @@ export interface PodLister {
  * The fields of a core/v1 Pod that the collector reads, as the API serves them (the collector
  * does not depend on the Kubernetes client's types).
  */
-export interface PodObject {
+export interface CollectorPod {
   metadata?: {
     namespace?: string;
     name?: string;
@@ -135,7 +135,7 @@ function containerInfo(
  * it has finished it is left out, so it gets no uptime-only samples).
  * Throws an error naming the field when a request or limit is not a valid quantity.
  */
-export function podInfoFromV1Pod(pod: PodObject): PodInfo {
+export function podInfoFromV1Pod(pod: CollectorPod): PodInfo {
   const namespace = pod.metadata?.namespace ?? '';
   const name = pod.metadata?.name ?? '';
   const field = `pod ${namespace}/${name}: spec`;

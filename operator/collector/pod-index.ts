@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../logging.js';
 import { errorMessage } from '../logging.js';
-import { podInfoFromV1Pod, type PodInfo, type PodLister, type PodObject } from './pod-cache.js';
+import { podInfoFromV1Pod, type PodInfo, type PodLister, type CollectorPod } from './pod-cache.js';
 
 /** What the pod informer keeps of a pod. */
 export interface CachedPod {
@@ -24,7 +24,7 @@ export class PodIndex implements PodLister {
   ) {}
 
   /** The pod informer's transform: a pod as served -> what is cached of it. */
-  readonly transform = (pod: PodObject & CachedPod): CachedPod => {
+  readonly transform = (pod: CollectorPod & CachedPod): CachedPod => {
     const { namespace = '', name = '', resourceVersion, uid } = pod.metadata ?? {};
     const metadata = {
       namespace,

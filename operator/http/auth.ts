@@ -11,7 +11,7 @@ import {
 } from './auth-types.js';
 import { ApiError } from './errors.js';
 import { ExpiringCache } from './expiring-cache.js';
-import { TokenBucket } from './token-bucket.js';
+import { TokenReviewLimiter } from './token-review-limiter.js';
 
 export interface AccessControlOptions {
   clock: Clock;
@@ -56,7 +56,7 @@ export class AccessControl {
   private readonly refused: ExpiringCache<true>;
   private readonly reviewing = new Map<string, Promise<UserInfo | undefined>>();
   private readonly decisions: ExpiringCache<boolean>;
-  private readonly reviews: TokenBucket;
+  private readonly reviews: TokenReviewLimiter;
 
   constructor(
     private readonly tokenReviewer: TokenReviewer,
@@ -74,7 +74,7 @@ export class AccessControl {
       options.accessTtlMs ?? 10_000,
       options.maxDecisions ?? 10_000,
     );
-    this.reviews = new TokenBucket(
+    this.reviews = new TokenReviewLimiter(
       options.clock,
       options.tokenReviewsPerSecond ?? 20,
       options.tokenReviewBurst ?? 50,

@@ -5,9 +5,10 @@
  * difference at the configured prices. Answers in the API's units: cores and bytes.
  */
 import type { ContainerInfo, PodInfo, PodLister } from '../collector/pod-cache.js';
+import type { ContainerType } from '../model.js';
 import { BucketHistograms } from '../store/histograms.js';
 import type { SeriesDistribution, UsageQueries } from '../store/types.js';
-import { runStrategy, type ContainerUsage, type StrategyName } from './strategies.js';
+import { runStrategy, type ContainerUsageHistory, type StrategyName } from './strategies.js';
 import { WorkloadResolver, workloadKey, type OwnerLookup, type WorkloadRef } from './workloads.js';
 
 /** Prices per core-hour and per GiB-hour (OpenCost's on-prem defaults unless configured). */
@@ -24,8 +25,6 @@ export interface RecommendationQuery {
   strategy: StrategyName;
   workload?: WorkloadRef;
 }
-
-export type ContainerType = 'container' | 'init' | 'sidecar';
 
 export interface ResourceRecommendation {
   request: number | null;
@@ -154,7 +153,7 @@ export class Recommender {
     let coveredMs = 0;
     for (const { ms, length } of group.intervals.values()) coveredMs += Math.min(ms, length);
     const oomKilledAt = oomKilled ? (spec?.memoryLimitBytes ?? group.memoryMax) : undefined;
-    const usage: ContainerUsage = {
+    const usage: ContainerUsageHistory = {
       cpu: group.histograms.cpu,
       memory: group.histograms.memory,
       memoryPeaks: group.peaks,

@@ -28,7 +28,7 @@ const HOUR_MS = 3_600_000;
 const MIB = 2 ** 20;
 
 /** What a recommendation is computed from: one container name of one workload, over a window. */
-export interface ContainerUsage {
+export interface ContainerUsageHistory {
   /** Milliseconds at each CPU rate bucket (millicores). */
   cpu: Histogram;
   /** Milliseconds at each working-set bucket (bytes). */
@@ -122,7 +122,7 @@ function vpaBounds(
   };
 }
 
-export function vpaStrategy(usage: ContainerUsage): StrategyResult | undefined {
+export function vpaStrategy(usage: ContainerUsageHistory): StrategyResult | undefined {
   const p = VPA_PARAMETERS;
   const margin = 1 + p.safetyMargin;
   const days = Math.min(usage.coveredMs / DAY_MS, usage.samples / 1440);
@@ -160,7 +160,7 @@ export function vpaStrategy(usage: ContainerUsage): StrategyResult | undefined {
   };
 }
 
-export function krrStrategy(usage: ContainerUsage): StrategyResult | undefined {
+export function krrStrategy(usage: ContainerUsageHistory): StrategyResult | undefined {
   const p = KRR_PARAMETERS;
   const cpuP95 = percentile(usage.cpu, CPU_SCALE, p.cpuPercentile);
   if (cpuP95 === undefined || usage.memoryMax === undefined) return undefined;
@@ -173,6 +173,6 @@ export function krrStrategy(usage: ContainerUsage): StrategyResult | undefined {
   };
 }
 
-export function runStrategy(name: StrategyName, usage: ContainerUsage): StrategyResult | undefined {
+export function runStrategy(name: StrategyName, usage: ContainerUsageHistory): StrategyResult | undefined {
   return name === 'vpa' ? vpaStrategy(usage) : krrStrategy(usage);
 }

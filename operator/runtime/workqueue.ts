@@ -23,10 +23,11 @@ const DEFAULT_QUEUE_BACKOFF: BackoffPolicy = { baseMs: 5, maxMs: 5 * 60_000 };
 const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 10, burst: 100 };
 
 /**
- * A token bucket that hands out reservations (as golang.org/x/time/rate's Reserve): each call
- * takes a token, and says how long to wait until that token is there.
+ * The overall bound on retries of all keys of a queue together: a token bucket that hands out
+ * reservations (as golang.org/x/time/rate's Reserve). Each call takes a token, and says how long
+ * to wait until that token is there; a retry over the bound is delayed, never refused.
  */
-export class TokenBucket {
+export class RetryRateLimiter {
   private tokens: number;
   private updatedMs: number;
 
@@ -69,13 +70,13 @@ export class WorkQueue<K = string> {
   private readonly idleWaiters: Array<() => void> = [];
   private readonly timers: Timers;
   private readonly backoff: BackoffPolicy;
-  private readonly bucket: TokenBucket;
+  private readonly bucket: RetryRateLimiter;
   private shuttingDown = false;
 
   constructor(private readonly options: WorkQueueOptions) {
     this.timers = options.timers ?? systemTimers;
     this.backoff = options.backoff ?? DEFAULT_QUEUE_BACKOFF;
-    this.bucket = new TokenBucket(options.rateLimit ?? DEFAULT_RATE_LIMIT, this.timers);
+    this.bucket = new RetryRateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT, this.timers);
   }
 
   add(key: K): void {

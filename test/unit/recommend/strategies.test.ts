@@ -10,7 +10,7 @@ import {
   krrStrategy,
   oomBump,
   vpaStrategy,
-  type ContainerUsage,
+  type ContainerUsageHistory,
 } from '../../../operator/recommend/strategies.js';
 import { endOfBucketHolding } from '../../support/bucket-ends.js';
 
@@ -38,7 +38,12 @@ function histogramOf(scale: typeof CPU_SCALE, values: [number, number][]): Histo
   return h;
 }
 
-function usage(cpu: [number, number][], peaks: number[], days: number, extra: Partial<ContainerUsage> = {}) {
+function usage(
+  cpu: [number, number][],
+  peaks: number[],
+  days: number,
+  extra: Partial<ContainerUsageHistory> = {},
+) {
   return {
     cpu: histogramOf(CPU_SCALE, cpu),
     memory: histogramOf(
@@ -51,7 +56,7 @@ function usage(cpu: [number, number][], peaks: number[], days: number, extra: Pa
     samples: Math.round(days * 2880),
     containersPerPod: 1,
     ...extra,
-  } satisfies ContainerUsage;
+  } satisfies ContainerUsageHistory;
 }
 
 /** Values whose percentiles fall well inside buckets (no value within 0.1% of an edge). */

@@ -1,7 +1,10 @@
 import type { Clock } from '../model.js';
 
-/** A token bucket: `ratePerSecond` sustained, up to `burst` at once. */
-export class TokenBucket {
+/**
+ * The bound on TokenReviews of tokens the API has not seen: a token bucket, `ratePerSecond`
+ * sustained, up to `burst` at once. A review over the bound is refused, not delayed.
+ */
+export class TokenReviewLimiter {
   private tokens: number;
   private updatedAt: number;
 
