@@ -5,6 +5,7 @@
  * notifies); nothing is silently dropped. The cluster-wide collection budget is in
  * collection-budget.ts.
  */
+import { Reason } from '../api/v1alpha1/conditions.js';
 import type { UsagePolicyConfig } from '../api/v1alpha1/normalize.js';
 import type { Retention } from '../operator/model.js';
 
@@ -16,11 +17,6 @@ export interface AdminBounds {
   /** Containers collected cluster-wide by all policies (collection-budget.ts); absent or 0: no budget. */
   maxCollectedContainers?: number;
 }
-
-export const BOUND_REASONS = {
-  retentionAboveLimit: 'RetentionAboveLimit',
-  quotaExceeded: 'QuotaExceeded',
-} as const;
 
 const LEVELS = [
   ['raw', 'rawMs'],
@@ -40,7 +36,7 @@ export function retentionProblem(
       `spec.retention.${level} (${formatDuration(config.retention[ms])}) is above the maximum of ${formatDuration(bounds.maxRetention[ms])} (--max-retention-${level})`,
   );
   return {
-    reason: BOUND_REASONS.retentionAboveLimit,
+    reason: Reason.RetentionAboveLimit,
     message: `${parts.join('; ')}: shorten it, or ask the operator's admin to raise the bound; nothing is collected meanwhile`,
   };
 }
@@ -77,7 +73,7 @@ export function quotaProblem(
 ): { reason: string; message: string } | undefined {
   if (withinQuota(policy, inNamespace, bounds.maxPoliciesPerNamespace)) return undefined;
   return {
-    reason: BOUND_REASONS.quotaExceeded,
+    reason: Reason.QuotaExceeded,
     message:
       `this namespace has ${inNamespace.length} UsagePolicies and the operator's admin allows ${bounds.maxPoliciesPerNamespace} ` +
       `(--max-policies-per-namespace); delete one, or merge selectors into one policy; nothing is collected meanwhile`,
@@ -96,7 +92,7 @@ export function alertQuotaProblem(
   const limit = bounds.maxAlertsPerNamespace;
   if (limit === undefined || withinQuota(alert, inNamespace, limit)) return undefined;
   return {
-    reason: BOUND_REASONS.quotaExceeded,
+    reason: Reason.QuotaExceeded,
     message:
       `this namespace has ${inNamespace.length} ResourceAlerts and the operator's admin allows ${limit} ` +
       `(--max-alerts-per-namespace); delete one, or put several thresholds on one policy's alert; ` +

@@ -92,6 +92,14 @@ export const CONDITIONS = {
         when: 'metrics.k8s.io is not served: only uptime (requests, limits) is recorded',
       },
       MetricsListFailed: { status: 'True', when: 'listing pod metrics failed in the last cycle' },
+      NodesUnreadable: {
+        status: 'True',
+        when: "some nodes' kubelets cannot be read: their containers are not billed until the nodes are read again (then by the counters' difference); the message names the nodes",
+      },
+      KubeletUnavailable: {
+        status: 'True',
+        when: "none of the policy's nodes can be read from its kubelet: the cycle reads metrics.k8s.io instead; the message names the nodes or the error",
+      },
       StoreUnavailable: {
         status: 'True',
         when: 'MongoDB cannot be written: samples wait in a bounded memory buffer',

@@ -6,6 +6,7 @@
  * cycle to the sinks (store writer, alert evaluator), and keeps per policy what its status reports.
  * A cycle never throws: failures are reported in the state and logged once per change.
  */
+import { Reason } from '../../api/v1alpha1/conditions.js';
 import { labelSelectorMatches } from '../../api/v1alpha1/labels.js';
 import type { LabelSelector } from '../../api/v1alpha1/schema-helpers.js';
 import type { Logger } from '../logging.js';
@@ -61,7 +62,11 @@ export interface CycleSink {
 
 /** Why a policy is degraded, as the reason and message of its `Degraded` condition. */
 export interface Degradation {
-  reason: 'NodesUnreadable' | 'KubeletUnavailable' | 'MetricsAPIUnavailable' | 'MetricsListFailed';
+  reason:
+    | typeof Reason.NodesUnreadable
+    | typeof Reason.KubeletUnavailable
+    | typeof Reason.MetricsAPIUnavailable
+    | typeof Reason.MetricsListFailed;
   message: string;
   /** The nodes that could not be read (NodesUnreadable, KubeletUnavailable). */
   nodes?: string[];
@@ -372,7 +377,7 @@ export class PolicyCollector {
             return {
               batch,
               failure: {
-                reason: 'NodesUnreadable',
+                reason: Reason.NodesUnreadable,
                 message:
                   `cannot read the resource metrics of node(s) ${describeNodes(batch.unreadableNodes)}: ` +
                   `their containers are not billed until the nodes are read again (then by the counters' difference)`,
@@ -381,14 +386,14 @@ export class PolicyCollector {
             };
           }
           kubeletFailure = {
-            reason: 'KubeletUnavailable',
+            reason: Reason.KubeletUnavailable,
             message: `cannot read the resource metrics of any node (${describeNodes(down)})`,
             nodes: down.map((n) => n.node),
           };
         } catch (err) {
           if (signal?.aborted) return undefined;
           kubeletFailure = {
-            reason: 'KubeletUnavailable',
+            reason: Reason.KubeletUnavailable,
             message: `cannot read the kubelets' resource metrics: ${errorMessage(err)}`,
           };
         }
@@ -412,9 +417,9 @@ export class PolicyCollector {
       if (signal?.aborted) return undefined;
       const failure: Degradation =
         err instanceof MetricsApiUnavailableError
-          ? { reason: 'MetricsAPIUnavailable', message: err.reason }
+          ? { reason: Reason.MetricsAPIUnavailable, message: err.reason }
           : {
-              reason: 'MetricsListFailed',
+              reason: Reason.MetricsListFailed,
               message: `listing ${target.policy}'s pod metrics failed: ${errorMessage(err)}`,
             };
       return { batch: undefined, failure: this.alsoKubelet(failure, kubeletFailure) };

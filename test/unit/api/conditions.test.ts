@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { findCondition, setCondition, type Condition } from '../../../api/v1alpha1/index.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONDITIONS, findCondition, setCondition, type Condition } from '../../../api/v1alpha1/index.js';
 
 const t0 = new Date('2026-11-21T10:00:00.123Z');
 const t1 = new Date('2026-11-21T10:05:00Z');
@@ -76,5 +78,56 @@ describe('setCondition', () => {
     expect(next.map((c) => `${c.type}=${c.status}`)).toEqual(['Ready=True', 'Firing=True']);
     expect(next[0]).toBe(start[0]);
     expect(start[1]?.status).toBe('False');
+  });
+});
+
+/** Every file of the directories under the repository root, recursively, that ends in `.ts`. */
+function sourceFiles(root: string, dir: string): string[] {
+  return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(root, path);
+    return entry.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+/**
+ * The condition reasons a source file writes or compares: the catalogue's constants
+ * (`Reason.PolicyNotFound`) and reasons spelled as strings (`reason: 'PolicyNotFound'`,
+ * `reason === 'PolicyNotFound'`). Reasons are UpperCamelCase, as the API conventions ask, so
+ * other `reason` fields (a kubelet read's 'timeout', 'DNS') are not taken for them.
+ */
+function reasonsWritten(text: string): string[] {
+  const patterns = [/\bReason\.([A-Za-z]\w*)/g, /\breason\s*(?::|===?|!==?)\s*'([A-Z][a-z]\w*)'/g];
+  return patterns.flatMap((pattern) => [...text.matchAll(pattern)].map((m) => m[1]!));
+}
+
+describe('the reason catalogue', () => {
+  const root = join(import.meta.dirname, '..', '..', '..');
+  const catalogue = new Set(
+    Object.values(CONDITIONS).flatMap((types) =>
+      Object.values(types).flatMap((reasons) => Object.keys(reasons)),
+    ),
+  );
+  const written = new Map<string, string[]>();
+  for (const file of ['operator', 'controllers', 'cmd'].flatMap((dir) => sourceFiles(root, dir)))
+    for (const reason of reasonsWritten(readFileSync(join(root, file), 'utf8')))
+      written.set(reason, [...(written.get(reason) ?? []), file]);
+
+  it('finds the reasons in constants and in strings, and not other reason fields', () => {
+    expect(
+      reasonsWritten(
+        "{ reason: Reason.PolicyNotFound }; { reason: 'NodesUnreadable' }; ready.reason === 'Collecting'; { reason: 'timeout' }; { reason: 'DNS' }",
+      ),
+    ).toEqual(['PolicyNotFound', 'NodesUnreadable', 'Collecting']);
+    expect(written.size).toBeGreaterThan(20);
+  });
+
+  it('holds every reason the operator writes', () => {
+    const missing = [...written].filter(([reason]) => !catalogue.has(reason));
+    expect(missing).toEqual([]);
+  });
+
+  it('has no reason the operator never writes', () => {
+    expect([...catalogue].filter((reason) => !written.has(reason))).toEqual([]);
   });
 });

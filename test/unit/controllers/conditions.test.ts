@@ -270,6 +270,29 @@ describe('UsagePolicy conditions', () => {
     expect(collection.targets.get('shop/web')?.retention?.rawMs).toBe(7_200_000);
   });
 
+  it('Degraded=True KubeletUnavailable naming the nodes while the cycles read metrics.k8s.io instead', async () => {
+    const { reconcile, collection } = policySetup();
+    const message =
+      'cannot read the resource metrics of any node (node-1 (connection refused)); using metrics.k8s.io instead';
+    collection.states.set('shop/web', {
+      metricsSource: 'metrics.k8s.io',
+      degraded: { reason: 'KubeletUnavailable', message, nodes: ['node-1'] },
+      lastCollectionTime: Date.parse('2026-11-21T10:00:00Z'),
+      matchedPods: 2,
+      matchedContainers: 2,
+      podsWithoutMetrics: 0,
+      duplicatePods: 0,
+      skippedCycles: 0,
+    });
+    const policy = await reconcile(validPolicy);
+    expect(conditionOf(policy, 'Degraded')).toMatchObject({
+      status: 'True',
+      reason: 'KubeletUnavailable',
+      message,
+    });
+    expect(policy!.status!.metricsSource).toBe('metrics.k8s.io');
+  });
+
   it("gives the collection the policy's creation time (nothing before it is billed to its pods)", async () => {
     const { objects, reconciler, collection } = policySetup();
     objects.put({
@@ -553,6 +576,17 @@ describe('the condition catalogue', () => {
         Object.keys(reasons).map((reason) => `${type}/${reason}`),
       );
       expect(all.filter((r) => !reached[kind].has(r))).toEqual([]);
+    }
+  });
+
+  it('holds every reason the tests above reached', () => {
+    for (const kind of Object.keys(CONDITIONS) as Kind[]) {
+      const all = new Set(
+        Object.entries(CONDITIONS[kind]).flatMap(([type, reasons]) =>
+          Object.keys(reasons).map((reason) => `${type}/${reason}`),
+        ),
+      );
+      expect([...reached[kind]].filter((r) => !all.has(r))).toEqual([]);
     }
   });
 });
