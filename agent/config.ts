@@ -3,8 +3,8 @@
  * their validation. `kube-usage-agent --help` lists them.
  */
 import { isIP } from 'node:net';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseFlagsAndEnv, type Env, type Setting } from '../operator/command-line.js';
+import { Command } from 'commander';
+import { declareFlags, nonEmpty, parseFlagsAndEnv, type Env } from '../operator/command-line.js';
 import { parseDuration } from '../api/duration.js';
 import { LOG_LEVELS, type LogLevel } from '../operator/logging.js';
 
@@ -38,20 +38,6 @@ export class AgentConfigError extends Error {
   override name = 'AgentConfigError';
 }
 
-function parser<T>(parse: (text: string) => T): (text: string) => T {
-  return (text) => {
-    try {
-      return parse(text);
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message);
-    }
-  };
-}
-
-const nonEmpty = (text: string) => {
-  if (!text.trim()) throw new Error('must not be empty');
-  return text;
-};
 const address = (text: string) => {
   if (isIP(text) === 0) throw new Error(`"${text}" is not an IP address`);
   return text;
@@ -83,19 +69,7 @@ export function parseAgentCommandLine(argv: readonly string[], env: Env = proces
     )
     .allowExcessArguments(false)
     .helpOption('-h, --help', 'show this help');
-  const settings: Setting[] = [];
-  const add = (
-    flags: string,
-    envName: string,
-    description: string,
-    parse: (text: string) => unknown,
-    fallback?: [unknown, string],
-  ) => {
-    const option = new Option(flags, `${description} [env ${envName}]`).argParser(parser(parse));
-    if (fallback) option.default(fallback[0], fallback[1]);
-    program.addOption(option);
-    settings.push({ option, env: envName, parse });
-  };
+  const { settings, add } = declareFlags(program);
   add(
     '--kubeconfig <path>',
     'KUBECONFIG',

@@ -2,7 +2,7 @@
  * Command-line parsing shared by the operator and the agent: a flag wins over its environment
  * variable, which wins over the default; errors come back as the caller's own error type.
  */
-import { CommanderError, type Command, type Option } from 'commander';
+import { CommanderError, InvalidArgumentError, Option, type Command } from 'commander';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -11,6 +11,49 @@ export interface Setting {
   option: Option;
   env: string;
   parse: (text: string) => unknown;
+}
+
+/**
+ * Declares a program's flags, each with the environment variable that stands for it (named in
+ * its help) and the parser of its text, which throws a plain Error whose message says what the
+ * text must be. `settings` lists them for {@link parseFlagsAndEnv}.
+ */
+export function declareFlags(program: Command): {
+  settings: Setting[];
+  add: (
+    flags: string,
+    env: string,
+    description: string,
+    parse: (text: string) => unknown,
+    fallback?: [value: unknown, shown: string],
+  ) => void;
+} {
+  const settings: Setting[] = [];
+  const add = (
+    flags: string,
+    env: string,
+    description: string,
+    parse: (text: string) => unknown,
+    fallback?: [value: unknown, shown: string],
+  ): void => {
+    const option = new Option(flags, `${description} [env ${env}]`).argParser((text: string) => {
+      try {
+        return parse(text);
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+    });
+    if (fallback) option.default(fallback[0], fallback[1]);
+    program.addOption(option);
+    settings.push({ option, env, parse });
+  };
+  return { settings, add };
+}
+
+/** A text setting that must not be blank. */
+export function nonEmpty(text: string): string {
+  if (text.trim() === '') throw new Error('must not be empty');
+  return text;
 }
 
 export type ParsedFlags =

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseFlagsAndEnv, type Env, type Setting } from './command-line.js';
+import { Command } from 'commander';
+import { declareFlags, nonEmpty, parseFlagsAndEnv, type Env, type Setting } from './command-line.js';
 import { parseDuration } from '../api/duration.js';
 import { parseCidr } from './alerting/notifiers/destination-policy.js';
 import { LOG_LEVELS, type LogLevel } from './logging.js';
@@ -129,25 +129,7 @@ function describeCommandLine(env: Env): { program: Command; settings: Setting[] 
     )
     .allowExcessArguments(false)
     .helpOption('-h, --help', 'show this help');
-  const settings: Setting[] = [];
-  const add = (
-    flags: string,
-    envName: string,
-    description: string,
-    parse: (text: string) => unknown,
-    fallback?: [unknown, string],
-  ): void => {
-    const option = new Option(flags, `${description} [env ${envName}]`).argParser((text: string) => {
-      try {
-        return parse(text);
-      } catch (err) {
-        throw new InvalidArgumentError((err as Error).message);
-      }
-    });
-    if (fallback) option.default(fallback[0], fallback[1]);
-    program.addOption(option);
-    settings.push({ option, env: envName, parse });
-  };
+  const { settings, add } = declareFlags(program);
 
   add(
     '--kubeconfig <paths>',
@@ -600,11 +582,6 @@ function httpUrl(text: string): string {
 
 function defaultIdentity(env: Env): string {
   return env.POD_NAME || `${hostname()}-${process.pid}`;
-}
-
-function nonEmpty(text: string): string {
-  if (text.trim() === '') throw new Error('must not be empty');
-  return text;
 }
 
 function dnsLabel(text: string): string {
