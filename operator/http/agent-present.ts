@@ -12,12 +12,7 @@ import type {
   PodStats,
   ProcessStats,
 } from '../../agent/types.js';
-
-/** A field the agents could not give, and why. */
-export interface AbsentField {
-  field: string;
-  reason: string;
-}
+import type { AbsentField, BlockIo, CurrentAnswer, CurrentContainer, PodNetwork } from '../../api/http/v1.js';
 
 /** Without agents configured, the reason every agent field gives. */
 export const NO_AGENTS =
@@ -25,7 +20,7 @@ export const NO_AGENTS =
 
 const iso = (time: number) => new Date(time).toISOString();
 
-export function presentNetwork(network: NetworkStats, time: number) {
+export function presentNetwork(network: NetworkStats, time: number): PodNetwork {
   return {
     time: iso(time),
     rxBytes: network.rxBytes,
@@ -40,7 +35,7 @@ export function presentNetwork(network: NetworkStats, time: number) {
   };
 }
 
-export function presentBlockIo(io: BlockIoStats, time: number) {
+export function presentBlockIo(io: BlockIoStats, time: number): BlockIo {
   return {
     time: iso(time),
     readBytes: io.readBytes,
@@ -68,7 +63,9 @@ export function containerName(c: ContainerStats): string {
 }
 
 /** The agent fields of one pod's containers in the usage answer, by container name. */
-export function agentContainerFields(c: ContainerStats | undefined) {
+export function agentContainerFields(
+  c: ContainerStats | undefined,
+): Pick<CurrentContainer, 'cgroupCpu' | 'blockIo' | 'processCount'> {
   return {
     /** The cgroup's own CPU counter and throttling (cumulative), beside the store's rate. */
     cgroupCpu: c?.cpu
@@ -88,7 +85,7 @@ export function agentContainerFields(c: ContainerStats | undefined) {
 export function agentPodFields(
   found: { report: NodeReport; pod: PodStats } | { absent: string },
   containers: readonly string[],
-): { agent: { node: string; time: string } | null; network: unknown; absent: AbsentField[] } {
+): Pick<CurrentAnswer, 'agent' | 'network' | 'absent'> {
   if ('absent' in found)
     return {
       agent: null,

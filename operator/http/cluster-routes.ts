@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { AlertItem, AlertsAnswer, NamespacesAnswer } from '../../api/http/v1.js';
 import type { ResourceAlert } from '../../api/v1alpha1/resourcealert.js';
 import { API_GROUP } from '../../api/v1alpha1/schema-helpers.js';
 import { listPermission, type AccessControl } from './auth.js';
@@ -38,7 +39,7 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ClusterRoutesD
   const { access, cluster } = deps;
   const maxReviewed = deps.maxReviewedNamespaces ?? 1000;
 
-  app.get('/api/v1/namespaces', async (request) => {
+  app.get('/api/v1/namespaces', async (request): Promise<NamespacesAnswer> => {
     const user = await access.authenticate(request.headers.authorization);
     parseCurrentQuery(request.query);
     const all = [...cluster.namespaces()].sort();
@@ -56,7 +57,7 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ClusterRoutesD
     };
   });
 
-  app.get('/api/v1/namespaces/:namespace/resourcealerts', async (request) => {
+  app.get('/api/v1/namespaces/:namespace/resourcealerts', async (request): Promise<AlertsAnswer> => {
     const user = await access.authenticate(request.headers.authorization);
     const { namespace } = parseNamespaceRef(request.params);
     parseCurrentQuery(request.query);
@@ -73,7 +74,7 @@ export function resourceAlertListPermission(namespace: string): ResourceAttribut
   return { verb: 'list', group: API_GROUP, resource: 'resourcealerts', namespace };
 }
 
-function presentAlert(alert: ResourceAlert) {
+function presentAlert(alert: ResourceAlert): AlertItem {
   const { metadata } = alert;
   return {
     name: metadata.name,

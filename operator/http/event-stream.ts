@@ -5,6 +5,7 @@ import { podPermission, type AccessControl } from './auth.js';
 import type { EventBus, UsageEvent } from './event-bus.js';
 import { ApiError, errorBody } from './errors.js';
 import { parseEventsQuery } from './validation.js';
+import type { EventMessage } from '../../api/http/v1.js';
 import { formatInstant } from '../../api/timestamp.js';
 import { systemTimers, type TimerHandle, type Timers } from '../runtime/clock.js';
 
@@ -204,8 +205,9 @@ class EventStreamClient {
     this.pumping = true;
     try {
       for (let event = this.queue.shift(); event && !this.closed; event = this.queue.shift()) {
-        if (await this.visible(event))
-          await this.write(frame(event.type, { ...event, time: formatInstant(event.time) }));
+        if (!(await this.visible(event))) continue;
+        const message: EventMessage = { ...event, time: formatInstant(event.time) };
+        await this.write(frame(event.type, message));
       }
     } catch (err) {
       const status = err instanceof ApiError ? err.statusCode : 500;

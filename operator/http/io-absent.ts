@@ -3,7 +3,7 @@
  * has network and block I/O only for containers a node agent reports (docs/node-agent.md).
  */
 import { IO_ABSENT_REASON } from '../store/io-counters.js';
-import type { AbsentField } from './agent-present.js';
+import type { AbsentField } from '../../api/http/v1.js';
 
 /** One entry per item (named by `name`) without I/O. */
 export function ioAbsent<T extends { io?: unknown }>(

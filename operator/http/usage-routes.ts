@@ -17,6 +17,13 @@ import {
   type Scoped,
 } from './validation.js';
 import { formatInstant } from '../../api/timestamp.js';
+import type {
+  CurrentAnswer,
+  CurrentContainer,
+  HistoryAnswer,
+  SummaryAnswer,
+  TopAnswer,
+} from '../../api/http/v1.js';
 
 /*
  * The read endpoints and the permission each one asks SubjectAccessReview about:
@@ -69,7 +76,7 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRoutesDeps)
       return pod;
     },
     permission: (pod) => podPermission(pod.namespace),
-    answer: async (pod) => {
+    answer: async (pod): Promise<CurrentAnswer> => {
       const samples = await queries.latest(pod.namespace, pod.pod);
       const found = deps.agents ? deps.agents.pod(pod.namespace, pod.pod) : { absent: NO_AGENTS };
       if (samples.length === 0 && 'absent' in found) {
@@ -117,7 +124,7 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRoutesDeps)
     url: '/api/v1/usage/top',
     parse: (request, now) => parseTopQuery(request.query, now),
     permission: (scoped) => listPermission(scoped.namespace),
-    answer: async ({ namespace, query }) => {
+    answer: async ({ namespace, query }): Promise<TopAnswer> => {
       const { items, coverage } = await queries.top(query);
       return {
         metric: query.metric,
@@ -135,7 +142,7 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRoutesDeps)
     url: '/api/v1/usage/summary',
     parse: (request, now) => parseSummaryQuery(request.query, now),
     permission: (scoped) => listPermission(scoped.namespace),
-    answer: async ({ namespace, query }) => {
+    answer: async ({ namespace, query }): Promise<SummaryAnswer> => {
       const { items, coverage } = await queries.summary(query);
       return {
         groupBy: query.groupBy.kind === 'label' ? `label:${query.groupBy.key}` : query.groupBy.kind,
@@ -151,8 +158,11 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRoutesDeps)
   });
 }
 
+/** The fields of a container's answer that come from its latest sample. */
+type SampleFields = Omit<CurrentContainer, 'cgroupCpu' | 'blockIo' | 'processCount'>;
+
 /** The sample fields of a container only the agents know (no UsagePolicy collects it yet). */
-const NO_SAMPLE = {
+const NO_SAMPLE: Omit<SampleFields, 'container'> = {
   containerType: null,
   node: null,
   policy: null,
@@ -172,7 +182,7 @@ const NO_SAMPLE = {
   labels: {},
 };
 
-function presentSample(sample: ContainerSample) {
+function presentSample(sample: ContainerSample): SampleFields {
   return {
     container: sample.container,
     containerType: sample.containerType ?? 'container',
@@ -195,7 +205,7 @@ function presentSample(sample: ContainerSample) {
   };
 }
 
-function presentHistory(query: HistoryQuery, result: HistoryResult) {
+function presentHistory(query: HistoryQuery, result: HistoryResult): HistoryAnswer {
   return {
     namespace: query.namespace,
     pod: query.pod,

@@ -63,117 +63,23 @@ export class Api {
   }
 }
 
-/** Shapes of the answers the dashboard reads; extra fields from newer operators pass through. */
-export interface NamespacesAnswer {
-  clusterWide: boolean;
-  truncated?: boolean;
-  items: { name: string }[];
-}
-
-export interface TopItem {
-  namespace: string;
-  pod: string;
-  container: string;
-  /** Core-hours or GiB-hours over the window: what the items are ranked by. */
-  usage?: number;
-  /** Average over the whole window (millicores or bytes). */
-  windowAvg?: number;
-  /** Average over the time the container was measured (millicores or bytes). */
-  avg: number;
-  measuredMs?: number;
-  max: number;
-  samples: number;
-}
-
-export interface TopAnswer {
-  metric: 'cpu' | 'memory';
-  unit: string;
-  from: string;
-  to: string;
-  items: TopItem[];
-}
-
-export interface Aggregate {
-  min: number;
-  avg: number;
-  max: number;
-}
-
-export interface HistoryPoint {
-  time: string;
-  count: number;
-  cpuMillicores: Aggregate | null;
-  memoryBytes: Aggregate | null;
-  [field: string]: unknown;
-}
-
-export interface HistoryAnswer {
-  namespace: string;
-  pod: string;
-  from: string;
-  to: string;
-  granularity: string;
-  containers: { container: string; points: HistoryPoint[] }[];
-}
-
-export interface CurrentContainer {
-  container: string;
-  /** `container`, `init` or `sidecar` (an init container that keeps running); null without a sample. */
-  containerType?: 'container' | 'init' | 'sidecar' | null;
-  node?: string;
-  policy?: string;
-  time: string;
-  cpuMillicores: number | null;
-  memoryBytes: number | null;
-  cpuRequestMillicores?: number;
-  cpuLimitMillicores?: number;
-  memoryRequestBytes?: number;
-  memoryLimitBytes?: number;
-  uptimeSeconds?: number;
-  labels?: Record<string, string>;
-  [field: string]: unknown;
-}
-
-export interface CurrentAnswer {
-  namespace: string;
-  pod: string;
-  containers: CurrentContainer[];
-}
-
-export interface AlertTarget {
-  namespace?: string;
-  pod: string;
-  container?: string;
-  metric: string;
-  value?: string;
-  threshold?: string;
-  breaches: number;
-  healthy: number;
-  state: string;
-  since?: string;
-}
-
-export interface AlertItem {
-  name: string;
-  namespace: string;
-  spec: Record<string, unknown>;
-  status: {
-    state?: string;
-    firingTargets?: number;
-    pendingTargets?: number;
-    cpuConsecutiveBreaches?: number;
-    memConsecutiveBreaches?: number;
-    lastEvaluationTime?: string;
-    lastAlertedAt?: string;
-    targets?: AlertTarget[];
-    conditions?: { type: string; status: string; reason?: string; message?: string }[];
-  };
-}
-
-export interface AlertsAnswer {
-  namespace: string;
-  items: AlertItem[];
-}
+/** The answers the dashboard reads: the server's own wire types (api/http/v1.ts). */
+export type {
+  Aggregate,
+  AlertItem,
+  AlertMessage,
+  AlertsAnswer,
+  CurrentAnswer,
+  CurrentContainer,
+  HistoryAnswer,
+  HistoryPoint,
+  NamespacesAnswer,
+  SnapshotMessage,
+  SummaryAnswer,
+  SummaryItem,
+  TopAnswer,
+  TopItem,
+} from '../../api/http/v1.js';
 
 /**
  * Signals for a view's successive loads of one answer: each new load aborts the one before (its

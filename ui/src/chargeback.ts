@@ -3,17 +3,17 @@
  * (max(request, usage), the OpenCost rule), sorting, and an RFC 4180 export. Pure functions.
  */
 
-/** One group of `GET /api/v1/usage/summary`; fields added by later API versions are kept as they come. */
-export interface SummaryItem {
-  group: string;
-  cpuCoreHours: number;
-  cpuCoreHoursBilled: number;
-  memoryGiBHours: number;
-  memoryGiBHoursBilled: number;
-  containers: number;
-  coverage?: unknown;
-  [field: string]: unknown;
-}
+import type { SummaryItem as SummaryAnswerItem } from '../../api/http/v1.js';
+
+/**
+ * One group of `GET /api/v1/usage/summary`: the fields the chargeback reads, as the API types
+ * them, and a coverage of the group's own where an item carries one. Rows keep every field of
+ * the item as it comes.
+ */
+export type SummaryItem = Pick<
+  SummaryAnswerItem,
+  'group' | 'cpuCoreHours' | 'cpuCoreHoursBilled' | 'memoryGiBHours' | 'memoryGiBHoursBilled' | 'containers'
+> & { coverage?: unknown };
 
 export interface Prices {
   /** Per core-hour. */
@@ -26,13 +26,13 @@ export interface Prices {
 /** OpenCost's default on-premises prices. */
 export const DEFAULT_PRICES: Prices = { cpuCoreHour: 0.031611, memoryGiBHour: 0.004237, currency: '$' };
 
-export interface ChargebackRow extends SummaryItem {
+export type ChargebackRow = SummaryItem & {
   cpuCost: number;
   memoryCost: number;
   cost: number;
   /** The share of the window the figures cover, 0..1, when the API reports it. */
   coverageFraction: number | undefined;
-}
+};
 
 export function chargebackRows(items: SummaryItem[], prices: Prices): ChargebackRow[] {
   return items.map((item) => {

@@ -34,7 +34,7 @@ export function percent(fraction: number | undefined): string {
   return fraction === undefined ? '–' : `${round(fraction * 100, 1)}%`;
 }
 
-export function time(iso: string | undefined): string {
+export function time(iso: string | null | undefined): string {
   if (!iso) return '–';
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();

@@ -1,4 +1,4 @@
-import type { AlertItem, AlertsAnswer } from '../api.js';
+import type { AlertItem, AlertMessage, AlertsAnswer } from '../api.js';
 import { errorPanel, initialNamespace, loading, namespacePicker, scrollTable } from '../components.js';
 import { clear, h } from '../dom.js';
 import * as fmt from '../format.js';
@@ -90,13 +90,7 @@ export const alertsView: View = {
         namespace,
         (message) => {
           if (message.event === 'alert') {
-            const e = JSON.parse(message.data) as {
-              name: string;
-              transition: string;
-              target: string;
-              metric: string;
-              time: string;
-            };
+            const e = JSON.parse(message.data) as AlertMessage;
             log.prepend(
               h('li', {}, `${fmt.time(e.time)}: ${e.name} ${e.transition} for ${e.target} (${e.metric})`),
             );

@@ -1,4 +1,4 @@
-import { ApiError, supersedingLoads } from '../api.js';
+import { ApiError, supersedingLoads, type SummaryAnswer } from '../api.js';
 import {
   chargebackRows,
   DEFAULT_PRICES,
@@ -9,7 +9,6 @@ import {
   type Prices,
   type SortDirection,
   type SortKey,
-  type SummaryItem,
 } from '../chargeback.js';
 import {
   errorPanel,
@@ -27,14 +26,6 @@ import { clear, field, h, select } from '../dom.js';
 import * as fmt from '../format.js';
 import { loadPrefs, savePrefs } from '../session.js';
 import type { View } from './types.js';
-
-interface SummaryAnswer {
-  groupBy: string;
-  namespace?: string;
-  from: string;
-  to: string;
-  items: SummaryItem[];
-}
 
 const COLUMNS: { key: SortKey; label: string; numeric: boolean }[] = [
   { key: 'group', label: 'Group', numeric: false },

@@ -5,6 +5,7 @@ import {
   type CurrentContainer,
   type HistoryAnswer,
   type HistoryPoint,
+  type SnapshotMessage,
 } from '../api.js';
 import { BINARY_INCREMENTS, chart, type ChartSeries } from '../chart.js';
 import {
@@ -137,7 +138,7 @@ export const podView: View = {
                 `${fmt.bytes(c.memoryRequestBytes)} / ${fmt.bytes(c.memoryLimitBytes)}`,
               ),
               [...extras].map((key) => {
-                const value = c[key];
+                const value = fieldOf(c, key);
                 return h('td', { class: 'num' }, typeof value === 'number' ? fmt.byName(key, value) : '–');
               }),
               h('td', { 'data-field': 'time' }, fmt.time(c.time)),
@@ -244,7 +245,7 @@ export const podView: View = {
               {
                 title: `${fmt.humanize(key)} of ${container.container}`,
                 times,
-                series: aggregateSeries(container.points, (p) => asAggregate(p[key])).map((s) => ({
+                series: aggregateSeries(container.points, (p) => asAggregate(fieldOf(p, key))).map((s) => ({
                   ...s,
                   stroke: s.label === 'Average' ? COLORS.extra : COLORS.max,
                 })),
@@ -262,13 +263,7 @@ export const podView: View = {
 
     const live = (message: { event: string; data: string }) => {
       if (message.event !== 'snapshot' || !currentAnswer) return;
-      const event = JSON.parse(message.data) as {
-        pod: string;
-        container: string;
-        time: string;
-        cpuMillicores: number | null;
-        memoryBytes: number | null;
-      };
+      const event = JSON.parse(message.data) as SnapshotMessage;
       if (event.pod !== pod) return;
       const row = current.querySelector<HTMLElement>(`tr[data-container="${CSS.escape(event.container)}"]`);
       const sample = currentAnswer.containers.find(
@@ -324,9 +319,13 @@ function aggregateSeries(points: HistoryPoint[], pick: (p: HistoryPoint) => Aggr
   ];
 }
 
-function limitLines(length: number, request: number | undefined, limit: number | undefined): ChartSeries[] {
+function limitLines(
+  length: number,
+  request: number | null | undefined,
+  limit: number | null | undefined,
+): ChartSeries[] {
   const out: ChartSeries[] = [];
-  if (request !== undefined)
+  if (request !== undefined && request !== null)
     out.push({
       label: 'Request',
       values: new Array<number>(length).fill(request),
@@ -334,7 +333,7 @@ function limitLines(length: number, request: number | undefined, limit: number |
       flat: true,
       dash: [8, 4],
     });
-  if (limit !== undefined)
+  if (limit !== undefined && limit !== null)
     out.push({
       label: 'Limit',
       values: new Array<number>(length).fill(limit),
@@ -344,6 +343,11 @@ function limitLines(length: number, request: number | undefined, limit: number |
       width: 2,
     });
   return out;
+}
+
+/** A field of an answer's object that the dashboard does not know by name (a newer operator's). */
+function fieldOf(object: object, key: string): unknown {
+  return (object as Record<string, unknown>)[key];
 }
 
 function asAggregate(value: unknown): Aggregate | null {
@@ -356,6 +360,7 @@ function asAggregate(value: unknown): Aggregate | null {
 function extraAggregates(points: HistoryPoint[]): string[] {
   const keys = new Set<string>();
   for (const p of points)
-    for (const key of Object.keys(p)) if (!KNOWN_POINT_FIELDS.has(key) && asAggregate(p[key])) keys.add(key);
+    for (const key of Object.keys(p))
+      if (!KNOWN_POINT_FIELDS.has(key) && asAggregate(fieldOf(p, key))) keys.add(key);
   return [...keys].sort();
 }
