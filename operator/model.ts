@@ -3,6 +3,7 @@
  * metrics source -> sampler -> samples of a cycle -> store and evaluator -> status, notifiers.
  * Plain data only: no Kubernetes client and no MongoDB types here.
  */
+import type { ContainerType } from '../api/http/v1.js';
 import type { Retention } from '../api/v1alpha1/normalize.js';
 
 /** Time source, injected so that logic can be tested with a fake clock. */
@@ -42,13 +43,12 @@ export interface ContainerResources {
   memoryLimitBytes?: number;
 }
 
+export type { ContainerType };
+
 /**
  * One container's usage at one instant, as collected. `cpuMillicores` and `memoryBytes`
  * are null in an uptime-only sample (no metrics API, or no metrics for the pod yet).
  */
-/** What a container is in its pod: a regular one, an init container, or a sidecar (an init container with `restartPolicy: Always`). */
-export type ContainerType = 'container' | 'init' | 'sidecar';
-
 export interface ContainerSample extends ContainerResources {
   /** Sample time (the PodMetrics timestamp when there is one), ms since epoch. */
   time: number;

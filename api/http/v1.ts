@@ -48,7 +48,7 @@ export interface AlertsAnswer {
 
 // --- shared by the usage answers ---------------------------------------------------------
 
-/** min / avg / max of one metric over a bucket. */
+/** min / avg / max of one metric over a bucket; null in its place when the bucket has no value. */
 export interface Aggregate {
   min: number;
   avg: number;
@@ -78,28 +78,36 @@ export interface IoRollup {
 }
 
 /**
- * How much of a window an answer had data for: the window is cut into the pieces it is answered
- * from (whole buckets, pro-rated edges, raw readings); each piece counts the longest time any
- * container in scope was measured in it.
+ * How much of a window the answer had data for (see docs/accounting.md): the window is cut into
+ * the pieces it is answered from (whole buckets, pro-rated edges, raw readings); each piece counts
+ * the longest time any container in scope was measured in it.
  */
 export interface Coverage {
   /** Window length, ms. */
   windowMs: number;
-  /** Milliseconds of the window with CPU data. */
+  /** Milliseconds of the window with CPU data (the CPU figures' measured time). */
   coveredMs: number;
-  /** coveredMs / windowMs, from 0 to 1 (0 for an empty window). */
+  /** coveredMs / windowMs, from 0 to 1 (0 for an empty window): the CPU coverage. */
   ratio: number;
-  /** Milliseconds of the window with memory data (short of coveredMs where the working set is unknown). */
+  /**
+   * Milliseconds of the window with memory data: as coveredMs, from memory's measured time. Short
+   * of coveredMs where a span's working set is unknown (a reading after the node could not be
+   * read bills the CPU counter difference over the gap but leaves its memory unmeasured).
+   */
   memoryCoveredMs: number;
-  /** memoryCoveredMs / windowMs, from 0 to 1. */
+  /** memoryCoveredMs / windowMs, from 0 to 1 (0 for an empty window): the memory coverage. */
   memoryRatio: number;
-  /** Milliseconds of the window pro-rated from a coarser bucket (an estimate); 0 when every figure is exact. */
+  /**
+   * Milliseconds of the window in which some container's usage is pro-rated from a coarser bucket
+   * because the finer levels holding that time have expired (an estimate, not a measurement); 0
+   * when every figure is exact.
+   */
   proratedMs: number;
 }
 
 // --- GET /api/v1/namespaces/{ns}/pods/{pod}/usage ----------------------------------------------
 
-/** What a container is in its pod; an init container that keeps running is a sidecar. */
+/** What a container is in its pod: a regular one, an init container, or a sidecar (an init container with `restartPolicy: Always`). */
 export type ContainerType = 'container' | 'init' | 'sidecar';
 
 /** One network interface of the pod, cumulative since its network namespace began. */
@@ -130,7 +138,7 @@ export interface PodNetwork {
 }
 
 /** One block device's I/O of a container, cumulative; the device as `major:minor`. */
-export interface BlockDeviceIo {
+interface DeviceIo {
   device: string;
   readBytes: number;
   writeBytes: number;
@@ -145,7 +153,7 @@ export interface BlockIo {
   writeBytes: number;
   readOps: number;
   writeOps: number;
-  devices: BlockDeviceIo[];
+  devices: DeviceIo[];
 }
 
 /** The container cgroup's own CPU counter and throttling, cumulative. */
@@ -286,6 +294,80 @@ export interface SummaryAnswer {
   coverage: Coverage;
   items: SummaryItem[];
   absent: AbsentField[];
+}
+
+// --- GET /api/v1/namespaces/{ns}/recommendations ------------------------------------------------
+
+/** What recommends: `vpa` (the VPA recommender's percentiles) or `krr` (Robusta KRR's). */
+export type StrategyName = 'vpa' | 'krr';
+
+/** A workload by its controller: `Deployment/web`; a bare pod is `Pod/<name>`. */
+export interface WorkloadRef {
+  kind: string;
+  name: string;
+}
+
+/** One resource of a recommendation: cores for CPU, bytes for memory. */
+export interface ResourceRecommendation {
+  request: number | null;
+  limit: number | null;
+  target: number;
+  lowerBound: number;
+  upperBound: number;
+  /** target - request; null without a request. */
+  difference: number | null;
+}
+
+/** The recommendation of one container name of one workload (docs/rightsizing.md). */
+export interface RecommendationItem {
+  workload: WorkloadRef;
+  container: string;
+  containerType: ContainerType;
+  strategy: StrategyName;
+  history: {
+    /** History: per day of the window, the longest time one of the workload's pods was measured, summed. */
+    seconds: number;
+    /** Readings of the container over all its pods. */
+    samples: number;
+    /** Measured time summed over the pods (container-seconds). */
+    containerSeconds: number;
+    pods: number;
+  };
+  confidence: number;
+  cpu: ResourceRecommendation;
+  memory: ResourceRecommendation;
+  /**
+   * The OOM kill taken into account: the memory it happened at, the bump (bytes), the memory
+   * target the history alone gives, and the pods whose container was last OOM-killed
+   * (`finishedAt` in ms since the epoch).
+   */
+  oom?: {
+    usedBytes: number;
+    bumpBytes: number;
+    targetWithoutKill: number;
+    pods: { name: string; uid: string; finishedAt?: number }[];
+  };
+  cost: {
+    cpuPerCoreHour: number;
+    memoryPerGiBHour: number;
+    /** Per replica: the current requests (a missing request counts as 0) and the targets, per hour. */
+    currentPerHour: number;
+    recommendedPerHour: number;
+    differencePerHour: number;
+    /** Live pods of the workload, and the difference over all of them. */
+    replicas: number;
+    differencePerHourAllReplicas: number;
+  };
+}
+
+export interface RecommendationsAnswer {
+  namespace: string;
+  strategy: StrategyName;
+  from: string;
+  to: string;
+  /** The `workload` asked for, when one was. */
+  workload?: WorkloadRef;
+  items: RecommendationItem[];
 }
 
 // --- GET /api/v1/events (server-sent events) ----------------------------------------------------

@@ -5,6 +5,7 @@
  * `strategy` (`vpa`, default, or `krr`). Contract: docs/rightsizing.md.
  */
 import type { FastifyInstance } from 'fastify';
+import type { RecommendationsAnswer } from '../../api/http/v1.js';
 import { formatInstant } from '../../api/timestamp.js';
 import { DurationError, parseDuration } from '../../api/duration.js';
 import type { Clock } from '../model.js';
@@ -76,7 +77,7 @@ export function registerRecommendationRoutes(app: FastifyInstance, deps: Recomme
     const query = parseRecommendationQuery(namespace, request.query, deps.clock.now());
     await deps.access.authorize(user, podPermission(namespace));
     const items = await deps.recommender.recommend(query);
-    return {
+    const answer: RecommendationsAnswer = {
       namespace,
       strategy: query.strategy,
       from: formatInstant(query.from),
@@ -84,5 +85,6 @@ export function registerRecommendationRoutes(app: FastifyInstance, deps: Recomme
       ...(query.workload && { workload: query.workload }),
       items,
     };
+    return answer;
   });
 }

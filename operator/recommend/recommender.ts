@@ -5,7 +5,7 @@
  * difference at the configured prices. Answers in the API's units: cores and bytes.
  */
 import type { ContainerInfo, PodInfo, PodLister } from '../collector/pod-cache.js';
-import type { ContainerType } from '../model.js';
+import type { RecommendationItem } from '../../api/http/v1.js';
 import { BucketHistograms } from '../store/histograms.js';
 import type { SeriesDistribution, UsageQueries } from '../store/types.js';
 import { runStrategy, type ContainerUsageHistory, type StrategyName } from './strategies.js';
@@ -26,55 +26,7 @@ export interface RecommendationQuery {
   workload?: WorkloadRef;
 }
 
-export interface ResourceRecommendation {
-  request: number | null;
-  limit: number | null;
-  target: number;
-  lowerBound: number;
-  upperBound: number;
-  /** target - request; null without a request. */
-  difference: number | null;
-}
-
-export interface RecommendationItem {
-  workload: WorkloadRef;
-  container: string;
-  containerType: ContainerType;
-  strategy: StrategyName;
-  history: {
-    /** History: per day of the window, the longest time one of the workload's pods was measured, summed. */
-    seconds: number;
-    /** Readings of the container over all its pods. */
-    samples: number;
-    /** Measured time summed over the pods (container-seconds). */
-    containerSeconds: number;
-    pods: number;
-  };
-  confidence: number;
-  cpu: ResourceRecommendation;
-  memory: ResourceRecommendation;
-  /**
-   * The OOM kill taken into account: the memory it happened at, the bump (bytes), the memory
-   * target the history alone gives, and the pods whose container was last OOM-killed.
-   */
-  oom?: {
-    usedBytes: number;
-    bumpBytes: number;
-    targetWithoutKill: number;
-    pods: { name: string; uid: string; finishedAt?: number }[];
-  };
-  cost: {
-    cpuPerCoreHour: number;
-    memoryPerGiBHour: number;
-    /** Per replica: the current requests (a missing request counts as 0) and the targets, per hour. */
-    currentPerHour: number;
-    recommendedPerHour: number;
-    differencePerHour: number;
-    /** Live pods of the workload, and the difference over all of them. */
-    replicas: number;
-    differencePerHourAllReplicas: number;
-  };
-}
+export type { RecommendationItem, ResourceRecommendation } from '../../api/http/v1.js';
 
 export interface RecommenderDeps {
   queries: Pick<UsageQueries, 'distributions'>;

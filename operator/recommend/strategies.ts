@@ -11,6 +11,7 @@
  * - `krr`: as Robusta KRR's `simple` strategy. CPU = P95 of the CPU histogram, memory = the
  *   highest reading x 1.15; floors 10m and 100 MB; needs 3 h and 100 readings for full confidence.
  */
+import type { StrategyName } from '../../api/http/v1.js';
 import {
   addWeight,
   bucketIndexOf,
@@ -20,7 +21,7 @@ import {
   type Histogram,
 } from '../store/histograms.js';
 
-export type StrategyName = 'vpa' | 'krr';
+export type { StrategyName };
 export const STRATEGIES: readonly StrategyName[] = ['vpa', 'krr'];
 
 const DAY_MS = 86_400_000;

@@ -7,12 +7,10 @@
  * `<statefulset>-<ordinal>`, `<daemonset or job>-<5 characters>`; a pod matching none is its own
  * workload.
  */
+import type { WorkloadRef } from '../../api/http/v1.js';
 import type { OwnerRef } from '../collector/pod-cache.js';
 
-export interface WorkloadRef {
-  kind: string;
-  name: string;
-}
+export type { WorkloadRef };
 
 /** The namespace's ReplicaSets and Jobs with their own controllers, read from the API. */
 export interface OwnerLookup {

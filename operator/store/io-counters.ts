@@ -6,6 +6,7 @@
  * adds it to every rollup level, split at bucket boundaries like CPU core-seconds: a piece of `ms`
  * of a span of `L` gets `ms / L` of each difference. Pure arithmetic; see docs/accounting.md.
  */
+import type { IoRollup } from '../../api/http/v1.js';
 
 /** The counters, in the order they are stored and answered. */
 export const IO_COUNTERS = [
@@ -42,10 +43,8 @@ export interface IoBase {
   totals: IoValues;
 }
 
-/** I/O of a bucket or window: the increments of the span pieces in it, and the ms they cover. */
-export interface IoRollup extends IoValues {
-  ms: number;
-}
+/** I/O of a bucket or window: the increments of the span pieces in it, and the ms they cover (as the API answers it). */
+export type { IoRollup };
 
 /**
  * The increments from `previous` to `current` totals. A counter lower than before was reset (a

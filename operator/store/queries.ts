@@ -41,7 +41,7 @@ import {
   type ContainerHistory,
   type Coverage,
   type Granularity,
-  type HistoryPoint,
+  type HistoryResultPoint,
   type HistoryQuery,
   type HistoryResult,
   type SummaryEntry,
@@ -831,7 +831,7 @@ async function rollupHistory(
       container,
       points: [...buckets.entries()]
         .sort(([a], [b]) => a - b)
-        .map(([time, bucket]): HistoryPoint => ({
+        .map(([time, bucket]): HistoryResultPoint => ({
           time,
           count: bucket.count,
           cpuMillicores: aggregateOf(bucket.cpu),

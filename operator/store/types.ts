@@ -2,23 +2,17 @@
  * The store's boundary: what the collector writes and what the HTTP API reads.
  * Implemented by the MongoDB store; other modules depend on these interfaces only.
  */
-import type { IoRollup } from './io-counters.js';
+import type { Aggregate, Coverage, Granularity, IoRollup, UsageMetric } from '../../api/http/v1.js';
 import type { ContainerSample, ObjectKey, Retention } from '../model.js';
 import type { BucketHistograms } from './histograms.js';
 
 /** Resolutions kept by the store. `raw` is the samples themselves. */
-export const GRANULARITIES = ['raw', '1m', '5m', '1h', '1d'] as const;
-export type Granularity = (typeof GRANULARITIES)[number];
-
-/** min / avg / max of one metric over a bucket; null when the bucket has no value. */
-export interface Aggregate {
-  min: number;
-  avg: number;
-  max: number;
-}
+export const GRANULARITIES = ['raw', '1m', '5m', '1h', '1d'] as const satisfies readonly Granularity[];
+/** The API's types of what the store answers (api/http/v1.ts). */
+export type { Aggregate, Coverage, Granularity, UsageMetric };
 
 /** One point of a container's history. */
-export interface HistoryPoint {
+export interface HistoryResultPoint {
   /** Start of the bucket (or the sample time for raw), ms since epoch. */
   time: number;
   /** Samples that went into the point. */
@@ -31,7 +25,7 @@ export interface HistoryPoint {
 
 export interface ContainerHistory {
   container: string;
-  points: HistoryPoint[];
+  points: HistoryResultPoint[];
 }
 
 export interface HistoryQuery {
@@ -49,8 +43,6 @@ export interface HistoryResult {
   granularity: Granularity;
   containers: ContainerHistory[];
 }
-
-export type UsageMetric = 'cpu' | 'memory';
 
 export interface TopQuery {
   metric: UsageMetric;
@@ -79,34 +71,6 @@ export interface TopEntry {
   samples: number;
   /** Network and block I/O of the container over the window; null when no agent supplied any. */
   io?: IoRollup | null;
-}
-
-/**
- * How much of a window the answer had data for (see docs/accounting.md): the window is cut into
- * the pieces it is answered from (whole buckets, pro-rated edges, raw readings); each piece counts
- * the longest time any container in scope was measured in it.
- */
-export interface Coverage {
-  /** Window length, ms. */
-  windowMs: number;
-  /** Milliseconds of the window with CPU data (the CPU figures' measured time). */
-  coveredMs: number;
-  /** coveredMs / windowMs, from 0 to 1 (0 for an empty window): the CPU coverage. */
-  ratio: number;
-  /**
-   * Milliseconds of the window with memory data: as coveredMs, from memory's measured time. Short
-   * of coveredMs where a span's working set is unknown (a reading after the node could not be
-   * read bills the CPU counter difference over the gap but leaves its memory unmeasured).
-   */
-  memoryCoveredMs: number;
-  /** memoryCoveredMs / windowMs, from 0 to 1 (0 for an empty window): the memory coverage. */
-  memoryRatio: number;
-  /**
-   * Milliseconds of the window in which some container's usage is pro-rated from a coarser bucket
-   * because the finer levels holding that time have expired (an estimate, not a measurement); 0
-   * when every figure is exact.
-   */
-  proratedMs: number;
 }
 
 export interface TopResult {

@@ -3,15 +3,15 @@
  * (max(request, usage), the OpenCost rule), sorting, and an RFC 4180 export. Pure functions.
  */
 
-import type { SummaryItem as SummaryAnswerItem } from '../../api/http/v1.js';
+import type { SummaryItem } from '../../api/http/v1.js';
 
 /**
  * One group of `GET /api/v1/usage/summary`: the fields the chargeback reads, as the API types
  * them, and a coverage of the group's own where an item carries one. Rows keep every field of
  * the item as it comes.
  */
-export type SummaryItem = Pick<
-  SummaryAnswerItem,
+export type ChargebackItem = Pick<
+  SummaryItem,
   'group' | 'cpuCoreHours' | 'cpuCoreHoursBilled' | 'memoryGiBHours' | 'memoryGiBHoursBilled' | 'containers'
 > & { coverage?: unknown };
 
@@ -26,7 +26,7 @@ export interface Prices {
 /** OpenCost's default on-premises prices. */
 export const DEFAULT_PRICES: Prices = { cpuCoreHour: 0.031611, memoryGiBHour: 0.004237, currency: '$' };
 
-export type ChargebackRow = SummaryItem & {
+export type ChargebackRow = ChargebackItem & {
   cpuCost: number;
   memoryCost: number;
   cost: number;
@@ -34,7 +34,7 @@ export type ChargebackRow = SummaryItem & {
   coverageFraction: number | undefined;
 };
 
-export function chargebackRows(items: SummaryItem[], prices: Prices): ChargebackRow[] {
+export function chargebackRows(items: ChargebackItem[], prices: Prices): ChargebackRow[] {
   return items.map((item) => {
     const cpuCost = item.cpuCoreHoursBilled * prices.cpuCoreHour;
     const memoryCost = item.memoryGiBHoursBilled * prices.memoryGiBHour;

@@ -8,7 +8,7 @@ import {
   sortRows,
   toCsv,
   totals,
-  type SummaryItem,
+  type ChargebackItem,
 } from '../../../ui/src/chargeback.js';
 
 const item = (
@@ -18,7 +18,7 @@ const item = (
   mem: number,
   memBilled: number,
   extra = {},
-): SummaryItem => ({
+): ChargebackItem => ({
   group,
   cpuCoreHours: cpu,
   cpuCoreHoursBilled: cpuBilled,
