@@ -2,7 +2,15 @@
  * The store's database layout: feature detection (FerretDB or MongoDB), collections, indexes
  * and the schema version. Everything here is idempotent and runs at every start-up.
  */
-import { MongoServerError, type Collection, type Db, type IndexDescription } from 'mongodb';
+import {
+  MongoServerError,
+  ReadPreference,
+  type Collection,
+  type Db,
+  type IndexDescription,
+  type MongoClient,
+  type WriteConcernSettings,
+} from 'mongodb';
 import type { Retention } from '../model.js';
 import { keepMs, RESOLUTION_MS, ROLLUP_RESOLUTIONS, type Resolution } from './resolutions.js';
 import type { ReportDoc } from './report-ledger.js';
@@ -20,17 +28,67 @@ export interface ServerFeatures {
   ttlIndexes: boolean;
   /** Time-series collections with arbitrary deletes (MongoDB 7 and later). */
   timeSeries: boolean;
+  /**
+   * A replica set or a sharded cluster (`hello` names a set, or is answered by a mongos): a
+   * write can be acknowledged by a majority of the members, and must be (storeWriteConcern).
+   */
+  replicated: boolean;
 }
 
 export async function detectFeatures(db: Db): Promise<ServerFeatures> {
   const info = await db.admin().command({ buildInfo: 1 });
   const ferretdbVersion: unknown = info.ferretdbVersion;
   if (typeof ferretdbVersion === 'string') {
-    return { server: `FerretDB ${ferretdbVersion}`, ferretdb: true, ttlIndexes: false, timeSeries: false };
+    return {
+      server: `FerretDB ${ferretdbVersion}`,
+      ferretdb: true,
+      ttlIndexes: false,
+      timeSeries: false,
+      replicated: false,
+    };
   }
   const version = String(info.version);
   const major = Number.parseInt(version, 10);
-  return { server: `MongoDB ${version}`, ferretdb: false, ttlIndexes: true, timeSeries: major >= 7 };
+  const hello = await db.admin().command({ hello: 1 });
+  const replicated = typeof hello.setName === 'string' || hello.msg === 'isdbgrid';
+  return {
+    server: `MongoDB ${version}`,
+    ferretdb: false,
+    ttlIndexes: true,
+    timeSeries: major >= 7,
+    replicated,
+  };
+}
+
+/** How long a write waits for a majority of the members before it fails (and is retried). */
+export const MAJORITY_TIMEOUT_MS = 10_000;
+
+/**
+ * The write concern of every write of the store: a majority of the members, journaled, on a
+ * replica set or sharded cluster, whatever the connection string or the server's default says.
+ * The fence, the watermarks and the readings are what a new leader continues from after a
+ * failover: one acknowledged by the primary alone can be rolled back when it fails, and with it
+ * a term's claim (so a stale writer would be let through) or a reading whose span the collector
+ * has moved past (usage lost). A write that times out fails; the write path retries it
+ * idempotently. Undefined on a single server (FerretDB, a standalone MongoDB): there is nothing
+ * to replicate to, and the server's default applies.
+ */
+export function storeWriteConcern(features: ServerFeatures): WriteConcernSettings | undefined {
+  return features.replicated ? { w: 'majority', journal: true, wtimeoutMS: MAJORITY_TIMEOUT_MS } : undefined;
+}
+
+/**
+ * The store's database on `client`: writes with the store's write concern (storeWriteConcern),
+ * reads from the primary whatever the connection string prefers. The write path reads what it has
+ * just written (the fence after its claim, a series' latest reading after its insert), and every
+ * replica must answer from the same data: a secondary may lag behind both.
+ */
+export function storeDatabase(client: MongoClient, name: string, features: ServerFeatures): Db {
+  const writeConcern = storeWriteConcern(features);
+  return client.db(name, {
+    readPreference: ReadPreference.primary,
+    ...(writeConcern !== undefined && { writeConcern }),
+  });
 }
 
 export const COLLECTION_NAMES = {

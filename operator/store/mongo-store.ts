@@ -8,7 +8,13 @@ import { MongoClient } from 'mongodb';
 import { errorMessage, type Logger } from '../logging.js';
 import type { OperatorMetrics } from '../metrics.js';
 import type { Clock, ContainerSample, ObjectKey, Retention, SeriesBase } from '../model.js';
-import { detectFeatures, migrate, type ServerFeatures, type StoreCollections } from './connection.js';
+import {
+  detectFeatures,
+  migrate,
+  storeDatabase,
+  type ServerFeatures,
+  type StoreCollections,
+} from './connection.js';
 import { DEFAULT_OUTAGE_BUFFER_CAPACITY } from './outage-buffer.js';
 import { history, latestSamples, summary, top } from './queries.js';
 import { distributions } from './distributions.js';
@@ -252,8 +258,9 @@ export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRun
 
   private async connect(): Promise<Connected> {
     await this.client.connect();
-    const db = this.client.db(this.options.database ?? (dbNameOf(this.options.uri) || DEFAULT_DATABASE));
-    const features = await detectFeatures(db);
+    const name = this.options.database ?? (dbNameOf(this.options.uri) || DEFAULT_DATABASE);
+    const features = await detectFeatures(this.client.db(name));
+    const db = storeDatabase(this.client, name, features);
     const collections = await migrate(db, features, { ttlBackstop: this.options.ttlBackstop });
     const writePath = new WritePath(collections, this.deps.clock, {
       graceMs: this.options.graceMs ?? 120_000,
@@ -263,6 +270,7 @@ export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRun
     this.deps.logger.info('connected to the store', {
       server: features.server,
       database: db.databaseName,
+      writeConcern: db.writeConcern?.w ?? 'server default',
       snapshots: collections.snapshotsTimeSeries ? 'time-series' : 'collection',
     });
     return { collections, writePath, features };

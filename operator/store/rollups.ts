@@ -577,7 +577,20 @@ export function mergeUpdate(
   };
   if (Object.keys(min).length > 0) update.$min = min;
   if (Object.keys(max).length > 0) update.$max = max;
-  const filter: Filter<RollupDoc> = { _id: part._id, parts: { $ne: partId } };
+  const filter: Filter<RollupDoc> = { ...shardKeyOf(part), _id: part._id, parts: { $ne: partId } };
   if (term !== undefined) (filter as Record<string, unknown>).term = { $not: { $gt: term } };
   return { filter, update };
+}
+
+/**
+ * The fields of the shard key recommended for the rollup collections (docs/storage.md), all of
+ * them fixed by the bucket's `_id`. An upsert's filter carries them, so that on a sharded
+ * collection it goes to the one shard that holds the bucket (where its `_id` is unique) instead
+ * of being refused (MongoDB 6) or broadcast to every shard (7 and later).
+ */
+export function shardKeyOf(doc: Pick<RollupDoc, 'namespace' | 'series' | 'time'>): Filter<RollupDoc> {
+  const key: Filter<RollupDoc> = { namespace: doc.namespace };
+  if (doc.series !== undefined) key.series = doc.series;
+  key.time = doc.time;
+  return key;
 }

@@ -238,7 +238,8 @@ export async function newestReadingTime(
 /**
  * Inserts the documents, unordered, and returns the `_id`s that were already stored (a retried
  * batch, or a sample the metrics API returned twice). Duplicates are not errors; any other
- * failure is thrown and nothing can be assumed about which documents were written.
+ * failure is thrown and nothing can be assumed about which documents were written; so is a write
+ * concern error.
  *
  * A time-series collection enforces no unique `_id`, so there the stored `_id`s are looked up
  * first and only the others are inserted (the store serializes its writes).
@@ -255,6 +256,10 @@ export async function insertSnapshots(
     return new Set();
   } catch (err) {
     if (!(err instanceof MongoBulkWriteError)) throw err;
+    // Written, perhaps on the primary alone, but not acknowledged as the write concern asks (a
+    // majority timed out): a failure, so that the write path rolls these readings up when its
+    // retry finds them stored, rather than taking them for readings stored before.
+    if (err.result.getWriteConcernError() !== undefined) throw err;
     const duplicates = duplicateIndexes(err, docs.length);
     if (duplicates !== null) return new Set(duplicates.map((i) => (docs[i] as SnapshotDoc)._id));
     // The server answered but did not account for every document: look up what is stored.

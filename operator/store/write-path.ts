@@ -51,6 +51,7 @@ import {
   mergeUpdate,
   rollupsOfRollups,
   rollupsOfSamples,
+  shardKeyOf,
   type BucketAccumulator,
   type RollupDoc,
 } from './rollups.js';
@@ -529,9 +530,8 @@ async function replaceAll(collection: Collection<RollupDoc>, docs: RollupDoc[], 
     if (!(err instanceof MongoBulkWriteError)) throw err;
     for (const doc of docs) {
       try {
-        await collection.replaceOne({ _id: doc._id, ...termGuard(term) } as Filter<RollupDoc>, doc, {
-          upsert: true,
-        });
+        const filter = { ...shardKeyOf(doc), _id: doc._id, ...termGuard(term) } as Filter<RollupDoc>;
+        await collection.replaceOne(filter, doc, { upsert: true });
       } catch (inner) {
         if (!(inner instanceof MongoServerError && inner.code === DUPLICATE_KEY)) throw inner;
       }

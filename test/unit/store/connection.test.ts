@@ -1,16 +1,20 @@
 /**
- * The branches only a real MongoDB takes (TTL indexes, a time-series collection), which the test
- * FerretDB cannot run: feature detection from `buildInfo`, and the layout `migrate` asks for,
+ * The branches only a real MongoDB takes (TTL indexes, a time-series collection, a replica set's
+ * write concern), which the test FerretDB cannot run: feature detection from `buildInfo` and
+ * `hello`, the database handle the store writes through, and the layout `migrate` asks for,
  * recorded by a small fake database at the driver boundary. The FerretDB branch and the
  * migration itself run against FerretDB in test/integration/store.test.ts.
  */
 import { describe, expect, it } from '@jest/globals';
-import type { Db } from 'mongodb';
+import { MongoClient, type Db } from 'mongodb';
 import {
   COLLECTION_NAMES,
   detectFeatures,
+  MAJORITY_TIMEOUT_MS,
   migrate,
   SCHEMA_VERSION,
+  storeDatabase,
+  storeWriteConcern,
   type ServerFeatures,
 } from '../../../operator/store/connection.js';
 
@@ -27,10 +31,15 @@ class FakeDb {
   readonly commands: object[] = [];
   private schema: { _id: string; version: number } | null = null;
 
-  constructor(private readonly buildInfo: object) {}
+  constructor(
+    private readonly buildInfo: object,
+    private readonly hello: object = { isWritablePrimary: true },
+  ) {}
 
   admin() {
-    return { command: async () => this.buildInfo };
+    return {
+      command: async (command: Record<string, unknown>) => ('hello' in command ? this.hello : this.buildInfo),
+    };
   }
 
   async command(command: Record<string, unknown>) {
@@ -97,22 +106,66 @@ const MONGODB_8: ServerFeatures = {
   ferretdb: false,
   ttlIndexes: true,
   timeSeries: true,
+  replicated: true,
 };
+const REPLICA_SET_MEMBER = { isWritablePrimary: true, setName: 'rs0' };
 const RETENTION = { rawMs: 2 * DAY_MS, hourlyMs: 30 * DAY_MS, dailyMs: 400 * DAY_MS };
 
 describe('detectFeatures', () => {
   it.each([
-    [{ version: '8.0.4' }, MONGODB_8],
+    [{ version: '8.0.4' }, REPLICA_SET_MEMBER, MONGODB_8],
     [
       { version: '6.0.19' },
-      { server: 'MongoDB 6.0.19', ferretdb: false, ttlIndexes: true, timeSeries: false },
+      { isWritablePrimary: true },
+      { server: 'MongoDB 6.0.19', ferretdb: false, ttlIndexes: true, timeSeries: false, replicated: false },
     ],
+    [{ version: '8.0.4' }, { isWritablePrimary: true, msg: 'isdbgrid' }, { ...MONGODB_8, replicated: true }],
     [
       { version: '7.0.42', ferretdbVersion: 'v1.24.2' },
-      { server: 'FerretDB v1.24.2', ferretdb: true, ttlIndexes: false, timeSeries: false },
+      REPLICA_SET_MEMBER,
+      { server: 'FerretDB v1.24.2', ferretdb: true, ttlIndexes: false, timeSeries: false, replicated: false },
     ],
-  ])('reads %j as %j', async (buildInfo, expected) => {
-    expect(await detectFeatures(asDb(new FakeDb(buildInfo)))).toEqual(expected);
+  ])('reads %j and hello %j as %j', async (buildInfo, hello, expected) => {
+    expect(await detectFeatures(asDb(new FakeDb(buildInfo, hello)))).toEqual(expected);
+  });
+});
+
+describe('the write concern of the store', () => {
+  const client = (uri: string) => new MongoClient(uri);
+  const concernOf = (db: Db) => db.collection(COLLECTION_NAMES.meta).writeConcern;
+
+  it('waits for a majority of a replica set or sharded cluster, journaled, for a bounded time', async () => {
+    // The fence, the watermarks and the readings must survive a failover; a connection string
+    // asking for less does not lower it.
+    for (const uri of ['mongodb://127.0.0.1:9/', 'mongodb://127.0.0.1:9/?w=1&journal=false']) {
+      const features = await detectFeatures(asDb(new FakeDb({ version: '8.0.4' }, REPLICA_SET_MEMBER)));
+      const db = storeDatabase(client(uri), 'kube_usage_prod', features);
+      expect(db.databaseName).toBe('kube_usage_prod');
+      expect(concernOf(db)).toMatchObject({ w: 'majority', journal: true, wtimeoutMS: MAJORITY_TIMEOUT_MS });
+      for (const name of [
+        COLLECTION_NAMES.snapshots,
+        COLLECTION_NAMES.rollups['5m'],
+        COLLECTION_NAMES.reports,
+      ])
+        expect(db.collection(name).writeConcern?.w).toBe('majority');
+    }
+  });
+
+  it('reads from the primary, whatever the connection string prefers', async () => {
+    for (const buildInfo of [{ version: '8.0.4' }, { version: '7.0.42', ferretdbVersion: 'v1.24.2' }]) {
+      const features = await detectFeatures(asDb(new FakeDb(buildInfo, REPLICA_SET_MEMBER)));
+      const db = storeDatabase(client('mongodb://127.0.0.1:9/?readPreference=secondary'), 'usage', features);
+      expect(db.collection(COLLECTION_NAMES.meta).readPreference?.mode).toBe('primary');
+    }
+  });
+
+  it("leaves a single server (FerretDB, a standalone MongoDB) at the connection's own", async () => {
+    for (const buildInfo of [{ version: '7.0.42', ferretdbVersion: 'v1.24.2' }, { version: '8.0.4' }]) {
+      const features = await detectFeatures(asDb(new FakeDb(buildInfo)));
+      expect(storeWriteConcern(features)).toBeUndefined();
+      expect(concernOf(storeDatabase(client('mongodb://127.0.0.1:9/'), 'usage', features))).toBeUndefined();
+      expect(concernOf(storeDatabase(client('mongodb://127.0.0.1:9/?w=1'), 'usage', features))?.w).toBe(1);
+    }
   });
 });
 

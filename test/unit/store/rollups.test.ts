@@ -171,10 +171,17 @@ describe('mergeUpdate', () => {
         'run1:7',
       ]).values(),
     ][0] as RollupDoc;
-    expect(mergeUpdate(part).filter).toEqual({ _id: part._id, parts: { $ne: 'run1:7' } });
+    // The filter names the bucket's shard key (docs/storage.md), so an upsert goes to its one shard.
+    const shardKey = { namespace: part.namespace, series: part.series, time: part.time };
+    expect(mergeUpdate(part).filter).toEqual({ ...shardKey, _id: part._id, parts: { $ne: 'run1:7' } });
     const { filter, update } = mergeUpdate(part, 4);
     // A writer of term 4 changes no document a later term wrote.
-    expect(filter).toEqual({ _id: part._id, parts: { $ne: 'run1:7' }, term: { $not: { $gt: 4 } } });
+    expect(filter).toEqual({
+      ...shardKey,
+      _id: part._id,
+      parts: { $ne: 'run1:7' },
+      term: { $not: { $gt: 4 } },
+    });
     expect(update.$set).toEqual({ labels: part.labels, term: 4 });
     const inc = update.$inc as Record<string, number | Double>;
     expect(Object.fromEntries(Object.entries(inc).map(([k, v]) => [k, v.valueOf()]))).toEqual({
