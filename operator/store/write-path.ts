@@ -287,18 +287,25 @@ export class WritePath {
   /** Loads the time of the latest stored reading with a span, of the series this process has not seen in this term. */
   private async loadCursors(samples: readonly ContainerSample[]): Promise<void> {
     const unknown = new Set<string>();
+    const namespaces = new Set<string>();
     let earliest = Infinity;
     for (const sample of samples) {
       const key = seriesKey(sample);
       if (this.cursors.has(key) || unknown.has(key)) continue;
       unknown.add(key);
+      namespaces.add(sample.namespace);
       earliest = Math.min(earliest, spanOf(sample).from);
     }
     if (unknown.size === 0) return;
-    // Only a stored reading later than a span's start can overlap it.
+    // Only a stored reading later than a span's start can overlap it. The namespaces (a series'
+    // never changes) let a sharded store ask only their shards (docs/storage.md).
     const docs = await this.collections.snapshots
       .find(
-        { series: { $in: [...unknown] }, time: { $gt: new Date(earliest) } },
+        {
+          namespace: { $in: [...namespaces] },
+          series: { $in: [...unknown] },
+          time: { $gt: new Date(earliest) },
+        },
         { projection: { series: 1, time: 1, from: 1, intervalSeconds: 1 } },
       )
       .toArray();

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { MongoClient } from 'mongodb';
+import { MongoBulkWriteError, MongoClient } from 'mongodb';
 import { silentLogger } from '../../operator/logging.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
 import type { ContainerSample } from '../../operator/model.js';
@@ -113,6 +113,50 @@ describe('MongoUsageStore on FerretDB', () => {
     await expectRollupsMatchRaw(db);
     const day = (await rollupDocs(db, '1d')).find((d) => d.time.getTime() === T0);
     expect(day?.count).toBe(40);
+  });
+
+  it('rolls up the readings of a write whose majority did not confirm in time, when its retry finds them stored', async () => {
+    const { db } = openStore(T0 + HOUR);
+    const collections = await migrate(db, await detectFeatures(db));
+    // The server stores the readings, then a majority does not confirm them in time (once), as a
+    // replica set answers a write concern timeout: no write errors, a write concern error.
+    let timeouts = 1;
+    const snapshots = collections.snapshots;
+    const flaky = new Proxy(snapshots, {
+      get(target, property) {
+        if (property === 'insertMany')
+          return async (...args: Parameters<typeof snapshots.insertMany>) => {
+            const result = await target.insertMany(...args);
+            if (timeouts-- <= 0) return result;
+            throw new MongoBulkWriteError(
+              { message: 'waiting for replication timed out', code: 64, writeErrors: [] },
+              {
+                insertedCount: result.insertedCount,
+                getWriteConcernError: () => ({ code: 64, errmsg: 'waiting for replication timed out' }),
+              } as never,
+            );
+          };
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const path = new WritePath(
+      { ...collections, snapshots: flaky },
+      { now: () => T0 + HOUR },
+      { graceMs: 120_000, uncertainCapacity: 10 },
+    );
+    const batch = [
+      sample({ time: T0 + 30_000, from: T0, cpuCoreSeconds: 3 }),
+      sample({ time: T0 + 60_000, from: T0 + 30_000, cpuCoreSeconds: 6 }),
+    ];
+    // A failed write: the collector keeps the batch and retries it.
+    await expect(path.write(batch)).rejects.toBeInstanceOf(MongoBulkWriteError);
+    expect(await rawDocs(db)).toHaveLength(2);
+    expect(await path.write(batch)).toEqual({ inserted: 0, alreadyStored: 0 });
+    await path.flush();
+    await expectRollupsMatchRaw(db);
+    const hour = (await rollupDocs(db, '1h')).find((d) => d.time.getTime() === T0);
+    expectSame(hour?.cpu.integral ?? 0, 9_000);
   });
 
   it('adds memory sums past 2^31 bytes when a bucket written by one process is merged by the next', async () => {

@@ -17,6 +17,7 @@ import {
   storeWriteConcern,
   type ServerFeatures,
 } from '../../../operator/store/connection.js';
+import { documentedKeys } from './documented-indexes.js';
 
 interface FakeIndex {
   key: Record<string, number>;
@@ -221,5 +222,26 @@ describe('migrate on a MongoDB with TTL indexes and time-series collections', ()
     expect(db.indexesOf(COLLECTION_NAMES.snapshots)).toContainEqual(
       expect.objectContaining({ key: { time: 1 }, expireAfterSeconds: 2 * 86_400 }),
     );
+  });
+});
+
+describe('the indexes docs/storage.md lists', () => {
+  const keysOf = (db: FakeDb, name: string) => db.indexesOf(name).map((i) => JSON.stringify(i.key));
+
+  it('are the ones the store asks a MongoDB 8 for (snapshots in a time-series collection)', async () => {
+    const db = new FakeDb({});
+    await migrate(asDb(db), MONGODB_8, { ttlBackstop: RETENTION });
+    // A time-series collection has no `_id` index (this fake gives every collection one).
+    const snapshots = keysOf(db, COLLECTION_NAMES.snapshots).filter((k) => k !== '{"_id":1}');
+    expect(snapshots.sort()).toEqual(documentedKeys(COLLECTION_NAMES.snapshots, true));
+    for (const name of Object.values(COLLECTION_NAMES.rollups))
+      expect(keysOf(db, name).sort()).toEqual(documentedKeys(name));
+  });
+
+  it('are the ones the store asks a MongoDB 6 for (snapshots in a regular collection)', async () => {
+    const db = new FakeDb({});
+    await migrate(asDb(db), { ...MONGODB_8, timeSeries: false }, { ttlBackstop: RETENTION });
+    for (const name of [COLLECTION_NAMES.snapshots, ...Object.values(COLLECTION_NAMES.rollups)])
+      expect(keysOf(db, name).sort()).toEqual(documentedKeys(name));
   });
 });
