@@ -1,24 +1,27 @@
 /**
  * Delivers notifications in the background so that evaluation never waits for a receiver.
+ * This module composes the parts and owns the streams; each part has one job:
  *
  * - Each (alert, notifier) pair is a stream delivered in order, one at a time: a `resolved`
  *   never overtakes its `fired`, and a slow receiver holds back only its own stream.
- * - A failed delivery is retried with exponential backoff and jitter, up to `maxAttempts`
- *   (by default 5 attempts over about a minute), unless the receiver's answer says a retry
- *   cannot succeed. Every failed attempt counts in notificationFailures{notifier}; a
- *   notification given up (or dropped because `maxPending` are waiting) marks the notifier
- *   as failing for that alert in failures(), until a later delivery through it succeeds.
- * - Firing alerts are re-sent every `resendIntervalMs` to repeating notifiers (Alertmanager).
+ * - A failed delivery is retried on the schedule of retry.ts (by default 5 attempts over about
+ *   a minute), unless the receiver's answer says a retry cannot succeed. Every failed attempt
+ *   counts in notificationFailures{notifier}; a notification given up (or dropped because
+ *   `maxPending` are waiting) marks the notifier as failing for that alert
+ *   (delivery-failures.ts: failures()), until a later delivery through it succeeds.
+ * - Firing alerts are re-sent every `resendIntervalMs` to repeating notifiers (Alertmanager;
+ *   resend.ts).
  * - close() stops accepting work, retries what waits at once, and gives up at its deadline.
  *
  * Tenants share the dispatcher fairly:
- * - Streams wait in one queue per namespace, served round-robin; a namespace has at most
- *   `concurrencyPerNamespace` HTTP deliveries in flight and `maxPendingPerNamespace` waiting
- *   (beyond that its new notifications are dropped and shown on its alerts), so a tenant whose
- *   receiver never answers holds a bounded share and the others' notifications go on.
- * - Each receiver has a circuit breaker: after `breakerThreshold` consecutive failures,
- *   deliveries to it fail at once (no connection) for a cool-down that doubles while it keeps
- *   failing; after the cool-down one delivery tries it again.
+ * - Ready streams wait in their lane (lanes.ts), one queue per namespace, served round-robin;
+ *   a namespace has at most `concurrencyPerNamespace` HTTP deliveries in flight and
+ *   `maxPendingPerNamespace` waiting (beyond that its new notifications are dropped and shown
+ *   on its alerts), so a tenant whose receiver never answers holds a bounded share and the
+ *   others' notifications go on.
+ * - Each receiver has a circuit breaker (circuit-breaker.ts): after `breakerThreshold`
+ *   consecutive failures, deliveries to it fail at once (no connection) for a cool-down that
+ *   doubles while it keeps failing; after the cool-down one delivery tries it again.
  * - Kubernetes Events (the `local` lane) have their own workers and never wait behind HTTP
  *   deliveries.
  */
@@ -26,7 +29,9 @@ import { errorMessage, type Logger } from '../../logging.js';
 import type { OperatorMetrics } from '../../metrics.js';
 import { objectRef, type ObjectKey } from '../../model.js';
 import { sleep, systemTimers, type TimerHandle, type Timers } from '../../runtime/clock.js';
-import { targetKey } from '../state.js';
+import { CircuitBreakers, CircuitOpenError } from './circuit-breaker.js';
+import { DeliveryFailures, type NotifierFailure } from './delivery-failures.js';
+import { Lane, type LaneName } from './lanes.js';
 import {
   DEFAULT_RESEND_INTERVAL_MS,
   DeliveryError,
@@ -35,14 +40,12 @@ import {
   type Notifier,
   type RepeatingNotifier,
 } from './notification.js';
+import { FiringResends } from './resend.js';
+import { attemptsLeft, backoffDelayMs, type RetrySchedule } from './retry.js';
 
-export interface DispatcherOptions {
-  /** Attempts per notification, the first included. */
-  maxAttempts: number;
-  initialBackoffMs: number;
-  maxBackoffMs: number;
-  /** Spread of each backoff delay: 0.2 = +/-20%. */
-  jitter: number;
+export type { NotifierFailure };
+
+export interface DispatcherOptions extends RetrySchedule {
   /** Notifications waiting (not counting those being sent) before new ones are dropped. */
   maxPending: number;
   /** HTTP deliveries in flight at once, over all streams. */
@@ -77,8 +80,6 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   breakerMaxCooldownMs: 300_000,
 };
 
-type Lane = 'local' | 'http';
-
 export interface DispatcherDeps {
   metrics: Pick<OperatorMetrics, 'notificationsSent' | 'notificationFailures'>;
   logger: Logger;
@@ -88,31 +89,6 @@ export interface DispatcherDeps {
   random?: () => number;
   /** Called when failures(alert) changes, so that the controller can update the alert's condition. */
   onFailureChange?: (alert: ObjectKey) => void;
-}
-
-/** Delivery trouble of one notifier of one alert. */
-export interface NotifierFailure {
-  notifier: string;
-  /** The last notification through it was given up or dropped, and none has succeeded since. */
-  failing: boolean;
-  /** Notifications given up or dropped since the operator started. */
-  failedNotifications: number;
-  lastError: string;
-  /** The class of the last error: "timeout", "HTTP 500", "destination forbidden", ... */
-  lastErrorClass: string;
-  /** With "destination forbidden": the class of address refused. */
-  addressClass?: string;
-  lastFailureTime: number;
-}
-
-/** One receiver's circuit breaker. */
-interface Breaker {
-  consecutiveFailures: number;
-  /** While now < openUntil, deliveries fail at once. */
-  openUntil: number;
-  cooldownMs: number;
-  /** A trial delivery is in flight after the cool-down (half-open). */
-  trial: boolean;
 }
 
 interface Job {
@@ -128,7 +104,7 @@ interface Stream {
   key: string;
   alert: ObjectKey;
   namespace: string;
-  lane: Lane;
+  lane: LaneName;
   notifier: string;
   jobs: Job[];
   status: 'idle' | 'queued' | 'running' | 'backoff';
@@ -140,18 +116,14 @@ export class NotificationDispatcher {
   private readonly timers: Timers;
   private readonly random: () => number;
   private readonly notifiers = new Map<ObjectKey, readonly Notifier[]>();
-  private readonly firing = new Map<ObjectKey, Map<string, Notification>>();
-  private readonly failureState = new Map<ObjectKey, Map<string, NotifierFailure>>();
+  private readonly resends: FiringResends;
+  private readonly failureState: DeliveryFailures;
+  private readonly breakers: CircuitBreakers;
   private readonly streams = new Map<string, Stream>();
-  /** Runnable streams per lane and namespace; namespaces served round-robin. */
-  private readonly runnable: Record<Lane, Map<string, Stream[]>> = { local: new Map(), http: new Map() };
-  private readonly inFlightByLane: Record<Lane, number> = { local: 0, http: 0 };
-  private readonly httpInFlightByNamespace = new Map<string, number>();
+  private readonly lanes: Record<LaneName, Lane<Stream>>;
   private readonly waitingByNamespace = new Map<string, number>();
-  private readonly breakers = new Map<string, Breaker>();
   private readonly abort = new AbortController();
   private readonly idleWaiters: (() => void)[] = [];
-  private resendTimer?: TimerHandle;
   private waiting = 0;
   private inFlight = 0;
   private closed = false;
@@ -181,15 +153,26 @@ export class NotificationDispatcher {
     }
     this.timers = deps.timers ?? systemTimers;
     this.random = deps.random ?? Math.random;
-    this.scheduleResend();
-  }
-
-  /** Every resendIntervalMs until close(). */
-  private scheduleResend(): void {
-    this.resendTimer = this.timers.setTimeout(() => {
-      this.resendFiring();
-      if (!this.closed) this.scheduleResend();
-    }, this.options.resendIntervalMs);
+    this.lanes = {
+      local: new Lane('local', { concurrency: localConcurrency }),
+      http: new Lane('http', { concurrency, concurrencyPerNamespace }),
+    };
+    this.breakers = new CircuitBreakers(
+      {
+        threshold: this.options.breakerThreshold,
+        cooldownMs: this.options.breakerCooldownMs,
+        maxCooldownMs: this.options.breakerMaxCooldownMs,
+      },
+      { timers: this.timers, logger: deps.logger },
+    );
+    this.failureState = new DeliveryFailures({
+      timers: this.timers,
+      logger: deps.logger,
+      ...(deps.onFailureChange && { onChange: deps.onFailureChange }),
+    });
+    this.resends = new FiringResends(this.timers, resendIntervalMs, (alert, firing) =>
+      this.resendFiring(alert, firing),
+    );
   }
 
   /** Sets the notifiers of an alert (from its spec); later notifications go to these. */
@@ -200,8 +183,8 @@ export class NotificationDispatcher {
   /** Forgets an alert (deleted). Deliveries already queued still happen. */
   remove(alert: ObjectKey): void {
     this.notifiers.delete(alert);
-    this.firing.delete(alert);
-    this.failureState.delete(alert);
+    this.resends.remove(alert);
+    this.failureState.remove(alert);
   }
 
   /**
@@ -221,11 +204,7 @@ export class NotificationDispatcher {
       onSettled?.();
       return;
     }
-    const firing = this.firing.get(alert) ?? new Map<string, Notification>();
-    this.firing.set(alert, firing);
-    const key = firingKey(notification);
-    if (notification.transition === 'fired') firing.set(key, notification);
-    else firing.delete(key);
+    this.resends.record(notification);
     let left = notifiers.length;
     const settled =
       onSettled &&
@@ -242,12 +221,12 @@ export class NotificationDispatcher {
    * each evaluation (and after resuming from status) with firingNotifications(rule, state).
    */
   setFiring(alert: ObjectKey, firing: readonly Notification[]): void {
-    this.firing.set(alert, new Map(firing.map((n) => [firingKey(n), n])));
+    this.resends.set(alert, firing);
   }
 
   /** Notifiers of the alert that have failed since the operator started (failing or recovered). */
   failures(alert: ObjectKey): NotifierFailure[] {
-    return [...(this.failureState.get(alert)?.values() ?? [])].map((f) => ({ ...f }));
+    return this.failureState.of(alert);
   }
 
   /** Notifications waiting or being sent. */
@@ -267,7 +246,7 @@ export class NotificationDispatcher {
    */
   async close(deadlineMs = 10_000): Promise<{ undelivered: number }> {
     this.closed = true;
-    this.timers.clearTimeout(this.resendTimer);
+    this.resends.stop();
     for (const stream of this.streams.values()) {
       if (stream.status !== 'backoff') continue;
       this.timers.clearTimeout(stream.timer);
@@ -289,8 +268,8 @@ export class NotificationDispatcher {
       undelivered += dropped.length + (running ? 1 : 0);
       if (!running) this.streams.delete(stream.key);
     }
-    this.runnable.local.clear();
-    this.runnable.http.clear();
+    this.lanes.local.clear();
+    this.lanes.http.clear();
     this.abort.abort(new Error(reason));
     await this.whenIdle();
     return { undelivered };
@@ -313,7 +292,7 @@ export class NotificationDispatcher {
       if (!this.closed) settled?.();
       return;
     }
-    const key = `${alert}\u0000${notifier.name}`;
+    const key = streamKey(alert, notifier);
     let stream = this.streams.get(key);
     if (!stream) {
       stream = {
@@ -340,55 +319,26 @@ export class NotificationDispatcher {
     else this.waitingByNamespace.set(namespace, n);
   }
 
-  private resendFiring(): void {
-    for (const [alert, firing] of this.firing) {
-      if (firing.size === 0) continue;
-      const resend = [...firing.values()];
-      for (const notifier of this.notifiers.get(alert) ?? []) {
-        if (!isRepeating(notifier)) continue;
-        const stream = this.streams.get(`${alert}\u0000${notifier.name}`);
-        const waiting = stream?.jobs.filter((job, i) => i > 0 || stream.status !== 'running');
-        if (!waiting?.some((job) => 'resend' in job.work)) this.push(alert, notifier, { resend });
-      }
+  /** A re-send of the alert's firings to each repeating notifier that has none waiting. */
+  private resendFiring(alert: ObjectKey, resend: readonly Notification[]): void {
+    for (const notifier of this.notifiers.get(alert) ?? []) {
+      if (!isRepeating(notifier)) continue;
+      const stream = this.streams.get(streamKey(alert, notifier));
+      const waiting = stream?.jobs.filter((job, i) => i > 0 || stream.status !== 'running');
+      if (!waiting?.some((job) => 'resend' in job.work)) this.push(alert, notifier, { resend });
     }
   }
 
   private makeRunnable(stream: Stream): void {
     stream.status = 'queued';
-    const lane = this.runnable[stream.lane];
-    const queue = lane.get(stream.namespace);
-    if (queue) queue.push(stream);
-    else lane.set(stream.namespace, [stream]);
+    this.lanes[stream.lane].push(stream);
   }
 
   private pump(): void {
-    this.pumpLane('local', this.options.localConcurrency);
-    this.pumpLane('http', this.options.concurrency);
+    const start = (stream: Stream): void => void this.run(stream);
+    this.lanes.local.startReady(start);
+    this.lanes.http.startReady(start);
     if (this.inFlight === 0 && this.waiting === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
-  }
-
-  /** Starts deliveries round-robin over the lane's namespaces, within the lane's and each namespace's limits. */
-  private pumpLane(lane: Lane, limit: number): void {
-    const queues = this.runnable[lane];
-    let progressed = true;
-    while (this.inFlightByLane[lane] < limit && queues.size > 0 && progressed) {
-      progressed = false;
-      for (const [namespace, queue] of [...queues]) {
-        if (this.inFlightByLane[lane] >= limit) break;
-        if (
-          lane === 'http' &&
-          (this.httpInFlightByNamespace.get(namespace) ?? 0) >= this.options.concurrencyPerNamespace
-        )
-          continue;
-        const stream = queue.shift();
-        // Served namespaces go to the back: Map order is the round-robin order.
-        queues.delete(namespace);
-        if (queue.length > 0) queues.set(namespace, queue);
-        if (!stream) continue;
-        progressed = true;
-        void this.run(stream);
-      }
-    }
   }
 
   private async run(stream: Stream): Promise<void> {
@@ -399,19 +349,19 @@ export class NotificationDispatcher {
     this.startFlight(stream, 1);
     job.attempts += 1;
     const receiver = job.notifier.receiver ?? job.notifier.name;
+    const breaker = { namespace: stream.namespace, receiver };
     try {
-      await this.deliver(job, receiver);
+      await this.deliver(job, breaker);
       this.deps.metrics.notificationsSent.inc({ notifier: job.notifier.name });
-      this.breakerSuccess(receiver);
-      this.recordSuccess(stream.alert, job.notifier.name);
+      this.breakers.succeeded(breaker);
+      this.failureState.succeeded(stream.alert, job.notifier.name);
       stream.jobs.shift();
       job.settled?.();
     } catch (err) {
       this.deps.metrics.notificationFailures.inc({ notifier: job.notifier.name });
-      if (!(err instanceof CircuitOpenError)) this.breakerFailure(receiver);
+      if (!(err instanceof CircuitOpenError)) this.breakers.failed(breaker);
       const retryable = !(err instanceof DeliveryError && !err.retryable) && !this.abort.signal.aborted;
-      const attemptsLeft = 'resend' in job.work ? 0 : this.options.maxAttempts - job.attempts;
-      if (retryable && attemptsLeft > 0) {
+      if (retryable && attemptsLeft(this.options, job.attempts, 'resend' in job.work) > 0) {
         this.deps.logger.debug('notification attempt failed, retrying', {
           alert: stream.alert,
           notifier: job.notifier.name,
@@ -441,57 +391,15 @@ export class NotificationDispatcher {
 
   private startFlight(stream: Stream, delta: number): void {
     this.inFlight += delta;
-    this.inFlightByLane[stream.lane] += delta;
-    if (stream.lane === 'http') {
-      const n = (this.httpInFlightByNamespace.get(stream.namespace) ?? 0) + delta;
-      if (n <= 0) this.httpInFlightByNamespace.delete(stream.namespace);
-      else this.httpInFlightByNamespace.set(stream.namespace, n);
-    }
+    this.lanes[stream.lane].flight(stream.namespace, delta);
   }
 
-  /** Fails at once while the receiver's circuit is open (or its half-open trial is in flight). */
-  private checkBreaker(receiver: string): void {
-    const breaker = this.breakers.get(receiver);
-    if (!breaker || breaker.consecutiveFailures < this.options.breakerThreshold) return;
-    const now = this.timers.now();
-    if (now < breaker.openUntil || breaker.trial) throw new CircuitOpenError(breaker.consecutiveFailures);
-    breaker.trial = true;
-  }
-
-  private breakerSuccess(receiver: string): void {
-    this.breakers.delete(receiver);
-  }
-
-  private breakerFailure(receiver: string): void {
-    const { breakerThreshold, breakerCooldownMs, breakerMaxCooldownMs } = this.options;
-    const breaker = this.breakers.get(receiver) ?? {
-      consecutiveFailures: 0,
-      openUntil: 0,
-      cooldownMs: 0,
-      trial: false,
-    };
-    breaker.consecutiveFailures += 1;
-    if (breaker.consecutiveFailures >= breakerThreshold) {
-      breaker.cooldownMs =
-        breaker.cooldownMs === 0 ? breakerCooldownMs : Math.min(breakerMaxCooldownMs, breaker.cooldownMs * 2);
-      breaker.openUntil = this.timers.now() + breaker.cooldownMs;
-      if (!breaker.trial)
-        this.deps.logger.warn('receiver failing, circuit opened', {
-          receiver,
-          consecutiveFailures: breaker.consecutiveFailures,
-          cooldownMs: breaker.cooldownMs,
-        });
-      breaker.trial = false;
-    }
-    this.breakers.set(receiver, breaker);
-  }
-
-  private deliver(job: Job, receiver: string): Promise<void> {
+  private deliver(job: Job, breaker: { namespace: string; receiver: string }): Promise<void> {
     const signal = this.abort.signal;
     const { notifier, work } = job;
     // A notifier that throws synchronously still becomes a failed delivery.
     return Promise.resolve().then(() => {
-      this.checkBreaker(receiver);
+      this.breakers.check(breaker);
       return 'resend' in work
         ? (notifier as RepeatingNotifier).resend(work.resend, signal)
         : notifier.send(work.notification, signal);
@@ -499,9 +407,7 @@ export class NotificationDispatcher {
   }
 
   private backoff(stream: Stream, attempts: number): void {
-    const { initialBackoffMs, maxBackoffMs, jitter } = this.options;
-    const base = Math.min(maxBackoffMs, initialBackoffMs * 2 ** (attempts - 1));
-    const delay = base * (1 - jitter + 2 * jitter * this.random());
+    const delay = backoffDelayMs(this.options, attempts, this.random);
     if (this.closed) {
       this.makeRunnable(stream);
       return;
@@ -548,35 +454,7 @@ export class NotificationDispatcher {
   ): void {
     if (uncounted) this.deps.metrics.notificationFailures.inc({ notifier });
     if (!this.notifiers.has(alert)) return; // removed meanwhile: no condition to show it on
-    let perNotifier = this.failureState.get(alert);
-    if (!perNotifier) this.failureState.set(alert, (perNotifier = new Map()));
-    const previous = perNotifier.get(notifier);
-    perNotifier.set(notifier, {
-      notifier,
-      failing: true,
-      failedNotifications: (previous?.failedNotifications ?? 0) + 1,
-      lastError: error,
-      lastErrorClass: errorClass,
-      ...(addressClass !== undefined && { addressClass }),
-      lastFailureTime: this.timers.now(),
-    });
-    this.failureChanged(alert);
-  }
-
-  private recordSuccess(alert: ObjectKey, notifier: string): void {
-    const failure = this.failureState.get(alert)?.get(notifier);
-    if (!failure?.failing) return;
-    failure.failing = false;
-    this.deps.logger.info('notifications delivered again', { alert, notifier });
-    this.failureChanged(alert);
-  }
-
-  private failureChanged(alert: ObjectKey): void {
-    try {
-      this.deps.onFailureChange?.(alert);
-    } catch (err) {
-      this.deps.logger.error('onFailureChange failed', { alert, error: errorMessage(err) });
-    }
+    this.failureState.failed(alert, notifier, error, errorClass, addressClass);
   }
 
   private whenIdle(): Promise<void> {
@@ -585,17 +463,6 @@ export class NotificationDispatcher {
   }
 }
 
-/** A delivery not attempted because the receiver's circuit is open. */
-class CircuitOpenError extends DeliveryError {
-  constructor(failures: number) {
-    super(
-      `circuit open: the receiver failed ${failures} times in a row; retrying it later`,
-      true,
-      'circuit open',
-    );
-  }
-}
-
-function firingKey(n: Notification): string {
-  return `${targetKey(n.target)}|${n.metric}`;
+function streamKey(alert: ObjectKey, notifier: Notifier): string {
+  return `${alert}\u0000${notifier.name}`;
 }
