@@ -9,14 +9,18 @@ import { CONDITIONS } from '../api/v1alpha1/conditions.js';
 import type { ResourceAlert } from '../api/v1alpha1/resourcealert.js';
 import { API_GROUP, API_VERSION, API_VERSION_NAME } from '../api/v1alpha1/schema-helpers.js';
 import type { UsagePolicy } from '../api/v1alpha1/usagepolicy.js';
+import { alertsWithinQuota } from '../controllers/admin-bounds.js';
 import { setupResourceAlertController } from '../controllers/resourcealert/setup.js';
 import type { ResourceAlertReconcilerDeps } from '../controllers/resourcealert/reconcile.js';
 import { setupUsagePolicyController } from '../controllers/usagepolicy/setup.js';
 import type { LabelledObject } from '../controllers/usagepolicy/reconcile.js';
-import { alertmanagerTargets } from './alerting/notifiers/alertmanager.js';
-import { DestinationPolicy } from './alerting/notifiers/destination-policy.js';
-import { NotificationDispatcher } from './alerting/notifiers/dispatcher.js';
-import { NOTIFICATION_SECRET_LABEL } from './alerting/notifiers/webhook.js';
+import {
+  AlertPipeline,
+  alertmanagerTargets,
+  DestinationPolicy,
+  NOTIFICATION_SECRET_LABEL,
+  NotificationDispatcher,
+} from './alerting/index.js';
 import { PolicyCollector, type NodeUsageSource } from './collector/collector.js';
 import type { SeriesBaseSource } from './collector/series-cursors.js';
 import { createKubeletSource } from './sources/kubelet/kubernetes-kubelet.js';
@@ -207,6 +211,38 @@ export async function startOperator(
   });
   const controllerOptions = { workers: config.workers, logger, metrics };
 
+  // Collection cycles feed the alert pipeline (per-alert state, notifications); the
+  // ResourceAlert controller reads it and writes status.
+  const alertPipeline = new AlertPipeline({
+    // Alerts beyond their namespace's quota are not evaluated (their Ready says why).
+    alerts: (ns) => alertsWithinQuota(alerts.list(ns), config.bounds),
+    newDispatcher: (onFailureChange) =>
+      new NotificationDispatcher({
+        metrics,
+        logger: logger.child({ component: 'notifications' }),
+        timers,
+        onFailureChange,
+      }),
+    events: recorder,
+    secrets: clients.secretReader({ requiredLabel: NOTIFICATION_SECRET_LABEL, clock: timers }),
+    destinations,
+    ...(alertmanager && { alertmanager }),
+    clock: timers,
+    logger: logger.child({ component: 'alert-pipeline' }),
+    metrics,
+    onTransition: (alert, t) =>
+      events.publish({
+        type: 'alert',
+        namespace: t.ref.namespace,
+        name: objectRef(alert).name,
+        transition: t.kind,
+        target: t.ref.container ? `${t.ref.pod}/${t.ref.container}` : t.ref.pod,
+        metric: t.metric,
+        value: t.value,
+        threshold: t.threshold,
+        time: t.at,
+      }),
+  });
   const alertController = setupResourceAlertController(
     { alerts, policies },
     {
@@ -216,34 +252,9 @@ export async function startOperator(
         policy: (ns, name) => policies.get(ns, name),
       },
       status: statusWriter('resourcealerts', 'ResourceAlert'),
-      newDispatcher: (onFailureChange) =>
-        new NotificationDispatcher({
-          metrics,
-          logger: logger.child({ component: 'notifications' }),
-          timers,
-          onFailureChange,
-        }),
-      events: recorder,
-      secrets: clients.secretReader({ requiredLabel: NOTIFICATION_SECRET_LABEL, clock: timers }),
-      destinations,
-      ...(alertmanager && { alertmanager }),
+      pipeline: alertPipeline,
       bounds: config.bounds,
-      clock: timers,
       ...(overrides.afterAlertStatusWrite && { afterStatusWrite: overrides.afterAlertStatusWrite }),
-      logger: logger.child({ controller: 'resourcealert' }),
-      metrics,
-      onTransition: (alert, t) =>
-        events.publish({
-          type: 'alert',
-          namespace: t.ref.namespace,
-          name: objectRef(alert).name,
-          transition: t.kind,
-          target: t.ref.container ? `${t.ref.pod}/${t.ref.container}` : t.ref.pod,
-          metric: t.metric,
-          value: t.value,
-          threshold: t.threshold,
-          time: t.at,
-        }),
     },
     controllerOptions,
   );
@@ -268,7 +279,7 @@ export async function startOperator(
     pods: podIndex,
     namespaceUid: (name) => namespaces.get(undefined, name)?.metadata?.uid,
     sinks: cycleSinks({
-      alerts: alertController.reconciler.evaluation,
+      alerts: alertPipeline,
       // The agents' I/O counters join the samples of the containers they report (sources/agent-io.ts).
       store: new AgentIoWriter(store.writer, agentIo),
       events,

@@ -1,11 +1,14 @@
 /**
  * What the ResourceAlert controller watches and how each event maps to the alerts to
- * reconcile: an alert itself, and the other alerts of its namespace (their quota); a UsagePolicy, to the alerts that reference it (their
- * readiness follows the policy's status). Collection cycles reach the alerts through
- * `reconciler.evaluation`, a cycle sink, which queues each alert it evaluated.
+ * reconcile: an alert itself, and the other alerts of its namespace (their quota); a
+ * UsagePolicy, to the alerts that reference it (their readiness follows the policy's status);
+ * the alert pipeline (operator/alerting/pipeline.ts), to each alert whose evaluation or
+ * deliveries changed. The pipeline's state lives for one term of the controller: it starts
+ * before the workers and stops after them.
  */
 import type { ResourceAlert } from '../../api/v1alpha1/resourcealert.js';
 import type { UsagePolicy } from '../../api/v1alpha1/usagepolicy.js';
+import type { AlertPipeline } from '../../operator/alerting/index.js';
 import type { Logger } from '../../operator/logging.js';
 import type { OperatorMetrics } from '../../operator/metrics.js';
 import { objectKey } from '../../operator/model.js';
@@ -25,7 +28,7 @@ export interface ResourceAlertSetup {
 
 export function setupResourceAlertController(
   sources: ResourceAlertSources,
-  deps: Omit<ResourceAlertReconcilerDeps, 'enqueue'>,
+  deps: ResourceAlertReconcilerDeps & { pipeline: AlertPipeline },
   options: { workers: number; logger: Logger; metrics: OperatorMetrics },
 ): ResourceAlertSetup {
   const controller = new Controller({
@@ -33,8 +36,10 @@ export function setupResourceAlertController(
     logger: options.logger,
     workers: options.workers,
     metrics: options.metrics,
+    lifecycle: deps.pipeline,
   });
-  const reconciler = new ResourceAlertReconciler({ ...deps, enqueue: (key) => controller.enqueue(key) });
+  const reconciler = new ResourceAlertReconciler(deps);
+  deps.pipeline.onChange((key) => controller.enqueue(key));
   controller
     .forObjects(sources.alerts)
     // A namespace's quota of alerts: a change of one may let another in or out.

@@ -1,9 +1,10 @@
 /**
  * The evaluator's input: one ResourceAlert, normalized. Plain data with exact units
- * (millicores, bytes, milliseconds); the controller maps the API's ResourceAlertConfig onto it.
+ * (millicores, bytes, milliseconds); ruleOf maps the API's ResourceAlertConfig onto it.
  */
-import type { Threshold } from '../../api/v1alpha1/normalize.js';
-import type { LabelPair, ObjectKey } from '../model.js';
+import { labelSelectorMatches } from '../../api/v1alpha1/labels.js';
+import type { ResourceAlertConfig, Threshold } from '../../api/v1alpha1/normalize.js';
+import { objectKey, type LabelPair, type ObjectKey } from '../model.js';
 
 export const METRICS = ['cpu', 'memory'] as const;
 /** `cpu` values are millicores, `memory` values are bytes. */
@@ -65,4 +66,25 @@ export function checkRule(rule: AlertRule): void {
       );
     }
   }
+}
+
+/** The rule of the alert `key` in `namespace`, from its normalized spec. */
+export function ruleOf(key: ObjectKey, namespace: string, config: ResourceAlertConfig): AlertRule {
+  const selector = config.selector;
+  return {
+    key,
+    policy: objectKey(namespace, config.policyRef.name),
+    scope: config.scope,
+    ...(selector && {
+      selector: (labels) => labelSelectorMatches(selector, Object.fromEntries(labels.map((l) => [l.k, l.v]))),
+    }),
+    ...(config.cpu && { cpu: config.cpu }),
+    ...(config.memory && { memory: config.memory }),
+    for: config.for,
+    recoverAfter: config.recoverAfter,
+    noData: config.noData,
+    ...(config.muteUntil !== undefined && { muteUntil: config.muteUntil }),
+    suspend: config.suspend,
+    severity: config.severity,
+  };
 }

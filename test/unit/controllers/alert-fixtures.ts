@@ -1,8 +1,12 @@
-/** The ResourceAlert reconciler with fakes at its boundaries, and operator "processes" that can be replaced. */
+/**
+ * The ResourceAlert reconciler and the alert pipeline it reads, with fakes at their boundaries,
+ * and operator "processes" (a pipeline and a reconciler in one term) that can be replaced.
+ */
 import type { ResourceAlert } from '../../../api/v1alpha1/resourcealert.js';
 import type { UsagePolicy } from '../../../api/v1alpha1/usagepolicy.js';
 import { ResourceAlertReconciler } from '../../../controllers/resourcealert/reconcile.js';
 import { NotificationDispatcher } from '../../../operator/alerting/notifiers/dispatcher.js';
+import { AlertPipeline } from '../../../operator/alerting/pipeline.js';
 import { silentLogger } from '../../../operator/logging.js';
 import { OperatorMetrics } from '../../../operator/metrics.js';
 import type { CollectionCycle, ContainerSample } from '../../../operator/model.js';
@@ -10,6 +14,7 @@ import { StatusWriter } from '../../../operator/runtime/status-writer.js';
 import { FakeTimers } from '../runtime/fake-timers.js';
 import { ObjectStore, type StoredObject } from './fixtures.js';
 import { CONDITION_OWNED_TYPES } from './owned.js';
+import { alertsWithinQuota } from '../../../controllers/admin-bounds.js';
 
 const signal = new AbortController().signal;
 const validPolicy = { selector: { matchLabels: { app: 'web' } }, interval: '30s' };
@@ -69,6 +74,13 @@ export const collectingPolicy: StoredObject = {
   },
 };
 
+/** One operator process in one term: its alert pipeline and the reconciler that reads it. */
+export interface AlertProcess {
+  pipeline: AlertPipeline;
+  reconcile: ResourceAlertReconciler['reconcile'];
+  stopTerm(): Promise<void>;
+}
+
 export function alertSetup(
   options: {
     secret?: () => Promise<string>;
@@ -83,35 +95,46 @@ export function alertSetup(
   const events = options.events ?? new RecordingEvents();
   const metrics = new OperatorMetrics();
   const queued: string[] = [];
-  const deps = {
-    caches: {
-      alert: (ns: string, name: string) => alerts.get(ns, name) as unknown as ResourceAlert | undefined,
-      alerts: (ns?: string) => alerts.list(ns) as unknown as ResourceAlert[],
-      policy: (ns: string, name: string) => policies.get(ns, name) as unknown as UsagePolicy | undefined,
-    },
-    status: new StatusWriter(alerts, { clock, ownedConditionTypes: CONDITION_OWNED_TYPES.ResourceAlert }),
-    newDispatcher: (onFailureChange: (alert: string) => void) =>
-      new NotificationDispatcher(
-        { metrics, logger: silentLogger(), timers: clock, onFailureChange },
-        { maxAttempts: 1 },
-      ),
-    events,
-    secrets: { read: options.secret ?? (async () => 'token') },
-    enqueue: (key: string) => void queued.push(key),
-    clock,
-    logger: silentLogger(),
-    metrics,
-    ...(options.maxAlertsPerNamespace !== undefined && {
-      bounds: { maxAlertsPerNamespace: options.maxAlertsPerNamespace },
-    }),
+  const caches = {
+    alert: (ns: string, name: string) => alerts.get(ns, name) as unknown as ResourceAlert | undefined,
+    alerts: (ns?: string) => alerts.list(ns) as unknown as ResourceAlert[],
+    policy: (ns: string, name: string) => policies.get(ns, name) as unknown as UsagePolicy | undefined,
   };
-  const processes: ResourceAlertReconciler[] = [];
+  const bounds =
+    options.maxAlertsPerNamespace !== undefined
+      ? { maxAlertsPerNamespace: options.maxAlertsPerNamespace }
+      : undefined;
+  const processes: AlertProcess[] = [];
+  const status = new StatusWriter(alerts, {
+    clock,
+    ownedConditionTypes: CONDITION_OWNED_TYPES.ResourceAlert,
+  });
   /** A fresh operator process (or term): no memory, resumes from the stored status. */
-  const startProcess = () => {
-    const reconciler = new ResourceAlertReconciler(deps);
-    reconciler.startTerm();
-    processes.push(reconciler);
-    return reconciler;
+  const startProcess = (): AlertProcess => {
+    const pipeline = new AlertPipeline({
+      // As the operator wires it: alerts beyond their namespace's quota are not evaluated.
+      alerts: (ns) => alertsWithinQuota(caches.alerts(ns), bounds),
+      newDispatcher: (onFailureChange) =>
+        new NotificationDispatcher(
+          { metrics, logger: silentLogger(), timers: clock, onFailureChange },
+          { maxAttempts: 1 },
+        ),
+      events,
+      secrets: { read: options.secret ?? (async () => 'token') },
+      clock,
+      logger: silentLogger(),
+      metrics,
+    });
+    pipeline.onChange((key) => void queued.push(key));
+    const reconciler = new ResourceAlertReconciler({ caches, status, pipeline, ...(bounds && { bounds }) });
+    pipeline.startTerm();
+    const process = {
+      pipeline,
+      reconcile: reconciler.reconcile,
+      stopTerm: () => pipeline.stopTerm(),
+    };
+    processes.push(process);
+    return process;
   };
   const reconciler = startProcess();
   policies.put(collectingPolicy);
@@ -128,7 +151,7 @@ export function alertSetup(
     let object: StoredObject | undefined;
     for (let i = 0; i < cpu.length; i++) {
       await clock.advance(30_000);
-      on.evaluation.onCycle(
+      on.pipeline.onCycle(
         cycleAt(clock.now(), [sample({ cpuMillicores: cpu[i]!, memoryBytes: memoryMi[i]! * 2 ** 20 })]),
       );
       object = await reconcile(on);

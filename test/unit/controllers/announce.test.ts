@@ -34,10 +34,10 @@ describe('announcing transitions', () => {
     // Process A: a cycle above the threshold fires; while its status is being written, the
     // next cycle (below the threshold) is evaluated: a resolve that this write does not record.
     await s.clock.advance(30_000);
-    a.evaluation.onCycle(s.cycleAt(s.clock.now(), 900));
+    a.pipeline.onCycle(s.cycleAt(s.clock.now(), 900));
     s.alerts.beforePatch = () => {
       s.alerts.beforePatch = undefined;
-      a.evaluation.onCycle(s.cycleAt(s.clock.now() + 1, 100));
+      a.pipeline.onCycle(s.cycleAt(s.clock.now() + 1, 100));
     };
     const written = await s.reconcile(a);
     expect(conditionOf(written, 'Firing')).toMatchObject({ status: 'True' });
@@ -50,7 +50,7 @@ describe('announcing transitions', () => {
     // the target is Firing and announced; the next cycle resolves it, announced once.
     const b = s.startProcess();
     await s.clock.advance(30_000);
-    b.evaluation.onCycle(s.cycleAt(s.clock.now(), 100));
+    b.pipeline.onCycle(s.cycleAt(s.clock.now(), 100));
     const resolved = await s.reconcile(b);
     expect(conditionOf(resolved, 'Firing')).toMatchObject({ status: 'False' });
     await until(() => events.recorded.length >= 2);
@@ -68,7 +68,7 @@ describe('announcing transitions', () => {
     const a = s.reconciler;
     await s.reconcile(a);
     await s.clock.advance(30_000);
-    a.evaluation.onCycle(s.cycleAt(s.clock.now(), 900));
+    a.pipeline.onCycle(s.cycleAt(s.clock.now(), 900));
     // The write reaches the apiserver, then the process dies before it notifies.
     const kill = new AbortController();
     s.alerts.afterPatch = () => kill.abort();
@@ -131,7 +131,7 @@ describe('announcing transitions', () => {
     await until(() => events.recorded.length >= 1);
     await s.reconcile(a); // records the firing as delivered
     await s.clock.advance(30_000);
-    a.evaluation.onCycle(s.cycleAt(s.clock.now(), 100));
+    a.pipeline.onCycle(s.cycleAt(s.clock.now(), 100));
     const kill = new AbortController();
     s.alerts.afterPatch = () => kill.abort();
     await a.reconcile('shop/web-hot', kill.signal);

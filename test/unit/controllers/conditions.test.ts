@@ -492,7 +492,7 @@ describe('ResourceAlert conditions', () => {
     // A cycle far above the threshold evaluates the admitted alert only.
     await clock.advance(30_000);
     queued.length = 0;
-    reconciler.evaluation.onCycle(cycleAt(clock.now(), 5_000));
+    reconciler.pipeline.onCycle(cycleAt(clock.now(), 5_000));
     expect(queued).toEqual(['shop/older']);
     expect(conditionOf(await reconcile(), 'Firing')).toBeUndefined();
   });

@@ -2,18 +2,15 @@
  * The notifiers an alert's spec asks for: Events, the operator's Alertmanagers (alerts opt
  * in), a webhook (URL inline or from a Secret, token from a Secret, destinations checked).
  */
-import type { ResourceAlertConfig } from '../../api/v1alpha1/normalize.js';
-import type { ResourceAlert } from '../../api/v1alpha1/resourcealert.js';
-import { API_VERSION } from '../../api/v1alpha1/schema-helpers.js';
-import {
-  AlertmanagerNotifier,
-  type AlertmanagerTargets,
-} from '../../operator/alerting/notifiers/alertmanager.js';
-import type { DestinationPolicy } from '../../operator/alerting/notifiers/destination-policy.js';
-import { EventsNotifier, type TransitionEventRecorder } from '../../operator/alerting/notifiers/events.js';
-import type { Notifier } from '../../operator/alerting/notifiers/notification.js';
-import { WebhookNotifier, type SecretReader } from '../../operator/alerting/notifiers/webhook.js';
-import type { Timers } from '../../operator/runtime/clock.js';
+import type { ResourceAlertConfig } from '../../../api/v1alpha1/normalize.js';
+import type { ResourceAlert } from '../../../api/v1alpha1/resourcealert.js';
+import { API_VERSION } from '../../../api/v1alpha1/schema-helpers.js';
+import { AlertmanagerNotifier, type AlertmanagerTargets } from './alertmanager.js';
+import type { DestinationPolicy } from './destination-policy.js';
+import { EventsNotifier, type TransitionEventRecorder } from './events.js';
+import type { Notifier } from './notification.js';
+import { WebhookNotifier, type SecretReader } from './webhook.js';
+import type { Timers } from '../../runtime/clock.js';
 
 export interface NotifierDeps {
   events: TransitionEventRecorder;

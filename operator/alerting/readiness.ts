@@ -8,10 +8,10 @@ import { ConditionType, findCondition, Reason, type Condition } from '../../api/
 import type { ResourceAlertConfig } from '../../api/v1alpha1/normalize.js';
 import type { ResourceAlert } from '../../api/v1alpha1/resourcealert.js';
 import type { UsagePolicy } from '../../api/v1alpha1/usagepolicy.js';
-import type { AlertmanagerTargets } from '../../operator/alerting/notifiers/alertmanager.js';
-import type { DestinationPolicy } from '../../operator/alerting/notifiers/destination-policy.js';
-import type { NotifierFailure } from '../../operator/alerting/notifiers/dispatcher.js';
-import { unusableSecretMessage, type SecretReader } from '../../operator/alerting/notifiers/webhook.js';
+import type { AlertmanagerTargets } from './notifiers/alertmanager.js';
+import type { DestinationPolicy } from './notifiers/destination-policy.js';
+import type { NotifierFailure } from './notifiers/delivery-failures.js';
+import { unusableSecretMessage, type SecretReader } from './notifiers/webhook.js';
 
 export interface ReadinessProblem {
   reason: string;
