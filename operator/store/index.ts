@@ -26,3 +26,4 @@ export {
   type PurgeLimits,
   type PurgeResult,
 } from './namespace-purge.js';
+export { NodeStaleTermError } from './node-fence.js';

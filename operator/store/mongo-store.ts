@@ -25,6 +25,7 @@ import type {
   SeriesDistribution,
   HistoryQuery,
   HistoryResult,
+  NodeWriter,
   RetentionRunner,
   SampleWriter,
   SummaryQuery,
@@ -34,7 +35,7 @@ import type {
   UsageQueries,
   WriteOutcome,
 } from './types.js';
-import { WritePath } from './write-path.js';
+import { WritePath, type WritePathOptions } from './write-path.js';
 import type { IoBase } from './io-counters.js';
 
 export interface MongoUsageStoreOptions {
@@ -165,6 +166,39 @@ export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRun
     return this.timed('last-reading-time', (c) => c.writePath.lastReadingTime());
   }
 
+  /**
+   * A writer of one node's readings and buckets under the node's own fence (node-fence.ts), for a
+   * pipeline that collects that node. Its operations run one after another.
+   */
+  nodeWriter(node: string): NodeWriter {
+    let writePath: WritePath | undefined;
+    let queue: Promise<unknown> = Promise.resolve();
+    const run = <T>(operation: string, task: (w: WritePath) => Promise<T>): Promise<T> => {
+      const result = queue.then(() =>
+        this.timed(operation, (c) => {
+          writePath ??= new WritePath(c.collections, this.deps.clock, { ...this.writePathOptions(), node });
+          return task(writePath);
+        }),
+      );
+      queue = result.catch(() => undefined);
+      return result;
+    };
+    return {
+      node,
+      take: () => run('node-take', (w) => w.take()),
+      write: async (samples) => {
+        const valid = this.validSamples(samples);
+        await run('node-write', (w) => w.write(valid));
+        this.deps.metrics.samplesWritten.inc(valid.length);
+        return { written: valid.length, buffered: 0, dropped: 0 };
+      },
+      latestReadings: (seriesKeys, lookbackMs) =>
+        run('latest-readings', (w) => w.latestReadings(seriesKeys, lookbackMs)),
+      lastReadingTime: () => run('last-reading-time', (w) => w.lastReadingTime()),
+      release: () => run('node-release', (w) => w.flush()),
+    };
+  }
+
   async applyExpiry(now: number): Promise<{ deleted: number }> {
     // Closes the buckets that are due first (a leader with nothing to collect writes none
     // otherwise), so the watermarks move on before the finer levels below them expire.
@@ -202,6 +236,13 @@ export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRun
       ),
     );
     await this.client.close();
+  }
+
+  private writePathOptions(): WritePathOptions {
+    return {
+      graceMs: this.options.graceMs ?? 120_000,
+      uncertainCapacity: this.options.uncertainCapacity ?? DEFAULT_OUTAGE_BUFFER_CAPACITY,
+    };
   }
 
   private validSamples(samples: ContainerSample[]): ContainerSample[] {
@@ -262,10 +303,7 @@ export class MongoUsageStore implements SampleWriter, UsageQueries, RetentionRun
     const features = await detectFeatures(this.client.db(name));
     const db = storeDatabase(this.client, name, features);
     const collections = await migrate(db, features, { ttlBackstop: this.options.ttlBackstop });
-    const writePath = new WritePath(collections, this.deps.clock, {
-      graceMs: this.options.graceMs ?? 120_000,
-      uncertainCapacity: this.options.uncertainCapacity ?? DEFAULT_OUTAGE_BUFFER_CAPACITY,
-    });
+    const writePath = new WritePath(collections, this.deps.clock, this.writePathOptions());
     writePath.beginTerm(this.term);
     this.deps.logger.info('connected to the store', {
       server: features.server,

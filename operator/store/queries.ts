@@ -32,7 +32,7 @@ import { MetricAccumulator, seriesOfDoc, type MetricRollup, type RollupDoc } fro
 import { fromSnapshotDoc, seriesKey, seriesOfSnapshot, type SnapshotDoc } from './snapshots.js';
 import { overlapMs, spanOf } from './spans.js';
 import { compareTop } from './top-ranking.js';
-import { readWatermarks, type Watermarks } from './watermarks.js';
+import { readLevelWatermarks, type Watermarks } from './watermarks.js';
 import { readingsOverlapping } from './write-path.js';
 import { BucketHistograms, pieceIndicesOf } from './histograms.js';
 import {
@@ -534,7 +534,7 @@ async function windowTotals(
   now: number,
   stats: ReadStats,
 ): Promise<RangeResult> {
-  const marks = await readWatermarks(collections.meta);
+  const marks = await readLevelWatermarks(collections.meta);
   return range({ collections, marks, now, scope, stats }, 0, from, to);
 }
 
@@ -778,7 +778,7 @@ async function rollupHistory(
 ): Promise<ContainerHistory[]> {
   const width = GRANULARITY_MS[granularity];
   const from = Math.floor(query.from / width) * width;
-  const marks = await readWatermarks(collections.meta);
+  const marks = await readLevelWatermarks(collections.meta);
   const scope = { namespace: query.namespace, pod: query.pod };
   const ctx: ReadContext = { collections, marks, now, scope, stats: { documentsRead: 0 } };
   const byContainer = new Map<string, Map<number, SeriesWindow>>();

@@ -2,7 +2,7 @@
  * Raw snapshots: one document per container and sample, with a deterministic `_id` so that a
  * batch written twice (a retry after an outage) is stored once.
  */
-import { MongoBulkWriteError, type Collection } from 'mongodb';
+import { MongoBulkWriteError, type Collection, type Filter } from 'mongodb';
 import { keepMs } from './resolutions.js';
 import { spanOf } from './spans.js';
 import type { IoReading } from './io-counters.js';
@@ -59,7 +59,7 @@ export interface SnapshotDoc {
   io?: IoReading;
   containerStartTime?: number;
   retention?: Retention;
-  /** Leadership term of the writer. */
+  /** Term of the writer: the leadership term, or the node's term for a holder of the node (node-fence.ts). */
   term?: number;
   /** Set on spans longer than LONG_SPAN_MS, so that a reader finds the few that reach far back. */
   long?: 1;
@@ -219,14 +219,16 @@ export function fromSnapshotDoc(doc: SnapshotDoc): ContainerSample {
 const DUPLICATE_KEY = 11000;
 
 /**
- * The time of the newest stored raw reading of any series, ms; undefined when none is stored.
- * Everything the store accounts for ends there (a reading accounts for the span before its time).
+ * The time of the newest stored raw reading of any series (of `scope`, e.g. one node's), ms;
+ * undefined when none is stored. Everything the store accounts for ends there (a reading accounts
+ * for the span before its time).
  */
 export async function newestReadingTime(
   snapshots: Collection<SnapshotDoc>,
   notAfter = Infinity,
+  scope: Filter<SnapshotDoc> = {},
 ): Promise<number | undefined> {
-  const filter = Number.isFinite(notAfter) ? { time: { $lte: new Date(notAfter) } } : {};
+  const filter = Number.isFinite(notAfter) ? { ...scope, time: { $lte: new Date(notAfter) } } : scope;
   const newest = await snapshots
     .find(filter, { projection: { time: 1 } })
     .sort({ time: -1 })

@@ -3,7 +3,7 @@
  * Implemented by the MongoDB store; other modules depend on these interfaces only.
  */
 import type { Aggregate, Coverage, Granularity, IoRollup, UsageMetric } from '../../api/http/v1.js';
-import type { ContainerSample, ObjectKey, Retention } from '../model.js';
+import type { ContainerSample, ObjectKey, Retention, SeriesBase } from '../model.js';
 import type { BucketHistograms } from './histograms.js';
 
 /** Resolutions kept by the store. `raw` is the samples themselves. */
@@ -152,6 +152,23 @@ export interface UsageQueries {
 /** Write side, used by the collector. Resolves once the samples are durable (or buffered). */
 export interface SampleWriter {
   write(samples: ContainerSample[]): Promise<WriteOutcome>;
+}
+
+/**
+ * The writer of one node's readings and buckets under the node's own fence (a node pipeline's):
+ * `take` claims the node's next term, which fences every earlier holder of it; its writes are
+ * refused (NodeStaleTermError) once a later holder has taken the node.
+ */
+export interface NodeWriter extends SampleWriter {
+  readonly node: string;
+  /** Claims the node (incrementing its term in the store) and recomputes its open buckets; returns the term. */
+  take(): Promise<number>;
+  /** The latest stored reading of each series (of this node), what the holder continues them from. */
+  latestReadings(seriesKeys: readonly string[], lookbackMs?: number): Promise<Map<string, SeriesBase>>;
+  /** The time of the node's own newest stored reading (its horizon: a container started after it is billed from its start). */
+  lastReadingTime(): Promise<number | undefined>;
+  /** Writes every open bucket and releases the node, so that it holds no watermark back. */
+  release(): Promise<void>;
 }
 
 export interface WriteOutcome {

@@ -67,12 +67,18 @@ import {
 import { clipSample, spanOf } from './spans.js';
 import { RollupTracker } from './tracker.js';
 import { readWatermarks, termGuard, type Watermarks } from './watermarks.js';
+import { checkNode, claimNode, releaseNode, setNodeMarks } from './node-fence.js';
 
 export interface WritePathOptions {
   /** How long after its end a bucket waits for late readings before it is closed by the clock. */
   graceMs: number;
   /** How many reading ids of failed inserts are remembered (at least the outage buffer's capacity). */
   uncertainCapacity: number;
+  /**
+   * Writes this node's readings and buckets only, under the node's fence (node-fence.ts) rather
+   * than the leadership term: a holder of the node, whose term its claim assigns.
+   */
+  node?: string;
 }
 
 export interface WritePathResult {
@@ -111,6 +117,8 @@ export class WritePath {
   private nextPart = 0;
   private recovered = false;
   private term = 0;
+  /** A node holder's marks when it took the node: its buckets past them are recomputed. */
+  private nodeMarks: Watermarks | undefined;
   /** Readings of schema 2 end here: a series without a reading of its own starts no earlier. */
   private legacyUntil = -Infinity;
   private lastSweep = -Infinity;
@@ -132,6 +140,8 @@ export class WritePath {
    * buckets from the database; what this process held in memory is dropped.
    */
   beginTerm(term: number): void {
+    if (this.options.node !== undefined)
+      throw new Error('a node holder takes its term from its claim (take)');
     if (term !== this.term || this.recovered) {
       this.term = term;
       this.recovered = false;
@@ -141,14 +151,42 @@ export class WritePath {
     }
   }
 
+  /**
+   * A node holder takes its node (see node-fence.ts): claims the next term, recomputes the node's
+   * buckets past its marks from the stored readings and sets its marks; the next holder's claim
+   * fences this one. Returns the term. (The first write does it when it was not done.)
+   */
+  async take(): Promise<number> {
+    if (this.options.node === undefined) throw new Error('only a node holder takes a node');
+    this.recovered = false;
+    this.tracker = new RollupTracker(this.options.graceMs);
+    for (const resolution of ROLLUP_RESOLUTIONS) this.pending.set(resolution, []);
+    this.cursors = new Map();
+    await this.begin();
+    return this.term;
+  }
+
+  /** The term this writer's writes carry (a node holder's: assigned by its claim). */
+  get currentTerm(): number {
+    return this.term;
+  }
+
+  private async begin(): Promise<void> {
+    await this.claimTerm();
+    await this.recoverOpenBuckets();
+    // Everything before the grace period is written whole now: the watermarks are this term's.
+    await this.advanceWatermarks(this.clock.now() - this.options.graceMs);
+    this.recovered = true;
+  }
+
   async write(samples: readonly ContainerSample[]): Promise<WritePathResult> {
-    if (!this.recovered) {
-      await this.claimTerm();
-      await this.recoverOpenBuckets();
-      // Everything before the grace period is written whole now: the watermarks are this term's.
-      await this.advanceWatermarks(this.clock.now() - this.options.graceMs);
-      this.recovered = true;
-    } else await this.checkFence();
+    const node = this.options.node;
+    if (node !== undefined) {
+      const other = samples.find((s) => s.node !== node);
+      if (other) throw new Error(`the holder of node ${node} was given a reading of node ${other.node}`);
+    }
+    if (!this.recovered) await this.begin();
+    else await this.checkFence();
     const ordered = [...samples].sort((a, b) => a.time - b.time);
     await this.loadCursors(ordered);
     const docs: SnapshotDoc[] = [];
@@ -175,6 +213,9 @@ export class WritePath {
       throw err;
     }
     for (const [key, time] of batchCursor) this.cursors.set(key, time);
+    // A node's next holder may have claimed it while these readings were written: its buckets are
+    // not touched then (it recomputes them from the readings it finds when it takes the node).
+    if (node !== undefined) await this.checkFence();
     const fresh: ContainerSample[] = [];
     for (const [i, sample] of accepted.entries()) {
       const id = (docs[i] as SnapshotDoc)._id;
@@ -199,6 +240,9 @@ export class WritePath {
     await this.checkFence();
     this.queue(this.tracker.closeAll());
     await this.writePending();
+    // Every bucket of the node is written: it holds no level's watermark back any more.
+    if (this.options.node !== undefined)
+      await releaseNode(this.collections.meta, this.options.node, this.term);
     this.recovered = false;
     this.tracker = new RollupTracker(this.options.graceMs);
     this.cursors = new Map();
@@ -281,6 +325,10 @@ export class WritePath {
    * started during a failover").
    */
   lastReadingTime(): Promise<number | undefined> {
+    // A node holder's horizon is its node's own newest reading, in that node's clock, whichever
+    // the other nodes' clocks are.
+    const node = this.options.node;
+    if (node !== undefined) return newestReadingTime(this.collections.snapshots, Infinity, { node });
     return newestReadingTime(this.collections.snapshots, this.clock.now());
   }
 
@@ -350,21 +398,28 @@ export class WritePath {
 
   /** Claims this term in the fence document; refused when the database has seen a later one. */
   private async claimTerm(): Promise<void> {
-    try {
-      await this.collections.meta.updateOne(
-        { _id: 'fence', ...termGuard(this.term) },
-        { $set: { term: this.term } },
-        { upsert: true },
-      );
-    } catch (err) {
-      if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) await this.checkFence();
-      throw err;
-    }
+    if (this.options.node !== undefined) {
+      const claim = await claimNode(this.collections.meta, this.options.node);
+      this.term = claim.term;
+      this.nodeMarks = claim.marks;
+    } else
+      try {
+        await this.collections.meta.updateOne(
+          { _id: 'fence', ...termGuard(this.term) },
+          { $set: { term: this.term } },
+          { upsert: true },
+        );
+      } catch (err) {
+        if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) await this.checkFence();
+        throw err;
+      }
     const legacy = await this.collections.meta.findOne({ _id: 'legacy' });
     this.legacyUntil = typeof legacy?.until === 'number' ? legacy.until : -Infinity;
   }
 
   private async checkFence(): Promise<void> {
+    if (this.options.node !== undefined)
+      return checkNode(this.collections.meta, this.options.node, this.term);
     const fence = await this.collections.meta.findOne({ _id: 'fence' });
     const current = typeof fence?.term === 'number' ? fence.term : -Infinity;
     if (current > this.term) throw new StaleTermError(this.term, current);
@@ -377,6 +432,10 @@ export class WritePath {
   private async advanceWatermarks(closedBefore: number): Promise<void> {
     const marks: Partial<Watermarks> = {};
     for (const resolution of ROLLUP_RESOLUTIONS) marks[resolution] = bucketStart(closedBefore, resolution);
+    if (this.options.node !== undefined) {
+      await setNodeMarks(this.collections.meta, this.options.node, this.term, marks as Watermarks);
+      return;
+    }
     try {
       await this.collections.meta.updateOne(
         { _id: 'watermarks', ...termGuard(this.term) },
@@ -391,26 +450,37 @@ export class WritePath {
 
   /** Step 6 of the write path: recomputes and rewrites the buckets past each level's watermark. */
   private async recoverOpenBuckets(): Promise<void> {
-    const marks = await readWatermarks(this.collections.meta);
-    const end = await newestReadingTime(this.collections.snapshots);
+    const node = this.options.node;
+    const marks = this.nodeMarks ?? (await readWatermarks(this.collections.meta));
+    const scope: Filter<SnapshotDoc> = node === undefined ? {} : { node };
+    const end = await newestReadingTime(this.collections.snapshots, Infinity, scope);
     if (end === undefined) return;
     const parts = [`${this.instance}:recovered`];
+    // A node holder recomputes its node's buckets only: those of the series its readings name.
+    let nodeSeries: Filter<RollupDoc> = {};
+    if (node !== undefined) {
+      const since = Math.min(...ROLLUP_RESOLUTIONS.map((r) => this.recoveryStart(marks[r], end, r)));
+      const series = await this.collections.snapshots.distinct('series', {
+        node,
+        time: { $gte: new Date(since) },
+      });
+      nodeSeries = { series: { $in: series } };
+    }
     for (const resolution of ROLLUP_RESOLUTIONS) {
       // Nothing before the watermark needs it, and everything after it may: a bucket of one series
       // can be open while another series' readings (a node whose clock runs ahead) are long past
       // it. A database without one (a migrated one) is recomputed from a grace period before its
       // latest reading.
-      const mark = marks[resolution];
-      const from = Number.isFinite(mark) ? mark : bucketStart(end - this.options.graceMs, resolution);
+      const from = this.recoveryStart(marks[resolution], end, resolution);
       if (from > end) continue;
       const to = bucketStart(end, resolution) + RESOLUTION_MS[resolution];
       const finer = finerResolution(resolution);
       let recomputed: Map<string, RollupDoc>;
       if (finer === 'raw') {
-        const readings = await readingsOverlapping(this.collections.snapshots, from, to);
+        const readings = await readingsOverlapping(this.collections.snapshots, from, to, scope);
         recomputed = rollupsOfSamples(readings, resolution, parts, { from, to }, this.term);
       } else {
-        const range = { time: { $gte: new Date(from), $lt: new Date(to) } };
+        const range = { ...nodeSeries, time: { $gte: new Date(from), $lt: new Date(to) } };
         recomputed = rollupsOfRollups(
           await this.collections.rollups[finer].find(range).toArray(),
           resolution,
@@ -420,6 +490,11 @@ export class WritePath {
       }
       await replaceAll(this.collections.rollups[resolution], [...recomputed.values()], this.term);
     }
+  }
+
+  /** Where recovery starts at a level: its watermark, or a grace period before the latest reading without one. */
+  private recoveryStart(mark: number, end: number, resolution: Resolution): number {
+    return Number.isFinite(mark) ? mark : bucketStart(end - this.options.graceMs, resolution);
   }
 }
 
