@@ -32,6 +32,14 @@
  *    watermark, never on the readings' times, which come from the kubelets' clocks: a node whose
  *    clock runs ahead must not move the start past a bucket another series still had open.
  *
+ * 7. A holder of one node (`options.node`, a pipeline that collects one node) writes that node's
+ *    readings only, under the node's fence instead of the leadership term (node-fence.ts): its
+ *    claim increments the node's term, steps 5 and 6 are done with that term on the node's fence
+ *    document and on the node's readings and buckets only, the node's marks stand for the
+ *    watermarks (readers take the lowest mark of the held nodes), and its horizon
+ *    (lastReadingTime) is the node's own newest reading. Releasing the node (flush) writes every
+ *    open bucket and marks it not held.
+ *
  * Writes must not overlap (the store serializes them). Every failure is thrown; what was not
  * written stays pending and is retried with the next write.
  */
@@ -119,6 +127,11 @@ export class WritePath {
   private term = 0;
   /** A node holder's marks when it took the node: its buckets past them are recomputed. */
   private nodeMarks: Watermarks | undefined;
+  /**
+   * What a node holder's recovery rolled up from the raw readings (from when, and each series'
+   * newest reading then), until its first write looks for readings stored after it.
+   */
+  private recoveredReadings: { from: number; newest: Map<string, number> } | undefined;
   /** Readings of schema 2 end here: a series without a reading of its own starts no earlier. */
   private legacyUntil = -Infinity;
   private lastSweep = -Infinity;
@@ -187,6 +200,7 @@ export class WritePath {
     }
     if (!this.recovered) await this.begin();
     else await this.checkFence();
+    if (this.recoveredReadings) await this.rollUpLateReadings(this.recoveredReadings);
     const ordered = [...samples].sort((a, b) => a.time - b.time);
     await this.loadCursors(ordered);
     const docs: SnapshotDoc[] = [];
@@ -451,6 +465,7 @@ export class WritePath {
   /** Step 6 of the write path: recomputes and rewrites the buckets past each level's watermark. */
   private async recoverOpenBuckets(): Promise<void> {
     const node = this.options.node;
+    this.recoveredReadings = undefined;
     const marks = this.nodeMarks ?? (await readWatermarks(this.collections.meta));
     const scope: Filter<SnapshotDoc> = node === undefined ? {} : { node };
     const end = await newestReadingTime(this.collections.snapshots, Infinity, scope);
@@ -478,6 +493,7 @@ export class WritePath {
       let recomputed: Map<string, RollupDoc>;
       if (finer === 'raw') {
         const readings = await readingsOverlapping(this.collections.snapshots, from, to, scope);
+        if (node !== undefined) this.recoveredReadings = { from, newest: newestBySeries(readings) };
         recomputed = rollupsOfSamples(readings, resolution, parts, { from, to }, this.term);
       } else {
         const range = { ...nodeSeries, time: { $gte: new Date(from), $lt: new Date(to) } };
@@ -490,6 +506,28 @@ export class WritePath {
       }
       await replaceAll(this.collections.rollups[resolution], [...recomputed.values()], this.term);
     }
+  }
+
+  /**
+   * A node's earlier holder may store a reading in the instant its successor takes the node (past
+   * its fence check, after the recovery read): its bucket parts are refused (it checks the fence
+   * after storing readings), so the successor rolls it up here, at its first write, clipped after
+   * the series' newest reading its recovery rolled up.
+   */
+  private async rollUpLateReadings(recovered: { from: number; newest: Map<string, number> }): Promise<void> {
+    const docs = await this.collections.snapshots
+      .find({ node: this.options.node, term: { $lt: this.term }, time: { $gte: new Date(recovered.from) } })
+      .toArray();
+    const late: ContainerSample[] = [];
+    for (const sample of docs.map(fromSnapshotDoc).sort((a, b) => a.time - b.time)) {
+      const key = seriesKey(sample);
+      const newest = recovered.newest.get(key) ?? -Infinity;
+      if (sample.time <= newest) continue;
+      if (spansTime(sample)) recovered.newest.set(key, sample.time);
+      late.push(clipSample(sample, newest));
+    }
+    this.queue(this.tracker.add(late));
+    this.recoveredReadings = undefined;
   }
 
   /** Where recovery starts at a level: its watermark, or a grace period before the latest reading without one. */
@@ -538,6 +576,16 @@ export function nonOverlapping(samples: ContainerSample[]): ContainerSample[] {
     result.push(clipped);
   }
   return result;
+}
+
+/** Each series' newest reading time among `samples`. */
+function newestBySeries(samples: readonly ContainerSample[]): Map<string, number> {
+  const newest = new Map<string, number>();
+  for (const sample of samples) {
+    const key = seriesKey(sample);
+    newest.set(key, Math.max(newest.get(key) ?? -Infinity, sample.time));
+  }
+  return newest;
 }
 
 /** Whether a sample accounts for any time (its span is not empty). */

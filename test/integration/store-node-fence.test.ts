@@ -15,6 +15,7 @@ import type { ContainerSample } from '../../operator/model.js';
 import { MongoUsageStore } from '../../operator/store/mongo-store.js';
 import { NodeStaleTermError } from '../../operator/store/node-fence.js';
 import { ROLLUP_RESOLUTIONS } from '../../operator/store/resolutions.js';
+import { toSnapshotDoc, type SnapshotDoc } from '../../operator/store/snapshots.js';
 import type { NodeWriter, SummaryResult } from '../../operator/store/types.js';
 import { readLevelWatermarks, type MetaDoc, type Watermarks } from '../../operator/store/watermarks.js';
 import { testEnvironment } from '../harness/environment.js';
@@ -90,11 +91,15 @@ class Holder {
   /** Takes the node and continues every series from the stored counter bases. */
   async take(): Promise<number> {
     const term = await this.writer.take();
+    await this.loadBases();
+    return term;
+  }
+
+  async loadBases(): Promise<void> {
     const stored = await this.writer.latestReadings(this.containers.map(key));
     this.bases.clear();
     for (const [series, base] of stored)
       this.bases.set(series, { time: base.time, total: base.cpuCoreSecondsTotal! });
-    return term;
   }
 
   /** The readings at test time `at` of the containers started by then. */
@@ -290,6 +295,49 @@ describe('the fence per node on FerretDB', () => {
     }
     // The day's bucket is still open: the holder writes it when it stops.
     await surge.writer.release();
+    await expectRollupsMatchRaw(client.db(database));
+  }, 600_000);
+
+  it('counts once a reading the older holder stored in the instant of the claim, in the raw readings and the buckets', async () => {
+    const database = newDatabase();
+    const clock = { now: START };
+    const old = new Holder(storeOn(database, clock).nodeWriter('node-a'), NODE_A);
+    await old.take();
+    for (let at = START; at < START + 17 * MINUTE; at += CYCLE) {
+      clock.now = at;
+      await old.cycle(at);
+    }
+    const surge = new Holder(storeOn(database, clock).nodeWriter('node-a'), NODE_A);
+    clock.now = START + 17 * MINUTE + 5 * SECOND;
+    expect(await surge.writer.take()).toBe(2);
+    // The old holder's write was past its fence check: its readings land after the new holder's
+    // claim and recovery (its bucket parts are refused by its check after storing them) ...
+    const late = old.readAt(START + 17 * MINUTE + 3 * SECOND);
+    await client
+      .db(database)
+      .collection<SnapshotDoc>('snapshots')
+      .insertMany(late.map((r) => toSnapshotDoc(r, 1)));
+    old.written.push(...late);
+    // ... and before the new holder asked for its bases: it continues from them.
+    await surge.loadBases();
+    for (const c of NODE_A) expect(surge.bases.get(key(c))?.time).toBe(START + 17 * MINUTE + 3 * SECOND);
+    for (let at = START + 17 * MINUTE + 15 * SECOND; at < START + 30 * MINUTE; at += CYCLE) {
+      clock.now = at;
+      await surge.cycle(at);
+    }
+    const lastStored = lastStoredOf(old, surge);
+    const reader = storeOn(database, clock);
+    for (const phase of ['open', 'closed']) {
+      if (phase === 'closed') {
+        clock.now = START + 3 * HOUR;
+        await surge.writer.release();
+      }
+      for (const [a, b] of WINDOWS)
+        expectNamespaces(
+          await reader.summary({ from: a, to: b, groupBy: { kind: 'namespace' } }),
+          truth(NODE_A, lastStored, new Map(), a, b),
+        );
+    }
     await expectRollupsMatchRaw(client.db(database));
   }, 600_000);
 
