@@ -167,7 +167,7 @@ export class WritePath {
   /**
    * A node holder takes its node (see node-fence.ts): claims the next term, recomputes the node's
    * buckets past its marks from the stored readings and sets its marks; the next holder's claim
-   * fences this one. Returns the term. (The first write does it when it was not done.)
+   * fences this one. Returns the term. A holder writes only between take and release.
    */
   async take(): Promise<number> {
     if (this.options.node === undefined) throw new Error('only a node holder takes a node');
@@ -176,11 +176,6 @@ export class WritePath {
     for (const resolution of ROLLUP_RESOLUTIONS) this.pending.set(resolution, []);
     this.cursors = new Map();
     await this.begin();
-    return this.term;
-  }
-
-  /** The term this writer's writes carry (a node holder's: assigned by its claim). */
-  get currentTerm(): number {
     return this.term;
   }
 
@@ -197,6 +192,8 @@ export class WritePath {
     if (node !== undefined) {
       const other = samples.find((s) => s.node !== node);
       if (other) throw new Error(`the holder of node ${node} was given a reading of node ${other.node}`);
+      // Taking a node fences its holder: never done by a write (a released or stale holder's).
+      if (!this.recovered) throw new Error(`node ${node} is not taken by this writer: take it first`);
     }
     if (!this.recovered) await this.begin();
     else await this.checkFence();

@@ -489,6 +489,8 @@ describe('the fence per node on FerretDB', () => {
     const retirer = storeOn(database, clock).nodeWriter('node-b');
     expect(await retirer.take()).toBe(2);
     await retirer.release();
+    // A released holder does not take the node back by writing.
+    await expect(retirer.write(b.readAt(START + 50 * MINUTE))).rejects.toThrow('not taken');
     const after = await levels(database);
     const nodeA = await client.db(database).collection<MetaDoc>('meta').findOne({ _id: 'fence:node-a' });
     expect(after).toEqual(nodeA?.marks);
