@@ -9,6 +9,7 @@ import type { UsagePolicy } from '../api/v1alpha1/usagepolicy.js';
 import type { PodInfo } from '../operator/collector/pod-cache.js';
 import { UsagePolicyReconciler } from '../controllers/usagepolicy/reconcile.js';
 import { silentLogger } from '../operator/logging.js';
+import { ActivePolicyRegistry } from '../operator/policies/active-policies.js';
 
 const signal = new AbortController().signal;
 
@@ -60,6 +61,7 @@ function reconciler(policies: UsagePolicy[], pods: PodInfo[], budget: number | u
     collection: { onCollected: () => {}, schedule: () => {}, unschedule: () => {}, state: () => undefined },
     store: { droppedSamples: () => 0, outage: () => undefined },
     status: { write: async () => false },
+    active: new ActivePolicyRegistry(),
     operatorNamespace: 'kube-usage-system',
     bounds: {
       maxRetention: { rawMs: 30 * 86_400_000, hourlyMs: 400 * 86_400_000, dailyMs: 1830 * 86_400_000 },

@@ -3,16 +3,16 @@
  * batches. Failures are logged once per change of state, not per run. A leader-only runnable:
  * stop() waits for a pass in progress.
  */
-import type { UsagePolicyConfig } from '../api/v1alpha1/normalize.js';
 import { errorMessage, type Logger } from './logging.js';
-import type { ObjectKey } from './model.js';
+import type { ActivePolicies } from './policies/active-policies.js';
 import type { Timers } from './runtime/clock.js';
 import { PeriodicPass } from './runtime/periodic.js';
 import type { RetentionRunner } from './store/types.js';
 
 export interface RetentionLoopDeps {
   runner: RetentionRunner;
-  policies: () => ReadonlyMap<ObjectKey, UsagePolicyConfig>;
+  /** The active policies, read at each run. */
+  policies: ActivePolicies;
   timers: Timers;
   logger: Logger;
   /** Between runs; default 10 min. The first run is after `firstRunMs` (default 1 min). */
@@ -49,7 +49,7 @@ export class RetentionLoop {
   async runOnce(): Promise<number> {
     let deleted = 0;
     const errors: string[] = [];
-    for (const [policy, config] of this.deps.policies()) {
+    for (const [policy, config] of this.deps.policies) {
       try {
         deleted += (await this.deps.runner.applyRetention(policy, config.retention, this.deps.timers.now()))
           .deleted;

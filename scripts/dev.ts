@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import winston from 'winston';
 import { parseCommandLine } from '../operator/config.js';
 import { buildUi } from './build-ui.js';
-import { startOperator, type OperatorHandle } from '../operator/operator.js';
+import { startOperator, type OperatorHandle } from '../cmd/operator/start.js';
 import { createSimulatedNodes } from '../test/harness/nodes.js';
 import { startCluster, type TestCluster } from './testenv/cluster.js';
 import { startFerretDB, type FerretDB } from './testenv/ferretdb.js';

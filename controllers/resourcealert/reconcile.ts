@@ -15,7 +15,7 @@
  * the one window left).
  *
  * `afterStatusWrite` is a test hook: the kill-between-write-and-notify test makes the process
- * SIGKILL itself there (cmd/operator.ts, only with KUO_TEST_KILL_AFTER_ALERT_WRITE set).
+ * SIGKILL itself there (test/harness/operator-kill-hook.ts).
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
@@ -28,8 +28,12 @@ import type { AlertEvaluation, AlertStateReader, ReadinessProblem } from '../../
 import { notificationsCondition, type AlertStatus } from '../../operator/alerting/status.js';
 import { objectKey, objectRef, type ObjectKey } from '../../operator/model.js';
 import type { ReconcileResult } from '../../operator/runtime/controller.js';
-import type { DesiredCondition, DesiredStatus, StatusObject } from '../../operator/runtime/status-writer.js';
-import type { StatusSink } from '../usagepolicy/reconcile.js';
+import type {
+  DesiredCondition,
+  DesiredStatus,
+  StatusObject,
+  StatusSink,
+} from '../../operator/runtime/status-writer.js';
 import { alertQuotaProblem, type AdminBounds } from '../admin-bounds.js';
 
 export interface ResourceAlertCaches {

@@ -18,8 +18,14 @@ import type { PodLister } from '../../operator/collector/pod-cache.js';
 import type { ScheduleSpec } from '../../operator/collector/schedule.js';
 import type { Logger } from '../../operator/logging.js';
 import { objectKey, objectRef, type Clock, type ObjectKey } from '../../operator/model.js';
+import type { ActivePolicyRegistry } from '../../operator/policies/active-policies.js';
 import type { ReconcileResult } from '../../operator/runtime/controller.js';
-import type { DesiredCondition, DesiredStatus, StatusObject } from '../../operator/runtime/status-writer.js';
+import type {
+  DesiredCondition,
+  DesiredStatus,
+  StatusObject,
+  StatusSink,
+} from '../../operator/runtime/status-writer.js';
 import type { StoreHealth } from '../../operator/store/index.js';
 
 /** A cached object with labels (namespaces). */
@@ -44,55 +50,50 @@ export interface CollectionControl {
   state(policy: ObjectKey): PolicyCollectionState | undefined;
 }
 
+/** The latest right-sizing summary of each policy, and word when one changes. */
+export interface RightsizingSummaries {
+  summary(policy: ObjectKey): UsagePolicyStatus['rightsizing'];
+  onSummary(listener: (policy: ObjectKey) => void): void;
+}
+
 /** What the store reports about its outage buffer, shown in every policy's Degraded condition. */
 export type { StoreHealth } from '../../operator/store/index.js';
-
-export interface StatusSink {
-  write(object: StatusObject, desired: DesiredStatus, signal?: AbortSignal): Promise<boolean>;
-}
 
 export interface UsagePolicyControllerDeps {
   caches: UsagePolicyCaches;
   collection: CollectionControl;
   store: StoreHealth;
   status: StatusSink;
+  /** Where the controller records which policies collect now (it is their only writer). */
+  active: ActivePolicyRegistry;
   /** The operator's namespace: only policies there may select other namespaces. */
   operatorNamespace: string;
   /** The admin's bounds (retention, policies per namespace); none when absent. */
   bounds?: AdminBounds;
   /** Queues policies for reconcile (those whose place in the collection budget changed). */
   requeue?: (keys: ObjectKey[]) => void;
-  /** The latest right-sizing summary of a policy (operator/recommend/rightsizing-loop.ts); none when absent. */
-  rightsizing?: (policy: ObjectKey) => UsagePolicyStatus['rightsizing'];
+  /** The policies' right-sizing summaries (operator/recommend/rightsizing-loop.ts); none when absent. */
+  rightsizing?: RightsizingSummaries;
   clock: Clock;
   logger: Logger;
 }
-
-/** Valid, active policies and their configs, for the retention loop and the alert controller. */
-export type ActivePolicies = ReadonlyMap<ObjectKey, UsagePolicyConfig>;
 
 /** The status this controller writes: the CRD's, with conditions as the writer takes them. */
 type PolicyStatus = Omit<UsagePolicyStatus, 'conditions'> & DesiredStatus;
 
 export class UsagePolicyReconciler {
-  private readonly active = new Map<ObjectKey, UsagePolicyConfig>();
   private readonly budget = new BudgetTracker();
 
   constructor(private readonly deps: UsagePolicyControllerDeps) {}
 
   /** A term starts with no policy active; its reconciles (every policy is queued) fill them in. */
   startTerm(): void {
-    this.active.clear();
+    this.deps.active.clear();
     this.budget.clear();
   }
 
   async stopTerm(): Promise<void> {
-    this.active.clear();
-  }
-
-  /** Policies that collect now (valid, allowed, not suspended). */
-  get activePolicies(): ActivePolicies {
-    return this.active;
+    this.deps.active.clear();
   }
 
   /** Keys of the policies whose scope may include `namespace` (to requeue on pod changes). */
@@ -188,8 +189,8 @@ export class UsagePolicyReconciler {
       return;
     }
     this.deps.collection.schedule(key, { intervalMs: config.intervalMs, suspended: config.suspend }, target);
-    if (config.suspend) this.active.delete(key);
-    else this.active.set(key, config);
+    if (config.suspend) this.deps.active.delete(key);
+    else this.deps.active.set(key, config);
 
     const pods = selectPods(this.deps.caches.pods, target);
     const status: PolicyStatus = {
@@ -211,7 +212,7 @@ export class UsagePolicyReconciler {
     const dropped = this.deps.store.droppedSamples();
     if (dropped > 0) status.droppedSamples = dropped;
     // As lastCollectionTime: the status keeps the last summary until this replica has its own.
-    const rightsizing = this.deps.rightsizing?.(key) ?? policy.status?.rightsizing;
+    const rightsizing = this.deps.rightsizing?.summary(key) ?? policy.status?.rightsizing;
     if (rightsizing !== undefined) status.rightsizing = rightsizing;
     status.conditions = [
       config.suspend
@@ -290,7 +291,7 @@ export class UsagePolicyReconciler {
 
   private stop(key: ObjectKey): void {
     this.deps.collection.unschedule(key);
-    this.active.delete(key);
+    this.deps.active.delete(key);
     // A policy that stops collecting (deleted, invalid, over a bound) frees its share of the
     // collection budget: the policies it kept out are requeued.
     this.budgetProblem(key);

@@ -50,5 +50,7 @@ export function setupUsagePolicyController(
     .complete(reconciler);
   // After each of its collections, a policy's status shows the new lastCollectionTime.
   deps.collection.onCollected((policy) => controller.enqueue(policy));
+  // A policy's new right-sizing summary shows in its status.
+  deps.rightsizing?.onSummary((policy) => controller.enqueue(policy));
   return { reconciler, controller };
 }

@@ -35,8 +35,6 @@ export interface RightsizingLoopDeps {
   recommender: Pick<Recommender, 'recommend'>;
   /** The active policies. */
   policies: () => Iterable<ObjectKey>;
-  /** A policy's summary changed: reconcile it. */
-  onSummary: (policy: ObjectKey) => void;
   events: { record(object: InvolvedObject, type: EventType, reason: string, message: string): Promise<void> };
   /** Where reported kills are claimed, shared by every replica (the store's). */
   reports: ReportLedger;
@@ -80,6 +78,7 @@ export class RightsizingLoop {
   readonly name = 'rightsizing';
   readonly needsLeadership = true;
   private readonly summaries = new Map<ObjectKey, RightsizingStatus>();
+  private readonly summaryListeners: ((policy: ObjectKey) => void)[] = [];
 
   private readonly periodic: PeriodicPass;
 
@@ -95,6 +94,11 @@ export class RightsizingLoop {
   /** The latest summary of a policy, for its status. */
   summary(policy: ObjectKey): RightsizingStatus | undefined {
     return this.summaries.get(policy);
+  }
+
+  /** Calls `listener` after each new summary of a policy (its reconcile shows it). */
+  onSummary(listener: (policy: ObjectKey) => void): void {
+    this.summaryListeners.push(listener);
   }
 
   start(): void {
@@ -136,7 +140,7 @@ export class RightsizingLoop {
       const summary = summarize(items, now);
       for (const key of keys) {
         this.summaries.set(key, summary);
-        this.deps.onSummary(key);
+        for (const listener of this.summaryListeners) listener(key);
       }
       await this.reportOomKills(namespace, items, now);
     }

@@ -19,6 +19,14 @@ export interface StatusPatcher {
   patchStatus(namespace: string, name: string, patch: Record<string, unknown>): Promise<void>;
 }
 
+/**
+ * Where a controller's reconciler writes an object's status ({@link StatusWriter}, or a fake in
+ * tests). Returns whether a patch was sent.
+ */
+export interface StatusSink {
+  write(object: StatusObject, desired: DesiredStatus, signal?: AbortSignal): Promise<boolean>;
+}
+
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export interface StatusWriterOptions {
@@ -36,7 +44,7 @@ export interface StatusWriterOptions {
  * refused with a 409 (requeue and compute again) instead of overwriting a newer one; for the
  * same reason a condition another writer added meanwhile is never erased by the list we send.
  */
-export class StatusWriter {
+export class StatusWriter implements StatusSink {
   private readonly clock: Clock;
   private readonly owned?: ReadonlySet<string>;
 

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { parseCommandLine, type OperatorConfig } from '../../operator/config.js';
 import { createLogger, silentLogger, type Logger } from '../../operator/logging.js';
-import { startOperator, type OperatorHandle, type OperatorOverrides } from '../../operator/operator.js';
+import { startOperator, type OperatorHandle, type OperatorOverrides } from '../../cmd/operator/start.js';
 import { testEnvironment } from './environment.js';
 import { uniqueName } from './index.js';
 
@@ -81,16 +81,37 @@ export interface OperatorProcess {
 
 /**
  * Starts the operator as a separate process (from the TypeScript sources, through tsx's
- * loader); `env` adds to its environment (e.g. the test hook of cmd/operator.ts).
+ * loader); `env` adds to its environment.
  */
 export function spawnOperator(
   options: TestOperatorOptions,
   env: Record<string, string> = {},
 ): OperatorProcess {
+  return spawnEntry([join(ROOT, 'cmd', 'operator.ts')], options, env);
+}
+
+/**
+ * Starts the operator as a separate process that SIGKILLs itself right after the first
+ * ResourceAlert status write recording `transition`, before the transition is notified
+ * (test/harness/operator-kill-hook.ts).
+ */
+export function spawnOperatorKilledAfterAlertWrite(
+  options: TestOperatorOptions,
+  transition: 'fired' | 'resolved',
+): OperatorProcess {
+  return spawnEntry([join(ROOT, 'test', 'harness', 'operator-kill-hook.ts'), transition], options, {});
+}
+
+/** Runs `entry` (a script and its first arguments) with the test operator's flags. */
+function spawnEntry(
+  entry: string[],
+  options: TestOperatorOptions,
+  env: Record<string, string>,
+): OperatorProcess {
   // One process (node with tsx's loader), so that a kill reaches the operator itself.
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'cmd', 'operator.ts'), ...operatorArgs(options), '--log-level', 'debug'],
+    ['--import', 'tsx', ...entry, ...operatorArgs(options), '--log-level', 'debug'],
     {
       env: { ...process.env, MONGODB_URI: testEnvironment().mongoUri, NODE_OPTIONS: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,7 +5,7 @@
  * an object frees its place, raising the budget admits the policy.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { OperatorHandle } from '../../operator/operator.js';
+import type { OperatorHandle } from '../../cmd/operator/start.js';
 import { MongoClient } from 'mongodb';
 import {
   apply,

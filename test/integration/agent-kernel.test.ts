@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { selfSignedCertificate } from '../../agent/tls.js';
-import type { OperatorHandle } from '../../operator/operator.js';
+import type { OperatorHandle } from '../../cmd/operator/start.js';
 import { DEFAULT_TOKEN_AUDIENCE } from '../../operator/config.js';
 import { IO_COUNTERS, type IoCounter } from '../../operator/store/io-counters.js';
 import {

@@ -1,6 +1,6 @@
 /**
  * The kill between the status write and the notification, with real operator processes and
- * the test hook of cmd/operator.ts (KUO_TEST_KILL_AFTER_ALERT_WRITE): process A SIGKILLs itself
+ * the test entry point test/harness/operator-kill-hook.ts: process A SIGKILLs itself
  * right after it wrote the ResourceAlert status that records a firing, before it hands the
  * firing to the notifiers; process B, on the same cluster and database, delivers it, and
  * SIGKILLs itself likewise after writing the resolution; process C delivers that. A real
@@ -22,7 +22,11 @@ import {
   uniqueName,
   waitFor,
 } from '../harness/index.js';
-import { spawnOperator, type OperatorProcess } from '../harness/operator.js';
+import {
+  spawnOperator,
+  spawnOperatorKilledAfterAlertWrite,
+  type OperatorProcess,
+} from '../harness/operator.js';
 import { Receiver } from '../harness/receiver.js';
 
 interface AlertView {
@@ -38,9 +42,6 @@ interface WebhookBody {
   metric: string;
 }
 
-const killAfterWriting = (transition: 'fired' | 'resolved') => ({
-  KUO_TEST_KILL_AFTER_ALERT_WRITE: transition,
-});
 const HOOK_LINE = 'test hook: SIGKILL after the status write, before the notification';
 
 describe('a process killed between the ResourceAlert status write and the notification', () => {
@@ -100,7 +101,7 @@ spec:
 
   it('has the restarted processes deliver the firing and the resolution, each once at the receiver', async () => {
     // A: fires on its first cycle, writes the status, dies before notifying.
-    const a = spawnOperator({ namespace: operatorNamespace, database }, killAfterWriting('fired'));
+    const a = spawnOperatorKilledAfterAlertWrite({ namespace: operatorNamespace, database }, 'fired');
     processes.push(a);
     await waitFor('process A to kill itself after the status write', () => a.child.signalCode === 'SIGKILL', {
       timeoutMs: 120_000,
@@ -121,7 +122,7 @@ spec:
     expect(receiver.to('/hook')).toEqual([]);
 
     // B: resumes from that status and delivers the firing once, then records it as delivered.
-    const b = spawnOperator({ namespace: operatorNamespace, database }, killAfterWriting('resolved'));
+    const b = spawnOperatorKilledAfterAlertWrite({ namespace: operatorNamespace, database }, 'resolved');
     processes.push(b);
     await waitFor('the firing at the receiver', () => delivered('fired') > 0, { timeoutMs: 120_000 });
     await waitFor(

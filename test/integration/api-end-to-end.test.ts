@@ -3,7 +3,7 @@
  * FerretDB -> the HTTP API, read with a real ServiceAccount token bound to `view`.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { OperatorHandle } from '../../operator/operator.js';
+import type { OperatorHandle } from '../../cmd/operator/start.js';
 import {
   apply,
   createPod,

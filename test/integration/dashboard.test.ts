@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ConsoleMessage, HTTPRequest, Page } from 'puppeteer-core';
-import type { OperatorHandle } from '../../operator/operator.js';
+import type { OperatorHandle } from '../../cmd/operator/start.js';
 import { buildUi } from '../../scripts/build-ui.js';
 import { CSV_COLUMNS, parseCsv } from '../../ui/src/chargeback.js';
 import { launchBrowser, type TestBrowser } from '../harness/browser.js';

@@ -11,7 +11,7 @@ import type {
   MetricsScope,
   MetricsSource,
 } from '../../operator/sources/metrics-api/metrics-source.js';
-import type { OperatorHandle } from '../../operator/operator.js';
+import type { OperatorHandle } from '../../cmd/operator/start.js';
 import { startApiserverProxy, type ApiserverProxy } from '../harness/apiserver-proxy.js';
 import { captureLogger, type LogLine } from '../harness/capture-logger.js';
 import {

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MongoClient } from 'mongodb';
-import type { OperatorHandle } from '../../operator/operator.js';
+import type { OperatorHandle } from '../../cmd/operator/start.js';
 import { NAMESPACED_COLLECTIONS, TOMBSTONE_COLLECTION } from '../../operator/store/namespace-purge.js';
 import {
   apply,

@@ -6,7 +6,7 @@
  * and Secrets are used only when they carry the opt-in label.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { OperatorHandle } from '../../operator/operator.js';
+import type { OperatorHandle } from '../../cmd/operator/start.js';
 import {
   apply,
   conditionOf,

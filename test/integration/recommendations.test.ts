@@ -6,7 +6,7 @@
  * the simulated usage and the bucket edges built the plain way, not from the operator's code.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { OperatorHandle } from '../../operator/operator.js';
+import type { OperatorHandle } from '../../cmd/operator/start.js';
 import {
   apply,
   createDeployment,

@@ -28,7 +28,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseCpuMillicores, parseMemoryBytes } from '../../api/quantity.js';
-import type { OperatorHandle } from '../../operator/operator.js';
+import type { OperatorHandle } from '../../cmd/operator/start.js';
 import {
   installVpaCrds,
   startVpaRecommender,

@@ -1,8 +1,12 @@
 /**
- * The layering the project chose (docs: /work/shared/design/layout.md), checked on the sources'
- * import statements: api/ stands alone; only operator/runtime and each source's Kubernetes module
- * (operator/sources/<source>/kubernetes-*.ts) import @kubernetes/client-node; only operator/store
- * imports mongodb.
+ * The layering the project chose, checked on the sources' import statements:
+ * - api/ (the CRDs' types, validation and conditions) stands alone;
+ * - operator/ (the runtime, collection, store, alerting, HTTP) never imports controllers/: the
+ *   controllers build on it, and the wiring that joins both lives next to the entry point
+ *   (cmd/operator/);
+ * - only operator/runtime and each source's Kubernetes module
+ *   (operator/sources/<source>/kubernetes-*.ts) import @kubernetes/client-node;
+ * - only operator/store imports mongodb.
  */
 import { describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -60,6 +64,18 @@ describe('layering', () => {
           .map((i) => `${file} -> ${i}`),
       );
     expect(outside).toEqual([]);
+  });
+
+  it('operator/ imports nothing of controllers/ (the wiring of both is in cmd/)', () => {
+    const upward = graph
+      .filter(({ file }) => file.startsWith('operator/'))
+      .flatMap(({ file, imports }) =>
+        imports
+          .filter((i) => i === 'controllers' || i.startsWith('controllers/'))
+          .map((i) => `${file} -> ${i}`),
+      );
+    expect(upward).toEqual([]);
+    expect(importersOf('controllers').some((f) => f.startsWith('cmd/'))).toBe(true);
   });
 
   it("only operator/runtime and each source's Kubernetes module import @kubernetes/client-node", () => {

@@ -38,7 +38,7 @@ function setup(policies: Map<ObjectKey, UsagePolicyConfig>) {
   const { logger, lines } = captureLogger();
   const loop = new RetentionLoop({
     runner,
-    policies: () => policies,
+    policies,
     timers,
     logger,
     firstRunMs: 60_000,

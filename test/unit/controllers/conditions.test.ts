@@ -13,6 +13,7 @@ import type { UsagePolicy } from '../../../api/v1alpha1/usagepolicy.js';
 import type { CollectionTarget, PolicyCollectionState } from '../../../operator/collector/collector.js';
 import type { PodInfo } from '../../../operator/collector/pod-cache.js';
 import { silentLogger } from '../../../operator/logging.js';
+import { ActivePolicyRegistry } from '../../../operator/policies/active-policies.js';
 import { StatusWriter } from '../../../operator/runtime/status-writer.js';
 import { FakeTimers } from '../runtime/fake-timers.js';
 import { conditionOf, conditionsOf, ObjectStore, type StoredObject } from './fixtures.js';
@@ -77,6 +78,7 @@ function policySetup() {
     collection,
     store: health,
     status: new StatusWriter(objects, { clock, ownedConditionTypes: CONDITION_OWNED_TYPES.UsagePolicy }),
+    active: new ActivePolicyRegistry(),
     operatorNamespace: OPERATOR_NS,
     bounds: {
       maxRetention: { rawMs: 30 * 86_400_000, hourlyMs: 365 * 86_400_000, dailyMs: 800 * 86_400_000 },
@@ -117,6 +119,7 @@ function budgetReconciler(
       clock: new FakeTimers(),
       ownedConditionTypes: CONDITION_OWNED_TYPES.UsagePolicy,
     }),
+    active: new ActivePolicyRegistry(),
     operatorNamespace: OPERATOR_NS,
     bounds: {
       maxRetention: { rawMs: 30 * 86_400_000, hourlyMs: 365 * 86_400_000, dailyMs: 800 * 86_400_000 },

@@ -110,7 +110,6 @@ describe('RightsizingLoop', () => {
         },
       },
       policies: () => ['shop/a', 'shop/b', 'other/c'],
-      onSummary: (key) => summaries.push(key),
       events: {
         record: async (object, type, reason, message) => {
           expect(type).toBe('Warning');
@@ -121,6 +120,7 @@ describe('RightsizingLoop', () => {
       timers: new FakeTimers(),
       logger: silentLogger(),
     });
+    loop.onSummary((key) => summaries.push(key));
     await loop.runOnce();
     await loop.runOnce();
     expect(asked).toEqual(['shop vpa 8d', 'other vpa 8d', 'shop vpa 8d', 'other vpa 8d']);
@@ -147,7 +147,6 @@ describe('RightsizingLoop', () => {
       new RightsizingLoop({
         recommender: { recommend: async () => [current] },
         policies: () => ['shop/a'],
-        onSummary: () => undefined,
         events: {
           record: async (object) => {
             if (failing) throw new Error('apiserver unavailable');
