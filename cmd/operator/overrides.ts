@@ -1,4 +1,4 @@
-/** What tests replace when they start the operator in their own process ({@link startOperator}). */
+/** What tests replace when they start the operator in their own process (startOperator, start.ts). */
 import type { ResourceAlertReconcilerDeps } from '../../controllers/resourcealert/reconcile.js';
 import type { NodeUsageSource } from '../../operator/collector/collector.js';
 import type { MetricsSource } from '../../operator/sources/metrics-api/metrics-source.js';
