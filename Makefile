@@ -29,7 +29,7 @@ build: deps ## Compile TypeScript into dist/
 	$(NPM) run build
 
 .PHONY: generate
-generate: deps ## Regenerate crds/ from the schemas in api/
+generate: deps ## Regenerate crds/ and docs/reference/ from the schemas in api/ and the metrics registries
 	$(NPM) run generate
 
 .PHONY: lint
