@@ -71,7 +71,7 @@ export interface ContainerSample extends ContainerResources {
   /** Seconds since the container started. */
   uptimeSeconds: number;
   /*
-   * Exact accounting (issue 12). A sample accounts for the time span [from, time]: `time` is the
+   * Exact accounting. A sample accounts for the time span [from, time]: `time` is the
    * reading's own timestamp and `from` the timestamp of the series' previous reading (or the
    * container's start for a container first seen after it started). The store integrates these
    * spans, split at bucket boundaries; it never credits an interval it was not given.

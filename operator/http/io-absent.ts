@@ -1,5 +1,5 @@
 /**
- * Which I/O fields of a history, top or summary answer are absent and why (issue 16): the store
+ * Which I/O fields of a history, top or summary answer are absent and why: the store
  * has network and block I/O only for containers a node agent reports (docs/node-agent.md).
  */
 import { IO_ABSENT_REASON } from '../store/io-counters.js';

@@ -1,5 +1,5 @@
 /**
- * I/O counters of a series (issue 16): network and block I/O, read by the node agent as
+ * I/O counters of a series: network and block I/O, read by the node agent as
  * cumulative kernel counters with the agent's own timestamps. A sample may carry an `IoReading`:
  * the counters' differences between two agent readings and the span [from, to] between their
  * timestamps (independent of the sample's CPU span). The store keeps it in the raw reading and

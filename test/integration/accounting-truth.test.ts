@@ -1,5 +1,5 @@
 /**
- * Issue 12's ground truth, end to end through the real pieces: kwok pods with known constant
+ * Chargeback against its ground truth, end to end through the real pieces: kwok pods with known constant
  * usage in three namespaces (some started and some deleted mid-run), two overlapping admin
  * UsagePolicies at 10 s and 30 s plus a namespaced one at 20 s (one container is selected by
  * all three), two operator processes electing a leader on a Lease, FerretDB, the leader killed
@@ -57,7 +57,7 @@ import { overlap } from '../harness/usage-truth.js';
 
 const MI = 2 ** 20;
 const GI = 2 ** 30;
-/** The accuracy issue 12 asks for. */
+/** The accuracy the design allows end to end (0.1%). */
 const TOLERANCE = 1e-3;
 /**
  * Memory has no uncertainty at all here (a constant gauge over spans whose ends are the readings'

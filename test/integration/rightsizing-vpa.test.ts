@@ -1,5 +1,5 @@
 /**
- * Issue 17's peer comparison, through the real pieces: the VPA recommender (built from
+ * The peer comparison with VPA, through the real pieces: the VPA recommender (built from
  * k8s.io/autoscaler/vertical-pod-autoscaler, scripts/testenv/vpa.ts) and our operator watch the
  * same kwok pods side by side, VPA through metrics-server and VerticalPodAutoscaler objects with
  * updateMode "Off", ours through a UsagePolicy and GET /api/v1/namespaces/{ns}/recommendations

@@ -1,5 +1,5 @@
 /**
- * Joins the node agents' I/O counters to the samples the collector writes (issue 16): a writer
+ * Joins the node agents' I/O counters to the samples the collector writes: a writer
  * in front of the store's that gives each sample of a container the agent reports the counters'
  * increments since the agent reading last joined to that series, over the span between the two
  * agent readings' own timestamps (store/io-counters.ts integrates and splits it).

@@ -1,10 +1,11 @@
 import type { View } from './types.js';
 
 /**
- * Right-sizing recommendations (issue 17) have no API yet, so this view is not offered: the
- * navigation lists only views in VIEWS (main.ts) and this one is left out. When the operator
- * serves recommendations, implement render() against that endpoint (per namespace, authorized
- * like the others), set `available` to true, and the shell adds the tab.
+ * The right-sizing view is not implemented, so it is not offered: the navigation lists only views
+ * in VIEWS (main.ts) and this one is left out. The API serves the recommendations
+ * (GET /api/v1/namespaces/{ns}/recommendations, docs/rightsizing.md, authorized like the other
+ * namespace reads): implement render() against it, set RECOMMENDATIONS_AVAILABLE to true, and
+ * the shell adds the tab.
  */
 export const RECOMMENDATIONS_AVAILABLE = false;
 
