@@ -1,8 +1,8 @@
 /**
  * Every repository path the docs name exists: in backticks, in prose or in a command
  * (`operator/store/queries.ts`, `kubectl apply -k manifests/agent`, `crds/*.yaml`), and every
- * relative link's target, resolved from the page's folder as GitHub does. A file moved without
- * its docs fails here, naming the page, the line and the path.
+ * relative link's target, resolved from the page's folder as GitHub does, with the heading its
+ * `#fragment` names. A file moved without its docs fails here, naming the page, the line and the path.
  */
 import { describe, expect, it } from '@jest/globals';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -57,6 +57,8 @@ interface NamedPath {
   line: number;
   /** As written, relative to the repository root (links resolved from the page's folder). */
   path: string;
+  /** A link's `#fragment`: a heading of the page linked to. */
+  anchor?: string;
 }
 
 const PATH_PATTERN = new RegExp(`(?<![\\w./~$@-])((?:${TOP_LEVEL.join('|')})/[A-Za-z0-9_.*<>/-]*)`, 'g');
@@ -74,9 +76,10 @@ function pathsNamedIn(page: string, text: string): NamedPath[] {
     }
     // A link is never inside a code span (where `](` is text, e.g. in a pattern).
     for (const match of content.replace(/`[^`]*`/g, '``').matchAll(LINK_PATTERN)) {
-      const target = match[1]!.replace(/#.*$/, '');
-      if (target === '' || /^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('/')) continue;
-      named.push({ line, path: relative(ROOT, normalize(join(ROOT, dirname(page), target))) });
+      const [target = '', anchor] = match[1]!.split('#');
+      if (/^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('/')) continue;
+      const path = target === '' ? page : relative(ROOT, normalize(join(ROOT, dirname(page), target)));
+      named.push(anchor === undefined ? { line, path } : { line, path, anchor });
     }
   });
   return named;
@@ -100,15 +103,36 @@ function patternOf(path: string): RegExp {
   return new RegExp(`^${source}$`);
 }
 
+/** The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as hyphens. */
+function headingAnchors(text: string): Set<string> {
+  const anchors = new Set<string>();
+  let fenced = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('```')) fenced = !fenced;
+    const heading = fenced ? null : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
+    if (!heading) continue;
+    const base = heading[1]!
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
+    let anchor = base;
+    for (let n = 1; anchors.has(anchor); n++) anchor = `${base}-${n}`;
+    anchors.add(anchor);
+  }
+  return anchors;
+}
+
 function missingPaths(named: readonly NamedPath[], entries: readonly string[]): NamedPath[] {
   const known = new Set(entries);
-  return named.filter(({ path }) => {
+  return named.filter(({ path, anchor }) => {
     const bare = path.replace(/\/$/, '');
     if (/[*<]/.test(bare)) {
       const pattern = patternOf(bare);
       return !entries.some((entry) => pattern.test(entry));
     }
-    return !known.has(bare);
+    if (!known.has(bare)) return true;
+    if (anchor === undefined || !bare.endsWith('.md')) return false;
+    return !headingAnchors(readFileSync(join(ROOT, bare), 'utf8')).has(anchor);
   });
 }
 
@@ -117,7 +141,9 @@ describe('paths named in the docs', () => {
 
   it.each(PAGES.filter((page) => existsSync(join(ROOT, page))))('%s names only paths that exist', (page) => {
     const named = pathsNamedIn(page, readFileSync(join(ROOT, page), 'utf8'));
-    const missing = missingPaths(named, entries).map(({ line, path }) => `${page}:${line}: ${path}`);
+    const missing = missingPaths(named, entries).map(
+      ({ line, path, anchor }) => `${page}:${line}: ${path}${anchor === undefined ? '' : `#${anchor}`}`,
+    );
     expect(missing).toEqual([]);
   });
 
@@ -133,6 +159,7 @@ describe('paths named in the docs', () => {
       'The [API](../operator/http/server.ts#L10) and [a site](https://example.com/operator/x.ts).',
       'Not paths: /api/v1/usage, .dev/kubeconfig, ~/.cache/x, dist/cmd/agent.js.',
       'Gone: `operator/sources/nowhere.ts`; [gone](missing.md).',
+      'Headings: [here](accounting.md#answering-a-window), [not](accounting.md#no-such-heading).',
     ].join('\n');
     const named = pathsNamedIn('docs/page.md', text);
     expect(named.map((n) => n.path)).toEqual([
@@ -144,10 +171,13 @@ describe('paths named in the docs', () => {
       'operator/http/server.ts',
       'operator/sources/nowhere.ts',
       'docs/missing.md',
+      'docs/accounting.md',
+      'docs/accounting.md',
     ]);
     expect(missingPaths(named, entries)).toEqual([
       { line: 5, path: 'operator/sources/nowhere.ts' },
       { line: 5, path: 'docs/missing.md' },
+      { line: 6, path: 'docs/accounting.md', anchor: 'no-such-heading' },
     ]);
   });
 });
