@@ -11,7 +11,7 @@ import { detectHierarchy } from './cgroup-fs.js';
 import { NodeCollector } from './collect.js';
 import type { AgentConfig } from './config.js';
 import { AgentMetrics } from './metrics.js';
-import { knownPod, type AgentPod } from './pods.js';
+import { knownPod, podFields, type AgentPod } from './pods.js';
 import { startAgentServer } from './server.js';
 import { SharedRead } from './shared-read.js';
 import { loadCertificate, selfSignedCertificate } from './tls.js';
@@ -68,6 +68,7 @@ export async function startAgent(
       { apiVersion: 'v1', kind: 'Pod', plural: 'pods' },
       { fieldSelector: `spec.nodeName=${config.nodeName}` },
     ),
+    transform: podFields,
     logger,
   });
   pods.start();

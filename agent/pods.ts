@@ -13,6 +13,33 @@ export interface AgentPod {
   };
 }
 
+type Status = { name: string; containerID?: string };
+const statuses = (list: Status[] | undefined): Status[] | undefined =>
+  list?.map(({ name, containerID }) => (containerID === undefined ? { name } : { name, containerID }));
+
+/**
+ * The pod informer's transform: only the fields above are kept of a pod as it arrives (not its
+ * managedFields, volumes, env, probes, conditions...).
+ */
+export function podFields(pod: AgentPod): AgentPod {
+  const { name, namespace, uid, resourceVersion } = pod.metadata ?? {};
+  const { spec, status } = pod;
+  return {
+    metadata: { name, namespace, uid, resourceVersion },
+    spec: {
+      ...(spec?.hostNetwork !== undefined && { hostNetwork: spec.hostNetwork }),
+      containers: spec?.containers?.map(({ name }) => ({ name })),
+      initContainers: spec?.initContainers?.map(({ name }) => ({ name })),
+    },
+    status: {
+      phase: status?.phase,
+      containerStatuses: statuses(status?.containerStatuses),
+      initContainerStatuses: statuses(status?.initContainerStatuses),
+      ephemeralContainerStatuses: statuses(status?.ephemeralContainerStatuses),
+    },
+  };
+}
+
 /** A pod that can have cgroups: scheduled here and not finished. */
 export function knownPod(pod: AgentPod): KnownPod | undefined {
   const { name, namespace, uid } = pod.metadata ?? {};

@@ -10,6 +10,8 @@ import type { LabelledObject } from '../../controllers/usagepolicy/reconcile.js'
 import { PodIndex, type CachedPod } from '../../operator/collector/pod-index.js';
 import { keyOf } from '../../operator/runtime/controller.js';
 import { Informer, type KubeObject } from '../../operator/runtime/informer.js';
+import type { ListWatchOptions } from '../../operator/runtime/kube.js';
+import { identityAndLabels, withoutManagedFields } from '../../operator/runtime/transforms.js';
 import { openNamespaceData, type NamespaceDataStore, type UsageStore } from '../../operator/store/index.js';
 import { NamespaceReadGuard } from '../../operator/tenancy/namespace-guard.js';
 import { NamespaceLedger, type CurrentNamespace } from '../../operator/tenancy/namespace-ledger.js';
@@ -48,17 +50,21 @@ export function buildCaches(
     apiVersion: string,
     kind: string,
     plural: string,
-    transform?: (object: T) => T,
+    transform: (object: T) => T = withoutManagedFields,
+    options: ListWatchOptions = {},
   ) =>
     new Informer<T>({
       name: plural,
-      source: clients.listWatcher<T>({ apiVersion, kind, plural }),
+      source: clients.listWatcher<T>({ apiVersion, kind, plural }, {}, options),
       logger,
       resyncPeriodMs: config.resyncPeriodMs,
       transform,
     });
   const pods = informer<CachedPod>('v1', 'Pod', 'pods', podIndex.transform);
-  const namespaces = informer<CachedNamespace>('v1', 'Namespace', 'namespaces');
+  // Of namespaces, the operator reads their identity, labels and creation time: metadata only.
+  const namespaces = informer<CachedNamespace>('v1', 'Namespace', 'namespaces', identityAndLabels, {
+    metadataOnly: true,
+  });
   const policies = informer<UsagePolicy & KubeObject>(API_VERSION, 'UsagePolicy', 'usagepolicies');
   const alerts = informer<ResourceAlert & KubeObject>(API_VERSION, 'ResourceAlert', 'resourcealerts');
   pods.addHandlers(podIndex.handlers);

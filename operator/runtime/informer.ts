@@ -15,17 +15,17 @@ export interface KubeObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
 }
 
-export interface ListResult<T> {
-  items: T[];
-  resourceVersion: string;
-}
-
 export type WatchEvent<T> =
   { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: T } | { type: 'BOOKMARK'; resourceVersion: string };
 
 /** Lists and watches one kind of object (one resource, optionally one namespace and selectors). */
 export interface ListWatcher<T> {
-  list(signal: AbortSignal): Promise<ListResult<T>>;
+  /**
+   * Lists every object in pages of a consistent snapshot, handing each page's objects to `onPage`
+   * as the page arrives (the page is not kept: the next is fetched after `onPage` returns), and
+   * resolves with the snapshot's resourceVersion.
+   */
+  list(signal: AbortSignal, onPage: (items: T[]) => void): Promise<string>;
   /**
    * Streams changes after `resourceVersion` until the server ends the watch (resolves) or it
    * fails (rejects; an expired resourceVersion rejects with code 410). Stops when `signal` aborts.
@@ -60,7 +60,9 @@ export interface InformerOptions<T> {
   backoff?: BackoffPolicy;
   /**
    * Turns each listed or watched object into what is cached and handed to the handlers (as
-   * client-go's SetTransform), e.g. to keep only the fields the operator reads. It must keep
+   * client-go's SetTransform), e.g. to keep only the fields the operator reads. It runs on each
+   * object as its list page or watch event arrives, so that only what it returns is kept (an
+   * object whose resourceVersion is already cached is not transformed again). It must keep
    * metadata.namespace, name, resourceVersion and uid.
    */
   transform?: (object: T) => T;
@@ -178,15 +180,25 @@ export class Informer<T extends KubeObject> {
     this.syncWaiters.splice(0).forEach((wake) => wake());
   }
 
+  /**
+   * Lists everything again, page by page: each page's objects are transformed and applied to the
+   * cache as the page arrives (adds and updates are delivered then), and the cached objects the
+   * list did not return are deleted once the last page is in. Only the keys seen are held beside
+   * the cache, never the served pages, so a re-list costs about one page above the steady state.
+   */
   private async relist(signal: AbortSignal): Promise<void> {
-    const { items, resourceVersion } = await abortable(this.options.source.list(signal), signal);
-    this.markActive();
     const seen = new Set<string>();
-    for (const object of items) {
-      const key = keyOf(object);
-      seen.add(key);
-      this.upsert(key, object);
-    }
+    const onPage = (items: T[]): void => {
+      if (signal.aborted) return;
+      this.markActive();
+      for (const object of items) {
+        const key = keyOf(object);
+        seen.add(key);
+        this.upsert(key, object);
+      }
+    };
+    const resourceVersion = await abortable(this.options.source.list(signal, onPage), signal);
+    this.markActive();
     for (const [key, object] of this.cache) {
       if (!seen.has(key)) this.remove(key, object);
     }

@@ -7,10 +7,12 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  HttpMethod,
+  IsomorphicFetchHttpLibrary,
   KubeConfig,
-  KubernetesObjectApi,
   Observable,
   PatchStrategy,
+  RequestContext,
   V1MicroTime,
   Watch,
   setHeaderOptions,
@@ -53,8 +55,54 @@ export interface ListWatchScope {
   fieldSelector?: string;
 }
 
+export interface ListWatchOptions {
+  /**
+   * Serve metadata only (`PartialObjectMetadata`: name, namespace, uid, labels, annotations,
+   * timestamps, owners, managedFields; no spec or status), for kinds of which labels suffice.
+   */
+  metadataOnly?: boolean;
+}
+
 /** Objects per list page. */
 const LIST_PAGE_SIZE = 500;
+/** What lists and watches accept: plain JSON, or metadata only (with plain JSON as the fallback). */
+const ACCEPT_JSON = 'application/json';
+const ACCEPT_METADATA_LIST =
+  'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+const ACCEPT_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
+
+/** What one list page request returns, as served. */
+interface ListPage<T> {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: T[];
+}
+
+/**
+ * A KubeConfig that authenticates requests as `config` does and sets their Accept header: what
+ * client-node's Watch reads of its configuration (the cluster, and the request's authentication),
+ * since it offers no other way to choose the media type of a watch.
+ */
+function acceptingConfig(config: KubeConfig, accept: string): KubeConfig {
+  const shim: Pick<KubeConfig, 'getCurrentCluster' | 'applySecurityAuthentication'> = {
+    getCurrentCluster: () => config.getCurrentCluster(),
+    applySecurityAuthentication: async (context) => {
+      await config.applySecurityAuthentication(context);
+      context.setHeaderParam('Accept', accept);
+    },
+  };
+  return shim as KubeConfig;
+}
+
+/** The error of a refused request, with its HTTP status as `code` (as client-node's ApiException). */
+function requestFailed(status: number, body: string): Error {
+  let message = `HTTP ${status}`;
+  try {
+    message = (JSON.parse(body) as { message?: string }).message ?? message;
+  } catch {
+    // not a Status object
+  }
+  return Object.assign(new Error(message), { code: status });
+}
 /** Server-side watch timeout, spread over [5, 10) min like client-go, so watches are renewed. */
 const WATCH_TIMEOUT_SECONDS = 300;
 
@@ -110,11 +158,20 @@ export function loadKubeConfig(
 export class KubeClients {
   constructor(readonly config: KubeConfig) {}
 
-  /** Lists in pages and watches with bookmarks; objects are plain JSON as the server sends them. */
-  listWatcher<T extends KubeObject>(resource: ResourceType, scope: ListWatchScope = {}): ListWatcher<T> {
-    const objects = KubernetesObjectApi.makeApiClient(this.config);
-    const watcher = new Watch(this.config);
-    const { apiVersion, kind, plural } = resource;
+  /**
+   * Lists in pages and watches with bookmarks; objects are plain JSON as the server sends them
+   * (timestamps stay strings). Each list page is parsed and handed on by itself, never
+   * deserialized into client-node's typed models nor gathered with the other pages.
+   */
+  listWatcher<T extends KubeObject>(
+    resource: ResourceType,
+    scope: ListWatchScope = {},
+    options: ListWatchOptions = {},
+  ): ListWatcher<T> {
+    const config = this.config;
+    const watcher = new Watch(options.metadataOnly ? acceptingConfig(config, ACCEPT_METADATA) : config);
+    const http = new IsomorphicFetchHttpLibrary();
+    const { apiVersion, plural } = resource;
     const { namespace, labelSelector, fieldSelector } = scope;
     const path = [
       apiVersion.includes('/') ? '/apis' : '/api',
@@ -122,31 +179,48 @@ export class KubeClients {
       ...(namespace ? ['namespaces', namespace] : []),
       plural,
     ].join('/');
+    /** Fetches, parses and hands on one page; nothing of it outlives this call but `onPage`'s result. */
+    const listPage = async (
+      authenticated: RequestContext,
+      continueToken: string | undefined,
+      signal: AbortSignal,
+      onPage: (items: T[]) => void,
+    ): Promise<{ resourceVersion: string; continueToken: string | undefined }> => {
+      const url = new URL(authenticated.getUrl());
+      url.searchParams.set('limit', String(LIST_PAGE_SIZE));
+      if (labelSelector !== undefined) url.searchParams.set('labelSelector', labelSelector);
+      if (fieldSelector !== undefined) url.searchParams.set('fieldSelector', fieldSelector);
+      if (continueToken !== undefined) url.searchParams.set('continue', continueToken);
+      const request = new RequestContext(url.toString(), HttpMethod.GET);
+      for (const [name, value] of Object.entries(authenticated.getHeaders()))
+        request.setHeaderParam(name, value);
+      const dispatcher = authenticated.getDispatcher();
+      if (dispatcher) request.setDispatcher(dispatcher);
+      request.setSignal(signal);
+      const response = await http.send(request).toPromise();
+      const body = await response.body.text();
+      signal.throwIfAborted();
+      if (response.httpStatusCode !== 200) throw requestFailed(response.httpStatusCode, body);
+      const page = JSON.parse(body) as ListPage<T>;
+      onPage(page.items ?? []);
+      return {
+        resourceVersion: page.metadata?.resourceVersion ?? '',
+        continueToken: page.metadata?.continue || undefined,
+      };
+    };
     return {
-      async list(signal) {
-        const items: T[] = [];
-        let resourceVersion = '';
-        let continueToken: string | undefined;
+      async list(signal, onPage) {
+        const server = config.getCurrentCluster()?.server;
+        if (!server) throw new Error('the kubeconfig has no current cluster');
+        // Authenticated once per list (its token, client certificate and connection pool), for every page.
+        const authenticated = new RequestContext(server + path, HttpMethod.GET);
+        await config.applySecurityAuthentication(authenticated);
+        authenticated.setHeaderParam('Accept', options.metadataOnly ? ACCEPT_METADATA_LIST : ACCEPT_JSON);
+        let page: { resourceVersion: string; continueToken: string | undefined } | undefined;
         do {
-          const page = await objects.list<T>(
-            apiVersion,
-            kind,
-            namespace,
-            undefined,
-            undefined,
-            undefined,
-            fieldSelector,
-            labelSelector,
-            LIST_PAGE_SIZE,
-            continueToken,
-          );
-          signal.throwIfAborted();
-          // Typed models turn timestamps into Dates; watch events carry strings. Serve JSON alike.
-          items.push(...(JSON.parse(JSON.stringify(page.items)) as T[]));
-          resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-          continueToken = page.metadata?._continue || undefined;
-        } while (continueToken);
-        return { items, resourceVersion };
+          page = await listPage(authenticated, page?.continueToken, signal, onPage);
+        } while (page.continueToken);
+        return page.resourceVersion;
       },
       watch(resourceVersion, onEvent, signal) {
         return new Promise<void>((resolve, reject) => {

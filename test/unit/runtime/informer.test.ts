@@ -1,11 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { silentLogger, type Logger } from '../../../operator/logging.js';
-import {
-  Informer,
-  type ListResult,
-  type ListWatcher,
-  type WatchEvent,
-} from '../../../operator/runtime/informer.js';
+import { Informer, type ListWatcher, type WatchEvent } from '../../../operator/runtime/informer.js';
 import { captureLogger } from '../../harness/capture-logger.js';
 import { FakeTimers, settle } from './fake-timers.js';
 
@@ -26,18 +21,25 @@ interface WatchSession {
   signal: AbortSignal;
 }
 
+/** A list as the fake serves it: its objects, in one page. */
+interface ListResult<T> {
+  items: T[];
+  resourceVersion: string;
+}
+
 /** A list/watch source driven by the test: lists answer from `lists`, watches are opened sessions. */
 class FakeSource implements ListWatcher<Pod> {
   lists: Array<ListResult<Pod> | Error> = [];
   listCalls = 0;
   readonly watches: WatchSession[] = [];
 
-  async list(): Promise<ListResult<Pod>> {
+  async list(_signal: AbortSignal, onPage: (items: Pod[]) => void): Promise<string> {
     this.listCalls++;
     const next = this.lists.shift();
     if (!next) return new Promise(() => {}); // hangs
     if (next instanceof Error) throw next;
-    return next;
+    onPage(next.items);
+    return next.resourceVersion;
   }
 
   watch(
@@ -305,6 +307,81 @@ describe('Informer transform', () => {
     ]);
     expect(informer.get('shop', 'b')).toEqual({ metadata: pod('b', '2').metadata });
     expect(deleted).toEqual([{ metadata: pod('a', '1').metadata }]);
+    await informer.stop();
+  });
+});
+
+describe('Informer paged re-list', () => {
+  it('applies each page as it arrives, keeps only transformed objects, deletes the missing at the end', async () => {
+    const timers = new FakeTimers();
+    // Two lists in pages, each page served when the test releases it; the first watch expires (410).
+    const lists = [
+      { pages: [[pod('a', '1'), pod('b', '2'), pod('c', '3')]], resourceVersion: '3' },
+      { pages: [[pod('a', '1'), pod('b', '20')], [pod('d', '21')]], resourceVersion: '21' },
+    ];
+    const served = new Set<Pod>();
+    let release: () => void = () => {};
+    let watches = 0;
+    const source: ListWatcher<Pod> = {
+      async list(_signal, onPage) {
+        const { pages, resourceVersion } = lists.shift()!;
+        for (const page of pages) {
+          await new Promise<void>((resolve) => (release = resolve));
+          page.forEach((p) => served.add(p));
+          onPage(page);
+        }
+        return resourceVersion;
+      },
+      watch: () =>
+        watches++ === 0
+          ? Promise.reject(Object.assign(new Error('too old resource version'), { code: 410 }))
+          : new Promise(() => {}),
+    };
+    const transformed: string[] = [];
+    const informer = new Informer<Pod>({
+      name: 'pods',
+      source,
+      logger: silentLogger(),
+      timers,
+      transform: (p) => {
+        transformed.push(`${p.metadata.name}@${p.metadata.resourceVersion}`);
+        return { metadata: { ...p.metadata } };
+      },
+    });
+    const seen: string[] = [];
+    informer.addHandlers({
+      onAdd: (p) => seen.push(`add ${p.metadata.name}`),
+      onUpdate: (p) => seen.push(`update ${p.metadata.name}@${p.metadata.resourceVersion}`),
+      onDelete: (p) => seen.push(`delete ${p.metadata.name}`),
+    });
+    informer.start();
+    await settle();
+    release();
+    await settle();
+    expect(informer.hasSynced).toBe(true);
+    // The watch expired: the second list has begun; its pages come one by one.
+    expect(lists).toEqual([]);
+    seen.length = 0;
+    transformed.length = 0;
+    release();
+    await settle();
+    // Page 1 is in: b updated (a unchanged, not transformed again); c still cached until the end.
+    expect(seen).toEqual(['update b@20']);
+    expect(transformed).toEqual(['b@20']);
+    expect(informer.get('shop', 'b')?.metadata.resourceVersion).toBe('20');
+    expect(informer.get('shop', 'c')).toBeDefined();
+    release();
+    await settle();
+    expect(seen).toEqual(['update b@20', 'add d', 'delete c']);
+    expect(transformed).toEqual(['b@20', 'd@21']);
+    expect(
+      informer
+        .list()
+        .map((p) => p.metadata.name)
+        .sort(),
+    ).toEqual(['a', 'b', 'd']);
+    // What is cached is what the transform returned, never an object as served.
+    expect(informer.list().filter((p) => served.has(p) || p.spec !== undefined)).toEqual([]);
     await informer.stop();
   });
 });

@@ -11,6 +11,8 @@ interface Request {
   method: string;
   url: URL;
   contentType?: string;
+  accept?: string;
+  authorization?: string;
   body: unknown;
 }
 
@@ -36,6 +38,8 @@ beforeAll(async () => {
         method: req.method!,
         url: new URL(req.url!, 'http://localhost'),
         contentType: req.headers['content-type'],
+        accept: req.headers.accept,
+        authorization: req.headers.authorization,
         body: text ? JSON.parse(text) : undefined,
       };
       requests.push(request);
@@ -80,12 +84,6 @@ function clients(): KubeClients {
   return new KubeClients(loadKubeConfig(kubeconfigPath, {}));
 }
 
-const podsResources = {
-  kind: 'APIResourceList',
-  groupVersion: 'v1',
-  resources: [{ name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['list', 'watch'] }],
-};
-
 function podJson(name: string, rv: string) {
   return {
     apiVersion: 'v1',
@@ -120,9 +118,8 @@ describe('loadKubeConfig', () => {
 });
 
 describe('KubeClients.listWatcher', () => {
-  it('lists every page as plain JSON with the list resourceVersion', async () => {
+  it('hands on each page as plain JSON as it arrives, and resolves with the list resourceVersion', async () => {
     handler = (req, res) => {
-      if (req.url.pathname === '/api/v1') return json(res, 200, podsResources);
       const page2 = req.url.searchParams.get('continue') === 'p2';
       json(res, 200, {
         apiVersion: 'v1',
@@ -135,14 +132,70 @@ describe('KubeClients.listWatcher', () => {
       { apiVersion: 'v1', kind: 'Pod', plural: 'pods' },
       { labelSelector: 'app=web' },
     );
-    const result = await lw.list(new AbortController().signal);
-    expect(result.resourceVersion).toBe('100');
-    expect(result.items.map((p) => p.metadata?.name)).toEqual(['a', 'b']);
-    // Timestamps stay strings, as in watch events.
-    expect(typeof (result.items[0] as { status: { startTime: unknown } }).status.startTime).toBe('string');
+    const pages: { names: string[]; requestsSoFar: number }[] = [];
+    const resourceVersion = await lw.list(new AbortController().signal, (items) => {
+      pages.push({ names: items.map((p) => p.metadata?.name ?? ''), requestsSoFar: requests.length });
+      // Timestamps stay strings, as in watch events.
+      expect(typeof (items[0] as { status: { startTime: unknown } }).status.startTime).toBe('string');
+    });
+    expect(resourceVersion).toBe('100');
+    // The first page is handed on before the second is asked for.
+    expect(pages).toEqual([
+      { names: ['a'], requestsSoFar: 1 },
+      { names: ['b'], requestsSoFar: 2 },
+    ]);
     const lists = requests.filter((r) => r.url.pathname === '/api/v1/pods');
     expect(lists.map((r) => r.url.searchParams.get('labelSelector'))).toEqual(['app=web', 'app=web']);
+    expect(lists.map((r) => r.url.searchParams.get('continue'))).toEqual([null, 'p2']);
     expect(lists[0]!.url.searchParams.get('limit')).toBe('500');
+    expect(lists.map((r) => [r.accept, r.authorization])).toEqual([
+      ['application/json', 'Bearer secret'],
+      ['application/json', 'Bearer secret'],
+    ]);
+  });
+
+  it('asks for metadata only (PartialObjectMetadata) when told, on lists and watches', async () => {
+    handler = (req, res) => {
+      if (req.url.searchParams.get('watch') === 'true') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end();
+      }
+      json(res, 200, { kind: 'PartialObjectMetadataList', metadata: { resourceVersion: '7' }, items: [] });
+    };
+    const lw = clients().listWatcher(
+      { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces' },
+      {},
+      { metadataOnly: true },
+    );
+    expect(await lw.list(new AbortController().signal, () => {})).toBe('7');
+    await lw.watch('7', () => {}, new AbortController().signal);
+    expect(requests.map((r) => [r.url.searchParams.get('watch'), r.accept, r.authorization])).toEqual([
+      [
+        null,
+        'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json',
+        'Bearer secret',
+      ],
+      [
+        'true',
+        'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json',
+        'Bearer secret',
+      ],
+    ]);
+  });
+
+  it('fails a list with the HTTP status as code (410: the continue token expired)', async () => {
+    handler = (req, res) =>
+      req.url.searchParams.get('continue') === 'p2'
+        ? json(res, 410, { kind: 'Status', code: 410, message: 'The provided continue parameter is too old' })
+        : json(res, 200, { metadata: { resourceVersion: '5', continue: 'p2' }, items: [podJson('a', '1')] });
+    const lw = clients().listWatcher({ apiVersion: 'v1', kind: 'Pod', plural: 'pods' });
+    const names: string[] = [];
+    await expect(
+      lw.list(new AbortController().signal, (items) =>
+        names.push(...items.map((p) => p.metadata?.name ?? '')),
+      ),
+    ).rejects.toMatchObject({ code: 410, message: 'The provided continue parameter is too old' });
+    expect(names).toEqual(['a']);
   });
 
   it('streams events and bookmarks, and fails with code 410 on an expired resourceVersion', async () => {

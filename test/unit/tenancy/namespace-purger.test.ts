@@ -158,7 +158,12 @@ describe('the purge of deleted namespaces', () => {
     ];
     let watches = 0;
     const source: ListWatcher<Namespace> = {
-      list: async () => lists.shift() ?? new Promise(() => {}),
+      list: async (_signal, onPage) => {
+        const list = lists.shift();
+        if (!list) return new Promise(() => {});
+        onPage(list.items);
+        return list.resourceVersion;
+      },
       watch: () =>
         watches++ === 0
           ? Promise.reject(Object.assign(new Error('too old resource version'), { code: 410 }))
