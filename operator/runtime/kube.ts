@@ -61,6 +61,8 @@ export interface ListWatchOptions {
    * timestamps, owners, managedFields; no spec or status), for kinds of which labels suffice.
    */
   metadataOnly?: boolean;
+  /** Objects per list page; default 500. */
+  pageSize?: number;
 }
 
 /** Objects per list page. */
@@ -187,7 +189,7 @@ export class KubeClients {
       onPage: (items: T[]) => void,
     ): Promise<{ resourceVersion: string; continueToken: string | undefined }> => {
       const url = new URL(authenticated.getUrl());
-      url.searchParams.set('limit', String(LIST_PAGE_SIZE));
+      url.searchParams.set('limit', String(options.pageSize ?? LIST_PAGE_SIZE));
       if (labelSelector !== undefined) url.searchParams.set('labelSelector', labelSelector);
       if (fieldSelector !== undefined) url.searchParams.set('fieldSelector', fieldSelector);
       if (continueToken !== undefined) url.searchParams.set('continue', continueToken);
