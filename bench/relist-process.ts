@@ -4,8 +4,10 @@
  * measures the heap after GC, then forces two re-lists through the path an expired watch takes
  * (the watch fails with 410): one where no pod changed, one where every pod changed (each listed
  * pod is handed on with a new resourceVersion, so that every one is transformed again and its old
- * cached form becomes garbage). The heap is sampled at every page and every 10 ms. Prints JSON.
- * Argument: the kubeconfig path.
+ * cached form becomes garbage). The heap is sampled at every page and every 10 ms; a third re-list
+ * (every pod changed) collects garbage at each page to measure what the re-list holds. Prints JSON.
+ * Arguments: the kubeconfig path; `gather` to hand the list on whole once its last page is in
+ * (every page held at once, as a list that is not applied page by page), for comparison.
  */
 import { getHeapStatistics } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,8 +24,17 @@ interface Peak {
   heapTotal: number;
   rss: number;
   pages: number;
+  /** The largest heap after a full GC at the page boundaries (only when `collectAtPages`). */
+  live: number;
 }
-let peak: Peak = { heapUsed: 0, heapTotal: 0, rss: 0, pages: 0 };
+let peak: Peak = { heapUsed: 0, heapTotal: 0, rss: 0, pages: 0, live: 0 };
+/** Collects garbage at each page, before and after it is applied, to measure what is held. */
+let collectAtPages = false;
+const sampleLive = (): void => {
+  if (!collectAtPages) return;
+  gc();
+  peak.live = Math.max(peak.live, process.memoryUsage().heapUsed);
+};
 const sample = (): void => {
   const heap = getHeapStatistics();
   peak.heapUsed = Math.max(peak.heapUsed, heap.used_heap_size);
@@ -31,7 +42,7 @@ const sample = (): void => {
   peak.rss = Math.max(peak.rss, process.memoryUsage.rss());
 };
 const resetPeak = (): void => {
-  peak = { heapUsed: 0, heapTotal: 0, rss: 0, pages: 0 };
+  peak = { heapUsed: 0, heapTotal: 0, rss: 0, pages: 0, live: 0 };
   sample();
 };
 const settled = async (): Promise<{ heapUsed: number; heapTotal: number; rss: number }> => {
@@ -44,21 +55,31 @@ const settled = async (): Promise<{ heapUsed: number; heapTotal: number; rss: nu
 };
 
 const clients = new KubeClients(loadKubeConfig(process.argv[2]));
+const gather = process.argv[3] === 'gather';
 const served = clients.listWatcher<CachedPod>({ apiVersion: 'v1', kind: 'Pod', plural: 'pods' });
 let lists = 0;
 let changeEveryPod = false;
 let expire: (() => void) | undefined;
 const source: ListWatcher<CachedPod> = {
   async list(signal, onPage) {
+    const gathered: CachedPod[] = [];
     const resourceVersion = await served.list(signal, (items) => {
       peak.pages++;
       sample(); // the page as served, parsed
       if (changeEveryPod)
         for (const pod of items)
           pod.metadata.resourceVersion = `${pod.metadata.resourceVersion ?? ''}.changed`;
-      onPage(items);
+      sampleLive();
+      if (gather) gathered.push(...items);
+      else onPage(items);
       sample(); // and its transformed pods
+      sampleLive();
     });
+    if (gather) {
+      onPage(gathered);
+      sample();
+      sampleLive();
+    }
     lists++;
     return resourceVersion;
   },
@@ -106,7 +127,11 @@ async function relist(): Promise<Peak & { ms: number; after: Awaited<ReturnType<
 const unchanged = await relist();
 changeEveryPod = true;
 const changed = await relist();
+collectAtPages = true;
+const held = await relist();
 clearInterval(sampler);
 const cached = index.list().length;
 await informer.stop();
-process.stdout.write(JSON.stringify({ pods, cached, baseline, initial, steady, unchanged, changed }) + '\n');
+process.stdout.write(
+  JSON.stringify({ pods, cached, baseline, initial, steady, unchanged, changed, held }) + '\n',
+);
