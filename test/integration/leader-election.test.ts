@@ -97,6 +97,16 @@ spec: {selector: {matchLabels: {app: web}}, interval: 10s}
     });
     expect(b.logs.some((l) => String(l.message).startsWith('leading'))).toBe(false);
     expect((await lease())?.spec?.holderIdentity).toBe('replica-a');
+    // The premise of the takeover check: replica-a has stored a CPU counter reading for the new
+    // leader to continue from (kwok's first scrape of a young container may carry the working set
+    // alone, which starts no series: the first counter reading is the series' base).
+    const snapshots = mongo.db(database).collection('snapshots');
+    const counterReadings = { pod: 'web', cpuCoreSecondsTotal: { $type: 'number' } };
+    await waitFor(
+      'replica-a stored a counter reading',
+      async () => (await snapshots.countDocuments(counterReadings)) > 0,
+      { timeoutMs: 60_000 },
+    );
 
     await a.kill();
     const killedAt = Date.now();
@@ -109,16 +119,19 @@ spec: {selector: {matchLabels: {app: web}}, interval: 10s}
     expect(takeoverMs).toBeLessThan((LEASE_DURATION_S + 5) * 1000);
 
     // Collection goes on under the new leader, and no cycle was written twice.
-    const snapshots = mongo.db(database).collection('snapshots');
-    const before = await snapshots.countDocuments({});
-    await waitFor('new samples from replica-b', async () => (await snapshots.countDocuments({})) > before, {
-      timeoutMs: 60_000,
-    });
+    const before = await snapshots.countDocuments(counterReadings);
+    await waitFor(
+      'new samples from replica-b',
+      async () => (await snapshots.countDocuments(counterReadings)) > before,
+      {
+        timeoutMs: 60_000,
+      },
+    );
     // One cycle is one reading per container, whose span starts where the container's previous
-    // reading ended (the new leader continues from the store's newest): two writers of one cycle
-    // would leave two spans with one start, or overlapping spans.
+    // counter reading ended (the new leader continues from the store's newest): two writers of one
+    // cycle would leave two spans with one start, or overlapping spans.
     const docs = await snapshots
-      .find({ pod: 'web' }, { projection: { time: 1, from: 1 } })
+      .find(counterReadings, { projection: { time: 1, from: 1 } })
       .sort({ time: 1 })
       .toArray();
     const spans = docs.map((d) => ({
