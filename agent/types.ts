@@ -3,6 +3,7 @@
  * time it was read (ms since epoch); counters are the kernel's own cumulative values, so a
  * consumer integrates them exactly and sees a reset as a smaller value.
  */
+import type { NetworkCounters, NetworkInterface } from '../api/http/v1.js';
 
 /** A container's CPU counters (cgroup v2 `cpu.stat`, v1 `cpuacct.usage` and `cpu.stat`). */
 export interface CpuStats {
@@ -48,29 +49,11 @@ export interface BlockIoStats {
   devices: BlockDeviceIo[];
 }
 
-/** One line of `/proc/<pid>/net/dev` or `/proc/net/dev`, cumulative. */
-export interface InterfaceStats {
-  name: string;
-  rxBytes: number;
-  rxPackets: number;
-  rxErrors: number;
-  rxDrops: number;
-  txBytes: number;
-  txPackets: number;
-  txErrors: number;
-  txDrops: number;
-}
+/** One line of `/proc/<pid>/net/dev` or `/proc/net/dev`, cumulative: the API's interface. */
+export type InterfaceStats = NetworkInterface;
 
 /** A pod's network: the sums over its network namespace's interfaces except `lo`. */
-export interface NetworkStats {
-  rxBytes: number;
-  rxPackets: number;
-  rxErrors: number;
-  rxDrops: number;
-  txBytes: number;
-  txPackets: number;
-  txErrors: number;
-  txDrops: number;
+export interface NetworkStats extends NetworkCounters {
   interfaces: InterfaceStats[];
 }
 

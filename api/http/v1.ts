@@ -110,9 +110,8 @@ export interface Coverage {
 /** What a container is in its pod: a regular one, an init container, or a sidecar (an init container with `restartPolicy: Always`). */
 export type ContainerType = 'container' | 'init' | 'sidecar';
 
-/** One network interface of the pod, cumulative since its network namespace began. */
-export interface NetworkInterface {
-  name: string;
+/** Packets and bytes received and sent, with errors and drops, cumulative. */
+export interface NetworkCounters {
   rxBytes: number;
   rxPackets: number;
   rxErrors: number;
@@ -123,17 +122,14 @@ export interface NetworkInterface {
   txDrops: number;
 }
 
+/** One network interface of the pod, cumulative since its network namespace began. */
+export interface NetworkInterface extends NetworkCounters {
+  name: string;
+}
+
 /** The pod's network (its interfaces but `lo`), cumulative, as its node's agent read it at `time`. */
-export interface PodNetwork {
+export interface PodNetwork extends NetworkCounters {
   time: string;
-  rxBytes: number;
-  rxPackets: number;
-  rxErrors: number;
-  rxDrops: number;
-  txBytes: number;
-  txPackets: number;
-  txErrors: number;
-  txDrops: number;
   interfaces: NetworkInterface[];
 }
 
